@@ -1,0 +1,83 @@
+"""One home for every path and default the project uses.
+
+Paths are anchored at the project root, never at the working directory, so papermill, nbval,
+JupyterLab and the command line all see the same files. The root is, in order:
+
+1. the ``ANALYSIS_PROJECT_ROOT`` environment variable, if set;
+2. the folder above ``src/`` when the package is installed in editable mode (the normal set-up);
+3. the nearest parent of the working directory that holds ``pyproject.toml`` and ``data/raw``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Jupyter kernel registered by ``make setup``; notebooks, papermill and nbval all use this name.
+KERNEL_NAME = "cla-analysis"
+
+#: The embedded default local authority: Stockton-on-Tees.
+DEFAULT_LA_CODE = "E06000004"
+DEFAULT_LA_OLD_CODE = "808"
+DEFAULT_LA_NAME = "Stockton-on-Tees"
+
+
+def _looks_like_root(path: Path) -> bool:
+    return (path / "pyproject.toml").is_file() and (path / "data" / "raw").is_dir()
+
+
+def find_project_root() -> Path:
+    env = os.environ.get("ANALYSIS_PROJECT_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve()
+    candidate = here.parents[2]  # src/analysis/config.py -> project root
+    if _looks_like_root(candidate):
+        return candidate
+    for parent in [Path.cwd().resolve(), *Path.cwd().resolve().parents]:
+        if _looks_like_root(parent):
+            return parent
+    raise RuntimeError(
+        "Cannot find the project root: set ANALYSIS_PROJECT_ROOT to the folder that holds "
+        "pyproject.toml and data/raw/."
+    )
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Every folder the pipeline reads or writes, derived from one root."""
+
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "data" / "raw"
+
+    @property
+    def raw_public(self) -> Path:
+        return self.raw / "public"
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "data" / "processed"
+
+    @property
+    def processed_public(self) -> Path:
+        return self.processed / "public"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def notebooks(self) -> Path:
+        return self.root / "notebooks"
+
+    @property
+    def checksums(self) -> Path:
+        return self.raw_public / "SHA256SUMS"
+
+
+def paths(root: Path | str | None = None) -> Paths:
+    return Paths(Path(root).resolve() if root is not None else find_project_root())
