@@ -187,7 +187,10 @@ def build_tables(raw: Path) -> tuple[dict[str, pd.DataFrame], dict]:
                     f"row counts do not reconcile: read {n_read}, kept {load.rows_kept[src]}, set aside {len(aside)}",
                     raw / src,
                 )
-    files[LOOKUP_SOURCE] = {"rows_read": int(len(lookup_raw)), "rows_kept": int(len(lookup)), "rows_set_aside": 0, "set_aside_reasons": {}}
+    files[LOOKUP_SOURCE] = {
+        "rows_read": int(len(lookup_raw)), "rows_kept": int(len(lookup_raw)), "rows_set_aside": 0, "set_aside_reasons": {},
+        "rows_added": int(len(lookup) - len(lookup_raw)),  # replaced codes the ONS file no longer carries (see geography.py)
+    }
 
     sup = tables["superseded"]
     sup_summary = (

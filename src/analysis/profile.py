@@ -45,3 +45,14 @@ def headline_table(la_indicators: pd.DataFrame, la: pd.Series) -> pd.DataFrame:
             row[column] = format_value(hit["value"].iloc[0], hit["flag"].iloc[0]) if not hit.empty else ".."
         rows.append(row)
     return pd.DataFrame(rows, columns=["indicator", "year", "LA", "region", "England"])
+
+
+def coverage(la_indicators: pd.DataFrame, area_code: str) -> pd.DataFrame:
+    """Which years each indicator is published for an area: ✓ value, symbol if suppressed."""
+    sub = la_indicators[(la_indicators["area_code"] == area_code) & la_indicators["measure"].isin(["number", "percent"])]
+    if sub.empty:
+        return pd.DataFrame()
+    cell = sub.assign(cell=[("✓" if pd.notna(v) else (str(f) if pd.notna(f) else "..")) for v, f in zip(sub["value"], sub["flag"])])
+    first = cell.sort_values("measure").drop_duplicates(["indicator", "year"])
+    table = first.pivot(index="indicator", columns="year", values="cell").fillna("")
+    return table

@@ -477,8 +477,8 @@ def apply_precedence(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     is_last = ~ordered.duplicated(KEY, keep="last")
     kept = ordered[is_last]
     dropped = ordered[~is_last]
-    winners = kept.set_index(KEY)[["value", "flag", "publication", "source_file"]]
-    sup = dropped.join(winners, on=KEY, rsuffix="_kept")
+    winners = kept[KEY + ["value", "flag", "publication", "source_file"]]
+    sup = dropped.merge(winners, on=KEY, how="left", suffixes=("", "_kept"))
     same_pub = sup["publication"] == sup["publication_kept"]
     if same_pub.any():
         first = sup[same_pub].iloc[0]
@@ -746,3 +746,70 @@ def match_names_by_year(names: pd.Series, years: pd.Series, lookup: pd.DataFrame
                     result.loc[early, "la_code"] = pd.NA
                     result.loc[early, "reason"] = f"LA did not exist before {change.first_reporting_year}"
     return result
+
+
+# ----------------------------------------------------------------------------- RO3 spreadsheets
+RO3_CLASSES = ("UA", "MD", "LB", "SC")
+
+
+def read_ro3_ods(path: Path) -> pd.DataFrame:
+    """Read the 'Children Looked After' columns of an RO3 .ods into the long layout of the
+    derived CSV (financial_year, e_code, ons_code, local_authority, class, service_line,
+    measure, value_gbp_thousand), all as strings.
+
+    Reads the single-header layout (2024-25 onwards: one header row with columns named
+    "Children's social care - <service line> - <measure>"). Older layouts with a multi-row
+    header raise :class:`InputError`; ingest uses ``derived/`` for them. Takes about 15 s.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path)
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, header=None, engine="odf", dtype=str)
+    except Exception as exc:  # odfpy raises several unrelated types for a damaged file
+        raise InputError(f"cannot be read as an OpenDocument spreadsheet ({type(exc).__name__}: {exc})", path) from None
+    data_sheets = [name for name in sheets if name.startswith("RO3_LA_Data")]
+    if not data_sheets:
+        raise InputError(f"no sheet named RO3_LA_Data*; sheets: {', '.join(sheets)}", path)
+    sheet = sheets[data_sheets[0]]
+    header_rows = [i for i in range(min(20, len(sheet))) if "ONS Code" in sheet.iloc[i].astype(str).str.strip().tolist()]
+    if not header_rows:
+        raise InputError("no header row with 'ONS Code' in the first 20 rows", path)
+    h = header_rows[0]
+    header = sheet.iloc[h].astype(str).str.strip().tolist()
+    fy = re.search(r"(\d{4})-(\d{2})", str(sheet.iloc[0, 0]) + " " + data_sheets[0])
+    if not fy:
+        m = re.search(r"(\d{4})(\d{2})$", data_sheets[0])
+        financial_year = f"{m.group(1)}-{m.group(2)}" if m else ""
+    else:
+        financial_year = f"{fy.group(1)}-{fy.group(2)}"
+    cla_cols = {}
+    for j, name in enumerate(header):
+        parts = [s.strip() for s in name.split(" - ", 2)]
+        if len(parts) == 3 and parts[1] in RO3_SERVICE_LINES and parts[2] in RO3_MEASURES:
+            cla_cols[j] = (parts[1], parts[2])
+    if len(cla_cols) != len(RO3_SERVICE_LINES) * len(RO3_MEASURES):
+        raise InputError(
+            f"found {len(cla_cols)} 'Children Looked After' columns, expected "
+            f"{len(RO3_SERVICE_LINES) * len(RO3_MEASURES)} (an older multi-row header layout? use derived/ instead)",
+            path,
+        )
+    col = {name: header.index(name) for name in ("E-code", "ONS Code", "Local authority", "Class")}
+    body = sheet.iloc[h + 1 :]
+    body = body[
+        body.iloc[:, col["Class"]].astype(str).str.strip().isin(RO3_CLASSES)
+        & body.iloc[:, col["ONS Code"]].astype(str).str.strip().str.fullmatch(r"E\d{8}")  # not class totals
+    ]
+    rows = []
+    for j, (line, measure) in cla_cols.items():
+        rows.append(pd.DataFrame({
+            "financial_year": financial_year,
+            "e_code": body.iloc[:, col["E-code"]].str.strip(),
+            "ons_code": body.iloc[:, col["ONS Code"]].str.strip(),
+            "local_authority": body.iloc[:, col["Local authority"]].str.strip(),
+            "class": body.iloc[:, col["Class"]].str.strip(),
+            "service_line": line,
+            "measure": measure,
+            "value_gbp_thousand": body.iloc[:, j].astype(str).str.strip(),
+        }))
+    return pd.concat(rows, ignore_index=True)

@@ -1,0 +1,39 @@
+# The README's two commands: `make setup` (environment, kernel, data, main job) and `make test`.
+# Both are safe to run again and again: the environment is reused, ingest skips unchanged inputs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KERNEL := cla-analysis
+
+.PHONY: setup install kernel run test lock clean
+
+setup: kernel run
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed (set PYTHON=python3.11)"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+# the project kernel, inside the virtual environment, so papermill, nbval and JupyterLab find it
+kernel: $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" > /dev/null
+
+# the main job on the embedded default data (published data; default LA Stockton-on-Tees)
+run: $(STAMP)
+	$(BIN)/analysis ingest
+	$(BIN)/analysis summary
+
+test: kernel
+	$(BIN)/python -m pytest
+
+# refresh the pinned versions after changing dependencies in pyproject.toml
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
+
+clean:
+	rm -rf data/processed/public data/processed/.public.* reports/*/

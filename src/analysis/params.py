@@ -1,0 +1,43 @@
+"""Validation of notebook parameters, run in the cell straight after papermill injects them.
+
+Papermill only warns about a misspelt parameter and passes everything as JSON types, so each
+notebook calls :func:`validate` with its own defaults: wrong types, unknown names and unknown LA
+codes stop the run at once with one clear message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .config import Paths, paths
+from .errors import AnalysisError
+from .geography import resolve_la
+from .ingest import read_table
+
+
+class ParameterError(AnalysisError):
+    """A notebook parameter with the wrong type or an unusable value."""
+
+
+def check_types(values: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Every value has the type of its default (an int is accepted where a float is expected)."""
+    for name, default in defaults.items():
+        value = values.get(name, default)
+        expected = type(default)
+        ok = isinstance(value, expected) or (expected is float and isinstance(value, int) and not isinstance(value, bool))
+        if expected is int and isinstance(value, bool):
+            ok = False
+        if not ok:
+            raise ParameterError(
+                f"parameter '{name}' should be {expected.__name__} (like {default!r}), got {type(value).__name__} {value!r}"
+            )
+
+
+def resolve_la_param(la_code: str, p: Paths | None = None) -> pd.Series:
+    """The LA row for a code or name; an unknown one names the closest matches."""
+    p = p or paths()
+    if not isinstance(la_code, str) or not la_code.strip():
+        raise ParameterError(f"parameter 'la_code' should be an LA code or name, got {la_code!r}")
+    return resolve_la(la_code, read_table(p, "la_lookup"))

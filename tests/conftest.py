@@ -1,0 +1,74 @@
+"""Shared fixtures. Tests never touch the user's data/processed/ or reports/: they build their
+own processed data in a temporary project that links to the shipped raw files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.config import paths as make_paths
+from analysis.geography import build_la_lookup
+
+REPO = Path(__file__).resolve().parents[1]
+RAW_PUBLIC = REPO / "data" / "raw" / "public"
+
+
+def make_project(root: Path, *, copy_raw: bool = False) -> Path:
+    """A throwaway project root: pyproject.toml, data/raw/public (linked or copied)."""
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'scratch'\n")
+    if copy_raw:
+        shutil.copytree(RAW_PUBLIC, root / "data" / "raw" / "public")
+    else:
+        (root / "data" / "raw" / "public").symlink_to(RAW_PUBLIC)
+    return root
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """A project with processed data built once from the shipped files (read-only for tests)."""
+    from analysis.ingest import run_ingest
+
+    root = make_project(tmp_path_factory.mktemp("built"))
+    p = make_paths(root)
+    result = run_ingest(p)
+    return p, result
+
+
+@pytest.fixture(scope="session")
+def la_indicators(built):
+    from analysis.ingest import read_table
+
+    return read_table(built[0], "la_indicators")
+
+
+@pytest.fixture
+def small_lookup() -> pd.DataFrame:
+    """A hand-made LA lookup covering a few LAs and every kind of code change."""
+    rows = [
+        ("808", "E06000004", "Stockton-on-Tees", "E12000001", "North East"),
+        ("805", "E06000001", "Hartlepool", "E12000001", "North East"),
+        ("383", "E08000035", "Leeds", "E12000003", "Yorkshire and The Humber"),
+        ("815", "E06000065", "North Yorkshire", "E12000003", "Yorkshire and The Humber"),
+        ("815", "E10000023", "North Yorkshire", "E12000003", "Yorkshire and The Humber"),
+        ("835", "E10000009", "Dorset", "E12000009", "South West"),
+        ("838", "E06000059", "Dorset", "E12000009", "South West"),
+        ("839", "E06000058", "Bournemouth, Christchurch and Poole", "E12000009", "South West"),
+        ("837", "E06000028", "Bournemouth", "E12000009", "South West"),
+        ("836", "E06000029", "Poole", "E12000009", "South West"),
+        ("909", "E10000006", "Cumbria", "E12000002", "North West"),
+        ("942", "E06000063", "Cumberland", "E12000002", "North West"),
+        ("943", "E06000064", "Westmorland and Furness", "E12000002", "North West"),
+        ("801", "E06000023", "Bristol, City of", "E12000009", "South West"),
+    ]
+    df = pd.DataFrame(rows, columns=["old_la_code", "new_la_code", "la_name", "region_code", "region_name"])
+    return build_la_lookup(df)
+
+
+def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path

@@ -1,0 +1,86 @@
+import pandas as pd
+import pytest
+
+from analysis.errors import UnknownLAError
+from analysis.geography import (
+    LA_CHANGES,
+    canonical_code,
+    match_names,
+    normalise_name,
+    resolve_la,
+)
+from analysis.public_data import match_names_by_year
+
+
+def test_code_changes_map_to_current_code_and_boundary_changes_do_not():
+    assert canonical_code("E10000023") == "E06000065"  # North Yorkshire: code only
+    assert canonical_code("E10000002") == "E06000060"  # Buckinghamshire: code only
+    assert canonical_code("E08000020") == "E08000037"  # Gateshead
+    assert canonical_code("E10000006") == "E10000006"  # Cumbria: split, keeps its own code
+    assert canonical_code("E06000004") == "E06000004"
+    assert canonical_code(None) is None
+
+
+def test_every_change_is_documented_and_takes_effect_on_1_april():
+    for change in LA_CHANGES:
+        assert change.kind in {"code", "boundary"}
+        assert change.effective.endswith("-04-01")
+        assert change.note
+        assert change.first_reporting_year == int(change.effective[:4]) + 1
+
+
+def test_lookup_statuses_and_series_breaks(small_lookup):
+    lk = small_lookup.set_index("la_code")
+    assert lk.loc["E10000023", "status"] == "code replaced"
+    assert lk.loc["E10000023", "current_la_code"] == "E06000065"
+    assert lk.loc["E10000006", "status"] == "ceased"
+    assert lk.loc["E10000006", "successors"] == "E06000063 E06000064"
+    assert lk.loc["E06000063", "series_break_year"] == 2024
+    assert lk.loc["E06000063", "predecessors"] == "E10000006"
+    assert lk.loc["E06000058", "series_break_year"] == 2020
+    assert pd.isna(lk.loc["E06000004", "series_break_year"])
+    assert lk.loc["E06000004", "status"] == "current"
+
+
+@pytest.mark.parametrize("query", ["E06000004", "e06000004", "808", "Stockton-on-Tees", "stockton on tees", " Stockton-on-Tees "])
+def test_resolve_la_by_code_old_code_or_name(small_lookup, query):
+    assert resolve_la(query, small_lookup)["la_code"] == "E06000004"
+
+
+def test_resolve_replaced_code_gives_current_la(small_lookup):
+    assert resolve_la("E10000023", small_lookup)["la_code"] == "E06000065"
+    assert resolve_la("Bristol", small_lookup)["la_code"] == "E06000023"  # alias
+
+
+def test_unknown_la_names_closest_matches(small_lookup):
+    with pytest.raises(UnknownLAError) as err:
+        resolve_la("Stokton", small_lookup)
+    assert "Stockton-on-Tees (E06000004, 808)" in str(err.value)
+    with pytest.raises(UnknownLAError, match="Closest matches"):
+        resolve_la("E06000099", small_lookup)
+
+
+def test_ceased_la_code_names_successors(small_lookup):
+    with pytest.raises(UnknownLAError, match="E06000063 E06000064"):
+        resolve_la("E10000006", small_lookup)
+
+
+def test_normalise_name_handles_publisher_spellings():
+    assert normalise_name("Bournemouth, Christchurch & Poole") == normalise_name("Bournemouth, Christchurch and Poole")
+    assert normalise_name("Kingston upon Hull, City of") == "kingston upon hull"
+    assert normalise_name("St. Helens") == normalise_name("St Helens")
+
+
+def test_match_names_sets_aside_welsh_and_unknown(small_lookup):
+    out = match_names(pd.Series(["Leeds", "Cardiff", "Atlantis"]), small_lookup)
+    assert out["la_code"].tolist()[0] == "E08000035"
+    assert pd.isna(out["la_code"].iloc[1]) and "Welsh" in out["reason"].iloc[1]
+    assert pd.isna(out["la_code"].iloc[2]) and "Atlantis" in out["reason"].iloc[2]
+
+
+def test_dorset_name_resolves_by_year(small_lookup):
+    out = match_names_by_year(pd.Series(["Dorset", "Dorset", "Bournemouth, Christchurch & Poole"]), pd.Series([2019, 2020, 2019]), small_lookup)
+    assert out["la_code"].iloc[0] == "E10000009"  # Dorset County Council before the change
+    assert out["la_code"].iloc[1] == "E06000059"  # Dorset unitary from 2020
+    assert pd.isna(out["la_code"].iloc[2])  # BCP did not exist at 31 March 2019
+    assert "did not exist" in out["reason"].iloc[2]
