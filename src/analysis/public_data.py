@@ -242,8 +242,14 @@ def _year(df: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return df, aside
 
 
-def _to_long(df: pd.DataFrame, measures: dict[str, str], source: str, publication: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Melt value columns {column: measure} into long rows; set aside rows with unparseable cells."""
+def _to_long(
+    df: pd.DataFrame, measures: dict[str, str], source: str, publication: int, indicators: dict[str, str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Melt value columns {column: measure} into long rows; set aside rows with unparseable cells.
+
+    ``measure`` "*" takes the measure from the row's ``_measure``; ``indicators`` (wide files)
+    gives each column's indicator id.
+    """
     aside = []
     bad_any = pd.Series(False, index=df.index)
     bad_col = pd.Series("", index=df.index, dtype=object)
@@ -260,6 +266,8 @@ def _to_long(df: pd.DataFrame, measures: dict[str, str], source: str, publicatio
         part = df.loc[~bad_any].copy()
         part["value"] = value.loc[~bad_any]
         part["flag"] = flag.loc[~bad_any]
+        if indicators is not None:
+            part["indicator"] = indicators[col]
         if measure == "*":  # measure given per row
             part["measure"] = part["_measure"]
         else:
@@ -437,28 +445,8 @@ def load_sfr(spec: SourceFile, root: Path, lookup: pd.DataFrame) -> Loaded:
     aside = []
     df, a = attach_area(df, lookup, source)
     aside.append(a)
-    long_parts = []
-    bad_any = pd.Series(False, index=df.index)
-    bad_col = pd.Series("", index=df.index, dtype=object)
-    parsed = {}
-    for col in columns:
-        value, flag, bad = parse_values(df[col])
-        parsed[col] = (value, flag)
-        bad_col = bad_col.where(~(bad & ~bad_any), col)
-        bad_any |= bad
-    aside.append(set_aside_rows(df, bad_any, source, bad_col, "value is neither a number nor a DfE symbol"))
-    keep = df.loc[~bad_any]
-    for col, indicator in columns.items():
-        value, flag = parsed[col]
-        part = keep.copy()
-        part["indicator"] = indicator
-        part["measure"] = "number"
-        part["value"] = value.loc[~bad_any]
-        part["flag"] = flag.loc[~bad_any]
-        long_parts.append(part)
-    long = pd.concat(long_parts, ignore_index=True)
-    long["source_file"] = source
-    long["publication"] = year
+    long, a = _to_long(df, {col: "number" for col in columns}, source, year, indicators=columns)
+    aside.append(a)
     aside_df = _concat(aside, SET_ASIDE_COLUMNS)
     return Loaded(_finish(long), aside_df, {source: rows_read}, {source: rows_read - len(aside_df)})
 
