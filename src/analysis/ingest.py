@@ -244,9 +244,12 @@ def report_markdown(report: dict) -> str:
 
 
 def _stamp(p: Paths) -> dict:
+    """Inputs and code the processed data were built from. Called after verify_checksums, so the
+    recorded checksums are the files' own (no second hashing pass)."""
+    listed = read_checksums(p.checksums)
     return {
         "code_version": code_version(),
-        "inputs": {rel: sha256(p.raw_public / rel) for rel in input_files()},
+        "inputs": {rel: listed[rel] for rel in input_files()},
     }
 
 

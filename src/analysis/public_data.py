@@ -52,6 +52,12 @@ COLUMN_RENAMES: dict[str, str] = {
     "placement_stability": "characteristic",  # 2025 stability table
 }
 
+#: Whole-layout changes, applied before COLUMN_RENAMES when the marker column is present.
+LAYOUT_RENAMES: dict[str, dict[str, str]] = {
+    # 2025 new-placements table: characteristic/breakdown; earlier: cla_group/characteristic
+    "breakdown": {"characteristic": "cla_group", "breakdown": "characteristic"},
+}
+
 GEOGRAPHIC_LEVELS = {
     "national": "national",
     "regional": "regional",
@@ -228,6 +234,9 @@ EES_GEOGRAPHY = ["time_period", "geographic_level", "old_la_code", "la_name", "n
 
 def _ees_common(path: Path, required: list[str]) -> pd.DataFrame:
     df = read_text_csv(path)
+    for marker, renames in LAYOUT_RENAMES.items():
+        if marker in df.columns:
+            df = df.rename(columns=renames)
     df = df.rename(columns={k: v for k, v in COLUMN_RENAMES.items() if k in df.columns})
     require_columns(df, EES_GEOGRAPHY + required, path, COLUMN_RENAMES)
     return df
@@ -314,13 +323,7 @@ def load_ees(spec: SourceFile, root: Path, lookup: pd.DataFrame) -> Loaded:
     if kind == "cla_numbers":
         df = _ees_common(path, ["population_count", "population_estimate", "number", "rate_per_10000"])
     elif kind in ("placement_stability", "new_placements"):
-        if kind == "new_placements" and "breakdown" in read_text_csv(path).columns:
-            # 2025 publication: characteristic/breakdown; earlier: cla_group/characteristic
-            df = read_text_csv(path).rename(columns={"characteristic": "cla_group", "breakdown": "characteristic"})
-            df = df.rename(columns={k: v for k, v in COLUMN_RENAMES.items() if k in df.columns})
-            require_columns(df, EES_GEOGRAPHY + ["cla_group", "characteristic", "number", "percentage"], path, COLUMN_RENAMES)
-        else:
-            df = _ees_common(path, ["cla_group", "characteristic", "number", "percentage"])
+        df = _ees_common(path, ["cla_group", "characteristic", "number", "percentage"])
     elif kind == "net_gain":
         df = _ees_common(path, ["characteristic", "number"])
     elif kind == "missing":
