@@ -12,9 +12,11 @@ import sys
 
 from . import __version__
 from .config import DEFAULT_LA_CODE, paths
-from .errors import AnalysisError
+from .errors import AnalysisError, RunLockedError
 
+EXIT_FAILED = 1
 EXIT_INPUT_ERROR = 2
+EXIT_LOCKED = 3
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
@@ -85,6 +87,44 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .runner import parse_param, resolve_las, run, select_papers
+
+    p = paths()
+    papers = select_papers(p, args.papers)
+    if not papers:
+        print("no papers to run (none is marked as default)", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    parameters = dict(parse_param(x) for x in args.param)
+    for reserved in ("la_code", "output_dir"):
+        if reserved in parameters:
+            raise AnalysisError(f"--param {reserved} is set by the runner; use --la for the LA")
+    las = resolve_las(p, args.la, args.all_las)
+    result = run(p, papers, las, parameters, workers=args.workers, timeout=args.timeout,
+                 command="analysis run " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["run"] else "analysis run")
+    if result.failed:
+        print(f"{len(result.failed)} of {len(result.records)} report(s) failed; the previous good reports stay in reports/latest/. "
+              f"See reports/index.html.", file=sys.stderr)
+    return result.exit_code
+
+
+def _cmd_refresh(args: argparse.Namespace) -> int:
+    from .runner import refresh, resolve_las, select_papers
+
+    p = paths()
+    papers = select_papers(p, args.papers)
+    las = resolve_las(p, args.la, args.all_las) if (args.la or args.all_las) else None
+    return refresh(p, papers, las, workers=args.workers)
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from .runner import write_index
+
+    p = paths()
+    print(write_index(p).relative_to(p.root))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="analysis",
@@ -131,6 +171,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_sum.add_argument("--la", default=DEFAULT_LA_CODE, help=f"LA code or name (default {DEFAULT_LA_CODE}, Stockton-on-Tees)")
     p_sum.set_defaults(func=_cmd_summary)
+
+    def add_targets(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("papers", nargs="*", metavar="PAPER", help="paper number or name, e.g. 01 (default: the default set)")
+        sp.add_argument("--la", action="append", default=[], metavar="CODE", help="LA code or name; repeat for several")
+        sp.add_argument("--all-las", action="store_true", help="every current LA in England")
+        sp.add_argument("--workers", type=int, default=1, metavar="N", help="papers to run at once (default 1; 2 on a 2-core machine)")
+
+    p_run = sub.add_parser(
+        "run",
+        help="run papers with papermill and publish HTML, Excel and metrics to reports/",
+        description="Execute each paper for each LA in a fresh kernel, write the executed notebook, an HTML "
+        "report without code, metrics.json and an Excel workbook, a run manifest and reports/index.html. "
+        "A failed paper is marked in the index; the others still run, the previous good report stays in "
+        "reports/latest/, and the exit status is 1.",
+    )
+    add_targets(p_run)
+    p_run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="notebook parameter (value read as YAML: 2024, region, [E06000001, E06000002])")
+    p_run.add_argument("--timeout", type=int, default=600, metavar="S", help="time limit per notebook cell, seconds (default 600)")
+    p_run.set_defaults(func=_cmd_run)
+
+    p_refresh = sub.add_parser(
+        "refresh",
+        help="for scheduled use: re-ingest and re-run only the reports whose inputs or code changed",
+        description="Re-ingest if the published files changed, then re-run each report whose notebook, code or "
+        "input tables changed since its last good run (by checksum). Holds a lock, logs to "
+        "reports/logs/refresh.log, exits 1 if a report failed and 3 if another run holds the lock.",
+    )
+    add_targets(p_refresh)
+    p_refresh.set_defaults(func=_cmd_refresh)
+
+    p_index = sub.add_parser("index", help="rebuild reports/index.html from the run manifests")
+    p_index.set_defaults(func=_cmd_index)
     return parser
 
 
@@ -146,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
+    except RunLockedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except AnalysisError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT_ERROR

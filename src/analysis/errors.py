@@ -38,3 +38,7 @@ class InputError(AnalysisError):
 
 class UnknownLAError(AnalysisError):
     """An LA code or name that is not in the lookup; the message names the closest matches."""
+
+
+class RunLockedError(AnalysisError):
+    """Another ``analysis run`` or ``analysis refresh`` holds the reports lock."""

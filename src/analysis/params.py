@@ -23,15 +23,21 @@ class ParameterError(AnalysisError):
 
 def check_types(values: dict[str, Any], defaults: dict[str, Any]) -> None:
     """Every value has the type of its default (an int is accepted where a float is expected)."""
-    for name, default in defaults.items():
-        value = values.get(name, default)
-        expected = type(default)
+    check_declared_types({**defaults, **values}, {name: type(default) for name, default in defaults.items()})
+
+
+def check_declared_types(values: dict[str, Any], types: dict[str, type]) -> None:
+    """Every value has its declared type (an int is accepted where a float is expected)."""
+    for name, expected in types.items():
+        if name not in values:
+            raise ParameterError(f"parameter '{name}' is missing")
+        value = values[name]
         ok = isinstance(value, expected) or (expected is float and isinstance(value, int) and not isinstance(value, bool))
         if expected is int and isinstance(value, bool):
             ok = False
         if not ok:
             raise ParameterError(
-                f"parameter '{name}' should be {expected.__name__} (like {default!r}), got {type(value).__name__} {value!r}"
+                f"parameter '{name}' should be {expected.__name__}, got {type(value).__name__} {value!r}"
             )
 
 

@@ -1,0 +1,222 @@
+"""One accessible chart style for every paper (GOV.UK Analysis Function colour guidance).
+
+* Categorical colours in the order the guidance gives (dark blue, turquoise, dark pink, orange,
+  dark grey, light purple); the LA being reported is always dark blue, England always dark grey.
+* Titles state the finding; axes carry units; every chart is shown with alt text and a caption
+  through :func:`show`, which embeds the PNG in an HTML ``<figure>`` so HTML reports keep both.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator  # noqa: E402
+
+from .funnel import curve  # noqa: E402
+
+DARK_BLUE = "#12436D"
+TURQUOISE = "#28A197"
+DARK_PINK = "#801650"
+ORANGE = "#F46A25"
+DARK_GREY = "#3D3D3D"
+LIGHT_PURPLE = "#A285D1"
+MID_GREY = "#BFBFBF"
+PALETTE = (DARK_BLUE, TURQUOISE, DARK_PINK, ORANGE, DARK_GREY, LIGHT_PURPLE)
+
+#: the colour each kind of area always gets
+AREA_COLOURS = {"LA": DARK_BLUE, "comparators": ORANGE, "region": TURQUOISE, "England": DARK_GREY}
+AREA_STYLES = {"LA": "-", "comparators": "-", "region": "--", "England": ":"}
+
+DPI = 100
+
+
+def apply_style() -> None:
+    """Matplotlib defaults: readable sizes, no chart junk, the palette as the colour cycle."""
+    plt.rcParams.update(
+        {
+            "figure.dpi": DPI,
+            "savefig.dpi": DPI,
+            "font.size": 10,
+            "axes.titlesize": 10.5,
+            "axes.titleweight": "bold",
+            "axes.labelsize": 9.5,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "axes.grid.axis": "y",
+            "grid.color": "#E5E5E5",
+            "axes.prop_cycle": matplotlib.cycler(color=list(PALETTE)),
+            "legend.frameon": False,
+            "figure.titlesize": 12,
+            "figure.titleweight": "bold",
+        }
+    )
+
+
+def figure_html(fig: plt.Figure, alt: str, caption: str) -> str:
+    """The figure as an HTML ``<figure>`` with a base64 PNG, alt text and a caption."""
+    if not alt.strip():
+        raise ValueError("every chart needs alt text")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return (
+        '<figure class="chart" style="margin:1em 0;max-width:100%">'
+        f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" style="max-width:100%;height:auto">'
+        f'<figcaption style="font-size:0.9em;color:#3D3D3D;margin-top:0.4em">{html.escape(caption)}</figcaption>'
+        "</figure>"
+    )
+
+
+def show(fig: plt.Figure, alt: str, caption: str) -> None:
+    """Display a chart with alt text and caption (in Jupyter and in the HTML report), then close it."""
+    from IPython.display import HTML, display
+
+    display(HTML(figure_html(fig, alt, caption)))
+    plt.close(fig)
+
+
+def _fmt(unit: str):
+    if unit == "%":
+        return FuncFormatter(lambda v, _: f"{v:g}%")
+    if unit == "£":
+        return FuncFormatter(lambda v, _: f"£{v:,.0f}")
+    return FuncFormatter(lambda v, _: f"{v:,.0f}")
+
+
+def _grid(n: int, ncols: int) -> tuple[plt.Figure, np.ndarray]:
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.6 * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def trend_panels(trends: pd.DataFrame, panels: Sequence[tuple[str, str, str]], title: str, *, ncols: int = 3) -> plt.Figure:
+    """Small multiples of trends. ``trends``: measure, year, series (LA/comparators/region/England),
+    value. ``panels``: (measure id, short title, unit)."""
+    fig, axes = _grid(len(panels), ncols)
+    handles = {}
+    for ax, (measure, short, unit) in zip(axes, panels):
+        sub = trends[trends["measure"] == measure]
+        for series in ("England", "region", "comparators", "LA"):
+            s = sub[sub["series"] == series].sort_values("year")
+            if s["value"].notna().any():
+                (line,) = ax.plot(
+                    s["year"], s["value"], AREA_STYLES[series], color=AREA_COLOURS[series],
+                    lw=2.4 if series == "LA" else 1.6, marker="o" if series == "LA" else None, ms=3.5,
+                )
+                handles[series] = line
+        ax.set_title(short, loc="left")
+        ax.yaxis.set_major_formatter(_fmt(unit))
+        ax.set_ylim(bottom=0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        ax.set_xlabel("Year (at 31 March)", fontsize=8.5)
+    labels = {"LA": "This LA", "comparators": "Comparator average", "region": "Region", "England": "England"}
+    order = [k for k in ("LA", "comparators", "region", "England") if k in handles]
+    fig.legend([handles[k] for k in order], [labels[k] for k in order], loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle(title, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    return fig
+
+
+def funnel_panels(panels: Sequence[dict], title: str, *, ncols: int = 3) -> plt.Figure:
+    """Small multiples of funnel plots. Each panel: ``units`` (denominator, value, flag, is_la),
+    ``theta`` (target on the display scale), ``kind``, ``scale`` (display multiplier), ``tau2``,
+    ``short`` and ``unit``."""
+    fig, axes = _grid(len(panels), ncols)
+    for ax, panel in zip(axes, panels):
+        u = panel["units"]
+        scale = panel["scale"]
+        lim = curve(panel["theta"] / scale, float(u["denominator"].max()) * 1.05, panel["kind"], panel["tau2"],
+                    n_min=max(1.0, float(u["denominator"].min()) * 0.8))
+        ax.plot(lim["n"], lim["lower_0.95"] * scale, color=DARK_GREY, lw=1, ls="--")
+        ax.plot(lim["n"], lim["upper_0.95"] * scale, color=DARK_GREY, lw=1, ls="--", label="95% limits")
+        ax.plot(lim["n"], lim["lower_0.998"] * scale, color=DARK_GREY, lw=1.2)
+        ax.plot(lim["n"], lim["upper_0.998"] * scale, color=DARK_GREY, lw=1.2, label="99.8% limits")
+        ax.axhline(panel["theta"], color=DARK_GREY, lw=0.8, alpha=0.6)
+        others = u[~u["is_la"]]
+        ax.scatter(others["denominator"], others["value"], s=10, color=MID_GREY, edgecolor="none", label="Other LAs")
+        me = u[u["is_la"]]
+        ax.scatter(me["denominator"], me["value"], s=55, color=DARK_BLUE, edgecolor="white", zorder=5, label="This LA")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, numticks=5))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.set_title(panel["short"], loc="left")
+        ax.set_xlabel(panel["x_label"], fontsize=8.5)
+        ax.yaxis.set_major_formatter(_fmt(panel["unit"]))
+        top = max(float(np.nanmax(u["value"])) if u["value"].notna().any() else 0, panel["theta"] * 1.5)
+        ax.set_ylim(0, top * 1.08)
+        ax.grid(axis="x", visible=False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle(title, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
+    return fig
+
+
+def ranked_bars(panels: Sequence[dict], title: str, *, ncols: int = 2) -> plt.Figure:
+    """Horizontal bars, one panel per measure: comparator LAs ranked, this LA highlighted, the
+    England value as a line. Each panel: ``data`` (name, value, is_la), ``england``, ``short``, ``unit``."""
+    n_rows = max(len(p["data"]) for p in panels)
+    nrows = int(np.ceil(len(panels) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, max(2.4, 0.26 * n_rows + 1.1) * nrows), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels):
+        d = panel["data"].dropna(subset=["value"]).sort_values("value")
+        colours = [DARK_BLUE if me else MID_GREY for me in d["is_la"]]
+        ax.barh(d["name"], d["value"], color=colours)
+        if pd.notna(panel.get("england")):
+            ax.axvline(panel["england"], color=DARK_GREY, ls=":", lw=1.5, label="England")
+            ax.legend(loc="lower right", fontsize=8)
+        ax.set_title(panel["short"], loc="left")
+        ax.xaxis.set_major_formatter(_fmt(panel["unit"]))
+        ax.tick_params(axis="y", labelsize=8)
+        ax.grid(axis="y", visible=False)
+        ax.grid(axis="x", visible=True, color="#E5E5E5")
+        for label, me in zip(ax.get_yticklabels(), d["is_la"]):
+            if me:
+                label.set_fontweight("bold")
+    fig.suptitle(title, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
+
+
+def stacked_shares(table: pd.DataFrame, categories: Sequence[tuple[str, str]], title: str) -> plt.Figure:
+    """100% stacked horizontal bars: one bar per area (rows of ``table``, column ``area``), one
+    segment per category (column id, label), values in percent."""
+    fig, ax = plt.subplots(figsize=(9.5, 0.55 * len(table) + 1.6))
+    left = np.zeros(len(table))
+    colours = list(PALETTE) + [MID_GREY]
+    for (column, label), colour in zip(categories, colours):
+        values = pd.to_numeric(table[column], errors="coerce").fillna(0).to_numpy()
+        ax.barh(table["area"], values, left=left, color=colour, label=label, edgecolor="white")
+        for y, (x0, v) in enumerate(zip(left, values)):
+            if v >= 6:
+                ax.text(x0 + v / 2, y, f"{v:.0f}%", ha="center", va="center", fontsize=8,
+                        color="white" if colour in (DARK_BLUE, DARK_PINK, DARK_GREY) else "black")
+        left += values
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.xaxis.set_major_formatter(_fmt("%"))
+    ax.set_xlabel("Share of children looked after at 31 March (%)")
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=8.5)
+    fig.suptitle(title, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
+
+
+apply_style()
