@@ -72,3 +72,37 @@ def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode(encoding))
     return path
+
+
+REPO_NOTEBOOKS = REPO / "notebooks"
+
+
+def make_run_project(root: Path, built_paths, notebooks: Path | None = None) -> Path:
+    """A project for runner tests: raw data linked, processed data copied from ``built``, and a
+    notebooks folder (the real one, linked, unless another is given)."""
+    make_project(root)
+    shutil.copytree(built_paths.processed_public, root / "data" / "processed" / "public")
+    (root / "notebooks").symlink_to(notebooks or REPO_NOTEBOOKS)
+    return root
+
+
+@pytest.fixture(scope="session")
+def published(built, tmp_path_factory):
+    """Paper 01 run once through the runner for the default LA (shared by report tests)."""
+    import os
+
+    from analysis import runner
+
+    root = make_run_project(tmp_path_factory.mktemp("published"), built[0])
+    p = make_paths(root)
+    old = os.environ.get("ANALYSIS_PROJECT_ROOT")
+    os.environ["ANALYSIS_PROJECT_ROOT"] = str(root)
+    try:
+        papers = runner.select_papers(p, ["01"])
+        result = runner.run(p, papers, runner.resolve_las(p, ["E06000004"]), progress=lambda m: None)
+    finally:
+        if old is None:
+            os.environ.pop("ANALYSIS_PROJECT_ROOT", None)
+        else:
+            os.environ["ANALYSIS_PROJECT_ROOT"] = old
+    return p, result

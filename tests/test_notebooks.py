@@ -66,3 +66,36 @@ def test_overview_notebook_stops_on_an_unknown_la_with_close_matches(kernel_env,
     with pytest.raises(pm.PapermillExecutionError) as err:
         _run(path, tmp_path / "out.ipynb", {"la_code": "Hartlepol"})
     assert "UnknownLAError" in str(err.value) and "Hartlepool (E06000001, 805)" in str(err.value)
+
+
+def test_paper_01_parameters_cell_matches_the_declared_types():
+    import papermill as pm
+
+    from analysis.compare import PARAMETER_TYPES
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
+    declared = pm.inspect_notebook(str(path))
+    assert set(declared) == set(PARAMETER_TYPES)
+    for name, info in declared.items():
+        assert info["inferred_type_name"] == PARAMETER_TYPES[name].__name__, name
+        assert info["help"], f"{name} needs a help comment"
+
+
+def test_paper_01_runs_for_another_la_comparator_and_year(kernel_env, tmp_path):
+    import json
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
+    _run(path, tmp_path / "out.ipynb", {"la_code": "Hartlepool", "comparator": "region", "last_year": 2023, "output_dir": str(tmp_path)})
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["la_code"] == "E06000001" and m["comparator"] == "other LAs in the North East region"
+    assert max(v["year"] for v in m["metrics"].values()) == 2023
+    assert m["metrics"]["cla_rate"]["year"] == 2023
+
+
+def test_paper_01_stops_with_a_clear_message_on_a_bad_comparator(kernel_env, tmp_path):
+    import papermill as pm
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        _run(path, tmp_path / "out.ipynb", {"comparator": "neighbors"})
+    assert "ParameterError" in str(err.value) and "did you mean 'statistical_neighbours'" in str(err.value)

@@ -204,7 +204,8 @@ def setup(
     la = resolve_la(la_code, inputs.lookup)
     current = _current(inputs.lookup)
     if comparator not in COMPARATORS:
-        close = difflib.get_close_matches(str(comparator), COMPARATORS, n=1)
+        key = str(comparator).strip().lower().replace(" ", "_").replace("neighbor", "neighbour")
+        close = [c for c in COMPARATORS if key and key in c] or difflib.get_close_matches(key, COMPARATORS, n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ParameterError(f"parameter 'comparator' should be one of {', '.join(COMPARATORS)}, got {comparator!r}{hint}")
     notes: list[str] = []

@@ -35,7 +35,8 @@ FLAG_ORDER = ("above 99.8%", "above 95%", "within", "below 95%", "below 99.8%")
 
 def _binom_cdf(r: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
     r = np.asarray(r, dtype=float)
-    return np.where(r < 0, 0.0, np.where(r >= n, 1.0, special.bdtr(np.clip(r, 0, None), n, p)))
+    k = np.clip(np.minimum(r, n), 0, None).astype(np.int64)
+    return np.where(r < 0, 0.0, np.where(r >= n, 1.0, special.bdtr(k, np.asarray(n).astype(np.int64), p)))
 
 
 def _poisson_cdf(r: np.ndarray, mean: np.ndarray) -> np.ndarray:

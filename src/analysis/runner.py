@@ -239,6 +239,7 @@ def export_html(nb_path: Path, out_path: Path, title: str, banner: str) -> None:
     # self-contained: no scripts from CDNs (require.js, MathJax), which readers' browsers would fetch
     body = re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", body)
     body = re.sub(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", "", body, flags=re.S)
+    body = re.sub(r"<script[^>]*>(?:(?!</script>).)*cdnjs(?:(?!</script>).)*</script>", "", body, flags=re.S)
     body = body.replace("</head>", FAVICON + REPORT_CSS + "</head>", 1)
     body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + f'\n<div class="run-banner">{banner}</div>', body, count=1)
     tmp = out_path.with_suffix(".tmp")

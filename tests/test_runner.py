@@ -1,0 +1,226 @@
+"""The runner: papers, parameters, outputs, manifest, index, failures, the lock and refresh."""
+
+import json
+import os
+import time
+
+import nbformat
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from analysis import cli, reporting, runner
+from analysis.config import KERNEL_NAME
+from analysis.config import paths as make_paths
+from analysis.errors import AnalysisError, RunLockedError
+from conftest import make_run_project
+
+FAKE_BODY = '''import os
+from analysis import reporting
+report = reporting.Report(paper="{pid}", title="Fake {pid}", output_dir=output_dir, context={{"la_code": la_code}})
+if os.environ.get("FAKE_FAIL") == "{pid}":
+    raise ValueError("planted failure")
+report.table("t", __import__("pandas").DataFrame({{"x": [1.5]}}), title="t", show=False)
+report.metric("answer", 42)
+report.finish()'''
+
+
+def fake_paper(folder, pid: str, *, default: bool = True, inputs=("la_lookup",)):
+    params = new_code_cell('la_code: str = "E06000004"  # LA\noutput_dir: str = ""  # set by the runner')
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[new_markdown_cell(f"# Fake paper {pid}"), params, new_code_cell(FAKE_BODY.format(pid=pid))],
+                      metadata={"kernelspec": {"name": KERNEL_NAME, "display_name": "x", "language": "python"},
+                                "analysis": {"paper": pid, "title": f"Fake {pid}", "default": default, "inputs": list(inputs)}})
+    nbformat.write(nb, folder / f"{pid}_fake_{pid}.ipynb")
+
+
+@pytest.fixture
+def fake_project(built, tmp_path, monkeypatch):
+    nbs = tmp_path / "fake_notebooks"
+    nbs.mkdir()
+    fake_paper(nbs, "91")
+    fake_paper(nbs, "92", inputs=("la_lookup", "population"))
+    root = make_run_project(tmp_path / "project", built[0], notebooks=nbs)
+    monkeypatch.setenv("ANALYSIS_PROJECT_ROOT", str(root))
+    monkeypatch.delenv("FAKE_FAIL", raising=False)
+    return make_paths(root)
+
+
+def quiet(_msg):
+    pass
+
+
+# --- choosing papers and parameters ----------------------------------------------------------------------
+def test_papers_are_chosen_by_number_or_name(built, tmp_path):
+    p = make_paths(make_run_project(tmp_path / "p", built[0]))
+    assert [x.id for x in runner.select_papers(p, [])] == ["01"]  # the default set
+    for name in ("01", "1", "compare", "01_compare_local_authorities.ipynb"):
+        assert [x.id for x in runner.select_papers(p, [name])] == ["01"]
+    assert runner.select_papers(p, ["00"])[0].parameters == ("la_code",)
+    with pytest.raises(AnalysisError, match="is not a paper; papers: 00"):
+        runner.select_papers(p, ["07"])
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("last_year=2024", ("last_year", 2024)), ("comparator=region", ("comparator", "region")),
+    ("comparator_codes=[E06000001, E06000005]", ("comparator_codes", ["E06000001", "E06000005"])),
+    ("flag=true", ("flag", True)), ("name=", ("name", "")),
+])
+def test_param_values_are_read_as_yaml(text, expected):
+    assert runner.parse_param(text) == expected
+
+
+@pytest.mark.parametrize("text", ["noequals", "1x=2", "a=[unclosed"])
+def test_bad_params_are_refused_clearly(text):
+    with pytest.raises(AnalysisError, match="--param"):
+        runner.parse_param(text)
+
+
+def test_an_unknown_parameter_is_refused_before_anything_runs(fake_project):
+    with pytest.raises(AnalysisError, match="paper 91 has no parameter colour"):
+        runner.run(fake_project, runner.select_papers(fake_project, ["91"]), [("E06000004", "Stockton-on-Tees")], {"colour": "red"}, progress=quiet)
+    assert not (fake_project.reports / "runs").exists()
+
+
+def test_cli_unknown_la_suggests_names_and_exits_2(fake_project, capsys):
+    assert cli.main(["run", "91", "--la", "Stockton on Tess"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Stockton-on-Tees" in err and "Traceback" not in err
+
+
+# --- one real run of paper 01 (the `published` fixture) -----------------------------------------------------
+def test_a_run_writes_every_output_and_a_manifest(published):
+    p, result = published
+    assert result.exit_code == 0, result.failed
+    rec = result.records[0]
+    folder = p.reports / rec["folder"]
+    for name in runner.OUTPUT_FILES:
+        assert (folder / name).is_file(), name
+        assert (p.reports / "latest" / rec["slug"] / "E06000004" / name).is_file(), name
+    m = json.loads((p.reports / "runs" / result.run_id / "manifest.json").read_text())
+    assert m["status"] == "ok" and m["kernel"] == KERNEL_NAME
+    assert {"pandas", "papermill", "python"} <= set(m["packages"])
+    assert "commit" in m["git"] and m["data_vintage"]["la_indicators"] == 2025
+    job = m["jobs"][0]
+    assert job["inputs"]["processed/public/la_indicators.parquet"] == runner.sha256_file(p.processed_public / "la_indicators.parquet")
+    assert job["duration_s"] > 0 and job["la_name"] == "Stockton-on-Tees"
+    state = json.loads((p.reports / "state.json").read_text())
+    assert state["01/E06000004"]["run_id"] == result.run_id
+
+
+def test_report_html_has_no_code_and_no_external_scripts(published):
+    p, result = published
+    html = (p.reports / result.records[0]["folder"] / "report.html").read_text()
+    assert "compare.Inputs.load" not in html and "import " not in html.split("<body", 1)[1]
+    assert "cdnjs" not in html and "<figure" in html and 'alt="' in html
+    assert "How a local authority compares: Stockton-on-Tees" in html
+
+
+def test_metrics_equal_the_published_figures(published):
+    p, result = published
+    m = json.loads((p.reports / result.records[0]["folder"] / "metrics.json").read_text())
+    assert m["la_code"] == "E06000004"
+    rate = m["metrics"]["cla_rate"]
+    assert (rate["value"], rate["england"], rate["year"]) == (125.0, 67.0, 2025)  # DfE 2025 publication
+    assert m["metrics"]["stability_pct"]["value"] == 67.0
+    sheets = pd.read_excel(p.reports / result.records[0]["folder"] / "tables.xlsx", sheet_name=None)
+    assert {"About", "summary", "funnels", "placement_mix"} <= set(sheets)
+
+
+def test_every_generated_output_passes_the_privacy_scan(published):
+    p, _ = published
+    folders = {f.parent for f in p.reports.rglob("metrics.json")}
+    assert folders
+    for folder in folders:
+        assert reporting.scan_outputs(folder) == [], folder
+
+
+def test_index_links_the_latest_report(published):
+    p, result = published
+    index = (p.reports / "index.html").read_text()
+    assert "latest/01_compare_local_authorities/E06000004/report.html" in index
+    assert result.run_id in index
+
+
+# --- failures, the lock, refresh (fake papers: quick to run) -------------------------------------------------
+def test_a_failed_paper_is_marked_and_the_previous_good_report_stays(fake_project, monkeypatch):
+    p = fake_project
+    papers = runner.select_papers(p, [])
+    las = [("E06000004", "Stockton-on-Tees")]
+    first = runner.run(p, papers, las, progress=quiet)
+    assert first.exit_code == 0
+    latest = p.reports / "latest" / "91_fake_91" / "E06000004"
+    assert json.loads((latest / "run.json").read_text())["run_id"] == first.run_id
+
+    monkeypatch.setenv("FAKE_FAIL", "91")
+    messages = []
+    second = runner.run(p, papers, las, progress=messages.append)
+    assert second.exit_code == 1
+    bad = next(r for r in second.records if r["paper"] == "91")
+    good = next(r for r in second.records if r["paper"] == "92")
+    assert good["status"] == "ok"
+    assert bad["status"] == "failed" and "ValueError: planted failure" in bad["error"]
+    assert bad["failing_cell"]["cell"] == 3 and bad["failing_cell"]["source"] == "import os"
+    assert any("FAILED" in m and "cell 3" in m for m in messages)
+    # the previous good report is still the published one; the failed notebook is kept for diagnosis
+    assert json.loads((latest / "run.json").read_text())["run_id"] == first.run_id
+    assert (p.reports / bad["folder"] / "notebook.ipynb").is_file()
+    assert not (p.reports / bad["folder"] / "report.html").exists()
+    index = (p.reports / "index.html").read_text()
+    assert "latest attempt failed" in index and "planted failure" in index
+    assert index.index(second.run_id) < index.index(first.run_id)  # newest run first
+
+
+def test_two_runs_never_overlap(fake_project):
+    p = fake_project
+    with runner.run_lock(p, "a test"):
+        with pytest.raises(RunLockedError, match="a test, pid"):
+            runner.run(p, runner.select_papers(p, []), [("E06000004", "Stockton-on-Tees")], progress=quiet)
+        assert cli.main(["refresh"]) == 3
+    # released afterwards
+    with runner.run_lock(p, "again"):
+        pass
+
+
+def test_refresh_reruns_only_what_changed(fake_project):
+    p = fake_project
+    papers = runner.select_papers(p, [])
+    assert runner.refresh(p, papers, progress=quiet) == 0
+    runs = sorted((p.reports / "runs").iterdir())
+    assert len(runs) == 1
+    assert runner.refresh(p, papers, progress=quiet) == 0
+    assert len(sorted((p.reports / "runs").iterdir())) == 1, "nothing changed, nothing re-run"
+
+    # a changed input table re-runs only the paper that reads it
+    pop = p.processed_public / "population.parquet"
+    pd.read_parquet(pop).iloc[::-1].to_parquet(pop, index=False)
+    assert runner.refresh(p, papers, progress=quiet) == 0
+    runs = sorted((p.reports / "runs").iterdir())
+    assert len(runs) == 2
+    m = json.loads((runs[-1] / "manifest.json").read_text())
+    assert [j["paper"] for j in m["jobs"]] == ["92"]
+    log = (p.reports / "logs" / "refresh.log").read_text()
+    assert "92/E06000004: inputs changed (processed/public/population.parquet)" in log
+    assert "nothing to do" in log
+
+    # a changed notebook re-runs that paper
+    nb = p.notebooks / "91_fake_91.ipynb"
+    nb.write_text(nb.read_text().replace("Fake paper 91", "Fake paper 91, revised"))
+    time.sleep(0.01)
+    assert runner.refresh(p, papers, progress=quiet) == 0
+    log = (p.reports / "logs" / "refresh.log").read_text()
+    assert "91/E06000004: notebook or code changed" in log
+
+
+def test_refresh_exits_non_zero_when_a_paper_fails(fake_project, monkeypatch):
+    monkeypatch.setenv("FAKE_FAIL", "92")
+    assert runner.refresh(fake_project, runner.select_papers(fake_project, []), progress=quiet) == 1
+    assert "92/E06000004 failed: ValueError: planted failure" in (fake_project.reports / "logs" / "refresh.log").read_text()
+
+
+def test_two_workers_run_jobs_in_parallel(fake_project):
+    p = fake_project
+    las = [("E06000004", "Stockton-on-Tees"), ("E06000001", "Hartlepool")]
+    result = runner.run(p, runner.select_papers(p, ["91"]), las, workers=2, progress=quiet)
+    assert result.exit_code == 0 and [r["la_code"] for r in result.records] == ["E06000004", "E06000001"]
+    assert os.environ.get("ANALYSIS_PROJECT_ROOT") == str(p.root)
