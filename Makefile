@@ -23,10 +23,11 @@ $(STAMP): pyproject.toml requirements.lock
 kernel: $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python ($(KERNEL))" > /dev/null
 
-# the main job on the embedded default data (published data; default LA Stockton-on-Tees)
-run: $(STAMP)
+# the main job on the embedded default data: build the processed data, then run the default
+# papers for the default LA (Stockton-on-Tees) through the runner -> reports/index.html
+run: kernel
 	$(BIN)/analysis ingest
-	$(BIN)/analysis summary
+	$(BIN)/analysis run
 
 test: kernel
 	$(BIN)/python -m pytest
@@ -36,4 +37,4 @@ lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 
 clean:
-	rm -rf data/processed/public data/processed/.public.* reports/*/
+	rm -rf data/processed/public data/processed/.public.* reports/*/ reports/index.html reports/state.json

@@ -218,3 +218,20 @@ def test_key_findings_name_the_significant_measures():
     assert out[0].startswith("Somewhere is significantly different from England on 1 of the 3 measures")
     assert "outside LA boundary 60% against 44% (higher)" in out[0]
     assert any(line.startswith("Worth watching") and "went missing" in line for line in out)
+
+
+def test_the_cached_panel_is_the_built_panel(built, inputs, tmp_path):
+    import shutil
+
+    from analysis.config import paths as make_paths
+
+    from conftest import make_project
+
+    root = make_project(tmp_path / "p")
+    shutil.copytree(built[0].processed_public, root / "data" / "processed" / "public")
+    p = make_paths(root)
+    first = compare.load_panel(inputs, p)
+    assert list((p.processed_public / "_cache").glob("compare_panel-*.parquet"))
+    second = compare.load_panel(inputs, p)
+    pd.testing.assert_frame_equal(first, second)
+    pd.testing.assert_frame_equal(second, compare.build_panel(inputs))

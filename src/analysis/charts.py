@@ -90,15 +90,29 @@ def _fmt(unit: str):
     if unit == "%":
         return FuncFormatter(lambda v, _: f"{v:g}%")
     if unit == "£":
-        return FuncFormatter(lambda v, _: f"£{v:,.0f}")
+        return FuncFormatter(lambda v, _: f"£{v / 1000:,.0f}k" if abs(v) >= 10_000 else f"£{v:,.0f}")
     return FuncFormatter(lambda v, _: f"{v:,.0f}")
 
 
-def _grid(n: int, ncols: int) -> tuple[plt.Figure, np.ndarray]:
+def fixed_layout(fig: plt.Figure, nrows: int, ncols: int, *, left: float, right: float, top: float, bottom: float,
+                 wgap: float, hgap: float) -> None:
+    """Place a grid of axes with margins and gaps given in inches.
+
+    Fixed margins instead of ``tight_layout``: tight layout draws the whole figure once more just
+    to measure it, which doubled the time each chart took."""
+    width, height = fig.get_size_inches()
+    axis_w = (width - left - right - (ncols - 1) * wgap) / ncols
+    axis_h = (height - top - bottom - (nrows - 1) * hgap) / nrows
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
+                        wspace=wgap / axis_w if ncols > 1 else 0, hspace=hgap / axis_h if nrows > 1 else 0)
+
+
+def _grid(n: int, ncols: int, *, panel_w: float = 3.4, panel_h: float = 2.6) -> tuple[plt.Figure, np.ndarray]:
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.6 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols, panel_h * nrows + 0.9), squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
+    fixed_layout(fig, nrows, ncols, left=0.55, right=0.15, top=0.75, bottom=0.95, wgap=0.65, hgap=0.75)
     return fig, axes.flat
 
 
@@ -124,9 +138,8 @@ def trend_panels(trends: pd.DataFrame, panels: Sequence[tuple[str, str, str]], t
         ax.set_xlabel("Year (at 31 March)", fontsize=8.5)
     labels = {"LA": "This LA", "comparators": "Comparator average", "region": "Region", "England": "England"}
     order = [k for k in ("LA", "comparators", "region", "England") if k in handles]
-    fig.legend([handles[k] for k in order], [labels[k] for k in order], loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.02))
+    fig.legend([handles[k] for k in order], [labels[k] for k in order], loc="lower center", ncol=4, bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(title, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     return fig
 
 
@@ -160,9 +173,8 @@ def funnel_panels(panels: Sequence[dict], title: str, *, ncols: int = 3) -> plt.
         ax.set_ylim(0, top * 1.08)
         ax.grid(axis="x", visible=False)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, -0.02))
+    fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(title, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     return fig
 
 
@@ -171,9 +183,11 @@ def ranked_bars(panels: Sequence[dict], title: str, *, ncols: int = 2) -> plt.Fi
     England value as a line. Each panel: ``data`` (name, value, is_la), ``england``, ``short``, ``unit``."""
     n_rows = max(len(p["data"]) for p in panels)
     nrows = int(np.ceil(len(panels) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, max(2.4, 0.26 * n_rows + 1.1) * nrows), squeeze=False)
+    panel_h = max(1.8, 0.24 * n_rows + 0.3)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.3 * ncols, panel_h * nrows + 0.55 * nrows + 0.5), squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
+    fixed_layout(fig, nrows, ncols, left=1.45, right=0.2, top=0.65, bottom=0.4, wgap=1.65, hgap=0.75)
     for ax, panel in zip(axes.flat, panels):
         d = panel["data"].dropna(subset=["value"]).sort_values("value")
         colours = [DARK_BLUE if me else MID_GREY for me in d["is_la"]]
@@ -190,14 +204,14 @@ def ranked_bars(panels: Sequence[dict], title: str, *, ncols: int = 2) -> plt.Fi
             if me:
                 label.set_fontweight("bold")
     fig.suptitle(title, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig
 
 
 def stacked_shares(table: pd.DataFrame, categories: Sequence[tuple[str, str]], title: str) -> plt.Figure:
     """100% stacked horizontal bars: one bar per area (rows of ``table``, column ``area``), one
     segment per category (column id, label), values in percent."""
-    fig, ax = plt.subplots(figsize=(9.5, 0.55 * len(table) + 1.6))
+    fig, ax = plt.subplots(figsize=(10.2, 0.55 * len(table) + 2.3))
+    fixed_layout(fig, 1, 1, left=1.75, right=0.3, top=0.6, bottom=1.3, wgap=0, hgap=0)
     left = np.zeros(len(table))
     colours = list(PALETTE) + [MID_GREY]
     for (column, label), colour in zip(categories, colours):
@@ -213,9 +227,8 @@ def stacked_shares(table: pd.DataFrame, categories: Sequence[tuple[str, str]], t
     ax.xaxis.set_major_formatter(_fmt("%"))
     ax.set_xlabel("Share of children looked after at 31 March (%)")
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=8.5)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=3, fontsize=8.5)
     fig.suptitle(title, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
     return fig
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -344,8 +345,43 @@ def build_panel(inputs: Inputs) -> pd.DataFrame:
     panel["year"] = panel["year"].astype(int)
     for c in ("numerator", "denominator", "value"):
         panel[c] = pd.to_numeric(panel[c], errors="coerce").astype(float)
-    panel["flag"] = panel["flag"].astype(object).where(panel["flag"].notna(), None)
-    return panel[PANEL_COLUMNS].sort_values(["measure", "geographic_level", "area_code", "year"]).reset_index(drop=True)
+    panel = panel[PANEL_COLUMNS].sort_values(["measure", "geographic_level", "area_code", "year"]).reset_index(drop=True)
+    return _text_as_object(panel)
+
+
+def _text_as_object(panel: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as plain objects with None for missing (the same after a Parquet round trip)."""
+    for c in ("measure", "area_code", "area_name", "geographic_level", "region_code", "flag"):
+        panel[c] = panel[c].astype(object).where(panel[c].notna(), None)
+    return panel
+
+
+def load_panel(inputs: Inputs, p: Paths | None = None) -> pd.DataFrame:
+    """:func:`build_panel`, cached beside the processed tables it comes from.
+
+    The panel is the same for every LA, so a run over all LAs builds it once. The cache lives in
+    ``data/processed/public/_cache/`` (so a re-ingest, which replaces that folder, clears it) and
+    its name carries a digest of this module's code, so a code change rebuilds it too.
+    """
+    import hashlib
+    import os
+    import tempfile
+
+    p = p or paths()
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    cache = p.processed_public / "_cache" / f"compare_panel-{digest}.parquet"
+    if cache.is_file():
+        return _text_as_object(pd.read_parquet(cache))
+    panel = build_panel(inputs)
+    try:
+        cache.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".tmp")
+        os.close(fd)
+        panel.to_parquet(tmp, index=False)
+        os.replace(tmp, cache)  # atomic: parallel workers may race to write the same file
+    except OSError:  # a read-only project still works, just without the cache
+        pass
+    return panel
 
 
 # --- comparisons -------------------------------------------------------------------------------
@@ -435,7 +471,8 @@ def summary_table(panel: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame
         year = latest_year(panel, m.id, settings.last_year)
         if year is None:
             continue
-        s = panel[(panel["measure"] == m.id) & (panel["year"] == year)].set_index("area_code")
+        this = panel[(panel["measure"] == m.id) & (panel["year"] == year)]
+        s = this.set_index("area_code")
 
         def get(code: str) -> object:
             return cell(s.at[code, "value"], s.at[code, "flag"]) if code in s.index else NOT_PUBLISHED
@@ -443,11 +480,11 @@ def summary_table(panel: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame
         c = comp[(comp["measure"] == m.id) & (comp["year"] == year)]
         comp_value = round(float(c["comparators"].iloc[0]), 1 if m.kind == "ratio" else 0) if not c.empty else np.nan
         comp_n = int(c["comparators_n"].iloc[0]) if not c.empty else 0
-        rank, n_ranked = rank_of(panel, m.id, year, settings.la_code)
-        crank, n_crank = rank_of(panel, m.id, year, settings.la_code, settings.comparator_codes)
-        flag, disp_text = "", "no funnel (not a count of children)"
+        rank, n_ranked = rank_of(this, m.id, year, settings.la_code)
+        crank, n_crank = rank_of(this, m.id, year, settings.la_code, settings.comparator_codes)
+        flag, disp_text, f = "", "no funnel (not a count of children)", None
         if m.funnel:
-            f = funnel_units(panel, m, year, settings.la_code)
+            f = funnel_units(this, m, year, settings.la_code)
             if f is not None:
                 units, _theta, disp = f
                 me = units[units["is_la"]]
@@ -458,7 +495,7 @@ def summary_table(panel: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame
             "la": get(settings.la_code), "comparators": comp_value if comp_n else NOT_PUBLISHED, "comparators_n": comp_n,
             "region": get(region), "england": get(ENGLAND), "rank": rank, "ranked": n_ranked,
             "comparator_rank": crank, "comparator_ranked": n_crank, "flag": flag, "dispersion": disp_text,
-            "better": m.better, "decimals": m.decimals,
+            "better": m.better, "decimals": m.decimals, "funnel": f,
         }
         details[m.id] = detail
         rows.append({
@@ -735,7 +772,7 @@ def funnel_specs(panel: pd.DataFrame, settings: Settings, details: dict[str, dic
     for m in MEASURES:
         if not m.funnel or m.id not in details:
             continue
-        f = funnel_units(panel, m, details[m.id]["year"], settings.la_code)
+        f = details[m.id].get("funnel") or funnel_units(panel, m, details[m.id]["year"], settings.la_code)
         if f is None:
             continue
         units, theta, disp = f

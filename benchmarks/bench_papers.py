@@ -1,0 +1,120 @@
+"""Benchmark: paper 01 for every LA through the runner, against a bare papermill run.
+
+    python benchmarks/bench_papers.py [--las N] [--workers 2] [--baseline-runs 5]
+
+Works in a scratch copy of the project (raw data linked, processed data copied, notebooks linked)
+so the real reports/ folder is untouched. Reports:
+
+* the baseline: papermill executing an empty notebook (one parameters cell) with the same kernel,
+  IPC transport and settings the runner uses, one at a time (median of several runs);
+* paper 01 for N LAs with the given workers: wall time, wall time per LA, and the median time of
+  one job (kernel start, execution, HTML export and privacy scan), with their ratios to the baseline.
+
+Targets (issue 4): one job at most 3 times the bare run; all LAs under 10 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def scratch_project(base: Path) -> Path:
+    root = base / "project"
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'bench'\n")
+    (root / "data" / "raw" / "public").symlink_to(REPO / "data" / "raw" / "public")
+    shutil.copytree(REPO / "data" / "processed" / "public", root / "data" / "processed" / "public")
+    (root / "notebooks").symlink_to(REPO / "notebooks")
+    return root
+
+
+def empty_notebook(path: Path) -> None:
+    from analysis.config import KERNEL_NAME
+
+    cell = new_code_cell('la_code: str = "E06000004"')
+    cell.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[cell], metadata={"kernelspec": {"name": KERNEL_NAME, "display_name": "x", "language": "python"}})
+    nbformat.write(nb, path)
+
+
+def bare_run(nb: Path, out: Path) -> float:
+    import papermill as pm
+    from jupyter_client.manager import KernelManager
+
+    from analysis.config import KERNEL_NAME
+
+    t = time.perf_counter()
+    with tempfile.TemporaryDirectory() as sockets:
+        km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(sockets) / "k"))
+        try:
+            pm.execute_notebook(str(nb), str(out), parameters={"la_code": "E06000001"}, kernel_name=KERNEL_NAME,
+                                cwd=str(nb.parent), progress_bar=False, km=km)
+        finally:
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--las", type=int, default=0, help="number of LAs (default: all current LAs)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--baseline-runs", type=int, default=5)
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = ap.parse_args()
+    if not (REPO / "data" / "processed" / "public" / "la_indicators.parquet").is_file():
+        print("run `analysis ingest` first", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="bench-papers-") as tmp:
+        base = Path(tmp)
+        root = scratch_project(base)
+        os.environ["ANALYSIS_PROJECT_ROOT"] = str(root)
+        from analysis import runner
+        from analysis.config import paths
+
+        p = paths(root)
+        nb = base / "empty.ipynb"
+        empty_notebook(nb)
+        bare_run(nb, base / "warm.ipynb")  # warm the disk cache
+        bare = [bare_run(nb, base / f"bare{i}.ipynb") for i in range(args.baseline_runs)]
+        bare_median = statistics.median(bare)
+
+        las = runner.resolve_las(p, all_las=True)
+        if args.las:
+            las = las[: args.las]
+        papers = runner.select_papers(p, ["01"])
+        t = time.perf_counter()
+        result = runner.run(p, papers, las, workers=args.workers, progress=lambda m: None)
+        wall = time.perf_counter() - t
+        jobs = [r["duration_s"] for r in result.records]
+        job_median = statistics.median(jobs)
+        figures = {
+            "cpu_count": os.cpu_count(), "workers": args.workers, "las": len(las), "failed": len(result.failed),
+            "bare_papermill_median_s": round(bare_median, 2), "bare_runs_s": [round(b, 2) for b in bare],
+            "job_median_s": round(job_median, 2), "job_max_s": round(max(jobs), 2),
+            "wall_s": round(wall, 1), "wall_per_la_s": round(wall / len(las), 2),
+            "ratio_job_to_bare": round(job_median / bare_median, 2),
+            "ratio_wall_per_la_to_bare": round(wall / len(las) / bare_median, 2),
+            "failures": [{"la": r["la_code"], "error": r["error"], "cell": (r.get("failing_cell") or {}).get("cell")} for r in result.failed],
+        }
+    print(json.dumps(figures, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0 if not figures["failed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

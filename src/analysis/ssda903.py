@@ -1,0 +1,507 @@
+"""SSDA903 returns: recognise the tables, read them as LAs export them, check them, stitch years.
+
+An LA drops its 903 files into ``data/raw/ssda903/`` (one folder per collection year, or year in
+the file name, or neither: the year is then worked out from the episode dates). This module:
+
+1. **reads** every CSV or ``.xlsx`` sheet: UTF-8 (with or without a byte-order mark) or
+   Windows-1252 text, comma- or semicolon-delimited, headers in any case with stray spaces, blank
+   lines skipped, extra columns dropped (and reported);
+2. **recognises** each table by its columns (not its file name);
+3. **validates** rows against the rules in :mod:`analysis.ssda903_rules` (code lists by collection
+   year, dates, episode order and overlaps, duplicates, placement type against provider, reason for
+   placement change); failing rows are set aside with file, row, column and reason, and counts
+   reconcile per table and file: rows in = rows kept + rows set aside;
+4. **stitches** several years into one longitudinal history: for the same child and episode start
+   (``DECOM``) the latest return wins, because each year's return restates and corrects the
+   episodes still open at its start.
+
+Everything here works on text: codes are upper-case strings, dates are parsed from DD/MM/YYYY.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+
+#: the columns of each table, as DfE names them (CSV). The first ``key`` columns identify it.
+TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # name: (key columns that identify the table, all columns)
+    "header": (("CHILD", "SEX", "DOB", "ETHNIC"), ("CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB")),
+    "episodes": (("CHILD", "DECOM", "RNE", "LS", "PLACE"),
+                 ("CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC", "REASON_PLACE_CHANGE",
+                  "HOME_POST", "PL_POST", "URN")),
+    "uasc": (("CHILD", "DUC"), ("CHILD", "SEX", "DOB", "DUC")),
+    "reviews": (("CHILD", "REVIEW", "REVIEW_CODE"), ("CHILD", "DOB", "REVIEW", "REVIEW_CODE")),
+    "missing": (("CHILD", "MISSING", "MIS_START"), ("CHILD", "DOB", "MISSING", "MIS_START", "MIS_END")),
+    "oc2": (("CHILD", "SDQ_SCORE"), ("CHILD", "DOB", "SDQ_SCORE", "SDQ_REASON", "CONVICTED", "HEALTH_CHECK", "IMMUNISATIONS",
+                                    "TEETH_CHECK", "HEALTH_ASSESSMENT", "SUBSTANCE_MISUSE", "INTERVENTION_RECEIVED",
+                                    "INTERVENTION_OFFERED")),
+    "oc3": (("CHILD", "IN_TOUCH", "ACTIV", "ACCOM"), ("CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM")),
+    "ad1": (("CHILD", "DATE_INT", "DATE_MATCH"), ("CHILD", "DOB", "DATE_INT", "DATE_MATCH", "FOSTER_CARE", "NB_ADOPTR",
+                                                 "SEX_ADOPTR", "LS_ADOPTR")),
+    "placed_for_adoption": (("CHILD", "DATE_PLACED"), ("CHILD", "DOB", "DATE_PLACED", "DATE_PLACED_CEASED", "REASON_PLACED_CEASED")),
+    "previous_permanence": (("CHILD", "PREV_PERM"), ("CHILD", "DOB", "PREV_PERM", "LA_PERM", "DATE_PERM")),
+    "sw_episodes": (("CHILD", "SW_ID", "SW_DECOM"), ("CHILD", "DOB", "SW_ID", "SW_DECOM", "SW_DEC", "SW_REASON")),
+}
+#: tables an analysis needs; the others are read and checked when present
+REQUIRED_TABLES = ("header", "episodes")
+#: derived columns DfE adds; an LA export may carry them, and they are kept when present
+DERIVED_EPISODE_COLUMNS = ("PL_DISTANCE", "PL_LA", "PL_LOCATION")
+DATE_COLUMNS = {
+    "header": ("DOB", "MC_DOB"), "episodes": ("DECOM", "DEC"), "uasc": ("DOB", "DUC"), "reviews": ("DOB", "REVIEW"),
+    "missing": ("DOB", "MIS_START", "MIS_END"), "oc2": ("DOB",), "oc3": ("DOB",), "ad1": ("DOB", "DATE_INT", "DATE_MATCH"),
+    "placed_for_adoption": ("DOB", "DATE_PLACED", "DATE_PLACED_CEASED"), "previous_permanence": ("DOB",),
+    "sw_episodes": ("DOB", "SW_DECOM", "SW_DEC"),
+}
+SET_ASIDE_COLUMNS = ["table", "collection_year", "file", "row", "column", "value", "reason"]
+
+_YEAR_RANGE = re.compile(r"(?<!\d)(20\d\d)\s*[-_/ ]\s*(\d\d)(?!\d)")
+_YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
+
+
+def normalise_header(name: object) -> str:
+    """``' decom '`` -> ``DECOM``; strips a byte-order mark and surrounding quotes."""
+    return str(name).replace("\ufeff", "").strip().strip('"').strip().upper().replace(" ", "_")
+
+
+def identify(columns: Iterable[str]) -> str | None:
+    """The table whose key columns are all present (the most specific match), or None."""
+    cols = set(columns)
+    hits = [(len(all_cols), name) for name, (key, all_cols) in TABLES.items() if set(key) <= cols]
+    if not hits:
+        return None
+    # prefer the table that explains most of the columns
+    best = max(hits, key=lambda h: (len(set(TABLES[h[1]][1]) & cols), h[0]))
+    return best[1]
+
+
+def collection_year_from_path(path: Path) -> int | None:
+    """``2024-25``, ``2024_25``, ``lac2024_25`` -> 2025; a lone ``2025`` -> 2025 (the year ending 31 March)."""
+    for part in reversed(path.parts):
+        m = _YEAR_RANGE.search(part)
+        if m:
+            start, end = int(m.group(1)), int(m.group(2))
+            if (start + 1) % 100 == end:
+                return start + 1
+        m = _YEAR.search(part)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+@dataclass
+class RawTable:
+    """One table as read from one file (or sheet): text cells, DfE column names, source rows."""
+
+    table: str
+    file: str
+    frame: pd.DataFrame  # columns: the table's columns (+ derived) as strings, plus _file and _row
+    collection_year: int | None
+    notes: list[str] = field(default_factory=list)
+
+
+def _decode(data: bytes, path: Path) -> tuple[str, str]:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError:
+            continue
+    raise InputError("cannot read the file as UTF-8 or Windows-1252 text", path)  # pragma: no cover - cp1252 maps almost every byte
+
+
+def _delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else ","
+
+
+def read_csv_text(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """A CSV as strings with a ``_row`` column (its line number in the file), and notes."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError("the file is empty", path)
+    text, encoding = _decode(data, path)
+    notes = [] if encoding == "utf-8-sig" else [f"read as {encoding} text (not UTF-8)"]
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip().strip(",;")), None)
+    if first is None:
+        raise InputError("the file has no header row", path)
+    delim = _delimiter(lines[first])
+    if delim != ",":
+        notes.append(f"read as {'semicolon' if delim == ';' else repr(delim)}-delimited")
+    reader = csv.reader(io.StringIO("\n".join(lines[first:])), delimiter=delim)
+    header = [normalise_header(h) for h in next(reader)]
+    rows, numbers = [], []
+    for offset, values in enumerate(reader, start=first + 2):
+        if not any(v.strip() for v in values):
+            continue  # blank line
+        if len(values) < len(header):
+            values = values + [""] * (len(header) - len(values))
+        rows.append(values[: len(header)] if len(values) > len(header) and not any(v.strip() for v in values[len(header):]) else values)
+        numbers.append(offset)
+    width = max([len(header), *(len(r) for r in rows)]) if rows else len(header)
+    if width > len(header):
+        bad = next(n for n, r in zip(numbers, rows) if len(r) > len(header))
+        raise InputError(f"has more values than the {len(header)} columns in its header", path, row=bad)
+    df = pd.DataFrame(rows, columns=header, dtype=object)
+    df = df.apply(lambda s: s.str.strip()) if len(df) else df
+    df["_row"] = numbers
+    return df, notes
+
+
+def read_excel_sheets(path: Path) -> list[tuple[str, pd.DataFrame]]:
+    """Each non-empty sheet as strings with ``_row`` (the spreadsheet row number)."""
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str, header=None)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise InputError(f"cannot read the spreadsheet ({exc.__class__.__name__}: {exc})", path) from exc
+    out = []
+    for name, raw in sheets.items():
+        raw = raw.dropna(how="all")
+        if raw.empty:
+            continue
+        header = [normalise_header(h) for h in raw.iloc[0].fillna("")]
+        body = raw.iloc[1:].copy()
+        body.columns = header
+        body = body.loc[:, [c for c in body.columns if c]]
+        body = body.fillna("").astype(str).apply(lambda s: s.str.strip())
+        body = _excel_dates_to_text(body)
+        body["_row"] = [int(i) + 1 for i in body.index]
+        out.append((str(name), body))
+    return out
+
+
+def _excel_dates_to_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Excel date cells arrive as ``2024-03-31 00:00:00``; write them as DD/MM/YYYY like a CSV export."""
+    iso = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?: 00:00:00)?$")
+    for c in df.columns:
+        if df[c].str.match(iso).any():
+            df[c] = df[c].str.replace(iso, lambda m: f"{m.group(3)}/{m.group(2)}/{m.group(1)}", regex=True)
+    return df
+
+
+def read_table_file(path: Path, root: Path | None = None) -> tuple[list[RawTable], list[str]]:
+    """The 903 tables in one file (a CSV, or each sheet of a workbook), and notes on anything skipped."""
+    shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+    year = collection_year_from_path(path.relative_to(root) if root and path.is_relative_to(root) else Path(path.name))
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        parts = [(f"{shown}[{sheet}]", df, []) for sheet, df in read_excel_sheets(path)]
+    else:
+        df, notes = read_csv_text(path)
+        parts = [(shown, df, notes)]
+    tables, skipped = [], []
+    for name, df, notes in parts:
+        columns = [c for c in df.columns if c != "_row"]
+        table = identify(columns)
+        if table is None:
+            skipped.append(f"{name}: not a 903 table (columns {', '.join(columns[:8])}{'...' if len(columns) > 8 else ''})")
+            continue
+        wanted = list(TABLES[table][1]) + (list(DERIVED_EPISODE_COLUMNS) if table == "episodes" else [])
+        extra = [c for c in columns if c not in wanted]
+        missing = [c for c in TABLES[table][1] if c not in columns]
+        if extra:
+            notes = notes + [f"extra column(s) ignored: {', '.join(extra)}"]
+        if missing:
+            notes = notes + [f"column(s) missing, read as blank: {', '.join(missing)}"]
+        for c in missing:
+            df[c] = ""
+        keep = [c for c in wanted if c in df.columns]
+        frame = df[keep + ["_row"]].copy()
+        frame.insert(0, "_file", name)
+        tables.append(RawTable(table, name, frame, year, notes))
+    return tables, skipped
+
+
+def find_files(folder: Path) -> list[Path]:
+    """CSV and Excel files under a folder, in a stable order (README files and hidden files skipped)."""
+    if folder.is_file():
+        return [folder]
+    if not folder.is_dir():
+        raise InputError("no such file or folder", folder)
+    files = [f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in (".csv", ".xlsx", ".xlsm")
+             and not any(part.startswith(".") for part in f.relative_to(folder).parts)]
+    return sorted(files)
+
+
+def parse_dates(values: pd.Series) -> pd.Series:
+    """DD/MM/YYYY text to dates (NaT where blank or unparseable)."""
+    return pd.to_datetime(values.where(values.astype(str).str.strip() != ""), format="%d/%m/%Y", errors="coerce")
+
+
+# --- validation --------------------------------------------------------------------------------
+@dataclass
+class Validated:
+    """Checked tables (all years stacked, ``collection_year`` added), rows set aside, warnings."""
+
+    tables: dict[str, pd.DataFrame]
+    set_aside: pd.DataFrame
+    warnings: pd.DataFrame
+    files: list[dict]
+    skipped: list[str]
+
+    def reconciliation(self) -> pd.DataFrame:
+        """Rows in, kept and set aside per table and file (kept + set aside = rows in)."""
+        return pd.DataFrame(self.files, columns=["table", "collection_year", "file", "rows_in", "kept", "set_aside", "notes"])
+
+
+class _Checks:
+    """Collects failing rows of one frame: (mask, column, reason) in the order checked."""
+
+    def __init__(self, df: pd.DataFrame):
+        self.df = df
+        self.reasons: dict[int, list[tuple[str, str]]] = {}
+
+    def add(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
+        mask = mask.fillna(False).astype(bool)
+        for idx in mask.index[mask]:
+            text = reason if isinstance(reason, str) else str(reason.at[idx])
+            self.reasons.setdefault(idx, []).append((column, text))
+
+    def split(self, table: str, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        bad = sorted(self.reasons)
+        aside = pd.DataFrame([
+            {"table": table, "collection_year": year, "file": self.df.at[i, "_file"], "row": int(self.df.at[i, "_row"]),
+             "column": self.reasons[i][0][0], "value": str(self.df.at[i, self.reasons[i][0][0]]) if self.reasons[i][0][0] in self.df.columns else "",
+             "reason": "; ".join(r for _, r in self.reasons[i])}
+            for i in bad
+        ], columns=SET_ASIDE_COLUMNS)
+        return self.df.drop(index=bad), aside
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s.fillna("").astype(str).str.strip() == ""
+
+
+def _check_dates(c: _Checks, df: pd.DataFrame, columns: Iterable[str], year: int, *, required: Iterable[str] = ()) -> dict[str, pd.Series]:
+    from .ssda903_rules import year_end
+
+    parsed = {}
+    for col in columns:
+        if col not in df.columns:
+            continue
+        d = parse_dates(df[col])
+        blank = _blank(df[col])
+        if col in required:
+            c.add(blank, col, f"{col} is blank")
+        c.add(~blank & d.isna(), col, f"{col} is not a date in DD/MM/YYYY form")
+        c.add(d > year_end(year), col, f"{col} is after the end of the collection year (31/03/{year})")
+        c.add(d < pd.Timestamp(1980, 1, 1), col, f"{col} is before 1980")
+        parsed[col] = d
+    return parsed
+
+
+def _check_header(df: pd.DataFrame, year: int) -> _Checks:
+    from . import ssda903_rules as r
+
+    c = _Checks(df)
+    c.add(_blank(df["CHILD"]), "CHILD", "CHILD is blank")
+    sex = df["SEX"].str.upper()
+    c.add(r.code_check(sex, r.sex_codes(year)), "SEX", f"SEX is not a {year} code ({', '.join(sorted(r.sex_codes(year)))})")
+    c.add(r.code_check(df["ETHNIC"].str.upper(), r.ETHNIC), "ETHNIC", "ETHNIC is not a valid code")
+    _check_dates(c, df, ("DOB", "MC_DOB"), year, required=("DOB",))
+    dup = df.duplicated("CHILD", keep="first") & ~_blank(df["CHILD"])
+    c.add(dup, "CHILD", "a second header row for the same child")
+    return c
+
+
+def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Checks, pd.DataFrame]:
+    """Row rules and sequence rules (order, overlaps, duplicates) for one return's episodes."""
+    from . import ssda903_rules as r
+
+    c = _Checks(df)
+    c.add(_blank(df["CHILD"]), "CHILD", "CHILD is blank")
+    d = _check_dates(c, df, ("DECOM", "DEC"), year, required=("DECOM",))
+    decom, dec = d["DECOM"], d["DEC"]
+    c.add(dec < decom, "DEC", "episode ends (DEC) before it starts (DECOM)")
+    for col, valid in (("RNE", r.RNE), ("LS", r.LS), ("CIN", r.CIN)):
+        c.add(r.code_check(df[col], valid), col, f"{col} '" + df[col].astype(str) + f"' is not a valid code")
+    c.add(~r.place_valid(df["PLACE"], decom) & decom.notna(), "PLACE",
+          "PLACE '" + df["PLACE"].astype(str) + "' is not valid for an episode starting on " + df["DECOM"].astype(str))
+    provider = [r.provider_problem(p, v, year) for p, v in zip(df["PLACE"], df["PLACE_PROVIDER"])]
+    prov = pd.Series(provider, index=df.index)
+    c.add(prov.notna(), "PLACE_PROVIDER", prov.fillna(""))
+    rec_blank, dec_blank = _blank(df["REC"]), _blank(df["DEC"])
+    c.add(~rec_blank & r.code_check(df["REC"], r.REC), "REC", "REC '" + df["REC"].astype(str) + "' is not a valid code")
+    c.add(rec_blank & ~dec_blank, "REC", "REC is blank but the episode has an end date")
+    c.add(~rec_blank & dec_blank, "DEC", "the episode has a reason for ending (REC) but no end date")
+    c.add(r.code_check(df["REASON_PLACE_CHANGE"], r.REASON_PLACE_CHANGE, allow_blank=True), "REASON_PLACE_CHANGE",
+          "REASON_PLACE_CHANGE '" + df["REASON_PLACE_CHANGE"].astype(str) + "' is not a valid code")
+    born = df["CHILD"].map(dob) if len(dob) else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+    c.add(born.isna() & ~_blank(df["CHILD"]), "CHILD", "no header row (with a valid DOB) for this child in the same return")
+    c.add(decom < born, "DECOM", "episode starts before the child's date of birth")
+
+    # sequence rules, on rows that passed so far, in start order within each child
+    ok = df.drop(index=list(c.reasons)).assign(_decom=decom, _dec=dec).sort_values(["CHILD", "_decom", "_row"])
+    fields = [col for col in TABLES["episodes"][1] if col in ok.columns]
+    exact = ok.duplicated(["CHILD", *fields], keep="first")
+    first_row = ok.groupby(["CHILD", *fields], sort=False)["_row"].transform("first")
+    c.add(exact.reindex(df.index, fill_value=False), "CHILD", "duplicate of row " + first_row.reindex(df.index).astype("Int64").astype(str))
+    ok = ok[~exact]
+    same_start = ok.duplicated(["CHILD", "_decom"], keep="first")
+    c.add(same_start.reindex(df.index, fill_value=False), "DECOM", "a second episode for this child starting on the same day")
+    ok = ok[~same_start]
+    prev_end = ok.groupby("CHILD")["_dec"].shift(1)
+    prev_open = ok.groupby("CHILD")["_dec"].shift(1).isna() & ok.groupby("CHILD").cumcount().gt(0)
+    prev_row = ok.groupby("CHILD")["_row"].shift(1)
+    overlap = prev_open | (ok["_decom"] < prev_end)
+    c.add(overlap.reindex(df.index, fill_value=False), "DECOM",
+          ("starts before the previous episode (row " + prev_row.astype("Int64").astype(str) + ") ends").reindex(df.index, fill_value=""))
+    ok = ok[~overlap]
+
+    # warnings (kept): reason for placement change missing where DfE expects one, or present where it should not be
+    warnings = []
+    nxt_rne = ok.groupby("CHILD")["RNE"].shift(-1)
+    nxt_place = ok.groupby("CHILD")["PLACE"].shift(-1)
+    move = (ok["REC"] == "X1") & nxt_rne.isin(["P", "B", "T", "U"]) & ~ok["PLACE"].isin(r.TEMPORARY) & ~nxt_place.isin(r.TEMPORARY)
+    for i in ok.index[move & _blank(ok["REASON_PLACE_CHANGE"])]:
+        warnings.append((i, "REASON_PLACE_CHANGE", "blank, but the next episode is a placement change"))
+    for i in ok.index[(ok["REC"] != "X1") & ~_blank(ok["REC"]) & ~_blank(ok["REASON_PLACE_CHANGE"])]:
+        warnings.append((i, "REASON_PLACE_CHANGE", "recorded, but the child left care (REC is not X1)"))
+    # a period of care starts with RNE S; after X1 the next episode is not S
+    prev_rec = ok.groupby("CHILD")["REC"].shift(1)
+    for i in ok.index[(prev_rec == "X1") & (ok["RNE"] == "S")]:
+        warnings.append((i, "RNE", "S (started care) straight after an episode that ended X1"))
+    for i in ok.index[prev_rec.notna() & (prev_rec != "X1") & (ok["RNE"] != "S")]:
+        warnings.append((i, "RNE", "not S although the previous episode ended the period of care"))
+    w = pd.DataFrame([{"table": "episodes", "collection_year": year, "file": df.at[i, "_file"], "row": int(df.at[i, "_row"]),
+                       "column": col, "value": str(df.at[i, col]), "reason": text} for i, col, text in warnings], columns=SET_ASIDE_COLUMNS)
+    return c, w
+
+
+def _check_other(table: str, df: pd.DataFrame, year: int) -> _Checks:
+    from . import ssda903_rules as r
+
+    c = _Checks(df)
+    c.add(_blank(df["CHILD"]), "CHILD", "CHILD is blank")
+    _check_dates(c, df, DATE_COLUMNS.get(table, ()), year, required={"missing": ("MIS_START",), "reviews": ("REVIEW",),
+                                                                    "sw_episodes": ("SW_DECOM",)}.get(table, ()))
+    if table == "missing":
+        c.add(r.code_check(df["MISSING"].str.upper(), r.MISSING), "MISSING", "MISSING is not M or A")
+        start, end = parse_dates(df["MIS_START"]), parse_dates(df["MIS_END"])
+        c.add(end < start, "MIS_END", "the missing episode ends before it starts")
+    if table == "reviews":
+        c.add(r.code_check(df["REVIEW_CODE"], r.REVIEW_CODE, allow_blank=True), "REVIEW_CODE", "REVIEW_CODE is not PN0-PN7")
+    if table == "oc2":
+        score = pd.to_numeric(df["SDQ_SCORE"], errors="coerce")
+        c.add(~_blank(df["SDQ_SCORE"]) & ~score.between(0, 40), "SDQ_SCORE", "SDQ_SCORE is not a whole number from 0 to 40")
+    dup = df.drop(columns=["_file", "_row"]).duplicated(keep="first")
+    c.add(dup, "CHILD", "duplicate row")
+    return c
+
+
+def _infer_year(tables: list[RawTable]) -> None:
+    """Give files with no year in their path the year of the episodes file in the same folder."""
+    from .ssda903_rules import collection_year_of
+
+    by_folder: dict[str, int] = {}
+    for t in tables:
+        if t.table == "episodes" and t.collection_year is None:
+            dates = pd.concat([parse_dates(t.frame["DECOM"]), parse_dates(t.frame["DEC"])]).dropna()
+            if not dates.empty:
+                t.collection_year = collection_year_of(dates.max())
+                t.notes.append(f"collection year {t.collection_year} worked out from the latest episode date")
+        if t.table == "episodes" and t.collection_year is not None:
+            by_folder.setdefault(str(Path(t.file.split("[")[0]).parent), t.collection_year)
+    for t in tables:
+        if t.collection_year is None:
+            t.collection_year = by_folder.get(str(Path(t.file.split("[")[0]).parent))
+            if t.collection_year is None:
+                raise InputError("cannot tell which collection year this file belongs to: put each year's files in a folder "
+                                 "named like 2024-25, or name the files with the year", t.file)
+            t.notes.append(f"collection year {t.collection_year} taken from the episodes file beside it")
+
+
+def validate(tables: list[RawTable], skipped: list[str] | None = None) -> Validated:
+    """Check every table; set aside failing rows; stack the kept rows of each table across years."""
+    _infer_year(tables)
+    kept: dict[str, list[pd.DataFrame]] = {}
+    asides, warns, files = [], [], []
+    headers = {}
+    for t in sorted(tables, key=lambda t: (t.table != "header", t.collection_year, t.file)):
+        df = t.frame.reset_index(drop=True)
+        year = int(t.collection_year)
+        if t.table == "header":
+            c = _check_header(df, year)
+        elif t.table == "episodes":
+            hdr = headers.get(year)
+            dob = hdr.set_index("CHILD")["_dob"] if hdr is not None and not hdr.empty else pd.Series(dtype="datetime64[ns]")
+            c, w = _check_episodes(df, year, dob[~dob.index.duplicated()])
+            warns.append(w)
+        else:
+            c = _check_other(t.table, df, year)
+        good, aside = c.split(t.table, year)
+        good = good.assign(collection_year=year)
+        if t.table == "header":
+            good = good.assign(_dob=parse_dates(good["DOB"]))
+            headers[year] = pd.concat([headers[year], good]) if year in headers else good
+        kept.setdefault(t.table, []).append(good)
+        asides.append(aside)
+        files.append({"table": t.table, "collection_year": year, "file": t.file, "rows_in": len(df), "kept": len(good),
+                      "set_aside": len(aside), "notes": "; ".join(t.notes)})
+    out = {name: pd.concat(frames, ignore_index=True).drop(columns=["_dob"], errors="ignore") for name, frames in kept.items()}
+    set_aside = pd.concat([a for a in asides if not a.empty], ignore_index=True) if any(not a.empty for a in asides) else pd.DataFrame(columns=SET_ASIDE_COLUMNS)
+    warnings = pd.concat([w for w in warns if not w.empty], ignore_index=True) if any(not w.empty for w in warns) else pd.DataFrame(columns=SET_ASIDE_COLUMNS)
+    return Validated(out, set_aside, warnings, files, list(skipped or []))
+
+
+def read_returns(folder: Path) -> Validated:
+    """Read and check every 903 file under a folder (or one file)."""
+    folder = Path(folder)
+    root = folder.parent  # so the folder's own name (e.g. 2024-25) counts towards the year
+    tables, skipped = [], []
+    for path in find_files(folder):
+        t, s = read_table_file(path, root)
+        tables += t
+        skipped += s
+    if not tables:
+        raise InputError("no 903 tables found (expected CSV or .xlsx files with DfE column names such as CHILD, DECOM, RNE)", folder)
+    return validate(tables, skipped)
+
+
+def missing_tables(v: Validated) -> list[str]:
+    return [t for t in REQUIRED_TABLES if t not in v.tables or v.tables[t].empty]
+
+
+# --- stitching ----------------------------------------------------------------------------------
+def stitch(v: Validated) -> dict[str, pd.DataFrame]:
+    """One longitudinal history from several years' returns.
+
+    * Episodes: for the same child and start date, the row from the **latest** return is kept (each
+      return restates the episodes open at its start, with their corrections and end dates). An
+      episode an earlier return left open that a later return does not restate is closed the day
+      the child's next episode starts (REC X1), as DfE's longitudinal store does; if nothing
+      follows, it stays open.
+    * Header: the latest return's row for each child (DOB and SEX corrections win).
+    * Other tables: stacked, exact repeats across years dropped.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    eps = v.tables.get("episodes", pd.DataFrame(columns=[*TABLES["episodes"][1], "_file", "_row", "collection_year"]))
+    eps = eps.assign(_decom=parse_dates(eps["DECOM"]), _dec=parse_dates(eps["DEC"]))
+    eps = eps.sort_values(["CHILD", "_decom", "collection_year"]).drop_duplicates(["CHILD", "_decom"], keep="last")
+    nxt = eps.groupby("CHILD")["_decom"].shift(-1)
+    still_open = eps["_dec"].isna() & nxt.notna()
+    eps.loc[still_open, "_dec"] = nxt[still_open]
+    eps.loc[still_open, "DEC"] = nxt[still_open].dt.strftime("%d/%m/%Y")
+    eps.loc[still_open, "REC"] = "X1"
+    eps["closed_by_stitch"] = still_open
+    # an overlap across returns (an earlier return's end date after the next start): end at the next start
+    overlap = eps["_dec"].notna() & nxt.notna() & (eps["_dec"] > nxt)
+    eps.loc[overlap, "_dec"] = nxt[overlap]
+    eps.loc[overlap, "DEC"] = nxt[overlap].dt.strftime("%d/%m/%Y")
+    out["episodes"] = eps.reset_index(drop=True)
+    hdr = v.tables.get("header", pd.DataFrame(columns=[*TABLES["header"][1], "_file", "_row", "collection_year"]))
+    out["header"] = hdr.sort_values(["CHILD", "collection_year"]).drop_duplicates("CHILD", keep="last").reset_index(drop=True)
+    for name, df in v.tables.items():
+        if name in out:
+            continue
+        cols = [c for c in df.columns if c not in ("_file", "_row", "collection_year")]
+        out[name] = df.sort_values("collection_year").drop_duplicates(cols, keep="last").reset_index(drop=True)
+    return out
