@@ -26,6 +26,7 @@ kernel: $(STAMP)
 # the main job on the embedded default data: build the processed data, then run the default
 # papers for the default LA (Stockton-on-Tees) through the runner -> reports/index.html
 run: kernel
+	$(BIN)/analysis synth --if-missing
 	$(BIN)/analysis ingest
 	$(BIN)/analysis run
 

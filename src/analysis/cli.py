@@ -33,7 +33,86 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         tables = ", ".join(f"{t} ({r['rows']:,})" for t, r in report["tables"].items())
         print(f"Built {result.out_dir.relative_to(p.root)}/ from {n_files} files: {tables}.")
         print(f"{n_aside} row(s) set aside with reasons; see {(result.out_dir / 'ingest_report.md').relative_to(p.root)}.")
+    _cmd_ingest_903(p)
     return 0
+
+
+def _cmd_ingest_903(p) -> None:
+    from .ingest903 import run_ingest_903
+
+    result = run_ingest_903(p)
+    if result.status == "no data":
+        print("No 903 returns in data/raw/ssda903/ (run `analysis synth` for the synthetic default); child-level tables not built.")
+    elif result.status == "up to date":
+        print("903 tables are up to date with data/raw/ssda903/; nothing rewritten.")
+    else:
+        r = result.report
+        print(f"Built {result.out_dir.relative_to(p.root)}/ for {r['la_code']}: {r['children']:,} children, {r['placements']:,} placements, "
+              f"{r['periods']:,} periods of care ({', '.join(map(str, r['collection_years'][:1] + r['collection_years'][-1:]))}); "
+              f"{r['rows_set_aside']} row(s) set aside, {r['warnings']} warning(s); see {(result.out_dir / 'ingest_report.md').relative_to(p.root)}.")
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .ssda903 import missing_tables, read_returns
+
+    v = read_returns(Path(args.path))
+    rec = v.reconciliation()
+    print(rec.groupby(["collection_year", "table"])[["rows_in", "kept", "set_aside"]].sum().to_string())
+    for note in (f"{r.file}: {r.notes}" for r in rec.itertuples() if r.notes):
+        print(f"note: {note}")
+    for s in v.skipped:
+        print(f"not read: {s}")
+    if not v.set_aside.empty:
+        print(f"\n{len(v.set_aside)} row(s) set aside (first {min(20, len(v.set_aside))}):")
+        for r in v.set_aside.head(20).itertuples():
+            print(f"  {r.file}, row {r.row}, column {r.column}: {r.reason}")
+    if not v.warnings.empty:
+        print(f"{len(v.warnings)} warning(s) on rows kept, e.g. {v.warnings['file'].iloc[0]}, row {v.warnings['row'].iloc[0]}: {v.warnings['reason'].iloc[0]}")
+    missing = missing_tables(v)
+    if missing:
+        print(f"error: nothing usable in {', '.join(missing)}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .synthetic import generate
+
+    p = paths()
+    default_out = p.raw / "ssda903"
+    out = Path(args.out) if args.out else default_out
+    existing = [f for f in out.rglob("*") if f.is_file() and f.name != "README.md"] if out.is_dir() else []
+    if existing and not (out / "truth.json").is_file():
+        if args.if_missing:
+            print(f"{out} already holds 903 files; not generating synthetic data.")
+            return 0
+        raise AnalysisError(f"{out} already holds files that are not a synthetic 903 (no truth.json); choose an empty folder")
+    if existing and args.if_missing:
+        print(f"{out} already holds a synthetic 903 ({json_la(out)}); not regenerating.")
+        return 0
+    for f in existing:
+        f.unlink()
+    costs = p.raw / "costs" if out.resolve() == default_out.resolve() else None
+    truth = generate(p, args.la, args.seed, out, costs_dir=costs)
+    cal = truth["calibration"][-1]
+    print(f"Wrote a synthetic 903 for {truth['la_name']} ({truth['la_code']}), seed {args.seed}: {truth['children']:,} children, "
+          f"collection years {truth['collection_years'][0]}-{truth['collection_years'][1]}, to {out}. "
+          f"3+ placements {cal['three_plus']:.1%} (published {truth['targets']['three_plus']:.0%}), outside the LA {cal['outside']:.0%} "
+          f"(published {truth['targets']['outside']:.0%}). Planted effects: {out / 'truth.json'}.")
+    return 0
+
+
+def json_la(folder) -> str:
+    import json
+
+    try:
+        return json.loads((folder / "truth.json").read_text())["la_code"]
+    except (OSError, ValueError, KeyError):
+        return "unknown LA"
 
 
 def _cmd_check_data(args: argparse.Namespace) -> int:
@@ -144,6 +223,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_ingest.add_argument("--force", action="store_true", help="rebuild even if inputs are unchanged")
     p_ingest.set_defaults(func=_cmd_ingest)
+
+    p_val = sub.add_parser(
+        "validate",
+        help="check 903 returns (a folder or a file) and report, without ingesting",
+        description="Read every 903 CSV or .xlsx under PATH, recognise the tables by their columns, apply the "
+        "validation rules, and print rows in / kept / set aside per year and table, the first rows set aside "
+        "(file, row, column, reason) and warnings. Writes nothing. Exit 2 if no usable header or episodes remain.",
+    )
+    p_val.add_argument("path", help="folder of returns (one sub-folder per year, e.g. 2024-25/) or one file")
+    p_val.set_defaults(func=_cmd_validate)
+
+    p_syn = sub.add_parser(
+        "synth",
+        help="write a synthetic 903 (ten years) calibrated to an LA's published figures",
+        description="Simulate children looked after in an LA, calibrated to its published figures, with real "
+        "postcodes and planted effects on placement breakdown and cost (recorded in truth.json), and write "
+        "the CSV returns an LA exports, a placement weekly-cost file and LA_CODE. The same seed gives the same bytes.",
+    )
+    p_syn.add_argument("--la", default=DEFAULT_LA_CODE, help=f"LA code or name (default {DEFAULT_LA_CODE})")
+    p_syn.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p_syn.add_argument("--out", help="output folder (default data/raw/ssda903; costs then go to data/raw/costs)")
+    p_syn.add_argument("--if-missing", action="store_true", help="do nothing if the folder already holds 903 data")
+    p_syn.set_defaults(func=_cmd_synth)
 
     p_check = sub.add_parser(
         "check-data",

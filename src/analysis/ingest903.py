@@ -1,0 +1,189 @@
+"""``analysis ingest`` for child-level data: ``data/raw/ssda903/`` -> ``data/processed/ssda903/``.
+
+read and check every return (:mod:`analysis.ssda903`) -> stitch the years -> derive distance and
+location from postcodes where the export lacks them (:mod:`analysis.geography`) -> pseudonymise
+children (:mod:`analysis.privacy`) -> placements and periods of care (:mod:`analysis.placements`)
+-> write Parquet tables and a report to a staging folder -> swap it in (a failure keeps the
+previous output). Postcodes, dates of birth, UPNs and raw child IDs never reach the processed
+tables; set-aside rows keep file, row, column and reason but withhold personal values.
+
+The responsible LA (for "inside or outside the boundary" and the pseudonym key) is read from a
+one-line ``LA_CODE`` file beside the returns (the synthetic generator writes one); without it the
+project's default LA is assumed and the report says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import geography, placements, privacy, ssda903
+from .config import DEFAULT_LA_CODE, Paths
+from .errors import InputError
+
+LA_CODE_FILE = "LA_CODE"
+SEX = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U"}
+EPISODE_OUT = ["child", "collection_year", "decom", "dec", "rne", "ls", "cin", "place", "place_provider", "rec",
+               "reason_place_change", "pl_distance", "pl_la", "pl_location", "urn", "derived_location", "closed_by_stitch"]
+
+
+@dataclass
+class Ingest903Result:
+    status: str  # "built", "up to date", "no data"
+    out_dir: Path
+    report: dict
+
+
+def raw_903(p: Paths) -> Path:
+    return p.raw / "ssda903"
+
+
+def processed_903(p: Paths) -> Path:
+    return p.processed / "ssda903"
+
+
+def la_of_returns(folder: Path) -> tuple[str, bool]:
+    f = folder / LA_CODE_FILE
+    if f.is_file():
+        code = f.read_text(encoding="utf-8").strip().split()[0]
+        return geography.canonical_code(code) or code, True
+    return DEFAULT_LA_CODE, False
+
+
+def _fingerprint(p: Paths, folder: Path) -> str:
+    h = hashlib.sha256()
+    for f in ssda903.find_files(folder) + ([folder / LA_CODE_FILE] if (folder / LA_CODE_FILE).is_file() else []):
+        h.update(str(f.relative_to(folder)).encode())
+        h.update(f.read_bytes())
+    src = Path(__file__).resolve().parent
+    for name in ("ssda903.py", "ssda903_rules.py", "placements.py", "geography.py", "privacy.py", "ingest903.py"):
+        h.update((src / name).read_bytes())
+    h.update(privacy.get_key(p))  # a new key re-pseudonymises
+    return h.hexdigest()
+
+
+def build(p: Paths, folder: Path) -> tuple[dict[str, pd.DataFrame], dict]:
+    """All processed 903 tables and the report, in memory."""
+    la_code, declared = la_of_returns(folder)
+    v = ssda903.read_returns(folder)
+    missing = ssda903.missing_tables(v)
+    if missing:
+        raise InputError(f"no usable rows in the required 903 table(s): {', '.join(missing)} "
+                         f"(see the set-aside rows: {len(v.set_aside)})", folder)
+    s = ssda903.stitch(v)
+    eps, hdr = s["episodes"], s["header"]
+    uasc = set(s["uasc"]["CHILD"]) if "uasc" in s else set()
+    need = eps["PL_DISTANCE"].fillna("").eq("") if "PL_DISTANCE" in eps.columns else pd.Series(True, index=eps.index)
+    codes = set(geography.normalise_postcode(eps.loc[need, "HOME_POST"])) | set(geography.normalise_postcode(eps.loc[need, "PL_POST"]))
+    directory = geography.postcode_directory(codes) if need.any() else pd.DataFrame(columns=["easting", "northing", "ltla"])
+    eps = geography.derive_distances(eps, la_code, directory, geography.ltla_to_utla(p.raw_public), uasc=uasc)
+    unknown_postcodes = int((geography.normalise_postcode(eps["PL_POST"]).ne("") & ~geography.normalise_postcode(eps["PL_POST"]).isin(directory.index)).sum())
+
+    key = privacy.get_key(p)
+    pseudo = dict(zip(hdr["CHILD"], privacy.pseudonymise(hdr["CHILD"], key, la_code)))
+    births = ssda903.parse_dates(hdr["DOB"])
+    birth = pd.Series(births.to_numpy(), index=hdr["CHILD"].map(pseudo))
+    eps = eps.assign(child=eps["CHILD"].map(pseudo))
+    placement_table, period_table = placements.derive(eps.rename(columns={"child": "_pseudo"}).assign(CHILD=lambda d: d["_pseudo"]), birth)
+    # measures need episodes keyed by the pseudonym too
+    episodes_out = pd.DataFrame({
+        "child": eps["child"], "collection_year": eps["collection_year"].astype(int), "decom": eps["_decom"], "dec": eps["_dec"],
+        "rne": eps["RNE"], "ls": eps["LS"], "cin": eps["CIN"], "place": eps["PLACE"], "place_provider": eps["PLACE_PROVIDER"],
+        "rec": eps["REC"].fillna(""), "reason_place_change": eps["REASON_PLACE_CHANGE"].fillna(""),
+        "pl_distance": pd.to_numeric(eps["PL_DISTANCE"], errors="coerce"), "pl_la": eps["PL_LA"], "pl_location": eps["PL_LOCATION"],
+        "urn": eps["URN"].fillna(""), "derived_location": eps["derived_location"].astype(bool), "closed_by_stitch": eps["closed_by_stitch"].astype(bool),
+    })[EPISODE_OUT]
+    children = pd.DataFrame({
+        "child": hdr["CHILD"].map(pseudo), "sex": hdr["SEX"].str.upper().map(SEX).fillna("U"), "birth_month": privacy.birth_month(births),
+        "ethnic": hdr["ETHNIC"].str.upper(), "uasc": hdr["CHILD"].isin(uasc), "latest_return": hdr["collection_year"].astype(int),
+    })
+    tables = {"episodes": episodes_out, "placements": placement_table, "periods": period_table, "children": children}
+    if "oc2" in s:
+        oc2 = s["oc2"]
+        tables["oc2"] = pd.DataFrame({"child": oc2["CHILD"].map(lambda c: pseudo.get(c, privacy.pseudonymise(pd.Series([c]), key, la_code).iloc[0])),
+                                      "collection_year": oc2["collection_year"].astype(int),
+                                      "sdq_score": pd.to_numeric(oc2["SDQ_SCORE"], errors="coerce"), "sdq_reason": oc2["SDQ_REASON"].fillna("")})
+    if "missing" in s:
+        mi = s["missing"]
+        tables["missing"] = pd.DataFrame({"child": mi["CHILD"].map(lambda c: pseudo.get(c, "")), "collection_year": mi["collection_year"].astype(int),
+                                          "missing": mi["MISSING"].str.upper(), "start": ssda903.parse_dates(mi["MIS_START"]),
+                                          "end": ssda903.parse_dates(mi["MIS_END"])})
+    tables["set_aside"] = privacy.withhold_personal_values(v.set_aside)
+    tables["warnings"] = privacy.withhold_personal_values(v.warnings)
+    years = sorted(int(y) for y in episodes_out["collection_year"].unique())
+    measure_rows = []
+    for y in years:
+        m = placements.measures(episodes_out.rename(columns={"child": "CHILD", "decom": "_decom", "dec": "_dec", "rne": "RNE", "ls": "LS",
+                                                             "rec": "REC", "place": "PLACE", "pl_distance": "PL_DISTANCE",
+                                                             "pl_location": "PL_LOCATION"}),
+                                placement_table, birth, y)
+        measure_rows.append({"year": y, **m})
+    tables["measures"] = pd.DataFrame(measure_rows)
+    report = {
+        "la_code": la_code, "la_code_declared": declared, "collection_years": years,
+        "files": v.files, "skipped_files": v.skipped,
+        "rows_set_aside": int(len(v.set_aside)), "warnings": int(len(v.warnings)),
+        "episodes_after_stitching": int(len(episodes_out)), "children": int(len(children)),
+        "placements": int(len(placement_table)), "periods": int(len(period_table)),
+        "episodes_closed_by_stitching": int(episodes_out["closed_by_stitch"].sum()),
+        "placement_postcodes_not_found": unknown_postcodes,
+        "locations_derived_from_postcodes": int(episodes_out["derived_location"].sum()),
+    }
+    return {k: v_.reset_index(drop=True) for k, v_ in tables.items()}, report
+
+
+def report_markdown(report: dict) -> str:
+    lines = ["# 903 ingest report", "",
+             f"Responsible LA: {report['la_code']}" + ("" if report["la_code_declared"] else " (no LA_CODE file: the project default was assumed)"),
+             f"Collection years: {', '.join(map(str, report['collection_years']))}", "",
+             "| table | year | file | rows in | kept | set aside | notes |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {f['table']} | {f['collection_year']} | {f['file']} | {f['rows_in']} | {f['kept']} | {f['set_aside']} | {f['notes']} |" for f in report["files"]]
+    lines += ["", f"Rows set aside: {report['rows_set_aside']} (see set_aside.parquet: file, row, column, reason). "
+              f"Warnings (rows kept): {report['warnings']}.",
+              f"After stitching: {report['episodes_after_stitching']} episodes, {report['children']} children, "
+              f"{report['placements']} placements, {report['periods']} periods of care; "
+              f"{report['episodes_closed_by_stitching']} episode(s) left open by an earlier return were closed at the next episode's start.",
+              f"Placement locations derived from postcodes: {report['locations_derived_from_postcodes']}; placement postcodes not in the directory: {report['placement_postcodes_not_found']}."]
+    if report["skipped_files"]:
+        lines += ["", "Files not read:", *[f"- {s}" for s in report["skipped_files"]]]
+    return "\n".join(lines) + "\n"
+
+
+def run_ingest_903(p: Paths, *, force: bool = False) -> Ingest903Result:
+    folder = raw_903(p)
+    out = processed_903(p)
+    if not folder.is_dir() or not ssda903.find_files(folder):
+        return Ingest903Result("no data", out, {})
+    fingerprint = _fingerprint(p, folder)
+    stamp = out / "_inputs.json"
+    if not force and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
+        return Ingest903Result("up to date", out, json.loads((out / "ingest_report.json").read_text()))
+    tables, report = build(p, folder)
+    staging, old = p.processed / ".ssda903.staging", p.processed / ".ssda903.old"
+    for d in (staging, old):
+        if d.exists():
+            shutil.rmtree(d)
+    staging.mkdir(parents=True)
+    try:
+        for name, df in tables.items():
+            df.to_parquet(staging / f"{name}.parquet", index=False)
+        (staging / "ingest_report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        (staging / "ingest_report.md").write_text(report_markdown(report))
+        (staging / "_inputs.json").write_text(json.dumps({"fingerprint": fingerprint}) + "\n")
+        if out.exists():
+            out.rename(old)
+        staging.rename(out)
+    except BaseException:
+        if staging.exists():
+            shutil.rmtree(staging)
+        if old.exists() and not out.exists():
+            old.rename(out)
+        raise
+    if old.exists():
+        shutil.rmtree(old)
+    return Ingest903Result("built", out, report)
