@@ -8,7 +8,7 @@ import pytest
 from analysis.cli import build_parser, main
 from conftest import make_project
 
-SUBCOMMANDS = ["ingest", "check-data", "las", "summary"]
+SUBCOMMANDS = ["ingest", "check-data", "las", "summary", "run", "refresh", "index", "validate", "synth"]
 
 
 def run_cli(args, root=None):
