@@ -171,3 +171,10 @@ def test_stitching_prefers_the_later_return_and_closes_superseded_open_episodes(
     first = eps.iloc[0]
     assert (first["DEC"], first["REC"], first["REASON_PLACE_CHANGE"], first["collection_year"]) == ("10/08/2024", "X1", "CREQB", 2025)
     assert s["header"].set_index("CHILD").at["A1", "SEX"] == "M"  # the later return's code
+
+
+def test_empty_trailing_values_are_tolerated(tmp_path):
+    write_csv(tmp_path / "2025" / "header.csv", HEADER + "A1,M,01/06/2012,WBRI,,,,,\n")
+    write_csv(tmp_path / "2025" / "episodes.csv", EPISODES + GOOD_EPISODES[0] + "\n")
+    v = ssda903.read_returns(tmp_path)
+    assert v.tables["header"]["CHILD"].tolist() == ["A1"]

@@ -360,8 +360,10 @@ def derive_distances(episodes: pd.DataFrame, la_code: str, directory: pd.DataFra
         if col not in e.columns:
             e[col] = ""
         e[col] = e[col].fillna("").astype(str)
-    home = normalise_postcode(e["HOME_POST"]).map(lambda p: p if p in directory.index else "")
-    place = normalise_postcode(e["PL_POST"]).map(lambda p: p if p in directory.index else "")
+    home = normalise_postcode(e["HOME_POST"])
+    home = home.where(home.isin(directory.index), "")
+    place = normalise_postcode(e["PL_POST"])
+    place = place.where(place.isin(directory.index), "")
     he, hn = home.map(directory["easting"]), home.map(directory["northing"])
     pe, pn = place.map(directory["easting"]), place.map(directory["northing"])
     miles = (np.sqrt((he - pe) ** 2 + (hn - pn) ** 2) / METRES_PER_MILE).round(1)

@@ -116,13 +116,10 @@ def build(p: Paths, folder: Path) -> tuple[dict[str, pd.DataFrame], dict]:
     tables["set_aside"] = privacy.withhold_personal_values(v.set_aside)
     tables["warnings"] = privacy.withhold_personal_values(v.warnings)
     years = sorted(int(y) for y in episodes_out["collection_year"].unique())
-    measure_rows = []
-    for y in years:
-        m = placements.measures(episodes_out.rename(columns={"child": "CHILD", "decom": "_decom", "dec": "_dec", "rne": "RNE", "ls": "LS",
-                                                             "rec": "REC", "place": "PLACE", "pl_distance": "PL_DISTANCE",
-                                                             "pl_location": "PL_LOCATION"}),
-                                placement_table, birth, y)
-        measure_rows.append({"year": y, **m})
+    dfe_eps = episodes_out.rename(columns={"child": "CHILD", "decom": "_decom", "dec": "_dec", "rne": "RNE", "ls": "LS", "rec": "REC",
+                                           "place": "PLACE", "pl_distance": "PL_DISTANCE", "pl_location": "PL_LOCATION"})
+    numbered = placements.number_episodes(dfe_eps)
+    measure_rows = [{"year": y, **placements.measures(dfe_eps, placement_table, birth, y, numbered=numbered)} for y in years]
     tables["measures"] = pd.DataFrame(measure_rows)
     report = {
         "la_code": la_code, "la_code_declared": declared, "collection_years": years,

@@ -120,7 +120,8 @@ def derive(episodes: pd.DataFrame, birth: pd.Series | None = None, child: str = 
     p["kinship"] = p["place"].isin(["U1", "U2", "U3"])
     p["placement_in_period"] = p.groupby(["child", "period"]).cumcount() + 1
     p["previous_placements"] = p.groupby("child").cumcount()
-    p["previous_unplanned"] = p.groupby("child")["unplanned_standard"].transform(lambda s: s.astype(int).cumsum().shift(1, fill_value=0))
+    unplanned = p["unplanned_standard"].astype(int)
+    p["previous_unplanned"] = unplanned.groupby(p["child"]).cumsum() - unplanned
     p["days"] = (p["end"] - p["start"]).dt.days
     p["age_at_start"] = _age(p["start"], p["child"].map(birth)) if birth is not None else np.nan
     p = p[PLACEMENT_COLUMNS]
@@ -157,7 +158,8 @@ def looked_after_on(episodes: pd.DataFrame, day: pd.Timestamp, child: str = "CHI
     return on.sort_values("_decom").drop_duplicates(child, keep="last")
 
 
-def measures(episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series, year: int, child: str = "CHILD") -> dict[str, float]:
+def measures(episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series, year: int, child: str = "CHILD",
+             numbered: pd.DataFrame | None = None) -> dict[str, float]:
     """DfE measures for the year ending 31 March ``year`` (counts and percentages).
 
     * ``cla_31_march``: children looked after at 31 March (not short breaks only).
@@ -179,10 +181,11 @@ def measures(episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series,
     three = int((per_child >= 3).sum())
     # long-term stability
     current = p[(p["start"] <= end) & (p["end"].isna() | (p["end"] > end))].sort_values("start").drop_duplicates("child", keep="last")
-    periods = number_episodes(episodes, child)
-    period_start = periods.groupby([child, "period"])["_decom"].min()
-    cur_period = current.set_index("child")["period"]
-    cohort_start = pd.Series({c: period_start.get((c, k)) for c, k in cur_period.items()}, dtype="datetime64[ns]")
+    numbered = numbered if numbered is not None else number_episodes(episodes, child)
+    period_start = numbered.groupby([child, "period"], as_index=False)["_decom"].min().rename(columns={child: "child", "_decom": "period_start"})
+    cur = current[["child", "period"]].merge(period_start, on=["child", "period"], how="left").set_index("child")
+    cur_period = cur["period"]
+    cohort_start = cur["period_start"]
     age = _age(pd.Series(end, index=cur_period.index), birth.reindex(cur_period.index))
     long_cohort = cohort_start[(cohort_start <= end - pd.DateOffset(months=30)) & (age < 16).reindex(cohort_start.index, fill_value=False)]
     same = current.set_index("child").loc[long_cohort.index, "start"] <= end - pd.DateOffset(years=2)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,24 +138,46 @@ def read_csv_text(path: Path) -> tuple[pd.DataFrame, list[str]]:
     delim = _delimiter(lines[first])
     if delim != ",":
         notes.append(f"read as {'semicolon' if delim == ';' else repr(delim)}-delimited")
+    body = "\n".join(lines[first:])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(io.StringIO(body), sep=delim, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                             index_col=False, engine="c")
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
+        # rows with more fields than the header: the careful reader tolerates empty extras, names the rest
+        return _read_csv_rows(lines, first, delim, path), notes
+    df.columns = [normalise_header(h) for h in df.columns]
+    df = df.loc[:, [c for c in df.columns if not c.startswith("UNNAMED:")]]
+    df["_row"] = range(first + 2, first + 2 + len(df))
+    cells = df.drop(columns="_row")
+    for c in cells.columns:
+        df[c] = cells[c].str.strip()
+    blank = (df.drop(columns="_row") == "").all(axis=1)
+    df = df[~blank].reset_index(drop=True)
+    return df, notes
+
+
+def _read_csv_rows(lines: list[str], first: int, delim: str, path: Path) -> pd.DataFrame:
+    """Row-by-row reading for files pandas refuses: empty trailing values are dropped; a row with
+    real values beyond the header is an error naming its line."""
     reader = csv.reader(io.StringIO("\n".join(lines[first:])), delimiter=delim)
     header = [normalise_header(h) for h in next(reader)]
     rows, numbers = [], []
-    for offset, values in enumerate(reader, start=first + 2):
+    for number, values in enumerate(reader, start=first + 2):
         if not any(v.strip() for v in values):
-            continue  # blank line
-        if len(values) < len(header):
-            values = values + [""] * (len(header) - len(values))
-        rows.append(values[: len(header)] if len(values) > len(header) and not any(v.strip() for v in values[len(header):]) else values)
-        numbers.append(offset)
-    width = max([len(header), *(len(r) for r in rows)]) if rows else len(header)
-    if width > len(header):
-        bad = next(n for n, r in zip(numbers, rows) if len(r) > len(header))
-        raise InputError(f"has more values than the {len(header)} columns in its header", path, row=bad)
+            continue
+        if len(values) > len(header):
+            if any(v.strip() for v in values[len(header):]):
+                raise InputError(f"has more values than the {len(header)} columns in its header", path, row=number)
+            values = values[: len(header)]
+        rows.append(values + [""] * (len(header) - len(values)))
+        numbers.append(number)
     df = pd.DataFrame(rows, columns=header, dtype=object)
-    df = df.apply(lambda s: s.str.strip()) if len(df) else df
+    for c in header:
+        df[c] = df[c].astype(str).str.strip()
     df["_row"] = numbers
-    return df, notes
+    return df
 
 
 def read_excel_sheets(path: Path) -> list[tuple[str, pd.DataFrame]]:
