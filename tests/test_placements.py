@@ -1,7 +1,6 @@
 """Episodes -> placements and periods, unplanned endings and DfE measures, on hand-worked cases."""
 
 import pandas as pd
-import pytest
 
 from analysis import placements as pl
 

@@ -2,7 +2,6 @@
 through the 903 ingest without personal data reaching the processed tables."""
 
 import hashlib
-import json
 
 import pandas as pd
 import pytest

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,10 +113,12 @@ def write_checksums(p: Paths) -> Path:
     return p.checksums
 
 
-def code_version() -> str:
+def code_version(names: Iterable[str] = CODE_FILES) -> str:
+    """A short digest of the named modules of the package (a change to them rebuilds what they made)."""
     h = hashlib.sha256()
     here = Path(__file__).parent
-    for name in CODE_FILES:
+    for name in names:
+        h.update(name.encode())
         h.update((here / name).read_bytes())
     return h.hexdigest()[:16]
 

@@ -25,8 +25,11 @@ import pandas as pd
 from . import geography, placements, privacy, ssda903
 from .config import DEFAULT_LA_CODE, Paths
 from .errors import InputError
+from .ingest import code_version
 
 LA_CODE_FILE = "LA_CODE"
+#: the modules whose change should rebuild the 903 tables
+CODE_FILES = ("ssda903.py", "ssda903_rules.py", "placements.py", "geography.py", "privacy.py", "ingest903.py")
 SEX = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U"}
 EPISODE_OUT = ["child", "collection_year", "decom", "dec", "rne", "ls", "cin", "place", "place_provider", "rec",
                "reason_place_change", "pl_distance", "pl_la", "pl_location", "urn", "derived_location", "closed_by_stitch"]
@@ -60,9 +63,7 @@ def _fingerprint(p: Paths, folder: Path) -> str:
     for f in ssda903.find_files(folder) + ([folder / LA_CODE_FILE] if (folder / LA_CODE_FILE).is_file() else []):
         h.update(str(f.relative_to(folder)).encode())
         h.update(f.read_bytes())
-    src = Path(__file__).resolve().parent
-    for name in ("ssda903.py", "ssda903_rules.py", "placements.py", "geography.py", "privacy.py", "ingest903.py"):
-        h.update((src / name).read_bytes())
+    h.update(code_version(CODE_FILES).encode())
     h.update(privacy.get_key(p))  # a new key re-pseudonymises
     return h.hexdigest()
 
@@ -89,8 +90,7 @@ def build(p: Paths, folder: Path) -> tuple[dict[str, pd.DataFrame], dict]:
     births = ssda903.parse_dates(hdr["DOB"])
     birth = pd.Series(births.to_numpy(), index=hdr["CHILD"].map(pseudo))
     eps = eps.assign(child=eps["CHILD"].map(pseudo))
-    placement_table, period_table = placements.derive(eps.rename(columns={"child": "_pseudo"}).assign(CHILD=lambda d: d["_pseudo"]), birth)
-    # measures need episodes keyed by the pseudonym too
+    placement_table, period_table = placements.derive(eps.assign(CHILD=eps["child"]), birth)
     episodes_out = pd.DataFrame({
         "child": eps["child"], "collection_year": eps["collection_year"].astype(int), "decom": eps["_decom"], "dec": eps["_dec"],
         "rne": eps["RNE"], "ls": eps["LS"], "cin": eps["CIN"], "place": eps["PLACE"], "place_provider": eps["PLACE_PROVIDER"],
@@ -105,12 +105,12 @@ def build(p: Paths, folder: Path) -> tuple[dict[str, pd.DataFrame], dict]:
     tables = {"episodes": episodes_out, "placements": placement_table, "periods": period_table, "children": children}
     if "oc2" in s:
         oc2 = s["oc2"]
-        tables["oc2"] = pd.DataFrame({"child": oc2["CHILD"].map(lambda c: pseudo.get(c, privacy.pseudonymise(pd.Series([c]), key, la_code).iloc[0])),
+        tables["oc2"] = pd.DataFrame({"child": privacy.pseudonymise(oc2["CHILD"], key, la_code),
                                       "collection_year": oc2["collection_year"].astype(int),
                                       "sdq_score": pd.to_numeric(oc2["SDQ_SCORE"], errors="coerce"), "sdq_reason": oc2["SDQ_REASON"].fillna("")})
     if "missing" in s:
         mi = s["missing"]
-        tables["missing"] = pd.DataFrame({"child": mi["CHILD"].map(lambda c: pseudo.get(c, "")), "collection_year": mi["collection_year"].astype(int),
+        tables["missing"] = pd.DataFrame({"child": privacy.pseudonymise(mi["CHILD"], key, la_code), "collection_year": mi["collection_year"].astype(int),
                                           "missing": mi["MISSING"].str.upper(), "start": ssda903.parse_dates(mi["MIS_START"]),
                                           "end": ssda903.parse_dates(mi["MIS_END"])})
     tables["set_aside"] = privacy.withhold_personal_values(v.set_aside)

@@ -170,14 +170,11 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def code_digest(p: Paths) -> str:
-    """One digest of the analysis package's source (a change re-runs every paper)."""
-    h = hashlib.sha256()
-    src = Path(__file__).resolve().parent
-    for f in sorted(src.glob("*.py")):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
+def code_digest() -> str:
+    """One digest of the whole analysis package (a change to any module re-runs every paper)."""
+    from .ingest import code_version
+
+    return code_version(sorted(f.name for f in Path(__file__).resolve().parent.glob("*.py")))
 
 
 def input_checksums(p: Paths, paper: Paper) -> dict[str, str]:
@@ -440,7 +437,7 @@ def run_jobs(p: Paths, jobs: list[Job], *, workers: int = 1, command: str = "ana
     run_dir = p.reports / "runs" / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     git = git_info(p.root)
-    code = code_digest(p)
+    code = code_digest()
     started_at = datetime.now(UTC)
     banner = (f"Generated {started_at.strftime('%d %B %Y %H:%M UTC')} · run {run_id} · code "
               f"{(git['commit'] or 'unknown')[:10]}{' (uncommitted changes)' if git['dirty'] else ''}")
@@ -553,7 +550,7 @@ def plan_refresh(p: Paths, papers: list[Paper], las: list[tuple[str, str]] | Non
 
     With no LAs given, the LAs each paper was last run for (or the default LA if none)."""
     state = read_state(p)
-    code = code_digest(p)
+    code = code_digest()
     jobs: list[Job] = []
     reasons: list[str] = []
     for paper in papers:

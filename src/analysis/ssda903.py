@@ -345,7 +345,7 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
     decom, dec = d["DECOM"], d["DEC"]
     c.add(dec < decom, "DEC", "episode ends (DEC) before it starts (DECOM)")
     for col, valid in (("RNE", r.RNE), ("LS", r.LS), ("CIN", r.CIN)):
-        c.add(r.code_check(df[col], valid), col, f"{col} '" + df[col].astype(str) + f"' is not a valid code")
+        c.add(r.code_check(df[col], valid), col, f"{col} '" + df[col].astype(str) + "' is not a valid code")
     c.add(~r.place_valid(df["PLACE"], decom) & decom.notna(), "PLACE",
           "PLACE '" + df["PLACE"].astype(str) + "' is not valid for an episode starting on " + df["DECOM"].astype(str))
     provider = [r.provider_problem(p, v, year) for p, v in zip(df["PLACE"], df["PLACE_PROVIDER"])]
