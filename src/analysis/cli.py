@@ -96,6 +96,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         return 0
     for f in existing:
         f.unlink()
+    from .ingest import run_ingest
+
+    run_ingest(p)  # calibration reads the published figures (does nothing if they are up to date)
     costs = p.raw / "costs" if out.resolve() == default_out.resolve() else None
     truth = generate(p, args.la, args.seed, out, costs_dir=costs)
     cal = truth["calibration"][-1]
