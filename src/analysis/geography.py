@@ -344,7 +344,9 @@ def placement_la(ltla: pd.Series, utla_of: dict[str, str]) -> pd.Series:
             return "NIR"
         return utla_of.get(code, canonical_code(code) or "")
 
-    return ltla.map(one)
+    distinct = ltla.dropna().unique()
+    lookup = {code: one(code) for code in distinct}
+    return ltla.map(lookup).fillna("").astype(object)
 
 
 def derive_distances(episodes: pd.DataFrame, la_code: str, directory: pd.DataFrame, utla_of: dict[str, str],
@@ -372,7 +374,7 @@ def derive_distances(episodes: pd.DataFrame, la_code: str, directory: pd.DataFra
     pl_la = placement_la(place.map(directory["ltla"]), utla_of)
     location = np.where(pl_la == "", "", np.where(pl_la == canonical_code(la_code), "IN", "OUT"))
     need = e["PL_DISTANCE"].str.strip() == ""
-    e.loc[need, "PL_DISTANCE"] = miles[need].map(lambda v: "" if pd.isna(v) else f"{v:.1f}")
+    e.loc[need, "PL_DISTANCE"] = miles[need].map("{:.1f}".format, na_action="ignore").fillna("")
     need_la = e["PL_LA"].str.strip() == ""
     e["derived_location"] = need_la & (pl_la != "")
     e.loc[need_la, "PL_LA"] = pl_la[need_la]

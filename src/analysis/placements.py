@@ -131,12 +131,13 @@ def derive(episodes: pd.DataFrame, birth: pd.Series | None = None, child: str = 
     periods = pd.DataFrame({
         "start": pf["_decom"], "end": pl["_dec"].where(pl["REC"].fillna("X1") != "X1"), "legal_status_at_start": pf["LS"],
         "cin": pf["CIN"], "rec": pl["REC"].where(pl["REC"] != "X1", "").fillna(""),
-        "short_breaks_only": pg["LS"].agg(lambda s: bool(s.isin(r.SHORT_BREAKS_LS).all())),
+        "short_breaks_only": e["LS"].isin(r.SHORT_BREAKS_LS).groupby([e[child], e["period"]], sort=False).all(),
     }).reset_index().rename(columns={child: "child"})
+    keys = pd.MultiIndex.from_frame(periods[["child", "period"]])
     counts = p.groupby(["child", "period"]).size()
-    periods["placements"] = [int(counts.get((c, n), 0)) for c, n in zip(periods["child"], periods["period"])]
+    periods["placements"] = counts.reindex(keys, fill_value=0).astype(int).to_numpy()
     firsts = p[p["placement_in_period"] == 1].set_index(["child", "period"])["place_group"]
-    periods["first_place_group"] = [firsts.get((c, n), "") for c, n in zip(periods["child"], periods["period"])]
+    periods["first_place_group"] = firsts.reindex(keys).fillna("").to_numpy()
     periods["exit_group"] = periods["rec"].map(EXIT_GROUP).fillna("")
     periods["days"] = (periods["end"] - periods["start"]).dt.days
     periods["age_at_start"] = _age(periods["start"], periods["child"].map(birth)) if birth is not None else np.nan

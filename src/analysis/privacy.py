@@ -56,17 +56,21 @@ def get_key(p: Paths, *, create: bool = True) -> bytes:
 
 
 def pseudonymise(ids: pd.Series, key: bytes, la_code: str) -> pd.Series:
-    """Keyed hash of each ID (``C`` + 16 hex digits); the same ID and key always give the same value."""
-    cache: dict[str, str] = {}
+    """Keyed hash of each ID (``C`` + 16 hex digits); the same ID and key always give the same value.
 
-    def one(value: object) -> str:
-        text = str(value).strip()
-        if text not in cache:
-            digest = hmac.new(key, f"{la_code}:{text}".encode(), hashlib.sha256).hexdigest()
-            cache[text] = "C" + digest[:16]
-        return cache[text]
+    HMAC-SHA256 of ``"<LA code>:<ID>"``; each distinct ID is hashed once.
+    """
+    text = ids.astype(str).str.strip()
+    distinct = text.unique()
+    base = hmac.new(key, digestmod=hashlib.sha256)
 
-    return ids.map(one)
+    def one(value: str) -> str:
+        h = base.copy()
+        h.update(f"{la_code}:{value}".encode())
+        return "C" + h.hexdigest()[:16]
+
+    lookup = pd.Series([one(v) for v in distinct], index=distinct, dtype=object)
+    return pd.Series(lookup.reindex(text.to_numpy()).to_numpy(), index=ids.index, dtype=object)
 
 
 def birth_month(dob: pd.Series) -> pd.Series:

@@ -256,7 +256,11 @@ def find_files(folder: Path) -> list[Path]:
 
 def parse_dates(values: pd.Series) -> pd.Series:
     """DD/MM/YYYY text to dates (NaT where blank or unparseable)."""
-    return pd.to_datetime(values.where(values.astype(str).str.strip() != ""), format="%d/%m/%Y", errors="coerce")
+    text = values.astype(str).str.strip()
+    distinct = pd.Series(text.unique())  # a few thousand distinct dates however many rows: parse each once
+    parsed = pd.to_datetime(distinct.where(distinct != ""), format="%d/%m/%Y", errors="coerce")
+    lookup = pd.Series(parsed.to_numpy(), index=distinct.to_numpy())
+    return pd.Series(lookup.reindex(text.to_numpy()).to_numpy(), index=values.index, dtype=parsed.dtype)
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -348,8 +352,7 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
         c.add(r.code_check(df[col], valid), col, f"{col} '" + df[col].astype(str) + "' is not a valid code")
     c.add(~r.place_valid(df["PLACE"], decom) & decom.notna(), "PLACE",
           "PLACE '" + df["PLACE"].astype(str) + "' is not valid for an episode starting on " + df["DECOM"].astype(str))
-    provider = [r.provider_problem(p, v, year) for p, v in zip(df["PLACE"], df["PLACE_PROVIDER"])]
-    prov = pd.Series(provider, index=df.index)
+    prov = r.provider_problems(df["PLACE"], df["PLACE_PROVIDER"], year)
     c.add(prov.notna(), "PLACE_PROVIDER", prov.fillna(""))
     rec_blank, dec_blank = _blank(df["REC"]), _blank(df["DEC"])
     c.add(~rec_blank & r.code_check(df["REC"], r.REC), "REC", "REC '" + df["REC"].astype(str) + "' is not a valid code")

@@ -66,6 +66,13 @@ def collection_year_of(day: pd.Timestamp | date) -> int:
     return day.year + 1 if (day.month, day.day) >= (4, 1) else day.year
 
 
+def collection_years(days: pd.Series) -> pd.Series:
+    """:func:`collection_year_of` for a column of dates (missing where the date is)."""
+    days = pd.to_datetime(days)
+    after_march = (days.dt.month >= 4).astype("Int64")
+    return days.dt.year.astype("Int64") + after_march
+
+
 def year_end(year: int) -> pd.Timestamp:
     return pd.Timestamp(year, 3, 31)
 
@@ -87,8 +94,11 @@ def place_codes(year: int) -> frozenset[str]:
 
 def place_valid(place: pd.Series, decom: pd.Series) -> pd.Series:
     """Whether each PLACE code was valid when its episode started (NaT start: judged on 2025 rules)."""
-    start_year = decom.map(lambda d: collection_year_of(d) if pd.notna(d) else 2025)
-    ok = pd.Series([p in place_codes(y) for p, y in zip(place, start_year)], index=place.index)
+    start_year = collection_years(decom).fillna(2025).astype(int)
+    ok = pd.Series(False, index=place.index)
+    for y in start_year.unique():
+        rows = start_year == y
+        ok[rows] = place[rows].isin(place_codes(int(y)))
     p2_late = (place == "P2") & (decom >= P2_END)
     return ok & ~p2_late
 
@@ -111,6 +121,20 @@ def provider_problem(place: str, provider: str, year: int) -> str | None:
     if provider == "PR3" and (place == "P1" or place in {"A3", "A4", "A5", "A6", "K1", "K2"} or place.startswith("U")):
         return f"PR3 (other public) is not valid with placement {place}"
     return None
+
+
+def provider_problems(place: pd.Series, provider: pd.Series, year: int) -> pd.Series:
+    """:func:`provider_problem` for whole columns (missing where the pair is consistent).
+
+    The rule is evaluated once per distinct (PLACE, PLACE_PROVIDER) pair, which keeps it exact and
+    fast: a return has tens of distinct pairs however many rows it has.
+    """
+    pairs = pd.DataFrame({"place": place.fillna("").astype(str), "provider": provider.fillna("").astype(str)}, index=place.index)
+    distinct = pairs.drop_duplicates()
+    verdict = {(pl, pr): provider_problem(pl, pr, year) for pl, pr in zip(distinct["place"], distinct["provider"])}
+    keys = pd.MultiIndex.from_frame(pairs)
+    lookup = pd.Series(list(verdict.values()), index=pd.MultiIndex.from_tuples(list(verdict), names=["place", "provider"]), dtype=object)
+    return pd.Series(lookup.reindex(keys).to_numpy(), index=place.index, dtype=object)
 
 
 def code_check(values: pd.Series, valid: frozenset[str], *, allow_blank: bool = False) -> pd.Series:
