@@ -178,11 +178,16 @@ def code_digest() -> str:
 
 
 def input_checksums(p: Paths, paper: Paper) -> dict[str, str]:
-    """SHA-256 of each processed table the paper declares it reads."""
+    """SHA-256 of each processed table the paper declares it reads.
+
+    A plain name (``la_indicators``) is a published table in ``data/processed/public/``; a name with
+    a folder (``ssda903/placements``) is relative to ``data/processed/``.
+    """
     out = {}
     for name in paper.inputs:
-        path = p.processed_public / f"{name}.parquet"
-        out[f"processed/public/{name}.parquet"] = sha256_file(path) if path.is_file() else "missing"
+        rel = f"{name}.parquet" if "/" in name else f"public/{name}.parquet"
+        path = p.processed / rel
+        out[f"processed/{rel}"] = sha256_file(path) if path.is_file() else "missing"
     return out
 
 
