@@ -106,3 +106,27 @@ def published(built, tmp_path_factory):
         else:
             os.environ["ANALYSIS_PROJECT_ROOT"] = old
     return p, result
+
+
+@pytest.fixture(scope="session")
+def project_903(built, tmp_path_factory):
+    """A project with the published tables and the default synthetic 903 (Stockton-on-Tees, seed 1,
+    as ``make setup`` writes it) ingested: what papers 02-04 read. Built once per session."""
+    import os
+
+    from analysis import ingest903, synthetic
+
+    root = make_project(tmp_path_factory.mktemp("p903"))
+    shutil.copytree(built[0].processed_public, root / "data" / "processed" / "public")
+    p = make_paths(root)
+    old = os.environ.get("ANALYSIS_PSEUDONYMISATION_KEY")
+    os.environ["ANALYSIS_PSEUDONYMISATION_KEY"] = "test-key-" + "0" * 24
+    try:
+        synthetic.generate(p, "E06000004", 1, p.raw / "ssda903", costs_dir=p.raw / "costs")
+        ingest903.run_ingest_903(p)
+    finally:
+        if old is None:
+            os.environ.pop("ANALYSIS_PSEUDONYMISATION_KEY", None)
+        else:
+            os.environ["ANALYSIS_PSEUDONYMISATION_KEY"] = old
+    return p

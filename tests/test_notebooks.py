@@ -68,16 +68,18 @@ def test_overview_notebook_stops_on_an_unknown_la_with_close_matches(kernel_env,
     assert "UnknownLAError" in str(err.value) and "Hartlepool (E06000001, 805)" in str(err.value)
 
 
-def test_paper_01_parameters_cell_matches_the_declared_types():
+@pytest.mark.parametrize("prefix,module", [("01_", "compare"), ("02_", "breakdown")])
+def test_parameters_cell_matches_the_declared_types(prefix, module):
+    import importlib
+
     import papermill as pm
 
-    from analysis.compare import PARAMETER_TYPES
-
-    path = next(p for p in NOTEBOOKS if p.name.startswith("01_"))
+    types = importlib.import_module(f"analysis.{module}").PARAMETER_TYPES
+    path = next(p for p in NOTEBOOKS if p.name.startswith(prefix))
     declared = pm.inspect_notebook(str(path))
-    assert set(declared) == set(PARAMETER_TYPES)
+    assert set(declared) == set(types)
     for name, info in declared.items():
-        assert info["inferred_type_name"] == PARAMETER_TYPES[name].__name__, name
+        assert info["inferred_type_name"] == types[name].__name__, name
         assert info["help"], f"{name} needs a help comment"
 
 
@@ -99,3 +101,59 @@ def test_paper_01_stops_with_a_clear_message_on_a_bad_comparator(kernel_env, tmp
     with pytest.raises(pm.PapermillExecutionError) as err:
         _run(path, tmp_path / "out.ipynb", {"comparator": "neighbors"})
     assert "ParameterError" in str(err.value) and "did you mean 'statistical_neighbours'" in str(err.value)
+
+
+# --- paper 02 on the default synthetic 903 --------------------------------------------------------
+@pytest.fixture
+def kernel_env_903(project_903, monkeypatch):
+    if not _kernel_installed():
+        pytest.fail(f"Jupyter kernel '{KERNEL_NAME}' is not registered: run `make kernel` (see README)")
+    monkeypatch.setenv("ANALYSIS_PROJECT_ROOT", str(project_903.root))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    return project_903
+
+
+def _outputs_text(nb) -> str:
+    return "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/markdown", "")) + str(o.get("data", {}).get("text/html", ""))
+                     for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def test_paper_02_runs_and_records_the_planted_truth(kernel_env_903, tmp_path):
+    import json
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("02_"))
+    nb = _run(path, tmp_path / "out.ipynb", {"output_dir": str(tmp_path)})
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["paper"] == "02" and m["la_code"] == "E06000004"
+    truth = m["planted_truth"]
+    assert set(truth) == {"age_10_15", "age_16_plus", "childrens_home", "supported", "kinship", "over_20_miles", "outside_la",
+                          "previous_moves", "sdq_per_5_points"}
+    for name, t in truth.items():
+        assert t["recovered"] == (t["lower_95"] <= t["planted"] <= t["upper_95"]), name
+    assert 0.5 < m["metrics"]["classifier_boosted"]["auc"] < 1
+    assert {"hazard_ratios", "rate_per_100_placement_years", "ended_unplanned_within_12_months_pct"} <= set(m["metrics"])
+    text = _outputs_text(nb)
+    assert "Appropriate use" in "".join(c.source for c in nb.cells) and "Key findings" in "".join(c.source for c in nb.cells)
+    assert "planted effects lie inside" in text
+    assert (tmp_path / "tables.xlsx").is_file()
+
+
+def test_paper_02_with_too_little_data_shows_descriptives_and_skips_the_models(kernel_env_903, tmp_path):
+    import json
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("02_"))
+    nb = _run(path, tmp_path / "out.ipynb", {"first_year": 2025, "last_year": 2025, "definition": "narrow", "horizons": [6],
+                                             "model_horizon": 6, "test_years": 1, "output_dir": str(tmp_path)})
+    text = _outputs_text(nb)
+    assert "Models not fitted" in text and "too few" in text
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert "models_skipped" in m["metrics"] and "planted_truth" not in m
+
+
+def test_paper_02_stops_with_a_clear_message_on_a_bad_definition(kernel_env_903, tmp_path):
+    import papermill as pm
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("02_"))
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        _run(path, tmp_path / "out.ipynb", {"definition": "wide"})
+    assert "ParameterError" in str(err.value) and "narrow, standard, broad" in str(err.value)

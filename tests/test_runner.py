@@ -53,7 +53,7 @@ def quiet(_msg):
 # --- choosing papers and parameters ----------------------------------------------------------------------
 def test_papers_are_chosen_by_number_or_name(built, tmp_path):
     p = make_paths(make_run_project(tmp_path / "p", built[0]))
-    assert [x.id for x in runner.select_papers(p, [])] == ["01"]  # the default set
+    assert [x.id for x in runner.select_papers(p, [])] == ["01", "02"]  # the default set
     for name in ("01", "1", "compare", "01_compare_local_authorities.ipynb"):
         assert [x.id for x in runner.select_papers(p, [name])] == ["01"]
     assert runner.select_papers(p, ["00"])[0].parameters == ("la_code",)
@@ -224,3 +224,17 @@ def test_two_workers_run_jobs_in_parallel(fake_project):
     result = runner.run(p, runner.select_papers(p, ["91"]), las, workers=2, progress=quiet)
     assert result.exit_code == 0 and [r["la_code"] for r in result.records] == ["E06000004", "E06000001"]
     assert os.environ.get("ANALYSIS_PROJECT_ROOT") == str(p.root)
+
+
+def test_child_level_papers_are_skipped_for_las_without_903_data(built, project_903, tmp_path):
+    p = make_paths(make_run_project(tmp_path / "p", built[0]))
+    paper02 = runner.select_papers(p, ["02"])
+    jobs = runner.make_jobs(paper02 + runner.select_papers(p, ["01"]), [("E06000004", "Stockton-on-Tees")], {})
+    kept, notes = runner.child_level_jobs(p, jobs)
+    assert [j.paper.id for j in kept] == ["01"] and "no 903 data ingested" in notes[0]
+    with pytest.raises(AnalysisError, match="nothing to run: skipped 02"):
+        runner.run(p, paper02, [("E06000004", "Stockton-on-Tees")], progress=quiet)
+    jobs = runner.make_jobs(paper02, [("E06000004", "Stockton-on-Tees"), ("E06000001", "Hartlepool")], {})
+    kept, notes = runner.child_level_jobs(project_903, jobs)
+    assert [j.la_code for j in kept] == ["E06000004"]
+    assert notes == ["skipped 02 for Hartlepool: it needs the LA's own 903 data, and this project's 903 data is for E06000004"]

@@ -136,7 +136,7 @@ def setup(data: Data, *, la_code: str, first_year: int, last_year: int, definiti
     la = resolve_la_param(la_code, p)
     data_la = data.report.get("la_code")
     if la["la_code"] != data_la:
-        raise ParameterError(f"the 903 data in this project is for {data_la}, not {la['la_name']} ({la['new_la_code']}): "
+        raise ParameterError(f"the 903 data in this project is for {data_la}, not {la['la_name']} ({la['la_code']}): "
                              "put that LA's 903 files in data/raw/ssda903/ (with a one-line LA_CODE file) and run `analysis ingest`")
     if definition not in DEFINITIONS:
         close = get_close_matches(str(definition), DEFINITIONS, n=2, cutoff=0.3)
@@ -175,11 +175,13 @@ def distance_band(miles: pd.Series) -> pd.Series:
 
 
 def latest_sdq(placements: pd.DataFrame, oc2: pd.DataFrame) -> pd.Series:
-    """Each placement's child's most recent SDQ score from a return up to the placement's start year."""
+    """Each placement's child's most recent SDQ score from a return for a year *before* the one the
+    placement started in (a score from the same year may have been taken after the start)."""
     start_year = r.collection_years(placements["start"]).astype("int64")
-    left = pd.DataFrame({"child": placements["child"].to_numpy(), "year": start_year.to_numpy(), "_i": np.arange(len(placements))})
+    left = pd.DataFrame({"child": placements["child"].to_numpy(), "year": start_year.to_numpy(),
+                         "_i": np.arange(len(placements))}).astype({"child": "str"})
     right = oc2.dropna(subset=["sdq_score"])[["child", "collection_year", "sdq_score"]].rename(columns={"collection_year": "year"})
-    right = right.astype({"year": "int64"}).sort_values(["year", "child"])
+    right = right.astype({"child": "str", "year": "int64", "sdq_score": float}).assign(year=lambda d: d["year"] + 1).sort_values(["year", "child"])
     merged = pd.merge_asof(left.sort_values(["year", "child"]), right, on="year", by="child", direction="backward")
     return pd.Series(merged.sort_values("_i")["sdq_score"].to_numpy(dtype=float), index=placements.index)
 
@@ -195,12 +197,17 @@ def cohort(data: Data, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     key = pd.MultiIndex.from_frame(p[["child", "period"]])
     p["period_start"] = periods["start"].reindex(key).to_numpy()
     p["short_breaks"] = periods["short_breaks_only"].reindex(key).fillna(False).astype(bool).to_numpy()
+    kids = data.children.set_index("child")
+    born = pd.Series(pd.to_datetime(kids["birth_month"].reindex(p["child"]).to_numpy(), format="%Y-%m", errors="coerce"),
+                     index=p.index) + pd.Timedelta(days=14)
+    eighteen = born + pd.DateOffset(years=18)
     steps = [
         ("started outside the years analysed", (p["start"] < s.data_start) | (p["start"] > s.data_end)),
         ("period of care began before the data (earlier moves not visible)", p["period_start"] < s.data_start),
         ("placed for adoption (A3-A6)", p["place_group"] == "adoption"),
         ("agreed short breaks only (V3, V4)", p["short_breaks"]),
-        ("no age at start (no date of birth)", p["age_at_start"].isna()),
+        ("no age at start (no date of birth)", p["age_at_start"].isna() | born.isna()),
+        ("started at 18 or over", eighteen <= p["start"]),
     ]
     rows, keep = [{"step": "placements in the 903 data", "placements": len(p)}], pd.Series(True, index=p.index)
     for reason, mask in steps:
@@ -209,11 +216,7 @@ def cohort(data: Data, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
         keep &= ~drop
     rows.append({"step": "placements analysed", "placements": int(keep.sum())})
     flow = pd.DataFrame(rows)
-    p = p[keep].copy()
-
-    kids = data.children.set_index("child")
-    born = pd.to_datetime(kids["birth_month"].reindex(p["child"]).to_numpy(), format="%Y-%m", errors="coerce") + pd.Timedelta(days=14)
-    eighteen = pd.Series(born, index=p.index) + pd.DateOffset(years=18)
+    p, eighteen = p[keep].copy(), eighteen[keep]
     ended = p["end"].notna() & (p["end"] <= s.data_end)
     stop = p["end"].where(ended, s.data_end)
     at_18 = eighteen.notna() & (eighteen < stop)
@@ -324,10 +327,21 @@ def _norm_ppf(q: float) -> float:
     return float(ndtri(q))
 
 
-def km_curves(c: pd.DataFrame, by: str, *, max_months: int = 24, min_placements: int = 20) -> pd.DataFrame:
-    """Kaplan-Meier curves for each group with at least ``min_placements`` placements, to ``max_months``."""
+GROUP_ORDER = ["none", "1", "2", "3 or more", "under 5", "5 to 9", "10 to 15", "16 and over", "inside the LA", "outside the LA"]
+
+
+def _ordered(groups) -> list:
+    return sorted(groups, key=lambda g: (GROUP_ORDER.index(g) if g in GROUP_ORDER else len(GROUP_ORDER), str(g)))
+
+
+def km_curves(c: pd.DataFrame, by: str, *, max_months: int = 24, min_placements: int = 50, max_groups: int = 5) -> pd.DataFrame:
+    """Kaplan-Meier curves to ``max_months`` for the largest groups (at most ``max_groups``, each with at
+    least ``min_placements`` placements)."""
+    sizes = c[by].value_counts()
+    chosen = _ordered(sizes[sizes >= min_placements].head(max_groups).index)
     parts = []
-    for group, sub in c.groupby(by, sort=True):
+    for group in chosen:
+        sub = c[c[by] == group]
         if len(sub) < min_placements:
             continue
         k = km_curve(sub["time"].to_numpy(), sub["event"].to_numpy())
@@ -496,7 +510,8 @@ def person_periods(c: pd.DataFrame, interval_months: int = 3, max_intervals: int
     idx = np.repeat(np.arange(len(c)), k)
     within = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
     last = within == np.repeat(k - 1, k)
-    out = c.iloc[idx].reset_index(drop=True)
+    keep = ["child", *[t for t in TERMS if t in c.columns]]
+    out = c[keep].iloc[idx].reset_index(drop=True)
     out["interval"] = np.minimum(within, max_intervals - 1)
     out["y"] = (last & np.repeat(c["event"].to_numpy(bool), k)).astype(float)
     return out
@@ -639,7 +654,7 @@ def fit_classifiers(c: pd.DataFrame, s: Settings, *, seed: int = 20251, permutat
     """
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.inspection import partial_dependence, permutation_importance
+    from sklearn.inspection import permutation_importance
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -689,18 +704,23 @@ def fit_classifiers(c: pd.DataFrame, s: Settings, *, seed: int = 20251, permutat
     importance = pd.DataFrame({"feature": FEATURES, "label": [FEATURE_LABELS[f] for f in FEATURES],
                                "auc_drop": imp.importances_mean, "sd": imp.importances_std}).sort_values("auc_drop", ascending=False)
     sample = Fte.sample(min(len(Fte), max_dependence_rows), random_state=seed) if len(Fte) > max_dependence_rows else Fte
-    dep = []
-    for f in ("age_at_start", "previous_moves", "sdq", "pl_distance"):
-        if sample[f].notna().sum() < 10:
-            continue
-        pdp = partial_dependence(boosted, sample, [f], kind="average", grid_resolution=15, method="brute",
-                                 percentiles=(0.02, 0.98))
-        grid = pdp["grid_values"][0]
-        dep.append(pd.DataFrame({"feature": f, "label": FEATURE_LABELS[f], "value": grid, "risk_pct": 100 * pdp["average"][0]}))
+    dep = [partial_dependence(boosted, sample, f).assign(label=FEATURE_LABELS[f])
+           for f in ("age_at_start", "previous_moves", "sdq", "pl_distance") if sample[f].notna().sum() >= 10]
     dependence = pd.concat(dep, ignore_index=True) if dep else pd.DataFrame(columns=["feature", "label", "value", "risk_pct"])
     notes = [split.note, f"{len(split.train):,} placements in training ({tr_events} unplanned endings within {s.model_horizon} months)"]
     return ClassifierResult(split, metrics, pd.concat(bins, ignore_index=True), subgroups, importance, dependence,
                             test[["y", "prob_boosted", "prob_baseline", "prob_logistic"]], notes)
+
+
+def partial_dependence(model, X: pd.DataFrame, feature: str, points: int = 15) -> pd.DataFrame:
+    """Average predicted risk (%) with ``feature`` set to each of ``points`` values (between its 2nd and
+    98th percentiles among known values), every other feature as observed (Friedman's partial dependence)."""
+    known = X[feature].dropna().astype(float)
+    grid = np.unique(np.round(np.quantile(known, np.linspace(0.02, 0.98, points)), 1))
+    risk = []
+    for v in grid:
+        risk.append(100 * float(model.predict_proba(X.assign(**{feature: v}))[:, 1].mean()))
+    return pd.DataFrame({"feature": feature, "value": grid, "risk_pct": risk})
 
 
 FEATURE_LABELS = {
@@ -747,6 +767,12 @@ def truth_metrics(table: pd.DataFrame) -> dict:
 
 
 # --- words --------------------------------------------------------------------------------------
+def _count(n: float) -> str:
+    """A count for prose: 1 to 4 are never written out (disclosure control)."""
+    n = int(n)
+    return "fewer than 5" if 0 < n < 5 else f"{n:,}"
+
+
 def _ratio_words(row) -> str:
     change = (row.ratio - 1) * 100
     direction = "higher" if change > 0 else "lower"
@@ -756,7 +782,8 @@ def _ratio_words(row) -> str:
 def findings_markdown(c: pd.DataFrame, s: Settings, rates_t: pd.DataFrame, cox: ModelResult | None,
                       clf: ClassifierResult | str | None, truth: pd.DataFrame | None) -> str:
     overall = rates_t.iloc[0]
-    lines = [f"- **{int(overall.unplanned):,} of {int(overall.placements):,} placements** started in {s.first_year - 1}-{s.last_year} "
+    lines = [f"- **{_count(overall.unplanned)} of {_count(overall.placements)} placements** that started between April {s.first_year - 1} "
+             f"and March {s.last_year} "
              f"ended unplanned ({s.definition} definition): **{overall.rate_per_100_years:.1f} per 100 placement-years** "
              f"(95% interval {overall.lower_95:.1f} to {overall.upper_95:.1f})."]
     by_type = rates_t[(rates_t["grouping"] == "Placement type") & (rates_t["placements"] >= 50)]
@@ -777,11 +804,18 @@ def findings_markdown(c: pd.DataFrame, s: Settings, rates_t: pd.DataFrame, cox: 
         lines.append(f"- The regression models were not fitted: {cox}")
     if isinstance(clf, ClassifierResult):
         m = clf.metrics.set_index("key")
-        b, g = m.loc["boosted"], m.loc["baseline"]
-        lines.append(f"- Predicting which placements end unplanned within {s.model_horizon} months is only moderately possible: the best model's "
-                     f"AUC is {b.auc:.2f} (baseline using earlier moves alone: {g.auc:.2f}). Of the 10% of placements it rates "
-                     f"riskiest, {100 * b.top_decile_precision:.0f}% ended unplanned, and they hold {100 * b.top_decile_recall:.0f}% of all "
-                     "unplanned endings. That supports planning support for groups, not decisions about a child.")
+        best = m.drop(index="baseline")["auc"].idxmax()
+        b, g = m.loc[best], m.loc["baseline"]
+        quality = "only moderately possible" if b.auc < 0.75 else "possible to a useful degree"
+        lines.append(f"- Predicting which placements end unplanned within {s.model_horizon} months is {quality}: the better model "
+                     f"({b.model.lower()}) has an AUC of {b.auc:.2f} in the test years, against {g.auc:.2f} for a baseline that uses only "
+                     f"the number of earlier placements. Of the 10% of placements it rates riskiest, {100 * b.top_decile_precision:.0f}% "
+                     f"ended unplanned; they hold {100 * b.top_decile_recall:.0f}% of all unplanned endings. That can guide support for "
+                     "groups of placements, not decisions about a child.")
+        slope = b.calibration_slope
+        if np.isfinite(slope) and not 0.8 <= slope <= 1.25:
+            lines.append(f"- Its probabilities are {'too cautious: real risks differ more than predicted' if slope > 1 else 'too extreme: real risks differ less than predicted'} "
+                         f"(calibration slope {slope:.2f}; 1 is ideal), so read them as a ranking rather than as exact chances.")
         worse = clf.subgroups[~clf.subgroups["assessment"].isin(["similar to overall", "too few to judge"])]
         if len(worse):
             lines.append("- The model works less well for: " + "; ".join(f"{w.group} ({w.assessment})" for w in worse.itertuples()) + ".")
@@ -791,3 +825,150 @@ def findings_markdown(c: pd.DataFrame, s: Settings, rates_t: pd.DataFrame, cox: 
         k = int(truth["recovered"].sum())
         lines.append(f"- *Synthetic data check:* {k} of {len(truth)} planted effects lie inside the model's 95% intervals.")
     return "\n".join(lines)
+
+
+# --- the whole paper's numbers ------------------------------------------------------------------
+KM_GROUPINGS = {"place_group": "By placement type", "age_band": "By age at start", "location": "Inside or outside the LA",
+                "previous_band": "By earlier placements in the period"}
+
+
+@dataclass
+class Results:
+    cohort: pd.DataFrame
+    flow: pd.DataFrame
+    rates: pd.DataFrame
+    horizons: pd.DataFrame
+    curves: dict[str, pd.DataFrame]
+    cox: ModelResult | str
+    discrete: ModelResult | str
+    classifier: ClassifierResult | str
+    truth: pd.DataFrame | None
+
+    @property
+    def modelled(self) -> bool:
+        return isinstance(self.cox, ModelResult)
+
+
+def analyse(data: Data, s: Settings) -> Results:
+    """Every number the paper shows. Models are skipped, with the reason, when events are too few."""
+    c, flow = cohort(data, s)
+    if c.empty:
+        raise AnalysisError(f"no placements in scope for {s.la_name} in {s.first_year} to {s.last_year}: see the scope table")
+    rates_t = rates_table(c)
+    horizons = horizon_table(c, s.horizons)
+    curves = {label: km_curves(c, col) for col, label in KM_GROUPINGS.items()}
+    terms, _ = usable_terms(c)
+    events = int(c["event"].sum())
+    if enough_events(events, len(terms)):
+        cox: ModelResult | str = fit_cox(c)
+        discrete: ModelResult | str = fit_discrete_time(c)
+        clf = fit_classifiers(c, s)
+    else:
+        cox = discrete = clf = (f"{events} unplanned endings is too few for {len(terms)} model terms (at least "
+                                f"{EVENTS_PER_TERM} per term, {EVENTS_PER_TERM * len(terms)} in all, are needed for stable estimates). "
+                                "The descriptive tables above still hold; use more years, the broad definition, or pool LAs.")
+    truth = planted_truth(cox, data.truth) if data.truth is not None and isinstance(cox, ModelResult) else None
+    return Results(c, flow, rates_t, horizons, curves, cox, discrete, clf, truth)
+
+
+def scope_table(flow: pd.DataFrame) -> pd.DataFrame:
+    """The reconciliation as published: each step's count of placements (set-aside steps as positive counts)."""
+    return pd.DataFrame({"step": flow["step"], "placements": flow["placements"].abs().astype(int)})
+
+
+def model_comparison(cox: ModelResult, discrete: ModelResult) -> pd.DataFrame:
+    """Cox hazard ratios beside the discrete-time odds ratios, term by term."""
+    a = cox.table.set_index("term")
+    b = discrete.table.set_index("term")
+    return pd.DataFrame({
+        "term": a["label"], "cox_hazard_ratio": a["ratio"].round(2),
+        "cox_95": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(a["lower"], a["upper"])],
+        "discrete_odds_ratio": b["ratio"].reindex(a.index).round(2),
+        "discrete_95": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(b["lower"].reindex(a.index), b["upper"].reindex(a.index))],
+    }).reset_index(drop=True)
+
+
+def hazard_table(cox: ModelResult) -> pd.DataFrame:
+    t = cox.table
+    return pd.DataFrame({"term": t["label"], "hazard_ratio": t["ratio"].round(2), "lower_95": t["lower"].round(2),
+                         "upper_95": t["upper"].round(2), "p_value": t["p"].round(4)})
+
+
+def ph_table(cox: ModelResult) -> pd.DataFrame:
+    d = cox.diagnostics.copy()
+    d["verdict"] = np.where(d["p"] < 0.01, "hazard ratio may change over time", "no evidence against proportional hazards")
+    return d[["label", "rho", "chi2", "p", "verdict"]].rename(columns={"label": "term", "p": "p_value"}).round({"p_value": 4})
+
+
+def metrics_table(clf: ClassifierResult) -> pd.DataFrame:
+    m = clf.metrics
+    return pd.DataFrame({
+        "model": m["model"], "placements": m["n"], "unplanned": m["events"], "auc": m["auc"].round(3), "brier": m["brier"].round(3),
+        "calibration_slope": m["calibration_slope"].round(2), "calibration_intercept": m["calibration_intercept"].round(2),
+        "top_10pct_precision_pct": (100 * m["top_decile_precision"]).round(1), "top_10pct_recall_pct": (100 * m["top_decile_recall"]).round(1),
+    })
+
+
+def truth_table(truth: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "effect": truth["label"], "planted_hazard_ratio": np.exp(truth["planted"]).round(2),
+        "estimated_hazard_ratio": np.exp(truth["estimate"]).round(2), "lower_95": np.exp(truth["lower"]).round(2),
+        "upper_95": np.exp(truth["upper"]).round(2), "recovered": np.where(truth["recovered"], "yes", "no"),
+    })
+
+
+def record_metrics(report, res: Results, s: Settings) -> None:
+    """Headline numbers for metrics.json (rates, horizons, hazard ratios, model scores, planted truth)."""
+    overall = res.rates.iloc[0]
+    report.metric("placements_analysed", int(overall.placements), kind="count")
+    report.metric("unplanned_endings", int(overall.unplanned), kind="count")
+    report.metric("rate_per_100_placement_years", float(overall.rate_per_100_years), lower_95=float(overall.lower_95),
+                  upper_95=float(overall.upper_95), definition=s.definition)
+    by_type = res.rates[res.rates["grouping"] == "Placement type"]
+    report.metric("rate_by_placement_type", {row.group: float(row.rate_per_100_years) for row in by_type.itertuples() if row.unplanned >= 5})
+    first = res.horizons.iloc[0]
+    for h in s.horizons:
+        report.metric(f"ended_unplanned_within_{h}_months_pct", float(first[f"cif_{h}m_pct"]),
+                      one_minus_km_pct=float(first[f"km_{h}m_pct"]), method="Aalen-Johansen, other endings competing")
+    if isinstance(res.cox, ModelResult):
+        report.metric("hazard_ratios", {row.term: {"hazard_ratio": round(float(row.ratio), 3), "lower_95": round(float(row.lower), 3),
+                                                   "upper_95": round(float(row.upper), 3), "p": float(row.p)} for row in res.cox.table.itertuples()})
+    else:
+        report.metric("models_skipped", res.cox)
+    if isinstance(res.classifier, ClassifierResult):
+        for row in res.classifier.metrics.itertuples():
+            report.metric(f"classifier_{row.key}", {"auc": round(row.auc, 4), "brier": round(row.brier, 4),
+                                                    "calibration_slope": round(row.calibration_slope, 3),
+                                                    "calibration_intercept": round(row.calibration_intercept, 3),
+                                                    "top_decile_precision": round(row.top_decile_precision, 4),
+                                                    "top_decile_recall": round(row.top_decile_recall, 4),
+                                                    "horizon_months": s.model_horizon})
+    elif isinstance(res.cox, ModelResult):
+        report.metric("classifier_skipped", res.classifier)
+    if res.truth is not None:
+        report.section("planted_truth", truth_metrics(res.truth))
+
+
+def report_context(data: Data, s: Settings) -> dict:
+    return {
+        "la_code": s.la_code, "la_name": s.la_name, "years": f"{s.first_year}-{s.last_year}",
+        "breakdown_definition": f"{s.definition}: reasons {', '.join(sorted(s.reasons))}",
+        "horizons_months": ", ".join(map(str, s.horizons)),
+        "data": "synthetic 903 (generated; not real children)" if data.synthetic else "the LA's own 903 returns",
+        "data_vintage": {"903 collection years": f"{min(data.report['collection_years'])}-{max(data.report['collection_years'])}"},
+    }
+
+
+def rate_chart_rows(rates_t: pd.DataFrame, min_placements: int = 20) -> pd.DataFrame:
+    """The rows of the rates table charted: all placements, placement types and age bands with enough placements."""
+    rows = rates_t[rates_t["grouping"].isin(["All", "Placement type", "Age at start"]) & (rates_t["placements"] >= min_placements)]
+    label = np.where(rows["grouping"] == "All", rows["group"], rows["grouping"] + ": " + rows["group"].astype(str))
+    return rows.assign(label=label).reset_index(drop=True)
+
+
+def planted_marks(res: Results) -> list[float] | None:
+    """The planted hazard ratio for each Cox term (NaN where nothing was planted), or None on real data."""
+    if res.truth is None or not isinstance(res.cox, ModelResult):
+        return None
+    planted = res.truth.set_index("effect")["planted"]
+    return [float(np.exp(planted[t])) if t in planted.index else float("nan") for t in res.cox.table["term"]]

@@ -232,4 +232,109 @@ def stacked_shares(table: pd.DataFrame, categories: Sequence[tuple[str, str]], t
     return fig
 
 
+def survival_panels(panels: Sequence[tuple[str, pd.DataFrame]], title: str, *, ncols: int = 2,
+                    ylabel: str = "Ended unplanned (%)") -> plt.Figure:
+    """Cumulative share ended (1 - Kaplan-Meier) by months since the start, one line and 95% band per
+    group. Each panel: (title, frame with group, days, surv, lower, upper)."""
+    fig, axes = _grid(len(panels), ncols, panel_w=4.9, panel_h=3.0)
+    fixed_layout(fig, int(np.ceil(len(panels) / ncols)), ncols, left=0.85, right=0.15, top=0.75, bottom=0.95, wgap=0.95, hgap=0.75)
+    for ax, (name, d) in zip(axes, panels):
+        for colour, (group, g) in zip(PALETTE, d.groupby("group", sort=False)):
+            months = np.concatenate([[0.0], g["days"].to_numpy() / (365.25 / 12)])
+            ended = 100 * (1 - np.concatenate([[1.0], g["surv"].to_numpy()]))
+            lo = 100 * (1 - np.concatenate([[1.0], g["upper"].to_numpy()]))
+            hi = 100 * (1 - np.concatenate([[1.0], g["lower"].to_numpy()]))
+            ax.step(months, ended, where="post", color=colour, lw=1.8, label=str(group))
+            ax.fill_between(months, lo, hi, step="post", color=colour, alpha=0.15, lw=0)
+        ax.set_title(name, loc="left")
+        ax.set_xlabel("Months since the placement started")
+        ax.set_ylabel(ylabel)
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(_fmt("%"))
+        ax.legend(fontsize=7.5, loc="upper left")
+    fig.suptitle(title, x=0.01, ha="left")
+    return fig
+
+
+def interval_plot(labels: Sequence[str], estimate: Sequence[float], lower: Sequence[float], upper: Sequence[float], title: str, *,
+                  xlabel: str, reference: float | None = None, log: bool = False, marks: Sequence[float] | None = None,
+                  mark_label: str = "") -> plt.Figure:
+    """Estimates with 95% intervals, one row each (a forest plot); optional reference line and
+    marks (e.g. the value planted in synthetic data)."""
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(9.5, 0.34 * n + 1.9))
+    fixed_layout(fig, 1, 1, left=3.6, right=0.3, top=0.6, bottom=0.85, wgap=0, hgap=0)
+    y = np.arange(n)[::-1]
+    est, lo, hi = (np.asarray(v, float) for v in (estimate, lower, upper))
+    ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color=DARK_BLUE, ecolor=DARK_BLUE, capsize=2.5, ms=5,
+                label="Estimate and 95% interval")
+    if marks is not None:
+        ax.scatter(np.asarray(marks, float), y, marker="D", color=ORANGE, s=26, zorder=3, label=mark_label)
+    if reference is not None:
+        ax.axvline(reference, color=DARK_GREY, ls=":", lw=1.2)
+    if log:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if round(v, 1) in (0.3, 0.5, 2, 3) else ""))
+    ax.set_yticks(y, labels, fontsize=8.5)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", visible=True, color="#E5E5E5")
+    if marks is not None:
+        ax.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title, x=0.01, ha="left")
+    return fig
+
+
+def calibration_plot(bins: pd.DataFrame, title: str) -> plt.Figure:
+    """Observed against predicted risk by tenth of predicted risk, one line per model, with the diagonal."""
+    fig, ax = plt.subplots(figsize=(6.2, 5.0))
+    fixed_layout(fig, 1, 1, left=0.8, right=0.3, top=0.6, bottom=0.7, wgap=0, hgap=0)
+    top = 100 * float(max(bins["predicted"].max(), bins["observed"].max(), 0.05)) * 1.08
+    ax.plot([0, top], [0, top], color=MID_GREY, lw=1, label="Perfect calibration")
+    for colour, (model, g) in zip(PALETTE, bins.groupby("model", sort=False)):
+        ax.plot(100 * g["predicted"], 100 * g["observed"], "o-", color=colour, ms=4, lw=1.4, label=model)
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("Predicted risk (%), mean in each tenth")
+    ax.set_ylabel("Observed share ended unplanned (%)")
+    ax.xaxis.set_major_formatter(_fmt("%"))
+    ax.yaxis.set_major_formatter(_fmt("%"))
+    ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(title, x=0.01, ha="left")
+    return fig
+
+
+def bars(labels: Sequence[str], values: Sequence[float], title: str, *, xlabel: str, errors: Sequence[float] | None = None) -> plt.Figure:
+    """Simple horizontal bars, largest at the top."""
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(8.0, 0.32 * n + 1.7))
+    fixed_layout(fig, 1, 1, left=2.6, right=0.3, top=0.6, bottom=0.75, wgap=0, hgap=0)
+    y = np.arange(n)[::-1]
+    ax.barh(y, values, xerr=errors, color=DARK_BLUE, error_kw={"ecolor": DARK_GREY, "capsize": 2})
+    ax.set_yticks(y, labels, fontsize=8.5)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", visible=False)
+    ax.grid(axis="x", visible=True, color="#E5E5E5")
+    fig.suptitle(title, x=0.01, ha="left")
+    return fig
+
+
+def line_panels(data: pd.DataFrame, title: str, *, ylabel: str, ncols: int = 2) -> plt.Figure:
+    """Small multiples of one line each: columns label, value, y."""
+    labels = list(dict.fromkeys(data["label"]))
+    fig, axes = _grid(len(labels), ncols, panel_w=4.2, panel_h=2.6)
+    fixed_layout(fig, int(np.ceil(len(labels) / ncols)), ncols, left=0.85, right=0.15, top=0.75, bottom=0.95, wgap=0.95, hgap=0.75)
+    for ax, label in zip(axes, labels):
+        d = data[data["label"] == label]
+        ax.plot(d["value"], d["y"], color=DARK_BLUE, lw=1.8)
+        ax.set_title(label, loc="left")
+        ax.set_ylabel(ylabel)
+        ax.yaxis.set_major_formatter(_fmt("%"))
+    fig.suptitle(title, x=0.01, ha="left")
+    return fig
+
+
 apply_style()

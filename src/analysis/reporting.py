@@ -70,6 +70,7 @@ class Report:
     context: dict[str, Any] = field(default_factory=dict)
     tables: list[PublishedTable] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    sections: dict[str, Any] = field(default_factory=dict)
 
     def table(
         self,
@@ -102,6 +103,12 @@ class Report:
             value = SUPPRESSED
         self.metrics[name] = _jsonable({"value": value, "kind": kind, **details}) if details or kind != "value" else _jsonable(value)
 
+    def section(self, name: str, payload: Mapping[str, Any]) -> None:
+        """A named top-level section of metrics.json (e.g. ``planted_truth``); it holds no counts of children."""
+        if name in ("paper", "title", "metrics", "tables") or name in self.context:
+            raise ValueError(f"section name '{name}' is taken")
+        self.sections[name] = _jsonable(dict(payload))
+
     def finish(self) -> Path | None:
         """Write ``metrics.json`` and ``tables.xlsx`` to ``output_dir`` (if given)."""
         if not self.output_dir:
@@ -113,6 +120,7 @@ class Report:
             "title": self.title,
             **_jsonable(self.context),
             "metrics": self.metrics,
+            **self.sections,
             "tables": {t.name: {"title": t.title, "rows": len(t.frame), "count_columns": list(t.count_columns)} for t in self.tables},
         }
         (out / METRICS_FILE).write_text(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")

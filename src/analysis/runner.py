@@ -534,7 +534,34 @@ def run(p: Paths, papers: list[Paper], las: list[tuple[str, str]], parameters: d
     with run_lock(p, command):
         if not (p.processed_public / "la_indicators.parquet").is_file():
             raise AnalysisError("no processed data: run `analysis ingest` first")
-        return run_jobs(p, make_jobs(papers, las, parameters or {}), workers=workers, command=command, progress=progress, timeout=timeout)
+        jobs, skipped = child_level_jobs(p, make_jobs(papers, las, parameters or {}))
+        for note in skipped:
+            (progress or (lambda m: print(m, file=sys.stderr, flush=True)))(note)
+        if not jobs:
+            raise AnalysisError("nothing to run: " + "; ".join(skipped))
+        return run_jobs(p, jobs, workers=workers, command=command, progress=progress, timeout=timeout)
+
+
+def data_903_la(p: Paths) -> str | None:
+    """The LA whose 903 data has been ingested, or None."""
+    report = p.processed / "ssda903" / "ingest_report.json"
+    return json.loads(report.read_text()).get("la_code") if report.is_file() else None
+
+
+def child_level_jobs(p: Paths, jobs: list[Job]) -> tuple[list[Job], list[str]]:
+    """Drop jobs for papers that read child-level 903 tables when the 903 data is for another LA (or absent)."""
+    la = data_903_la(p)
+    keep, notes = [], []
+    for job in jobs:
+        if not any(name.startswith("ssda903/") for name in job.paper.inputs) or job.la_code == la:
+            keep.append(job)
+        elif la is None:
+            notes.append(f"skipped {job.paper.id} for {job.la_name}: no 903 data ingested (put the LA's 903 files in "
+                         "data/raw/ssda903/ and run `analysis ingest`)")
+        else:
+            notes.append(f"skipped {job.paper.id} for {job.la_name}: it needs the LA's own 903 data, and this project's 903 "
+                         f"data is for {la}")
+    return keep, notes
 
 
 # --- refresh ----------------------------------------------------------------------------------------------
@@ -570,6 +597,8 @@ def plan_refresh(p: Paths, papers: list[Paper], las: list[tuple[str, str]] | Non
 
                 row = resolve_la(DEFAULT_LA_CODE, read_table(p, "la_lookup"))
                 targets = [Job(paper, row["la_code"], row["la_name"])]
+        targets, skipped = child_level_jobs(p, targets)
+        reasons += skipped
         for job in targets:
             inputs = input_checksums(p, paper)
             before = state.get(job.key)
