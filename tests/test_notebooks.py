@@ -68,7 +68,7 @@ def test_overview_notebook_stops_on_an_unknown_la_with_close_matches(kernel_env,
     assert "UnknownLAError" in str(err.value) and "Hartlepool (E06000001, 805)" in str(err.value)
 
 
-@pytest.mark.parametrize("prefix,module", [("01_", "compare"), ("02_", "breakdown")])
+@pytest.mark.parametrize("prefix,module", [("01_", "compare"), ("02_", "breakdown"), ("03_", "cost_drivers")])
 def test_parameters_cell_matches_the_declared_types(prefix, module):
     import importlib
 
@@ -157,3 +157,42 @@ def test_paper_02_stops_with_a_clear_message_on_a_bad_definition(kernel_env_903,
     with pytest.raises(pm.PapermillExecutionError) as err:
         _run(path, tmp_path / "out.ipynb", {"definition": "wide"})
     assert "ParameterError" in str(err.value) and "narrow, standard, broad" in str(err.value)
+
+
+# --- paper 03 -------------------------------------------------------------------------------------
+def test_paper_03_runs_both_halves_and_records_the_planted_truth(kernel_env_903, tmp_path):
+    import json
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("03_"))
+    nb = _run(path, tmp_path / "out.ipynb", {"bootstrap": 30, "output_dir": str(tmp_path)})
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["paper"] == "03" and "across_la_coefficients" in m["metrics"] and "out_of_area_premium" in m["metrics"]
+    vmp = m["metrics"]["volume_mix_price"]["value"]
+    parts = list(vmp.values())
+    assert parts[0] + parts[1] + parts[2] + parts[3] == pytest.approx(parts[4], abs=2), "volume + mix + price = change"
+    truth = m["planted_truth"]
+    assert {"outside_la", "age_per_year_over_10", "sdq_per_5_points", "disability_n2"} <= set(truth)
+    for name, t in truth.items():
+        assert t["recovered"] == (t["lower_95"] <= t["planted"] <= t["upper_95"]), name
+    assert "Scenario A" in _outputs_text(nb)
+
+
+def test_paper_03_for_another_la_shows_the_across_la_half_and_says_why_not_the_rest(kernel_env_903, tmp_path):
+    import json
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("03_"))
+    nb = _run(path, tmp_path / "out.ipynb", {"la_code": "Hartlepool", "output_dir": str(tmp_path)})
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["la_code"] == "E06000001" and "spend_per_child" in m["metrics"]
+    assert "903 data in this project is for Stockton-on-Tees" in m["metrics"]["within_la"]
+    assert "planted_truth" not in m
+    assert "Not shown" in _outputs_text(nb)
+
+
+def test_paper_03_without_903_or_cost_data_says_how_to_supply_it(kernel_env, tmp_path):
+    import json
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("03_"))
+    _run(path, tmp_path / "out.ipynb", {"output_dir": str(tmp_path)})
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert "data/raw/costs/placement_costs.csv" in m["metrics"]["within_la"] and "across_la_coefficients" in m["metrics"]

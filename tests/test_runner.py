@@ -53,7 +53,7 @@ def quiet(_msg):
 # --- choosing papers and parameters ----------------------------------------------------------------------
 def test_papers_are_chosen_by_number_or_name(built, tmp_path):
     p = make_paths(make_run_project(tmp_path / "p", built[0]))
-    assert [x.id for x in runner.select_papers(p, [])] == ["01", "02"]  # the default set
+    assert [x.id for x in runner.select_papers(p, [])] == ["01", "02", "03"]  # the default set
     for name in ("01", "1", "compare", "01_compare_local_authorities.ipynb"):
         assert [x.id for x in runner.select_papers(p, [name])] == ["01"]
     assert runner.select_papers(p, ["00"])[0].parameters == ("la_code",)

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import geography, placements, privacy, ssda903
+from . import costs, geography, placements, privacy, ssda903
 from .config import DEFAULT_LA_CODE, Paths
 from .errors import InputError
 from .ingest import code_version
 
 LA_CODE_FILE = "LA_CODE"
 #: the modules whose change should rebuild the 903 tables
-CODE_FILES = ("ssda903.py", "ssda903_rules.py", "placements.py", "geography.py", "privacy.py", "ingest903.py")
+CODE_FILES = ("ssda903.py", "ssda903_rules.py", "placements.py", "geography.py", "privacy.py", "ingest903.py", "costs.py")
 SEX = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U"}
 EPISODE_OUT = ["child", "collection_year", "decom", "dec", "rne", "ls", "cin", "place", "place_provider", "rec",
                "reason_place_change", "pl_distance", "pl_la", "pl_location", "urn", "derived_location", "closed_by_stitch"]
@@ -58,18 +58,25 @@ def la_of_returns(folder: Path) -> tuple[str, bool]:
     return DEFAULT_LA_CODE, False
 
 
+def raw_costs(p: Paths) -> Path:
+    return p.raw / "costs"
+
+
 def _fingerprint(p: Paths, folder: Path) -> str:
     h = hashlib.sha256()
     for f in ssda903.find_files(folder) + ([folder / LA_CODE_FILE] if (folder / LA_CODE_FILE).is_file() else []):
         h.update(str(f.relative_to(folder)).encode())
+        h.update(f.read_bytes())
+    for f in costs.find_cost_files(raw_costs(p)):
+        h.update(f"costs/{f.name}".encode())
         h.update(f.read_bytes())
     h.update(code_version(CODE_FILES).encode())
     h.update(privacy.get_key(p))  # a new key re-pseudonymises
     return h.hexdigest()
 
 
-def build(p: Paths, folder: Path) -> tuple[dict[str, pd.DataFrame], dict]:
-    """All processed 903 tables and the report, in memory."""
+def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+    """All processed 903 tables and the report, in memory (placement costs too, from ``costs_folder``)."""
     la_code, declared = la_of_returns(folder)
     v = ssda903.read_returns(folder)
     missing = ssda903.missing_tables(v)
@@ -113,6 +120,18 @@ def build(p: Paths, folder: Path) -> tuple[dict[str, pd.DataFrame], dict]:
         tables["missing"] = pd.DataFrame({"child": privacy.pseudonymise(mi["CHILD"], key, la_code), "collection_year": mi["collection_year"].astype(int),
                                           "missing": mi["MISSING"].str.upper(), "start": ssda903.parse_dates(mi["MIS_START"]),
                                           "end": ssda903.parse_dates(mi["MIS_END"])})
+    cost_report = {"cost_files": [], "cost_rows_in": 0, "cost_rows_matched": 0, "cost_rows_set_aside": 0, "cost_set_aside_reasons": {}}
+    if costs_folder is not None and costs.find_cost_files(costs_folder):
+        raw_costs_ = costs.read(costs_folder)
+        valid, aside = costs.validate(raw_costs_)
+        valid = valid.assign(child=privacy.pseudonymise(valid["CHILD"], key, la_code)).drop(columns="CHILD")
+        matched, unmatched = costs.match(valid, placement_table)
+        aside = pd.concat([aside, unmatched], ignore_index=True)
+        tables["placement_costs"] = matched
+        tables["costs_set_aside"] = aside
+        cost_report = {"cost_files": [f.name for f in costs.find_cost_files(costs_folder)], "cost_rows_in": int(len(raw_costs_)),
+                       "cost_rows_matched": int(len(matched)), "cost_rows_set_aside": int(len(aside)),
+                       "cost_set_aside_reasons": {str(k): int(v) for k, v in aside["reason"].value_counts().sort_index().items()}}
     tables["set_aside"] = privacy.withhold_personal_values(v.set_aside)
     tables["warnings"] = privacy.withhold_personal_values(v.warnings)
     years = sorted(int(y) for y in episodes_out["collection_year"].unique())
@@ -130,6 +149,7 @@ def build(p: Paths, folder: Path) -> tuple[dict[str, pd.DataFrame], dict]:
         "episodes_closed_by_stitching": int(episodes_out["closed_by_stitch"].sum()),
         "placement_postcodes_not_found": unknown_postcodes,
         "locations_derived_from_postcodes": int(episodes_out["derived_location"].sum()),
+        **cost_report,
     }
     return {k: v_.reset_index(drop=True) for k, v_ in tables.items()}, report
 
@@ -146,6 +166,13 @@ def report_markdown(report: dict) -> str:
               f"{report['placements']} placements, {report['periods']} periods of care; "
               f"{report['episodes_closed_by_stitching']} episode(s) left open by an earlier return were closed at the next episode's start.",
               f"Placement locations derived from postcodes: {report['locations_derived_from_postcodes']}; placement postcodes not in the directory: {report['placement_postcodes_not_found']}."]
+    if report.get("cost_files"):
+        lines += ["", f"Placement costs ({', '.join(report['cost_files'])}): {report['cost_rows_in']} rows in = "
+                  f"{report['cost_rows_matched']} matched to a placement + {report['cost_rows_set_aside']} set aside "
+                  "(costs_set_aside.parquet: file, row, column, reason)."]
+        lines += [f"- {reason}: {n}" for reason, n in report["cost_set_aside_reasons"].items()]
+    else:
+        lines += ["", "No placement cost file in data/raw/costs/ (paper 03's within-LA part needs one; see README)."]
     if report["skipped_files"]:
         lines += ["", "Files not read:", *[f"- {s}" for s in report["skipped_files"]]]
     return "\n".join(lines) + "\n"
@@ -160,7 +187,7 @@ def run_ingest_903(p: Paths, *, force: bool = False) -> Ingest903Result:
     stamp = out / "_inputs.json"
     if not force and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
         return Ingest903Result("up to date", out, json.loads((out / "ingest_report.json").read_text()))
-    tables, report = build(p, folder)
+    tables, report = build(p, folder, raw_costs(p))
     staging, old = p.processed / ".ssda903.staging", p.processed / ".ssda903.old"
     for d in (staging, old):
         if d.exists():

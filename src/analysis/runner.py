@@ -78,6 +78,7 @@ class Paper:
     default: bool
     inputs: tuple[str, ...]
     parameters: tuple[str, ...]
+    child_level: bool = False  # needs the LA's own 903 data (notebook metadata ``analysis.child_level``)
 
     @property
     def takes_output_dir(self) -> bool:
@@ -104,7 +105,7 @@ def discover_papers(p: Paths) -> list[Paper]:
             src = "".join(first["source"]) if first else path.stem
             title = src.splitlines()[0].lstrip("# ").strip()
         papers.append(Paper(path.stem[:2], path.stem, path, title, bool(meta.get("default", False)),
-                            tuple(meta.get("inputs", ())), _parameters_of(nb)))
+                            tuple(meta.get("inputs", ())), _parameters_of(nb), bool(meta.get("child_level", False))))
     return papers
 
 
@@ -549,11 +550,12 @@ def data_903_la(p: Paths) -> str | None:
 
 
 def child_level_jobs(p: Paths, jobs: list[Job]) -> tuple[list[Job], list[str]]:
-    """Drop jobs for papers that read child-level 903 tables when the 903 data is for another LA (or absent)."""
+    """Drop jobs for papers that need the LA's own 903 data (``child_level``) when the 903 data is for
+    another LA (or absent). Papers that only use it when present (paper 03) run for every LA."""
     la = data_903_la(p)
     keep, notes = [], []
     for job in jobs:
-        if not any(name.startswith("ssda903/") for name in job.paper.inputs) or job.la_code == la:
+        if not job.paper.child_level or job.la_code == la:
             keep.append(job)
         elif la is None:
             notes.append(f"skipped {job.paper.id} for {job.la_name}: no 903 data ingested (put the LA's 903 files in "

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Paths
+from .costs import COST_COLUMNS
 from .errors import AnalysisError
 
 FIRST_YEAR, LAST_YEAR = 2016, 2025  # collection years written (2015-16 to 2024-25)
@@ -471,7 +472,6 @@ def write_returns(sim: Simulation, out: Path, costs_dir: Path | None = None) -> 
 
 
 #: the placement weekly-cost file (the 903 has no costs): one row per placement
-COST_COLUMNS = ["CHILD", "PLACEMENT_START", "WEEKLY_COST", "PROVIDER", "FUNDING"]
 
 
 def generate(p: Paths, la_code: str, seed: int, out: Path, *, calibrate: bool = True, costs_dir: Path | None = None) -> dict:
