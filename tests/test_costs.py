@@ -189,3 +189,12 @@ def test_planted_cost_effects_are_recovered(project_903):
     assert {"outside_la", "age_per_year_over_10", "sdq_per_5_points", "disability_n2"} <= set(truth["effect"])
     assert (truth["effect"].str.startswith("cell: ")).sum() >= 4
     assert truth["recovered"].all(), truth[~truth["recovered"]].to_string()
+
+
+def test_predictions_use_the_cell_even_when_every_row_shares_it():
+    p = _cost_frame(n=400)
+    fit = cd.fit_within(p)
+    homes = p[p["cell"] == "children's home / external"].head(5)
+    assert cd.predict(fit, homes).mean() == pytest.approx(5000 * np.exp(0.05**2 / 2), rel=0.05)
+    as_foster = homes.assign(cell="foster / own")
+    assert cd.predict(fit, as_foster).mean() == pytest.approx(500 * np.exp(0.05**2 / 2), rel=0.05)

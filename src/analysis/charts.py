@@ -193,7 +193,7 @@ def ranked_bars(panels: Sequence[dict], title: str, *, ncols: int = 2) -> plt.Fi
         colours = [DARK_BLUE if me else MID_GREY for me in d["is_la"]]
         ax.barh(d["name"], d["value"], color=colours)
         if pd.notna(panel.get("england")):
-            ax.axvline(panel["england"], color=DARK_GREY, ls=":", lw=1.5, label="England")
+            ax.axvline(panel["england"], color=DARK_GREY, ls=":", lw=1.5, label=panel.get("line_label", "England"))
             ax.legend(loc="lower right", fontsize=8)
         ax.set_title(panel["short"], loc="left")
         ax.xaxis.set_major_formatter(_fmt(panel["unit"]))
@@ -264,8 +264,9 @@ def interval_plot(labels: Sequence[str], estimate: Sequence[float], lower: Seque
     """Estimates with 95% intervals, one row each (a forest plot); optional reference line and
     marks (e.g. the value planted in synthetic data)."""
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(9.5, 0.34 * n + 1.9))
-    fixed_layout(fig, 1, 1, left=3.6, right=0.3, top=0.6, bottom=0.85, wgap=0, hgap=0)
+    left = min(5.2, 0.3 + 0.075 * max((len(str(x)) for x in labels), default=10))
+    fig, ax = plt.subplots(figsize=(max(9.5, left + 5.5), 0.34 * n + 1.9))
+    fixed_layout(fig, 1, 1, left=left, right=0.3, top=0.6, bottom=0.85, wgap=0, hgap=0)
     y = np.arange(n)[::-1]
     est, lo, hi = (np.asarray(v, float) for v in (estimate, lower, upper))
     ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color=DARK_BLUE, ecolor=DARK_BLUE, capsize=2.5, ms=5,
@@ -310,8 +311,9 @@ def calibration_plot(bins: pd.DataFrame, title: str) -> plt.Figure:
 def bars(labels: Sequence[str], values: Sequence[float], title: str, *, xlabel: str, errors: Sequence[float] | None = None) -> plt.Figure:
     """Simple horizontal bars, largest at the top."""
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(8.0, 0.32 * n + 1.7))
-    fixed_layout(fig, 1, 1, left=2.6, right=0.3, top=0.6, bottom=0.75, wgap=0, hgap=0)
+    left = min(5.2, 0.3 + 0.075 * max((len(str(x)) for x in labels), default=10))
+    fig, ax = plt.subplots(figsize=(max(8.0, left + 5.0), 0.32 * n + 1.7))
+    fixed_layout(fig, 1, 1, left=left, right=0.3, top=0.6, bottom=0.75, wgap=0, hgap=0)
     y = np.arange(n)[::-1]
     ax.barh(y, values, xerr=errors, color=DARK_BLUE, error_kw={"ecolor": DARK_GREY, "capsize": 2})
     ax.set_yticks(y, labels, fontsize=8.5)

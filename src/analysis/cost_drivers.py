@@ -205,7 +205,10 @@ def cells_in_model(p: pd.DataFrame) -> tuple[list[str], list[str]]:
     return sorted(keep), notes
 
 
-def cost_design(p: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
+def cost_design(p: pd.DataFrame, cells: list[str], *, drop_constant: bool = True) -> pd.DataFrame:
+    """The model matrix: constant, one column per type/provider cell (in-house fostering is the
+    reference), 'other' for pooled cells, and the cost terms. Columns that do not vary are dropped
+    for fitting (``drop_constant``), never for prediction."""
     X = pd.DataFrame({"const": 1.0}, index=p.index)
     for c in cells:
         X[f"cell: {c}"] = (p["cell"] == c).astype(float)
@@ -214,6 +217,8 @@ def cost_design(p: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
         X["cell: other"] = other.astype(float)
     for t in COST_TERMS_LABELS:
         X[t] = p[t].astype(float)
+    if not drop_constant:
+        return X
     return X.loc[:, (X != X.iloc[0]).any() | (X.columns == "const")]
 
 
@@ -247,13 +252,14 @@ def fit_within(p: pd.DataFrame) -> WithinFit:
         "term": terms, "label": [COST_TERMS_LABELS.get(t, t.replace("cell: ", "") + f" (against {REFERENCE_CELL})") for t in terms],
         "estimate": est, "se": sd, "pct_change": 100 * np.expm1(est), "lower_pct": 100 * np.expm1(est - Z95 * sd),
         "upper_pct": 100 * np.expm1(est + Z95 * sd), "p": 2 * ndtr(-np.abs(est / sd)),
+        "ratio": np.exp(est), "lower_ratio": np.exp(est - Z95 * sd), "upper_ratio": np.exp(est + Z95 * sd),
     })
     return WithinFit(table, len(p), p["child"].nunique(), params, cells, notes, float(fit.scale))
 
 
 def predict(fit: WithinFit, p: pd.DataFrame) -> np.ndarray:
     """Expected weekly cost (£) for placements with the model's columns."""
-    X = cost_design(p, fit.cells).reindex(columns=fit.params.index, fill_value=0.0)
+    X = cost_design(p, fit.cells, drop_constant=False).reindex(columns=fit.params.index, fill_value=0.0)
     if "cell: other" in fit.params.index:
         X["cell: other"] = (~p["cell"].isin([*fit.cells, REFERENCE_CELL])).astype(float)
     return np.exp(X.to_numpy(float) @ fit.params.to_numpy())
@@ -582,6 +588,10 @@ def _gbp(v: float) -> str:
     return f"{sign}£{v / 1e6:.2f}m" if v >= 1e6 else f"{sign}£{v:,.0f}"
 
 
+def _change(v: float) -> str:
+    return f"saves {_gbp(-v)}" if v < 0 else f"adds {_gbp(v)}"
+
+
 def findings_markdown(s: Settings, across: AcrossFit, position: pd.DataFrame, within: Within | str) -> str:
     lines = []
     sig = across.table[across.table["p"] < 0.05]
@@ -603,7 +613,7 @@ def findings_markdown(s: Settings, across: AcrossFit, position: pd.DataFrame, wi
         gap = ox.loc["total gap"]
         rest = ox.loc["outside the area as such (and distance)"]
         explained = gap["log_points"] - rest["log_points"]
-        lines.append(f"- **Within {s.la_name}**, a placement outside the LA costs on average {_pct(gap['pct_premium'])} more a week than one inside. "
+        lines.append(f"- **Within {s.la_name}**, a placement outside the LA costs on average {gap['pct_premium']:.0f}% more a week than one inside. "
                      f"Type, provider, age and needs explain {100 * explained / gap['log_points']:.0f}% of that gap; "
                      f"the rest ({_pct(rest['pct_premium'])}, 95% interval {_pct(100 * np.expm1(rest['lower']))} to {_pct(100 * np.expm1(rest['upper']))}) "
                      "goes with being outside the area as such." if gap["log_points"] > 0 else
@@ -618,8 +628,9 @@ def findings_markdown(s: Settings, across: AcrossFit, position: pd.DataFrame, wi
             unit = sc[(sc["scenario"] == name) & (sc["basis"] == "unit-cost parameters")].iloc[0]
             if len(local) and np.isfinite(local.iloc[0]["annual_change_gbp"]):
                 l_ = local.iloc[0]
-                lines.append(f"- Scenario {name}: {l_['what']}: **{_gbp(l_['annual_change_gbp'])} a year** on the LA's own costs "
-                             f"(95% interval {_gbp(l_['lower_95'])} to {_gbp(l_['upper_95'])}); {_gbp(unit['annual_change_gbp'])} on the unit-cost parameters.")
+                lines.append(f"- Scenario {name}: {l_['what']}: **{_change(l_['annual_change_gbp'])} a year** on the LA's own costs "
+                             f"(95% interval {_gbp(l_['lower_95'])} to {_gbp(l_['upper_95'])}); {_change(unit['annual_change_gbp'])} on the "
+                             "unit-cost parameters.")
         if within.truth is not None and len(within.truth):
             lines.append(f"- *Synthetic data check:* {int(within.truth['recovered'].sum())} of {len(within.truth)} planted cost effects lie inside the model's 95% intervals.")
     else:

@@ -63,6 +63,7 @@ BASE_WEEKLY_COST = {  # £ a week by (group, provider group), before effects
     ("independent or supported", "external"): 1900, ("secure", "own"): 7800, ("secure", "external"): 8200,
     ("with parents", "own"): 60, ("adoption", "own"): 250, ("adoption", "external"): 650, ("other residential", "external"): 3800,
     ("residential school", "external"): 4200, ("other", "own"): 400, ("other", "external"): 900,
+    ("other residential", "own"): 3400, ("residential school", "own"): 3900, ("custody", "own"): 400,
 }
 ETHNIC_SHARES = {"WBRI": 0.68, "WOTH": 0.05, "MWBC": 0.04, "MOTH": 0.05, "APKN": 0.02, "AOTH": 0.02, "BAFR": 0.04, "BCRB": 0.02,
                  "BOTH": 0.02, "OOTH": 0.04, "NOBT": 0.02}
@@ -405,6 +406,15 @@ def episodes_of(sim: Simulation, child: dict) -> list[dict]:
     return out
 
 
+def base_weekly_cost(place: str, external: bool) -> float:
+    """The planted base weekly cost of a placement: by its type group as the 903 ingest groups PLACE
+    codes (``ssda903_rules.PLACE_GROUP``) and whether the provider is external (PR4, PR5)."""
+    from .ssda903_rules import PLACE_GROUP
+
+    group = PLACE_GROUP.get(place, "other")
+    return BASE_WEEKLY_COST.get((group, "external" if external else "own"), BASE_WEEKLY_COST.get((group, "own"), 900))
+
+
 def write_returns(sim: Simulation, out: Path, costs_dir: Path | None = None) -> dict:
     """Ten years of CSV returns as an LA exports them, plus costs; returns what was written."""
     rng = np.random.default_rng(sim.seed + 1)
@@ -417,7 +427,7 @@ def write_returns(sim: Simulation, out: Path, costs_dir: Path | None = None) -> 
                 pl = e["_pl"]
                 age = sim._age(child, e["DECOM"])
                 ext = pl["provider"] in ("PR4", "PR5")
-                base = BASE_WEEKLY_COST.get((pl["group"], "external" if ext else "own"), BASE_WEEKLY_COST.get((pl["group"], "own"), 900))
+                base = base_weekly_cost(e["PLACE"], ext)
                 ce = COST_EFFECTS
                 lp = ce["outside_la"] * pl["outside"] + ce["age_per_year_over_10"] * max(0.0, age - 10) + ce["sdq_per_5_points"] * (child["sdq"] - 14) / 5 + ce["disability_n2"] * (child["cin"] == "N2")
                 cost = base * math.exp(lp + rng.normal(0, 0.18))
