@@ -176,7 +176,7 @@ def test_paper_03_runs_both_halves_and_records_the_planted_truth(kernel_env_903,
         assert t["recovered"] == (t["lower_95"] <= t["planted"] <= t["upper_95"]), name
     assert "Scenario A" in _outputs_text(nb)
     # scenario A on the planted costs: private homes outside (5,600 a week, +12% outside) to own homes inside (4,600)
-    local_a = next(r for r in m["metrics"]["scenarios"]["value"] if r["scenario"] == "A" and r["basis"].startswith("the LA's own"))
+    local_a = next(r for r in m["metrics"]["scenarios"] if r["scenario"] == "A" and r["basis"].startswith("the LA's own"))
     planted = 5 * 365.25 / 7 * (4600 - 5600 * 2.718281828 ** 0.12)
     assert local_a["annual_change_gbp"] == pytest.approx(planted, rel=0.25)
     assert local_a["lower_95"] < local_a["annual_change_gbp"] < local_a["upper_95"] < 0
