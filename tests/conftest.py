@@ -77,11 +77,16 @@ def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
 REPO_NOTEBOOKS = REPO / "notebooks"
 
 
-def make_run_project(root: Path, built_paths, notebooks: Path | None = None) -> Path:
+def make_run_project(root: Path, built_paths, notebooks: Path | None = None, with_903=None) -> Path:
     """A project for runner tests: raw data linked, processed data copied from ``built``, and a
-    notebooks folder (the real one, linked, unless another is given)."""
+    notebooks folder (the real one, linked, unless another is given); ``with_903`` (a project's
+    paths) adds its raw and processed 903 data and costs."""
     make_project(root)
     shutil.copytree(built_paths.processed_public, root / "data" / "processed" / "public")
+    if with_903 is not None:
+        shutil.copytree(with_903.processed / "ssda903", root / "data" / "processed" / "ssda903")
+        for folder in ("ssda903", "costs"):
+            shutil.copytree(with_903.raw / folder, root / "data" / "raw" / folder)
     (root / "notebooks").symlink_to(notebooks or REPO_NOTEBOOKS)
     return root
 

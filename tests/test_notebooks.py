@@ -68,7 +68,7 @@ def test_overview_notebook_stops_on_an_unknown_la_with_close_matches(kernel_env,
     assert "UnknownLAError" in str(err.value) and "Hartlepool (E06000001, 805)" in str(err.value)
 
 
-@pytest.mark.parametrize("prefix,module", [("01_", "compare"), ("02_", "breakdown"), ("03_", "cost_drivers")])
+@pytest.mark.parametrize("prefix,module", [("01_", "compare"), ("02_", "breakdown"), ("03_", "cost_drivers"), ("04_", "sufficiency")])
 def test_parameters_cell_matches_the_declared_types(prefix, module):
     import importlib
 
@@ -201,3 +201,27 @@ def test_paper_03_without_903_or_cost_data_says_how_to_supply_it(kernel_env, tmp
     _run(path, tmp_path / "out.ipynb", {"output_dir": str(tmp_path)})
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert "data/raw/costs/placement_costs.csv" in m["metrics"]["within_la"] and "across_la_coefficients" in m["metrics"]
+
+
+# --- paper 04 -------------------------------------------------------------------------------------
+def test_paper_04_run_by_hand_names_the_missing_papers_and_checks_the_planted_flows(kernel_env_903, tmp_path):
+    import json
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("04_"))
+    nb = _run(path, tmp_path / "out.ipynb", {"bootstrap": 40, "forecast_years": 3, "output_dir": str(tmp_path / "run" / "04_x" / "E06000004")})
+    m = json.loads((tmp_path / "run" / "04_x" / "E06000004" / "metrics.json").read_text())
+    assert m["metrics"]["papers_included"]["value"] == [] and m["metrics"]["papers_included"]["missing"] == ["01", "02", "03"]
+    text = _outputs_text(nb)
+    assert "Missing from this pack" in text and "paper 01 did not run or failed in this run" in text
+    forecast = m["metrics"]["forecast_children"]["Current trends"]
+    assert list(forecast) == ["2026", "2027", "2028"] and all(v["lower_95"] <= v["mean"] <= v["upper_95"] for v in forecast.values())
+    assert set(m["metrics"]["backtest_abs_pct_error_total"]) == {"Markov model", "Last value", "Linear trend"}
+    assert all(t["recovered"] for t in m["planted_truth"].values()) and set(m["planted_truth"]) == {"entries", "exits"}
+
+
+def test_paper_04_with_too_short_a_history_shows_the_descriptive_parts(kernel_env_903, tmp_path):
+    path = next(p for p in NOTEBOOKS if p.name.startswith("04_"))
+    nb = _run(path, tmp_path / "out.ipynb", {"first_year": 2022, "bootstrap": 10})
+    text = _outputs_text(nb)
+    assert "Forecast not made" in text and "only 4 year(s) of 903 history (2022-2025): the forecast needs at least 6" in text
+    assert "Children looked after at 31 March by age" in text

@@ -53,7 +53,7 @@ def quiet(_msg):
 # --- choosing papers and parameters ----------------------------------------------------------------------
 def test_papers_are_chosen_by_number_or_name(built, tmp_path):
     p = make_paths(make_run_project(tmp_path / "p", built[0]))
-    assert [x.id for x in runner.select_papers(p, [])] == ["01", "02", "03"]  # the default set
+    assert [x.id for x in runner.select_papers(p, [])] == ["01", "02", "03", "04"]  # the default set
     for name in ("01", "1", "compare", "01_compare_local_authorities.ipynb"):
         assert [x.id for x in runner.select_papers(p, [name])] == ["01"]
     assert runner.select_papers(p, ["00"])[0].parameters == ("la_code",)
@@ -238,3 +238,48 @@ def test_child_level_papers_are_skipped_for_las_without_903_data(built, project_
     kept, notes = runner.child_level_jobs(project_903, jobs)
     assert [j.la_code for j in kept] == ["E06000004"]
     assert notes == ["skipped 02 for Hartlepool: it needs the LA's own 903 data, and this project's 903 data is for E06000004"]
+
+
+def test_the_pack_runs_after_its_papers_and_reads_their_results_from_the_same_run(built, project_903, tmp_path, monkeypatch):
+    from analysis import sufficiency
+
+    root = make_run_project(tmp_path / "p", built[0], with_903=project_903)
+    monkeypatch.setenv("ANALYSIS_PROJECT_ROOT", str(root))
+    monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "test-key-" + "0" * 24)
+    p = make_paths(root)
+    papers = runner.select_papers(p, ["04"])
+    assert [x.id for x in papers] == ["01", "02", "03", "04"], "the pack brings its papers into the run"
+    result = runner.run(p, papers, [("E06000004", "Stockton-on-Tees")], {}, workers=2, progress=quiet)
+    assert result.exit_code == 0, result.failed
+    assert [r["paper"] for r in result.records] == ["01", "02", "03", "04"]
+    pack = p.reports / "latest" / "04_sufficiency_pack" / "E06000004"
+    m = json.loads((pack / "metrics.json").read_text())
+    assert m["metrics"]["papers_included"]["value"] == ["01", "02", "03"]
+    m03 = json.loads((p.reports / "latest" / "03_placement_costs" / "E06000004" / "metrics.json").read_text())
+    found, where = sufficiency.sibling_metrics(str(p.reports / "runs" / result.run_id / "04_sufficiency_pack" / "E06000004"), "E06000004", p)
+    assert found["03"] == m03 and result.run_id in where
+    if runner.chromium() or os.environ.get("ANALYSIS_REQUIRE_BROWSER"):
+        assert (pack / "report.pdf").read_bytes()[:5] == b"%PDF-"
+        assert "E06000004/report.pdf" in (p.reports / "index.html").read_text()
+
+
+def test_a_paper_missing_from_the_run_is_named_not_filled_from_an_older_run(tmp_path):
+    from analysis import sufficiency
+
+    run = tmp_path / "reports" / "runs" / "R1"
+    for pid in ("01", "02"):
+        (run / f"{pid}_x" / "E06000004").mkdir(parents=True)
+        (run / f"{pid}_x" / "E06000004" / "metrics.json").write_text('{"title": "t", "metrics": {}}')
+    old = tmp_path / "reports" / "latest" / "03_y" / "E06000004"
+    old.mkdir(parents=True)
+    (old / "metrics.json").write_text('{"title": "stale", "metrics": {}}')
+    found, _ = sufficiency.sibling_metrics(str(run / "04_z" / "E06000004"), "E06000004", make_paths(make_project_root(tmp_path)))
+    assert found["01"] and found["02"] and found["03"] is None
+    s = sufficiency.Settings("E06000004", "Stockton-on-Tees", [2025], 3, 3, 2, 0, {})
+    assert "Missing from this pack:** Placement costs (paper 03)" in sufficiency.key_messages(s, found, None, None, None, None)
+
+
+def make_project_root(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='x'\n")
+    (tmp_path / "data" / "raw").mkdir(parents=True, exist_ok=True)
+    return tmp_path

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib
@@ -335,6 +336,32 @@ def line_panels(data: pd.DataFrame, title: str, *, ylabel: str, ncols: int = 2) 
         ax.set_title(label, loc="left")
         ax.set_ylabel(ylabel)
         ax.yaxis.set_major_formatter(_fmt("%"))
+    fig.suptitle(title, x=0.01, ha="left")
+    return fig
+
+
+def forecast_lines(data: pd.DataFrame, title: str) -> plt.Figure:
+    """The recorded series and each scenario's forecast (columns series, year, mean, lower, upper); the
+    first forecast series gets its 95% band."""
+    fig, ax = plt.subplots(figsize=(9.5, 4.6))
+    fixed_layout(fig, 1, 1, left=0.8, right=2.9, top=0.6, bottom=0.7, wgap=0, hgap=0)
+    series = list(dict.fromkeys(data["series"]))
+    recorded = data[data["series"] == series[0]]
+    ax.plot(recorded["year"], recorded["mean"], color=DARK_GREY, lw=2.2, marker="o", ms=3.5, label=series[0])
+    last = recorded.iloc[-1]
+    for i, (name, colour) in enumerate(zip(series[1:], (DARK_BLUE, TURQUOISE, DARK_PINK, ORANGE, LIGHT_PURPLE))):
+        d = data[data["series"] == name]
+        years = np.concatenate([[last["year"]], d["year"].to_numpy()])
+        mean = np.concatenate([[last["mean"]], d["mean"].to_numpy()])
+        ax.plot(years, mean, color=colour, lw=2.0 if i == 0 else 1.5, ls="-" if i == 0 else "--", label=textwrap.fill(name, 30))
+        if i == 0:
+            ax.fill_between(years, np.concatenate([[last["mean"]], d["lower"].to_numpy()]),
+                            np.concatenate([[last["mean"]], d["upper"].to_numpy()]), color=colour, alpha=0.15, lw=0, label="95% interval")
+    ax.set_xlabel("Year (at 31 March)")
+    ax.set_ylabel("Children looked after")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(title, x=0.01, ha="left")
     return fig
 

@@ -51,7 +51,9 @@ EXECUTION_TIMEOUT = 600  # seconds per cell
 START_TIMEOUT = 120  # seconds for the kernel to start
 PACKAGES = ("analysis", "pandas", "numpy", "pyarrow", "scipy", "statsmodels", "scikit-learn", "matplotlib", "seaborn",
             "papermill", "nbconvert", "nbclient", "ipykernel", "openpyxl")
-OUTPUT_FILES = ("report.html", "tables.xlsx", "metrics.json", "notebook.ipynb")
+OUTPUT_FILES = ("report.html", "report.pdf", "tables.xlsx", "metrics.json", "notebook.ipynb")
+PDF_FILE = "report.pdf"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 FAVICON = '<link rel="icon" href="data:,">\n'
 REPORT_CSS = """
@@ -79,6 +81,8 @@ class Paper:
     inputs: tuple[str, ...]
     parameters: tuple[str, ...]
     child_level: bool = False  # needs the LA's own 903 data (notebook metadata ``analysis.child_level``)
+    after: tuple[str, ...] = ()  # papers whose results (same run, same LA) it reads: they run first
+    pdf: bool = False  # also print the HTML report to PDF with headless Chromium
 
     @property
     def takes_output_dir(self) -> bool:
@@ -105,7 +109,8 @@ def discover_papers(p: Paths) -> list[Paper]:
             src = "".join(first["source"]) if first else path.stem
             title = src.splitlines()[0].lstrip("# ").strip()
         papers.append(Paper(path.stem[:2], path.stem, path, title, bool(meta.get("default", False)),
-                            tuple(meta.get("inputs", ())), _parameters_of(nb), bool(meta.get("child_level", False))))
+                            tuple(meta.get("inputs", ())), _parameters_of(nb), bool(meta.get("child_level", False)),
+                            tuple(meta.get("after", ())), bool(meta.get("pdf", False))))
     return papers
 
 
@@ -125,7 +130,16 @@ def select_papers(p: Paths, names: Iterable[str] = ()) -> list[Paper]:
             raise AnalysisError(f"'{name}' {what}; papers: {listing}")
         if hits[0] not in chosen:
             chosen.append(hits[0])
-    return chosen
+    return with_prerequisites(papers, chosen)
+
+
+def with_prerequisites(papers: list[Paper], chosen: list[Paper]) -> list[Paper]:
+    """Add the papers a chosen paper reads (``after``), so that a pack is built from the same run; in paper order."""
+    by_id = {x.id: x for x in papers}
+    wanted = {x.id for x in chosen}
+    for x in chosen:
+        wanted |= {a for a in x.after if a in by_id}
+    return [x for x in papers if x.id in wanted]
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -250,6 +264,33 @@ def export_html(nb_path: Path, out_path: Path, title: str, banner: str) -> None:
     tmp.replace(out_path)
 
 
+def chromium() -> str | None:
+    """A headless-capable Chromium or Chrome on PATH (``ANALYSIS_CHROMIUM`` overrides)."""
+    if os.environ.get("ANALYSIS_CHROMIUM"):
+        return os.environ["ANALYSIS_CHROMIUM"]
+    return next((path for name in CHROMIUM_NAMES if (path := shutil.which(name))), None)
+
+
+def print_pdf(html_path: Path, pdf_path: Path, timeout: int = 120) -> str | None:
+    """Print an HTML report to PDF with headless Chromium (A4, backgrounds, no header or footer).
+    Returns a note when no PDF could be made (the HTML report is unaffected)."""
+    browser = chromium()
+    if browser is None:
+        return "no PDF: Chromium is not installed (apt install chromium, or set ANALYSIS_CHROMIUM)"
+    tmp = pdf_path.with_suffix(".tmp.pdf")
+    with tempfile.TemporaryDirectory(prefix="cla-chromium-") as profile:
+        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+               "--no-pdf-header-footer", "--print-to-pdf-no-header", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()]
+        try:
+            subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"no PDF: Chromium failed ({exc.__class__.__name__})"
+    if not tmp.is_file() or tmp.read_bytes()[:5] != b"%PDF-":
+        return "no PDF: Chromium did not write one"
+    tmp.replace(pdf_path)
+    return None
+
+
 def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, timeout: int = EXECUTION_TIMEOUT) -> dict[str, Any]:
     """Run one paper for one LA (in this process or a worker) and return its result record."""
     import html as html_lib
@@ -302,6 +343,10 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
         try:
             export_html(nb_out, out / HTML_FILE, f"{job.paper.title}: {job.la_name}", html_lib.escape(banner))
             problems = scan_outputs(out)
+            if job.paper.pdf and not problems:
+                note = print_pdf(out / HTML_FILE, out / PDF_FILE)
+                if note:
+                    record["notes"] = [note]
             if problems:
                 record["status"] = "failed"
                 record["error"] = "disclosure check failed: " + "; ".join(problems[:5])
@@ -416,6 +461,21 @@ def publish_latest(p: Paths, record: dict[str, Any]) -> None:
 
 
 # --- running ---------------------------------------------------------------------------------------------
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _run_waves(p: Paths, waves: list[list[Job]], run_dir: Path, run_id: str, banner: str, timeout: int, workers: int,
+               done: Callable[[dict[str, Any]], None]) -> None:
+    for wave in waves:
+        args = [(job, str(p.root), str(run_dir), run_id, banner, timeout) for job in wave]
+        if workers <= 1 or len(args) <= 1:
+            for a in args:
+                done(execute_job(*a))
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                futures = [pool.submit(execute_job, *a) for a in args]
+                for fut in as_completed(futures):
+                    done(fut.result())
 @dataclass
 class RunResult:
     run_id: str
@@ -471,16 +531,23 @@ def run_jobs(p: Paths, jobs: list[Job], *, workers: int = 1, command: str = "ana
             extra = f" at cell {cell.get('cell')}: {record['error']}" if cell.get("cell") else f": {record['error']}"
         progress(f"[{len(records)}/{len(jobs)}] {record['paper']} {record['la_code']} {record['la_name']}: {status} ({record['duration_s']:.1f} s){extra}")
 
-    args = [(job, str(p.root), str(run_dir), run_id, banner, timeout) for job in jobs]
-    if workers <= 1 or len(jobs) <= 1:
-        for a in args:
-            done(execute_job(*a))
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(execute_job, *a) for a in args]
-            for fut in as_completed(futures):
-                done(fut.result())
+    # papers that read other papers' results (``after``) run once those have finished
+    waves = [[j for j in jobs if not j.paper.after], [j for j in jobs if j.paper.after]]
+    # parallel kernels share the cores: one maths thread each, or OpenMP and BLAS threads fight (10x slower)
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
+    for v in THREAD_VARIABLES:
+        os.environ.setdefault(v, threads)
+    try:
+        _run_waves(p, waves, run_dir, run_id, banner, timeout, workers, done)
+    finally:
+        for v, old in saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
     order = {job.key: i for i, job in enumerate(jobs)}
+
     records.sort(key=lambda r: order[r["key"]])
 
     state = read_state(p)
@@ -674,7 +741,8 @@ def write_index(p: Paths) -> Path:
             last_attempt.setdefault(rec["key"], {**rec, "started": m.get("started")})
 
     def links(folder: str, outputs: list[str]) -> str:
-        names = {"report.html": "report", "tables.xlsx": "tables (Excel)", "metrics.json": "metrics", "notebook.ipynb": "notebook"}
+        names = {"report.html": "report", "report.pdf": "PDF", "tables.xlsx": "tables (Excel)", "metrics.json": "metrics",
+                 "notebook.ipynb": "notebook"}
         return " · ".join(f'<a href="{e(folder)}/{f}">{names[f]}</a>' for f in OUTPUT_FILES if f in outputs)
 
     rows = []

@@ -23,7 +23,7 @@ from .errors import AnalysisError
 from .params import ParameterError
 
 PARAMETER_TYPES: dict[str, type] = {
-    "la_code": str, "forecast_years": int, "fit_years": int, "holdout_years": int, "bootstrap": int,
+    "la_code": str, "first_year": int, "forecast_years": int, "fit_years": int, "holdout_years": int, "bootstrap": int,
     "fewer_entries_pct": float, "faster_exits_pct": float, "shift_to_fostering_pct": float, "output_dir": str,
 }
 PAPERS = {"01": "How the LA compares (paper 01)", "02": "Stability and breakdown risk (paper 02)", "03": "Placement costs (paper 03)"}
@@ -83,7 +83,7 @@ class Settings:
         return self.years[-1]
 
 
-def setup(data: Data, *, la_code: str, forecast_years: int, fit_years: int, holdout_years: int, bootstrap: int,
+def setup(data: Data, *, la_code: str, first_year: int, forecast_years: int, fit_years: int, holdout_years: int, bootstrap: int,
           fewer_entries_pct: float, faster_exits_pct: float, shift_to_fostering_pct: float, p: Paths | None = None) -> Settings:
     from .params import resolve_la_param
 
@@ -102,7 +102,10 @@ def setup(data: Data, *, la_code: str, forecast_years: int, fit_years: int, hold
     for name, v in (("fewer_entries_pct", fewer_entries_pct), ("faster_exits_pct", faster_exits_pct), ("shift_to_fostering_pct", shift_to_fostering_pct)):
         if not 0 <= v <= 100:
             raise ParameterError(f"parameter '{name}' should be a percentage from 0 to 100, got {v!r}")
-    years = [int(y) for y in data.report["collection_years"]]
+    available = [int(y) for y in data.report["collection_years"]]
+    if first_year and not available[0] <= first_year <= available[-1]:
+        raise ParameterError(f"parameter 'first_year' should be within the 903 data ({available[0]} to {available[-1]}), or 0 for all; got {first_year}")
+    years = [y for y in available if y >= (first_year or available[0])]
     notes = []
     scenarios = {
         "Current trends": {},
@@ -309,7 +312,8 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
         c = costs_t[costs_t["year"] == last_year].set_index("scenario")["annual_cost_gbp"]
         base_cost = c.iloc[0]
         parts = [f"{name.lower()}: {_gbp(v - base_cost)}" for name, v in c.iloc[1:].items()]
-        lines.append(f"- **Cost of the scenarios** in {last_year - 1}-{str(last_year)[2:]} against current trends ({_gbp(base_cost)} a year): " + "; ".join(parts) + ".")
+        lines.append(f"- **Cost of the scenarios** in {last_year - 1}-{str(last_year)[2:]} against current trends ({_gbp(base_cost).lstrip('+')} a year "
+                     "in today's prices): " + "; ".join(parts) + ".")
     missing = [PAPERS[pid] for pid, m in found.items() if m is None]
     if missing:
         lines.append(f"- **Missing from this pack:** {', '.join(missing)}: the paper did not run or failed in this run, so its results are not shown.")
@@ -356,7 +360,7 @@ def paper01_table(m: dict | None) -> pd.DataFrame | None:
         d = m["metrics"].get(mid)
         if isinstance(d, dict):
             rows.append({"measure": label, "year": d.get("year"), "LA": d.get("value"), "comparator_average": d.get("comparators"),
-                         "England": d.get("england"), "against_England": d.get("flag", "")})
+                         "England": d.get("england"), "against_England": d.get("flag") or "not tested"})
     return pd.DataFrame(rows)
 
 
@@ -366,7 +370,9 @@ def paper02_table(m: dict | None) -> pd.DataFrame | None:
     by_type = _m(m, "rate_by_placement_type") or {}
     hr = _m(m, "hazard_ratios") or {}
     rows = [{"item": f"Unplanned endings per 100 placement-years: {k}", "value": v} for k, v in by_type.items()]
-    rows += [{"item": f"Hazard ratio: {k.replace('_', ' ')}", "value": round(v["hazard_ratio"], 2)} for k, v in hr.items()
+    from .breakdown import TERM_LABELS
+
+    rows += [{"item": f"Hazard ratio: {TERM_LABELS.get(k, k)}", "value": round(v["hazard_ratio"], 2)} for k, v in hr.items()
              if isinstance(v, dict) and v.get("p", 1) < 0.05]
     return pd.DataFrame(rows)
 
