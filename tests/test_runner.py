@@ -95,8 +95,9 @@ def test_a_run_writes_every_output_and_a_manifest(published):
     rec = result.records[0]
     folder = p.reports / rec["folder"]
     for name in runner.OUTPUT_FILES:
-        assert (folder / name).is_file() == (name != runner.PDF_FILE), name  # only the pack (paper 04) is printed to PDF
-        assert (p.reports / "latest" / rec["slug"] / "E06000004" / name).is_file(), name
+        expected = name != runner.PDF_FILE  # only the pack (paper 04) is printed to PDF
+        assert (folder / name).is_file() == expected, name
+        assert (p.reports / "latest" / rec["slug"] / "E06000004" / name).is_file() == expected, name
     m = json.loads((p.reports / "runs" / result.run_id / "manifest.json").read_text())
     assert m["status"] == "ok" and m["kernel"] == KERNEL_NAME
     assert {"pandas", "papermill", "python"} <= set(m["packages"])
