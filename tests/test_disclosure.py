@@ -59,3 +59,12 @@ def test_bad_arguments_are_clear():
         apply_disclosure_control(df, ["missing"])
     with pytest.raises(ValueError, match="label_column"):
         apply_disclosure_control(df, ["n"], total_row="Total")
+
+
+def test_secondary_suppression_within_each_block_of_a_stacked_table():
+    df = pd.DataFrame({"grouping": ["type", "type", "type", "age", "age"], "group": ["a", "b", "c", "young", "old"],
+                       "n": [3, 40, 57, 50, 50], "rate": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    out = apply_disclosure_control(df, ["n"], groups="grouping", linked={"n": ["rate"]})
+    # in "type", 3 alone would be found from the total of 100: the next smallest (40) goes too
+    assert out["n"].tolist() == ["c", "c", 57, 50, 50]
+    assert out["rate"].tolist() == ["c", "c", 3.0, 4.0, 5.0]

@@ -46,6 +46,7 @@ def suppression_mask(
     row_total: str | None = None,
     total_row: object | None = None,
     label_column: str | None = None,
+    groups: str | None = None,
     min_count: int = MIN_COUNT,
 ) -> pd.DataFrame:
     """Boolean frame (same index, ``count_columns`` plus ``row_total``) of cells to suppress.
@@ -56,6 +57,9 @@ def suppression_mask(
     cols = list(count_columns) + ([row_total] if row_total else [])
     mask = pd.DataFrame({c: _small(df[c], min_count) for c in cols}, index=df.index)
     body = df.index if total_row is None else df.index[df[label_column] != total_row]
+    # ``groups``: rows sharing a value of this column add up to a total published elsewhere (for
+    # example the breakdowns of one characteristic in a stacked table): protect each group's cells
+    blocks = [df.index[df[groups] == g] for g in pd.unique(df[groups])] if groups else []
     while True:
         before = mask.values.copy()
         if row_total:
@@ -64,6 +68,9 @@ def suppression_mask(
         if total_row is not None:
             for c in cols:
                 mask.loc[body, c] = _protect_one(df.loc[body, c], mask.loc[body, c]).to_numpy()
+        for block in blocks:
+            for c in cols:
+                mask.loc[block, c] = _protect_one(df.loc[block, c], mask.loc[block, c]).to_numpy()
         if np.array_equal(before, mask.values):
             return mask
 
@@ -76,12 +83,14 @@ def apply_disclosure_control(
     total_row: object | None = None,
     label_column: str | None = None,
     linked: Mapping[str, Sequence[str]] | None = None,
+    groups: str | None = None,
     min_count: int = MIN_COUNT,
 ) -> pd.DataFrame:
     """A copy of ``df`` ready to publish: suppressed cells hold ``"c"`` (columns become object).
 
     ``linked`` maps a count column to the columns derived from it (percentages, rates) that must
-    be suppressed wherever the count is.
+    be suppressed wherever the count is. ``groups`` names a column whose values mark blocks of rows
+    that each add up to a published total (secondary suppression within each block).
     """
     if total_row is not None and label_column is None:
         raise ValueError("total_row needs label_column")
@@ -89,7 +98,7 @@ def apply_disclosure_control(
     if missing:
         raise KeyError(f"columns not in the table: {missing}")
     mask = suppression_mask(
-        df, count_columns, row_total=row_total, total_row=total_row, label_column=label_column, min_count=min_count
+        df, count_columns, row_total=row_total, total_row=total_row, label_column=label_column, groups=groups, min_count=min_count
     )
     out = df.copy()
     for c in mask.columns:

@@ -154,8 +154,13 @@ def profile(data: Data, s: Settings, snap: pd.DataFrame) -> dict[str, pd.DataFra
         out["location"].append(_count(y, pd.Series(np.select([loc == "IN", (loc == "OUT") & (dist > 20), loc == "OUT"],
                                                               ["inside the LA", "outside, over 20 miles", "outside, up to 20 miles"], default="not known"))))
     del per
-    return {k: pd.concat(v, ignore_index=True).pivot_table(index="group", columns="year", values="children", aggfunc="sum", fill_value=0)
-            .astype(int).reset_index() for k, v in out.items()}
+    tables = {}
+    for k, v in out.items():
+        t = pd.concat(v, ignore_index=True).pivot_table(index="group", columns="year", values="children", aggfunc="sum", fill_value=0).astype(int)
+        t.columns = [str(c) for c in t.columns]
+        t.loc["all children"] = t.sum()  # the total row, so that a suppressed count cannot be worked out by subtraction
+        tables[k] = t.reset_index()
+    return tables
 
 
 def _count(year: int, values: pd.Series) -> pd.DataFrame:
@@ -174,6 +179,8 @@ def provision(data: Data, s: Settings) -> pd.DataFrame:
                     default="other (parents, other LAs, public bodies)")
     t = pd.crosstab(fc.group_of(on["place_group"]), who).reindex(list(fc.GROUPS), fill_value=0)
     t.index.name = "group"
+    t.columns.name = None
+    t["total"] = t.sum(axis=1)
     return t.reset_index()
 
 
@@ -197,14 +204,14 @@ def gap_table(forecast_: fc.Forecast, provision_t: pd.DataFrame, year: int) -> p
     """Forecast children by group in a year against the LA's own provision in use now."""
     f = forecast_.by_group[forecast_.by_group["year"] == year].set_index("group")
     own = provision_t.set_index("group").get("LA's own", pd.Series(0, index=provision_t["group"]))
-    now = provision_t.set_index("group").drop(columns=[], errors="ignore").sum(axis=1)
+    now = provision_t.set_index("group")["total"]
     rows = []
     for g in fc.GROUPS:
         rows.append({"group": g, "children_now": int(now.get(g, 0)), "in_own_provision_now": int(own.get(g, 0)),
                      f"forecast_{year}": round(float(f.at[g, "mean"]), 0), "lower_95": round(float(f.at[g, "lower"]), 0),
                      "upper_95": round(float(f.at[g, "upper"]), 0),
                      "extra_places_needed_if_own_share_kept": round(float(f.at[g, "mean"]) * (own.get(g, 0) / now.get(g, 1) if now.get(g, 0) else 0)
-                                                                    - own.get(g, 0), 0)})
+                                                                    - own.get(g, 0), 0) + 0.0})
     return pd.DataFrame(rows)
 
 
