@@ -286,8 +286,8 @@ def backtest(snap: pd.DataFrame, last_year: int, *, holdout_years: int = 2, fit_
             rows.append({"year": y, "years_ahead": k, "method": name, "forecast": round(tot, 1), "actual": int(truth["total"]),
                          "abs_pct_error_total": round(100 * abs(tot - truth["total"]) / max(truth["total"], 1), 1),
                          "mape_groups": round(float(np.mean([100 * abs(pred[g] - truth[g]) / max(truth[g], 1) for g in GROUPS])), 1),
-                         "inside_interval": (fc.total.set_index("year").loc[y, "lower"] <= truth["total"] <= fc.total.set_index("year").loc[y, "upper"])
-                         if name == "Markov model" else None})
+                         "inside_interval": ("yes" if fc.total.set_index("year").loc[y, "lower"] <= truth["total"] <= fc.total.set_index("year").loc[y, "upper"]
+                                             else "no") if name == "Markov model" else "z"})
     return pd.DataFrame(rows)
 
 

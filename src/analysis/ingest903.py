@@ -84,7 +84,8 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
         raise InputError(f"no usable rows in the required 903 table(s): {', '.join(missing)} "
                          f"(see the set-aside rows: {len(v.set_aside)})", folder)
     s = ssda903.stitch(v)
-    eps, hdr = s["episodes"], s["header"]
+    v.tables.clear()  # the stitched copies replace them (at national scale this frees about 0.7 GiB)
+    eps, hdr = s.pop("episodes"), s["header"]
     uasc = set(s["uasc"]["CHILD"]) if "uasc" in s else set()
     need = eps["PL_DISTANCE"].fillna("").eq("") if "PL_DISTANCE" in eps.columns else pd.Series(True, index=eps.index)
     codes = set(geography.normalise_postcode(eps.loc[need, "HOME_POST"])) | set(geography.normalise_postcode(eps.loc[need, "PL_POST"]))
@@ -105,6 +106,7 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
         "pl_distance": pd.to_numeric(eps["PL_DISTANCE"], errors="coerce"), "pl_la": eps["PL_LA"], "pl_location": eps["PL_LOCATION"],
         "urn": eps["URN"].fillna(""), "derived_location": eps["derived_location"].astype(bool), "closed_by_stitch": eps["closed_by_stitch"].astype(bool),
     })[EPISODE_OUT]
+    del eps  # postcodes and raw IDs go no further
     children = pd.DataFrame({
         "child": hdr["CHILD"].map(pseudo), "sex": hdr["SEX"].str.upper().map(SEX).fillna("U"), "birth_month": privacy.birth_month(births),
         "ethnic": hdr["ETHNIC"].str.upper(), "uasc": hdr["CHILD"].isin(uasc), "latest_return": hdr["collection_year"].astype(int),
