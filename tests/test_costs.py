@@ -198,3 +198,17 @@ def test_predictions_use_the_cell_even_when_every_row_shares_it():
     assert cd.predict(fit, homes).mean() == pytest.approx(5000 * np.exp(0.05**2 / 2), rel=0.05)
     as_foster = homes.assign(cell="foster / own")
     assert cd.predict(fit, as_foster).mean() == pytest.approx(500 * np.exp(0.05**2 / 2), rel=0.05)
+
+
+def test_without_a_cost_file_the_within_la_part_says_how_to_supply_one(project_903):
+    from analysis import compare
+
+    data = cd.CostData.load(project_903)
+    no_costs = cd.CostData(data.placements, data.periods, data.oc2, None, data.report, data.truth)
+    inputs = compare.Inputs.load(project_903)
+    u = {k: v for k, (v, _) in cd.EVIDENCE_UNIT_COSTS.items()}
+    s = cd.setup(inputs, la_code="E06000004", sn_model=2025, compare_years=[], homes_moved=5, foster_shift_points=10.0,
+                 unit_costs=u, bootstrap=0)
+    message = cd.within_la(no_costs, s)
+    assert isinstance(message, str) and message.startswith("No placement cost file was ingested.")
+    assert "data/raw/costs/placement_costs.csv" in message and "analysis ingest" in message
