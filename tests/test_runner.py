@@ -25,12 +25,13 @@ report.metric("answer", 42)
 report.finish()'''
 
 
-def fake_paper(folder, pid: str, *, default: bool = True, inputs=("la_lookup",)):
+def fake_paper(folder, pid: str, *, default: bool = True, inputs=("la_lookup",), after=()):
     params = new_code_cell('la_code: str = "E06000004"  # LA\noutput_dir: str = ""  # set by the runner')
     params.metadata["tags"] = ["parameters"]
     nb = new_notebook(cells=[new_markdown_cell(f"# Fake paper {pid}"), params, new_code_cell(FAKE_BODY.format(pid=pid))],
                       metadata={"kernelspec": {"name": KERNEL_NAME, "display_name": "x", "language": "python"},
-                                "analysis": {"paper": pid, "title": f"Fake {pid}", "default": default, "inputs": list(inputs)}})
+                                "analysis": {"paper": pid, "title": f"Fake {pid}", "default": default, "inputs": list(inputs),
+                                             "after": list(after)}})
     nbformat.write(nb, folder / f"{pid}_fake_{pid}.ipynb")
 
 
@@ -284,3 +285,30 @@ def make_project_root(tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project]\nname='x'\n")
     (tmp_path / "data" / "raw").mkdir(parents=True, exist_ok=True)
     return tmp_path
+
+
+def test_refresh_reruns_a_pack_together_with_the_papers_it_reads(built, tmp_path, monkeypatch):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    fake_paper(nbs, "91")
+    fake_paper(nbs, "92", inputs=("la_lookup", "population"))
+    fake_paper(nbs, "93", after=("91",))
+    root = make_run_project(tmp_path / "project", built[0], notebooks=nbs)
+    monkeypatch.setenv("ANALYSIS_PROJECT_ROOT", str(root))
+    monkeypatch.delenv("FAKE_FAIL", raising=False)
+    p = make_paths(root)
+    papers = runner.select_papers(p, [])
+    assert runner.refresh(p, papers, progress=quiet) == 0
+    # only 91's notebook changes: the pack (93) must be rebuilt from the same run, 92 is left alone
+    nb = p.notebooks / "91_fake_91.ipynb"
+    nb.write_text(nb.read_text().replace("Fake paper 91", "Fake paper 91, revised"))
+    assert runner.refresh(p, papers, progress=quiet) == 0
+    last = sorted((p.reports / "runs").iterdir())[-1]
+    assert [j["paper"] for j in json.loads((last / "manifest.json").read_text())["jobs"]] == ["91", "93"]
+    # only the pack changes: its papers re-run with it
+    nb = p.notebooks / "93_fake_93.ipynb"
+    nb.write_text(nb.read_text().replace("Fake paper 93", "Fake paper 93, revised"))
+    assert runner.refresh(p, papers, progress=quiet) == 0
+    last = sorted((p.reports / "runs").iterdir())[-1]
+    assert [j["paper"] for j in json.loads((last / "manifest.json").read_text())["jobs"]] == ["91", "93"]
+    assert "91/E06000004: re-run with 93, which reads its results from the same run" in (p.reports / "logs" / "refresh.log").read_text()

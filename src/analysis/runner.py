@@ -679,6 +679,26 @@ def plan_refresh(p: Paths, papers: list[Paper], las: list[tuple[str, str]] | Non
                 why = f"inputs changed ({', '.join(changed)})" if changed else "notebook or code changed"
                 jobs.append(job)
                 reasons.append(f"{job.key}: {why}")
+    return with_pack_companions(papers, jobs, reasons, state)
+
+
+def with_pack_companions(papers: list[Paper], jobs: list[Job], reasons: list[str], state: dict) -> tuple[list[Job], list[str]]:
+    """A pack reads its papers' results from the same run, so when a pack or a paper it reads is
+    re-run for an LA, the pack and all its papers are re-run for that LA together."""
+    jobs, reasons = list(jobs), list(reasons)
+    for pack in [x for x in papers if x.after]:
+        group = [pack] + [x for x in papers if x.id in pack.after]
+        touched = {(j.la_code, j.la_name) for j in jobs if j.paper in group}
+        for la_code, la_name in sorted(touched):
+            for paper in group:
+                key = Job(paper, la_code, la_name).key
+                if any(j.key == key for j in jobs):
+                    continue
+                params = (state.get(key) or {}).get("parameters") or {}
+                jobs.append(Job(paper, la_code, la_name, params))
+                reasons.append(f"{key}: re-run with {pack.id}, which reads its results from the same run")
+    order = {x.id: i for i, x in enumerate(papers)}
+    jobs.sort(key=lambda j: (order.get(j.paper.id, len(order)), j.la_code))
     return jobs, reasons
 
 
