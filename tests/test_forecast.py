@@ -113,3 +113,23 @@ def test_planted_entries_and_exits_are_recovered(synthetic_snap):
     starts = data.truth["targets"]["starts"]
     assert truth.at["entries", "planted_per_year"] == pytest.approx(np.mean([round(starts[str(y)]) for y in (2023, 2024, 2025)]))
     assert truth["recovered"].all(), truth.to_string()
+
+
+def test_processed_903_is_read_once_for_the_papers_and_a_stray_truth_file_is_ignored(project_903, tmp_path):
+    import json
+    import shutil
+
+    from analysis import ingest903
+    from analysis.config import paths as make_paths
+    from conftest import make_project
+
+    d = ingest903.read_processed(project_903, ("placements", "oc2", "no_such_table"))
+    assert d.truth is not None and d.report["la_code"] == "E06000004"
+    assert d.tables["no_such_table"] is None and len(d.tables["placements"]) > 1000
+    other = make_paths(make_project(tmp_path / "p"))
+    assert ingest903.read_processed(other, ("placements",)) is None
+    shutil.copytree(project_903.processed / "ssda903", other.processed / "ssda903")
+    (other.raw / "ssda903").mkdir(parents=True)
+    truth = json.loads((project_903.raw / "ssda903" / "truth.json").read_text()) | {"la_code": "E06000001"}
+    (other.raw / "ssda903" / "truth.json").write_text(json.dumps(truth))
+    assert ingest903.read_processed(other, ("placements",)).truth is None, "truth for another LA's data is not used"

@@ -114,3 +114,7 @@ def test_scan_copes_with_empty_cells_in_the_workbook(tmp_path):
     r.table("t", pd.DataFrame({"area": ["a", "b"], "value": [1.5, float("nan")], "note": ["x", None]}), title="t", show=False)
     r.finish()
     assert reporting.scan_outputs(tmp_path) == []
+
+
+def test_notes_become_sentences():
+    assert reporting.sentences(["a note", "", "Another one."]) == "A note. Another one."

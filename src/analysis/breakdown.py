@@ -24,11 +24,9 @@ Definitions (``shared/reference/ssda903.md`` section 6):
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from difflib import get_close_matches
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -83,20 +81,13 @@ class Data:
 
     @classmethod
     def load(cls, p: Paths | None = None) -> Data:
-        p = p or paths()
-        folder = p.processed / "ssda903"
-        if not (folder / "placements.parquet").is_file():
-            raise AnalysisError("no processed 903 data: put the LA's 903 files in data/raw/ssda903/ (or run "
-                                "`analysis synth --if-missing`) and then `analysis ingest`")
-        report = json.loads((folder / "ingest_report.json").read_text())
-        oc2 = pd.read_parquet(folder / "oc2.parquet") if (folder / "oc2.parquet").is_file() else pd.DataFrame(
-            columns=["child", "collection_year", "sdq_score"])
-        truth_file = p.raw / "ssda903" / "truth.json"
-        truth = json.loads(truth_file.read_text()) if truth_file.is_file() else None
-        if truth is not None and truth.get("la_code") != report.get("la_code"):
-            truth = None
-        return cls(pd.read_parquet(folder / "placements.parquet"), pd.read_parquet(folder / "periods.parquet"),
-                   pd.read_parquet(folder / "children.parquet"), oc2, report, truth)
+        from .ingest903 import NO_903, read_processed
+
+        d = read_processed(p or paths(), ("placements", "periods", "children", "oc2"))
+        if d is None:
+            raise AnalysisError(NO_903)
+        t = d.tables
+        return cls(t["placements"], t["periods"], t["children"], t["oc2"], d.report, d.truth)
 
     @property
     def synthetic(self) -> bool:

@@ -16,9 +16,7 @@ On synthetic data the within-LA estimates are set beside the effects planted in 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -148,20 +146,13 @@ class CostData:
     @classmethod
     def load(cls, p: Paths | None = None) -> CostData | None:
         """The processed 903 tables and placement costs, or None when there is no 903 data."""
-        p = p or paths()
-        folder = p.processed / "ssda903"
-        if not (folder / "placements.parquet").is_file():
+        from .ingest903 import read_processed
+
+        d = read_processed(p or paths(), ("placements", "periods", "oc2", "placement_costs"))
+        if d is None:
             return None
-        report = json.loads((folder / "ingest_report.json").read_text())
-        costs_path = folder / "placement_costs.parquet"
-        truth_file = p.raw / "ssda903" / "truth.json"
-        truth = json.loads(truth_file.read_text()) if truth_file.is_file() else None
-        if truth is not None and truth.get("la_code") != report.get("la_code"):
-            truth = None
-        oc2 = folder / "oc2.parquet"
-        return cls(pd.read_parquet(folder / "placements.parquet"), pd.read_parquet(folder / "periods.parquet"),
-                   pd.read_parquet(oc2) if oc2.is_file() else pd.DataFrame(columns=["child", "collection_year", "sdq_score"]),
-                   pd.read_parquet(costs_path) if costs_path.is_file() else None, report, truth)
+        t = d.tables
+        return cls(t["placements"], t["periods"], t["oc2"], t["placement_costs"], d.report, d.truth)
 
 
 COST_TERMS_LABELS = {

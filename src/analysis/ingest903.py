@@ -62,6 +62,39 @@ def raw_costs(p: Paths) -> Path:
     return p.raw / "costs"
 
 
+@dataclass
+class Processed903:
+    """The processed 903 tables a paper asked for (an absent optional table is None; an absent OC2 is
+    an empty table), the ingest report, and ``truth.json`` when the data is synthetic for this LA."""
+
+    tables: dict[str, pd.DataFrame | None]
+    report: dict
+    truth: dict | None
+
+
+NO_903 = ("no processed 903 data: put the LA's 903 files in data/raw/ssda903/ (or run "
+          "`analysis synth --if-missing`) and then `analysis ingest`")
+
+
+def read_processed(p: Paths, names: tuple[str, ...]) -> Processed903 | None:
+    """Read ``data/processed/ssda903/`` for the papers; None when nothing has been ingested."""
+    folder = processed_903(p)
+    if not (folder / "placements.parquet").is_file():
+        return None
+    report = json.loads((folder / "ingest_report.json").read_text())
+    tables: dict[str, pd.DataFrame | None] = {}
+    for name in names:
+        path = folder / f"{name}.parquet"
+        tables[name] = pd.read_parquet(path) if path.is_file() else None
+    if "oc2" in tables and tables["oc2"] is None:
+        tables["oc2"] = pd.DataFrame(columns=["child", "collection_year", "sdq_score"])
+    truth_file = raw_903(p) / "truth.json"
+    truth = json.loads(truth_file.read_text()) if truth_file.is_file() else None
+    if truth is not None and truth.get("la_code") != report.get("la_code"):
+        truth = None  # a truth file left from another LA's synthetic data says nothing about these returns
+    return Processed903(tables, report, truth)
+
+
 def _fingerprint(p: Paths, folder: Path) -> str:
     h = hashlib.sha256()
     for f in ssda903.find_files(folder) + ([folder / LA_CODE_FILE] if (folder / LA_CODE_FILE).is_file() else []):

@@ -128,6 +128,11 @@ class Report:
         return out
 
 
+def sentences(notes: Sequence[str]) -> str:
+    """Notes written as sentences: ``["a note", "another"]`` -> ``"A note. Another."``."""
+    return " ".join(n[0].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notes if n)
+
+
 def display_table(df: pd.DataFrame, *, title: str, notes: str = "", decimals: int | Mapping[str, int] = 0) -> None:
     """Show a published table without its index, numbers formatted, symbols as they are."""
     from IPython.display import HTML, display

@@ -49,21 +49,13 @@ class Data:
 
     @classmethod
     def load(cls, p: Paths | None = None) -> Data:
-        p = p or paths()
-        folder = p.processed / "ssda903"
-        if not (folder / "placements.parquet").is_file():
-            raise AnalysisError("no processed 903 data: put the LA's 903 files in data/raw/ssda903/ (or run "
-                                "`analysis synth --if-missing`) and then `analysis ingest`")
-        read = lambda name: pd.read_parquet(folder / f"{name}.parquet") if (folder / f"{name}.parquet").is_file() else None  # noqa: E731
-        report = json.loads((folder / "ingest_report.json").read_text())
-        truth_file = p.raw / "ssda903" / "truth.json"
-        truth = json.loads(truth_file.read_text()) if truth_file.is_file() else None
-        if truth is not None and truth.get("la_code") != report.get("la_code"):
-            truth = None
-        oc2 = read("oc2")
-        return cls(read("episodes"), read("placements"), read("periods"), read("children"),
-                   oc2 if oc2 is not None else pd.DataFrame(columns=["child", "collection_year", "sdq_score"]),
-                   read("placement_costs"), report, truth)
+        from .ingest903 import NO_903, read_processed
+
+        d = read_processed(p or paths(), ("episodes", "placements", "periods", "children", "oc2", "placement_costs"))
+        if d is None:
+            raise AnalysisError(NO_903)
+        t = d.tables
+        return cls(t["episodes"], t["placements"], t["periods"], t["children"], t["oc2"], t["placement_costs"], d.report, d.truth)
 
 
 @dataclass
@@ -131,7 +123,6 @@ def profile(data: Data, s: Settings, snap: pd.DataFrame) -> dict[str, pd.DataFra
     band, placement group and location: counts (long tables, one per characteristic)."""
     eps = data.episodes
     kids = data.children.set_index("child")
-    per = data.periods.set_index(["child", "period"])
     out: dict[str, list] = {k: [] for k in ("age", "legal status", "category of need", "UASC", "SDQ", "placement", "location")}
     sdq = data.oc2.dropna(subset=["sdq_score"])
     for y in s.years:
@@ -153,7 +144,6 @@ def profile(data: Data, s: Settings, snap: pd.DataFrame) -> dict[str, pd.DataFra
         dist = pd.to_numeric(e["pl_distance"], errors="coerce").to_numpy()
         out["location"].append(_count(y, pd.Series(np.select([loc == "IN", (loc == "OUT") & (dist > 20), loc == "OUT"],
                                                               ["inside the LA", "outside, over 20 miles", "outside, up to 20 miles"], default="not known"))))
-    del per
     tables = {}
     for k, v in out.items():
         t = pd.concat(v, ignore_index=True).pivot_table(index="group", columns="year", values="children", aggfunc="sum", fill_value=0).astype(int)
