@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import InputError
@@ -131,6 +132,12 @@ def read_csv_text(path: Path) -> tuple[pd.DataFrame, list[str]]:
         raise InputError("the file is empty", path)
     text, encoding = _decode(data, path)
     notes = [] if encoding == "utf-8-sig" else [f"read as {encoding} text (not UTF-8)"]
+    fast = _read_csv_fast(text)
+    if fast is not None:
+        df, delim = fast
+        if delim != ",":
+            notes.append(f"read as {'semicolon' if delim == ';' else repr(delim)}-delimited")
+        return df, notes
     lines = text.splitlines()
     first = next((i for i, line in enumerate(lines) if line.strip().strip(",;")), None)
     if first is None:
@@ -156,6 +163,60 @@ def read_csv_text(path: Path) -> tuple[pd.DataFrame, list[str]]:
     blank = (df.drop(columns="_row") == "").all(axis=1)
     df = df[~blank].reset_index(drop=True)
     return df, notes
+
+
+#: line breaks Python counts but a CSV parser does not: files with any take the careful reader
+_ODD_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def _plain(text: str) -> bool:
+    """No empty line before later rows (a parser would skip it and the line numbers would slip), no
+    lone carriage-return line breaks, no odd line breaks."""
+    body = text.rstrip()
+    return ("\n\n" not in body and "\n\r\n" not in body and text.count("\r") == text.count("\r\n")
+            and not any(ch in text for ch in _ODD_BREAKS))
+
+
+def _read_csv_fast(text: str) -> tuple[pd.DataFrame, str] | None:
+    """The common case, read with Arrow's multi-threaded parser: no blank lines between rows, a
+    header with distinct names, every row as wide as the header, no line breaks inside values.
+
+    Returns the same frame as the careful reader (cells stripped, wholly blank rows dropped, ``_row``
+    the line number), or None when the file is not that plain and the careful reader must do it.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pv
+
+    head = text.split("\n", 1)[0]
+    if not head.strip().strip(",;") or not _plain(text):
+        return None
+    delim = _delimiter(head)
+    raw_names = next(csv.reader([head.rstrip("\r")], delimiter=delim))
+    names = [normalise_header(h) for h in raw_names]
+    if len(set(raw_names)) < len(raw_names) or len(set(n for n in names if n)) < len([n for n in names if n]):
+        return None
+    try:
+        table = pv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pv.ReadOptions(column_names=raw_names, skip_rows=1),
+            parse_options=pv.ParseOptions(delimiter=delim),
+            convert_options=pv.ConvertOptions(column_types={h: pa.string() for h in raw_names}, strings_can_be_null=False,
+                                              quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None  # ragged rows, stray quotes: the careful reader names the line
+    columns = {n: pc.utf8_trim_whitespace(table.column(h)) for h, n in zip(raw_names, names) if n}
+    rows = pa.array(np.arange(2, 2 + table.num_rows, dtype=np.int64))
+    blank = None
+    for col in columns.values():
+        empty = pc.equal(col, "")
+        blank = empty if blank is None else pc.and_(blank, empty)
+    stripped = pa.table({**columns, "_row": rows})
+    if blank is not None:
+        stripped = stripped.filter(pc.invert(blank))
+    df = stripped.to_pandas()
+    return df, delim
 
 
 def _read_csv_rows(lines: list[str], first: int, delim: str, path: Path) -> pd.DataFrame:
@@ -256,11 +317,11 @@ def find_files(folder: Path) -> list[Path]:
 
 def parse_dates(values: pd.Series) -> pd.Series:
     """DD/MM/YYYY text to dates (NaT where blank or unparseable)."""
-    text = values.astype(str).str.strip()
-    distinct = pd.Series(text.unique())  # a few thousand distinct dates however many rows: parse each once
-    parsed = pd.to_datetime(distinct.where(distinct != ""), format="%d/%m/%Y", errors="coerce")
-    lookup = pd.Series(parsed.to_numpy(), index=distinct.to_numpy())
-    return pd.Series(lookup.reindex(text.to_numpy()).to_numpy(), index=values.index, dtype=parsed.dtype)
+    # a few thousand distinct dates however many rows: parse each once, then spread by position
+    codes, distinct = pd.factorize(values.astype(str).str.strip())
+    parsed = pd.to_datetime(pd.Series(distinct).where(pd.Series(distinct) != ""), format="%d/%m/%Y", errors="coerce")
+    out = np.append(parsed.to_numpy(), np.datetime64("NaT", "ns").astype(parsed.dtype))[codes]  # code -1 (missing) -> NaT
+    return pd.Series(out, index=values.index, dtype=parsed.dtype)
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -287,13 +348,27 @@ class _Checks:
         self.reasons: dict[int, list[tuple[str, str]]] = {}
 
     def add(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
+        """``reason``: one text, a text per row, or a template filled from each failing row's
+        cells (``"RNE '{RNE}' is not a valid code"``), so messages are built only for rows that fail."""
         mask = mask.fillna(False).astype(bool)
-        for idx in mask.index[mask]:
-            text = reason if isinstance(reason, str) else str(reason.at[idx])
+        failing = mask.index[mask.to_numpy()]
+        if failing.empty:
+            return
+        if isinstance(reason, str) and "{" in reason:
+            fields = [f for f in self.df.columns if "{" + f + "}" in reason]
+            cells = self.df.loc[failing, fields].astype(str)
+            texts = [reason.format(**dict(zip(fields, values))) for values in cells.itertuples(index=False, name=None)]
+        elif isinstance(reason, str):
+            texts = [reason] * len(failing)
+        else:
+            texts = [str(t) for t in reason.reindex(failing)]
+        for idx, text in zip(failing, texts):
             self.reasons.setdefault(idx, []).append((column, text))
 
     def split(self, table: str, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         bad = sorted(self.reasons)
+        if not bad:
+            return self.df, pd.DataFrame(columns=SET_ASIDE_COLUMNS)
         aside = pd.DataFrame([
             {"table": table, "collection_year": year, "file": self.df.at[i, "_file"], "row": int(self.df.at[i, "_row"]),
              "column": self.reasons[i][0][0], "value": str(self.df.at[i, self.reasons[i][0][0]]) if self.reasons[i][0][0] in self.df.columns else "",
@@ -349,50 +424,59 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
     decom, dec = d["DECOM"], d["DEC"]
     c.add(dec < decom, "DEC", "episode ends (DEC) before it starts (DECOM)")
     for col, valid in (("RNE", r.RNE), ("LS", r.LS), ("CIN", r.CIN)):
-        c.add(r.code_check(df[col], valid), col, f"{col} '" + df[col].astype(str) + "' is not a valid code")
-    c.add(~r.place_valid(df["PLACE"], decom) & decom.notna(), "PLACE",
-          "PLACE '" + df["PLACE"].astype(str) + "' is not valid for an episode starting on " + df["DECOM"].astype(str))
+        c.add(r.code_check(df[col], valid), col, col + " '{" + col + "}' is not a valid code")
+    c.add(~r.place_valid(df["PLACE"], decom) & decom.notna(), "PLACE", "PLACE '{PLACE}' is not valid for an episode starting on {DECOM}")
     prov = r.provider_problems(df["PLACE"], df["PLACE_PROVIDER"], year)
-    c.add(prov.notna(), "PLACE_PROVIDER", prov.fillna(""))
+    c.add(prov.notna(), "PLACE_PROVIDER", prov)
     rec_blank, dec_blank = _blank(df["REC"]), _blank(df["DEC"])
-    c.add(~rec_blank & r.code_check(df["REC"], r.REC), "REC", "REC '" + df["REC"].astype(str) + "' is not a valid code")
+    c.add(~rec_blank & r.code_check(df["REC"], r.REC), "REC", "REC '{REC}' is not a valid code")
     c.add(rec_blank & ~dec_blank, "REC", "REC is blank but the episode has an end date")
     c.add(~rec_blank & dec_blank, "DEC", "the episode has a reason for ending (REC) but no end date")
     c.add(r.code_check(df["REASON_PLACE_CHANGE"], r.REASON_PLACE_CHANGE, allow_blank=True), "REASON_PLACE_CHANGE",
-          "REASON_PLACE_CHANGE '" + df["REASON_PLACE_CHANGE"].astype(str) + "' is not a valid code")
+          "REASON_PLACE_CHANGE '{REASON_PLACE_CHANGE}' is not a valid code")
     born = df["CHILD"].map(dob) if len(dob) else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
     c.add(born.isna() & ~_blank(df["CHILD"]), "CHILD", "no header row (with a valid DOB) for this child in the same return")
     c.add(decom < born, "DECOM", "episode starts before the child's date of birth")
 
-    # sequence rules, on rows that passed so far, in start order within each child
-    ok = df.drop(index=list(c.reasons)).assign(_decom=decom, _dec=dec).sort_values(["CHILD", "_decom", "_row"])
-    fields = [col for col in TABLES["episodes"][1] if col in ok.columns]
-    exact = ok.duplicated(["CHILD", *fields], keep="first")
-    first_row = ok.groupby(["CHILD", *fields], sort=False)["_row"].transform("first")
-    c.add(exact.reindex(df.index, fill_value=False), "CHILD", "duplicate of row " + first_row.reindex(df.index).astype("Int64").astype(str))
-    ok = ok[~exact]
-    same_start = ok.duplicated(["CHILD", "_decom"], keep="first")
+    # sequence rules, on rows that passed so far, in start order within each child. Children are
+    # numbered in CHILD order once, so sorting and grouping work on integers, not text.
+    child_no = pd.factorize(df["CHILD"], sort=True)[0]
+    slim = pd.DataFrame({"_child": child_no, "_decom": decom, "_dec": dec, "_row": df["_row"], "RNE": df["RNE"], "PLACE": df["PLACE"],
+                         "REC": df["REC"], "REASON_PLACE_CHANGE": df["REASON_PLACE_CHANGE"]}, index=df.index)
+    ok = slim.drop(index=list(c.reasons)).sort_values(["_child", "_decom", "_row"])
+    # exact repeats share child and start: compare every field only among rows that do
+    fields = [col for col in TABLES["episodes"][1] if col in df.columns]
+    candidates = df.loc[ok.index[ok.duplicated(["_child", "_decom"], keep=False)], [*fields, "_row"]]
+    exact = candidates.duplicated(fields, keep="first")
+    first_row = candidates.groupby(fields, sort=False)["_row"].transform("first")
+    exact_rows = exact[exact].index
+    c.add(pd.Series(True, index=exact_rows).reindex(df.index, fill_value=False), "CHILD",
+          ("duplicate of row " + first_row[exact_rows].astype("Int64").astype(str)))
+    ok = ok.drop(index=exact_rows)
+    same_start = ok.duplicated(["_child", "_decom"], keep="first")
     c.add(same_start.reindex(df.index, fill_value=False), "DECOM", "a second episode for this child starting on the same day")
     ok = ok[~same_start]
-    prev_end = ok.groupby("CHILD")["_dec"].shift(1)
-    prev_open = ok.groupby("CHILD")["_dec"].shift(1).isna() & ok.groupby("CHILD").cumcount().gt(0)
-    prev_row = ok.groupby("CHILD")["_row"].shift(1)
+    by_child = ok.groupby("_child", sort=False)
+    prev_end = by_child["_dec"].shift(1)
+    prev_open = prev_end.isna() & by_child.cumcount().gt(0)
     overlap = prev_open | (ok["_decom"] < prev_end)
+    prev_row = by_child["_row"].shift(1)[overlap]
     c.add(overlap.reindex(df.index, fill_value=False), "DECOM",
-          ("starts before the previous episode (row " + prev_row.astype("Int64").astype(str) + ") ends").reindex(df.index, fill_value=""))
+          "starts before the previous episode (row " + prev_row.astype("Int64").astype(str) + ") ends")
     ok = ok[~overlap]
 
     # warnings (kept): reason for placement change missing where DfE expects one, or present where it should not be
     warnings = []
-    nxt_rne = ok.groupby("CHILD")["RNE"].shift(-1)
-    nxt_place = ok.groupby("CHILD")["PLACE"].shift(-1)
+    by_child = ok.groupby("_child", sort=False)
+    nxt_rne = by_child["RNE"].shift(-1)
+    nxt_place = by_child["PLACE"].shift(-1)
     move = (ok["REC"] == "X1") & nxt_rne.isin(["P", "B", "T", "U"]) & ~ok["PLACE"].isin(r.TEMPORARY) & ~nxt_place.isin(r.TEMPORARY)
     for i in ok.index[move & _blank(ok["REASON_PLACE_CHANGE"])]:
         warnings.append((i, "REASON_PLACE_CHANGE", "blank, but the next episode is a placement change"))
     for i in ok.index[(ok["REC"] != "X1") & ~_blank(ok["REC"]) & ~_blank(ok["REASON_PLACE_CHANGE"])]:
         warnings.append((i, "REASON_PLACE_CHANGE", "recorded, but the child left care (REC is not X1)"))
     # a period of care starts with RNE S; after X1 the next episode is not S
-    prev_rec = ok.groupby("CHILD")["REC"].shift(1)
+    prev_rec = by_child["REC"].shift(1)
     for i in ok.index[(prev_rec == "X1") & (ok["RNE"] == "S")]:
         warnings.append((i, "RNE", "S (started care) straight after an episode that ended X1"))
     for i in ok.index[prev_rec.notna() & (prev_rec != "X1") & (ok["RNE"] != "S")]:

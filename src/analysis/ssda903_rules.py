@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 SEX_NUMERIC_LAST_YEAR = 2024
@@ -94,11 +95,11 @@ def place_codes(year: int) -> frozenset[str]:
 
 def place_valid(place: pd.Series, decom: pd.Series) -> pd.Series:
     """Whether each PLACE code was valid when its episode started (NaT start: judged on 2025 rules)."""
-    start_year = collection_years(decom).fillna(2025).astype(int)
-    ok = pd.Series(False, index=place.index)
-    for y in start_year.unique():
-        rows = start_year == y
-        ok[rows] = place[rows].isin(place_codes(int(y)))
+    start_year = collection_years(decom).fillna(2025).astype(int).to_numpy()
+    codes, distinct = pd.factorize(place)  # judged once per distinct (code, year): tens of pairs however many rows
+    years = np.unique(start_year)
+    table = np.array([[str(code) in place_codes(int(y)) for code in distinct] + [False] for y in years], dtype=bool)
+    ok = pd.Series(table[np.searchsorted(years, start_year), codes], index=place.index)
     p2_late = (place == "P2") & (decom >= P2_END)
     return ok & ~p2_late
 
