@@ -20,6 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import costs, geography, placements, privacy, ssda903
@@ -119,40 +120,56 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
     s = ssda903.stitch(v)
     v.tables.clear()  # the stitched copies replace them (at national scale this frees about 0.7 GiB)
     eps, hdr = s.pop("episodes"), s["header"]
-    uasc = set(s["uasc"]["CHILD"]) if "uasc" in s else set()
-    need = eps["PL_DISTANCE"].fillna("").eq("") if "PL_DISTANCE" in eps.columns else pd.Series(True, index=eps.index)
-    codes = set(geography.normalise_postcode(eps.loc[need, "HOME_POST"])) | set(geography.normalise_postcode(eps.loc[need, "PL_POST"]))
-    directory = geography.postcode_directory(codes) if need.any() else pd.DataFrame(columns=["easting", "northing", "ltla"])
-    eps = geography.derive_distances(eps, la_code, directory, geography.ltla_to_utla(p.raw_public), uasc=uasc)
-    unknown_postcodes = int((geography.normalise_postcode(eps["PL_POST"]).ne("") & ~geography.normalise_postcode(eps["PL_POST"]).isin(directory.index)).sum())
-
+    # every child hashed once and numbered in pseudonym order: the rest works on the numbers
     key = privacy.get_key(p)
-    pseudo = dict(zip(hdr["CHILD"], privacy.pseudonymise(hdr["CHILD"], key, la_code)))
+    keyed = [name for name in ("header", "uasc", "oc2", "missing") if name in s]
+    names, numbers = privacy.number_children([eps["CHILD"], *(s[name]["CHILD"] for name in keyed)], key, la_code)
+    eps = eps.assign(CHILD=numbers[0])
+    child_no = dict(zip(keyed, numbers[1:]))
+    uasc = set(child_no.get("uasc", ()))
+    home_post, pl_post = geography.normalise_postcode(eps["HOME_POST"]), geography.normalise_postcode(eps["PL_POST"])
+    need = eps["PL_DISTANCE"].fillna("").eq("") if "PL_DISTANCE" in eps.columns else pd.Series(True, index=eps.index)
+    codes = set(home_post[need].unique()) | set(pl_post[need].unique())
+    directory = geography.postcode_directory(codes) if need.any() else pd.DataFrame(columns=["easting", "northing", "ltla"])
+    eps = geography.derive_distances(eps.assign(HOME_POST=home_post, PL_POST=pl_post), la_code, directory,
+                                     geography.ltla_to_utla(p.raw_public), uasc=uasc)
+    unknown_postcodes = int((pl_post.ne("") & ~pl_post.isin(directory.index)).sum())
+    del home_post, pl_post
+
     births = ssda903.parse_dates(hdr["DOB"])
-    birth = pd.Series(births.to_numpy(), index=hdr["CHILD"].map(pseudo))
-    eps = eps.assign(child=eps["CHILD"].map(pseudo))
-    placement_table, period_table = placements.derive(eps.assign(CHILD=eps["child"]), birth)
+    birth = pd.Series(births.to_numpy(), index=child_no["header"])
+    placement_table, period_table = placements.derive(eps, birth)
     episodes_out = pd.DataFrame({
-        "child": eps["child"], "collection_year": eps["collection_year"].astype(int), "decom": eps["_decom"], "dec": eps["_dec"],
+        "child": eps["CHILD"], "collection_year": eps["collection_year"].astype(int), "decom": eps["_decom"], "dec": eps["_dec"],
         "rne": eps["RNE"], "ls": eps["LS"], "cin": eps["CIN"], "place": eps["PLACE"], "place_provider": eps["PLACE_PROVIDER"],
         "rec": eps["REC"].fillna(""), "reason_place_change": eps["REASON_PLACE_CHANGE"].fillna(""),
         "pl_distance": pd.to_numeric(eps["PL_DISTANCE"], errors="coerce"), "pl_la": eps["PL_LA"], "pl_location": eps["PL_LOCATION"],
         "urn": eps["URN"].fillna(""), "derived_location": eps["derived_location"].astype(bool), "closed_by_stitch": eps["closed_by_stitch"].astype(bool),
     })[EPISODE_OUT]
     del eps  # postcodes and raw IDs go no further
+    # DfE measures, on child numbers
+    years = sorted(int(y) for y in episodes_out["collection_year"].unique())
+    dfe_eps = episodes_out.rename(columns={"child": "CHILD", "decom": "_decom", "dec": "_dec", "rne": "RNE", "ls": "LS", "rec": "REC",
+                                           "place": "PLACE", "pl_distance": "PL_DISTANCE", "pl_location": "PL_LOCATION"})
+    numbered = placements.number_episodes(dfe_eps)
+    measure_rows = [{"year": y, **placements.measures(dfe_eps, placement_table, birth, y, numbered=numbered)} for y in years]
+    del dfe_eps, numbered
+    # numbers back to pseudonyms
+    for table in (episodes_out, placement_table, period_table):
+        table["child"] = names[table["child"].to_numpy()]
     children = pd.DataFrame({
-        "child": hdr["CHILD"].map(pseudo), "sex": hdr["SEX"].str.upper().map(SEX).fillna("U"), "birth_month": privacy.birth_month(births),
-        "ethnic": hdr["ETHNIC"].str.upper(), "uasc": hdr["CHILD"].isin(uasc), "latest_return": hdr["collection_year"].astype(int),
+        "child": names[child_no["header"]], "sex": hdr["SEX"].str.upper().map(SEX).fillna("U"), "birth_month": privacy.birth_month(births),
+        "ethnic": hdr["ETHNIC"].str.upper(), "uasc": np.isin(child_no["header"], list(uasc)),
+        "latest_return": hdr["collection_year"].astype(int),
     })
     tables = {"episodes": episodes_out, "placements": placement_table, "periods": period_table, "children": children}
     if "oc2" in s:
         oc2 = s["oc2"]
-        tables["oc2"] = pd.DataFrame({"child": privacy.pseudonymise(oc2["CHILD"], key, la_code),
-                                      "collection_year": oc2["collection_year"].astype(int),
+        tables["oc2"] = pd.DataFrame({"child": pd.Series(names[child_no["oc2"]], index=oc2.index, dtype=object), "collection_year": oc2["collection_year"].astype(int),
                                       "sdq_score": pd.to_numeric(oc2["SDQ_SCORE"], errors="coerce"), "sdq_reason": oc2["SDQ_REASON"].fillna("")})
     if "missing" in s:
         mi = s["missing"]
-        tables["missing"] = pd.DataFrame({"child": privacy.pseudonymise(mi["CHILD"], key, la_code), "collection_year": mi["collection_year"].astype(int),
+        tables["missing"] = pd.DataFrame({"child": pd.Series(names[child_no["missing"]], index=mi.index, dtype=object), "collection_year": mi["collection_year"].astype(int),
                                           "missing": mi["MISSING"].str.upper(), "start": ssda903.parse_dates(mi["MIS_START"]),
                                           "end": ssda903.parse_dates(mi["MIS_END"])})
     cost_report = {"cost_files": [], "cost_rows_in": 0, "cost_rows_matched": 0, "cost_rows_set_aside": 0, "cost_set_aside_reasons": {}}
@@ -169,11 +186,6 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
                        "cost_set_aside_reasons": {str(k): int(v) for k, v in aside["reason"].value_counts().sort_index().items()}}
     tables["set_aside"] = privacy.withhold_personal_values(v.set_aside)
     tables["warnings"] = privacy.withhold_personal_values(v.warnings)
-    years = sorted(int(y) for y in episodes_out["collection_year"].unique())
-    dfe_eps = episodes_out.rename(columns={"child": "CHILD", "decom": "_decom", "dec": "_dec", "rne": "RNE", "ls": "LS", "rec": "REC",
-                                           "place": "PLACE", "pl_distance": "PL_DISTANCE", "pl_location": "PL_LOCATION"})
-    numbered = placements.number_episodes(dfe_eps)
-    measure_rows = [{"year": y, **placements.measures(dfe_eps, placement_table, birth, y, numbered=numbered)} for y in years]
     tables["measures"] = pd.DataFrame(measure_rows)
     report = {
         "la_code": la_code, "la_code_declared": declared, "collection_years": years,
