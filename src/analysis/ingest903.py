@@ -120,7 +120,7 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
     s = ssda903.stitch(v)
     v.tables.clear()  # the stitched copies replace them (at national scale this frees about 0.7 GiB)
     eps, hdr = s.pop("episodes"), s["header"]
-    # every child hashed once and numbered in pseudonym order: the rest works on the numbers
+    # every child hashed once and numbered (in ID order, as the stitched episodes are sorted): the rest works on the numbers
     key = privacy.get_key(p)
     keyed = [name for name in ("header", "uasc", "oc2", "missing") if name in s]
     names, numbers = privacy.number_children([eps["CHILD"], *(s[name]["CHILD"] for name in keyed)], key, la_code)
@@ -154,7 +154,10 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
     numbered = placements.number_episodes(dfe_eps)
     measure_rows = [{"year": y, **placements.measures(dfe_eps, placement_table, birth, y, numbered=numbered)} for y in years]
     del dfe_eps, numbered
-    # numbers back to pseudonyms
+    # numbers back to pseudonyms; placements and periods in pseudonym order, as the papers expect
+    rank = privacy.pseudonym_order(names)
+    placement_table = placement_table.iloc[np.lexsort((placement_table["start"].to_numpy(), rank[placement_table["child"].to_numpy()]))]
+    period_table = period_table.iloc[np.lexsort((period_table["period"].to_numpy(), rank[period_table["child"].to_numpy()]))]
     for table in (episodes_out, placement_table, period_table):
         table["child"] = names[table["child"].to_numpy()]
     children = pd.DataFrame({

@@ -53,11 +53,25 @@ def _dates(eps: pd.DataFrame) -> pd.DataFrame:
     return eps
 
 
+def _in_order(e: pd.DataFrame, child: str) -> bool:
+    """Whether episodes are already sorted by child and start (as stitched returns are)."""
+    if not pd.api.types.is_numeric_dtype(e[child]):
+        return False
+    c, d = e[child].to_numpy(), e["_decom"].to_numpy()
+    return bool(np.all((c[1:] > c[:-1]) | ((c[1:] == c[:-1]) & (d[1:] > d[:-1]))))
+
+
+def _shift_within(values: pd.Series, first: np.ndarray) -> pd.Series:
+    """The previous row's value within the same child (missing on each child's first row); rows sorted by child."""
+    return values.shift(1).where(~first)
+
+
 def number_episodes(episodes: pd.DataFrame, child: str = "CHILD") -> pd.DataFrame:
     """Episodes sorted by child and start, with ``period`` and ``placement`` numbers added."""
-    e = _dates(episodes).sort_values([child, "_decom"]).reset_index(drop=True)
-    first = e[child] != e[child].shift(1)
-    prev_rec = e.groupby(child)["REC"].shift(1)
+    e = _dates(episodes)
+    e = e.reset_index(drop=True) if _in_order(e, child) else e.sort_values([child, "_decom"]).reset_index(drop=True)
+    first = (e[child] != e[child].shift(1)).to_numpy()
+    prev_rec = _shift_within(e["REC"], first)
     new_period = first | (e["RNE"] == "S") | (prev_rec.notna() & (prev_rec != "X1"))
     e["period"] = new_period.groupby(e[child]).cumsum().astype(int)
     for col in ("PL_POST", "URN"):
@@ -66,11 +80,12 @@ def number_episodes(episodes: pd.DataFrame, child: str = "CHILD") -> pd.DataFram
     temp = e["PLACE"].isin(r.TEMPORARY)
     e["temporary"] = temp
     # the last non-temporary episode before each row (within the child's history)
-    nt = e[~temp]
-    prev_nt_place = nt.groupby(child)["PLACE"].shift(1).reindex(e.index)
-    prev_nt_post = nt.groupby(child)["PL_POST"].shift(1).reindex(e.index)
-    prev_nt_urn = nt.groupby(child)["URN"].shift(1).reindex(e.index)
-    after_temp = e.groupby(child)["temporary"].shift(1).fillna(False).astype(bool)
+    nt = e.loc[~temp, [child, "PLACE", "PL_POST", "URN"]]
+    nt_first = (nt[child] != nt[child].shift(1)).to_numpy()
+    prev_nt_place = _shift_within(nt["PLACE"], nt_first).reindex(e.index)
+    prev_nt_post = _shift_within(nt["PL_POST"], nt_first).reindex(e.index)
+    prev_nt_urn = _shift_within(nt["URN"], nt_first).reindex(e.index)
+    after_temp = pd.Series(np.r_[False, temp.to_numpy()[:-1]] & ~first, index=e.index) if len(e) else temp
     same_setting = (e["PLACE"] == prev_nt_place) & (
         ((e["PL_POST"] == prev_nt_post) & (e["PL_POST"].fillna("") != "")) | ((e["URN"] == prev_nt_urn) & (e["URN"].fillna("") != ""))
     )
@@ -84,31 +99,53 @@ def number_episodes(episodes: pd.DataFrame, child: str = "CHILD") -> pd.DataFram
     return e
 
 
+def _runs(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First and last positions of each run of equal keys (rows sorted so each group is one run)."""
+    n = len(keys[0])
+    if n == 0:
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for k in keys:
+        change[1:] |= k[1:] != k[:-1]
+    firsts = np.flatnonzero(change)
+    return firsts, np.r_[firsts[1:] - 1, n - 1]
+
+
+#: the episode columns placements and periods are built from
+DERIVE_COLUMNS = ("_decom", "_dec", "DECOM", "DEC", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE",
+                  "PL_POST", "URN", "PL_DISTANCE", "PL_LA", "PL_LOCATION")
+
+
 def derive(episodes: pd.DataFrame, birth: pd.Series | None = None, child: str = "CHILD") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Placements and periods of care from (stitched) episodes.
 
     ``birth`` maps child -> date of birth (used only for ages; not carried into the outputs).
     """
-    e = number_episodes(episodes, child)
+    e = number_episodes(episodes[[child, *(c for c in DERIVE_COLUMNS if c in episodes.columns)]], child)
     e["status_change"] = e["RNE"].isin(["T", "U"]) & ~e["temporary"]
     for col in ("PL_DISTANCE", "PL_LA", "PL_LOCATION", "URN", "REASON_PLACE_CHANGE"):
         if col not in e.columns:
             e[col] = ""
+    # rows are sorted by child and start, so each placement (and each period) is one run of rows
     nt = e[~e["temporary"]]
-    g = nt.groupby([child, "placement"], sort=False)
-    first, last = g.head(1).set_index([child, "placement"]), g.tail(1).set_index([child, "placement"])
+    firsts, lasts = _runs(nt[child].to_numpy(), nt["placement"].to_numpy())
+    first = nt[[child, "placement", "period", "_decom", "PLACE", "PLACE_PROVIDER", "PL_DISTANCE", "PL_LA", "PL_LOCATION", "URN"]].iloc[firsts]
+    last = nt[["_dec", "REC", "REASON_PLACE_CHANGE"]].iloc[lasts]
     p = pd.DataFrame({
-        "period": first["period"], "start": first["_decom"], "end": last["_dec"], "place": first["PLACE"],
-        "provider": first["PLACE_PROVIDER"], "pl_distance": pd.to_numeric(first["PL_DISTANCE"], errors="coerce"),
-        "pl_la": first["PL_LA"], "pl_location": first["PL_LOCATION"], "urn": first["URN"],
-        "episodes": g.size(), "status_changes": g["status_change"].sum().astype(int),
-        "rec": last["REC"].fillna(""), "reason_place_change": last["REASON_PLACE_CHANGE"].fillna(""),
+        "child": first[child].to_numpy(), "placement": first["placement"].to_numpy(),
+        "period": first["period"].to_numpy(), "start": first["_decom"].to_numpy(), "end": last["_dec"].to_numpy(), "place": first["PLACE"].array,
+        "provider": first["PLACE_PROVIDER"].array, "pl_distance": pd.to_numeric(first["PL_DISTANCE"], errors="coerce").to_numpy(),
+        "pl_la": first["PL_LA"].array, "pl_location": first["PL_LOCATION"].array, "urn": first["URN"].array,
+        "episodes": lasts - firsts + 1,
+        "status_changes": np.add.reduceat(nt["status_change"].to_numpy().astype(int), firsts) if len(firsts) else np.array([], dtype=int),
+        "rec": last["REC"].fillna("").array, "reason_place_change": last["REASON_PLACE_CHANGE"].fillna("").array,
     })
     interruptions = e[e["temporary"]].groupby([child, "placement"]).size()
-    p["interruptions"] = interruptions.reindex(p.index, fill_value=0).astype(int)
-    p = p.reset_index().rename(columns={child: "child"})
+    p["interruptions"] = interruptions.reindex(pd.MultiIndex.from_frame(p[["child", "placement"]]), fill_value=0).astype(int).to_numpy()
     p = p.sort_values(["child", "start"]).reset_index(drop=True)
-    nxt_period = p.groupby("child")["period"].shift(-1)
+    p_first = (p["child"] != p["child"].shift(1)).to_numpy()
+    nxt_period = p["period"].shift(-1).where(~np.r_[p_first[1:], True])
     moved = nxt_period.notna() & (nxt_period == p["period"])
     left = p["end"].notna() & (p["rec"] != "X1") & (p["rec"] != "")
     p["ending"] = np.select([moved, left, p["end"].isna()], ["moved", "left care", "open"], default="ended")
@@ -118,21 +155,24 @@ def derive(episodes: pd.DataFrame, birth: pd.Series | None = None, child: str = 
     p["place_group"] = p["place"].map(r.PLACE_GROUP).fillna("other")
     p["provider_group"] = p["provider"].map(r.PROVIDER_GROUP).fillna("")
     p["kinship"] = p["place"].isin(["U1", "U2", "U3"])
-    p["placement_in_period"] = p.groupby(["child", "period"]).cumcount() + 1
-    p["previous_placements"] = p.groupby("child").cumcount()
+    p["placement_in_period"] = p.groupby(["child", "period"], sort=False).cumcount() + 1
+    p["previous_placements"] = p.groupby("child", sort=False).cumcount()
     unplanned = p["unplanned_standard"].astype(int)
-    p["previous_unplanned"] = unplanned.groupby(p["child"]).cumsum() - unplanned
+    p["previous_unplanned"] = unplanned.groupby(p["child"], sort=False).cumsum() - unplanned
     p["days"] = (p["end"] - p["start"]).dt.days
     p["age_at_start"] = _age(p["start"], p["child"].map(birth)) if birth is not None else np.nan
     p = p[PLACEMENT_COLUMNS]
 
-    pg = e.groupby([child, "period"], sort=False)
-    pf, pl = pg.head(1).set_index([child, "period"]), pg.tail(1).set_index([child, "period"])
+    pf, pl = _runs(e[child].to_numpy(), e["period"].to_numpy())
+    pfirst = e[[child, "period", "_decom", "LS", "CIN"]].iloc[pf]
+    plast = e[["_dec", "REC"]].iloc[pl]
+    short = e["LS"].isin(r.SHORT_BREAKS_LS).to_numpy()
     periods = pd.DataFrame({
-        "start": pf["_decom"], "end": pl["_dec"].where(pl["REC"].fillna("X1") != "X1"), "legal_status_at_start": pf["LS"],
-        "cin": pf["CIN"], "rec": pl["REC"].where(pl["REC"] != "X1", "").fillna(""),
-        "short_breaks_only": e["LS"].isin(r.SHORT_BREAKS_LS).groupby([e[child], e["period"]], sort=False).all(),
-    }).reset_index().rename(columns={child: "child"})
+        "child": pfirst[child].to_numpy(), "period": pfirst["period"].to_numpy(), "start": pfirst["_decom"].to_numpy(),
+        "end": plast["_dec"].where(plast["REC"].fillna("X1") != "X1").to_numpy(), "legal_status_at_start": pfirst["LS"].array,
+        "cin": pfirst["CIN"].array, "rec": plast["REC"].where(plast["REC"] != "X1", "").fillna("").array,
+        "short_breaks_only": np.logical_and.reduceat(short, pf) if len(pf) else np.array([], dtype=bool),
+    })
     keys = pd.MultiIndex.from_frame(periods[["child", "period"]])
     counts = p.groupby(["child", "period"]).size()
     periods["placements"] = counts.reindex(keys, fill_value=0).astype(int).to_numpy()
