@@ -354,21 +354,22 @@ def placement_la(ltla: pd.Series, utla_of: dict[str, str]) -> pd.Series:
 
 
 def derive_distances(episodes: pd.DataFrame, la_code: str, directory: pd.DataFrame, utla_of: dict[str, str],
-                     *, uasc: Iterable[str] = ()) -> pd.DataFrame:
+                     *, uasc: Iterable[str] = (), normalised: bool = False) -> pd.DataFrame:
     """Fill PL_DISTANCE, PL_LA and PL_LOCATION from HOME_POST and PL_POST the way DfE does.
 
     Distance is blank for unaccompanied asylum-seeking children and short breaks (V3/V4), and
     where either postcode is not in the directory. Values the LA supplied are kept; derived ones
-    fill the gaps (``derived_location`` says which).
+    fill the gaps (``derived_location`` says which). ``normalised``: the postcodes are already in
+    compact form (:func:`normalise_postcode`).
     """
     e = episodes.copy()
     for col in ("PL_DISTANCE", "PL_LA", "PL_LOCATION"):
         if col not in e.columns:
             e[col] = ""
         e[col] = e[col].fillna("").astype(str)
-    home = normalise_postcode(e["HOME_POST"])
+    home = e["HOME_POST"] if normalised else normalise_postcode(e["HOME_POST"])
     home = home.where(home.isin(directory.index), "")
-    place = normalise_postcode(e["PL_POST"])
+    place = e["PL_POST"] if normalised else normalise_postcode(e["PL_POST"])
     place = place.where(place.isin(directory.index), "")
     he, hn = home.map(directory["easting"]), home.map(directory["northing"])
     pe, pn = place.map(directory["easting"]), place.map(directory["northing"])

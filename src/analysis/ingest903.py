@@ -132,7 +132,7 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
     codes = set(home_post[need].unique()) | set(pl_post[need].unique())
     directory = geography.postcode_directory(codes) if need.any() else pd.DataFrame(columns=["easting", "northing", "ltla"])
     eps = geography.derive_distances(eps.assign(HOME_POST=home_post, PL_POST=pl_post), la_code, directory,
-                                     geography.ltla_to_utla(p.raw_public), uasc=uasc)
+                                     geography.ltla_to_utla(p.raw_public), uasc=uasc, normalised=True)
     unknown_postcodes = int((pl_post.ne("") & ~pl_post.isin(directory.index)).sum())
     del home_post, pl_post
 
@@ -152,7 +152,7 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
     dfe_eps = episodes_out.rename(columns={"child": "CHILD", "decom": "_decom", "dec": "_dec", "rne": "RNE", "ls": "LS", "rec": "REC",
                                            "place": "PLACE", "pl_distance": "PL_DISTANCE", "pl_location": "PL_LOCATION"})
     numbered = placements.number_episodes(dfe_eps)
-    measure_rows = [{"year": y, **placements.measures(dfe_eps, placement_table, birth, y, numbered=numbered)} for y in years]
+    measure_rows = [{"year": y, **m} for y, m in zip(years, placements.measures_by_year(dfe_eps, placement_table, birth, years, numbered=numbered))]
     del dfe_eps, numbered
     # numbers back to pseudonyms; placements and periods in pseudonym order, as the papers expect
     rank = privacy.pseudonym_order(names)

@@ -211,10 +211,29 @@ def measures(episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series,
     * ``over_20_miles`` / ``outside_boundary``: PL_DISTANCE over 20 miles / PL_LOCATION ``OUT``
       at 31 March, as % of all children at 31 March; ``distance_unknown`` is reported beside them.
     """
+    return measures_by_year(episodes, placements, birth, [year], child, numbered)[0]
+
+
+def measures_by_year(episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series, years: list[int], child: str = "CHILD",
+                     numbered: pd.DataFrame | None = None) -> list[dict[str, float]]:
+    """:func:`measures` for several years, sharing the work that does not depend on the year."""
+    e = _dates(episodes)
+    cols = [c for c in (child, "_decom", "_dec", "LS", "PL_DISTANCE", "PL_LOCATION") if c in e.columns]
+    e = e.loc[~e["LS"].isin(r.SHORT_BREAKS_LS), cols]
+    e = e.assign(_distance=pd.to_numeric(e["PL_DISTANCE"], errors="coerce") if "PL_DISTANCE" in e.columns else np.nan,
+                 _outside=e["PL_LOCATION"].fillna("").eq("OUT") if "PL_LOCATION" in e.columns else False)
+    p = placements[["child", "period", "start", "end"]]
+    numbered = numbered if numbered is not None else number_episodes(episodes, child)
+    period_start = numbered.groupby([child, "period"], as_index=False)["_decom"].min().rename(columns={child: "child", "_decom": "period_start"})
+    return [_measures_one(e, p, period_start, birth, year, child) for year in years]
+
+
+def _measures_one(e: pd.DataFrame, placements: pd.DataFrame, period_start: pd.DataFrame, birth: pd.Series, year: int,
+                  child: str) -> dict[str, float]:
     end = pd.Timestamp(year, 3, 31)
     start = pd.Timestamp(year - 1, 4, 1)
-    on = looked_after_on(episodes, end, child)
-    kids = set(on[child])
+    on = e[(e["_decom"] <= end) & (e["_dec"].isna() | (e["_dec"] > end))].sort_values("_decom").drop_duplicates(child, keep="last")
+    kids = on[child].unique()
     n = len(kids)
     p = placements[placements["child"].isin(kids)]
     in_year = p[(p["start"] <= end) & (p["end"].isna() | (p["end"] >= start))]
@@ -222,16 +241,14 @@ def measures(episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series,
     three = int((per_child >= 3).sum())
     # long-term stability
     current = p[(p["start"] <= end) & (p["end"].isna() | (p["end"] > end))].sort_values("start").drop_duplicates("child", keep="last")
-    numbered = numbered if numbered is not None else number_episodes(episodes, child)
-    period_start = numbered.groupby([child, "period"], as_index=False)["_decom"].min().rename(columns={child: "child", "_decom": "period_start"})
     cur = current[["child", "period"]].merge(period_start, on=["child", "period"], how="left").set_index("child")
     cur_period = cur["period"]
     cohort_start = cur["period_start"]
     age = _age(pd.Series(end, index=cur_period.index), birth.reindex(cur_period.index))
     long_cohort = cohort_start[(cohort_start <= end - pd.DateOffset(months=30)) & (age < 16).reindex(cohort_start.index, fill_value=False)]
     same = current.set_index("child").loc[long_cohort.index, "start"] <= end - pd.DateOffset(years=2)
-    dist = pd.to_numeric(on.get("PL_DISTANCE", pd.Series(dtype=object)), errors="coerce")
-    loc = on.get("PL_LOCATION", pd.Series("", index=on.index)).fillna("")
+    dist = on["_distance"]
+    outside = int(on["_outside"].sum())
 
     def pct(a: int, b: int) -> float:
         return round(100 * a / b, 1) if b else float("nan")
@@ -243,5 +260,5 @@ def measures(episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series,
         "long_term_stability_pct": pct(int(same.sum()), int(len(long_cohort))),
         "over_20_miles": int((dist > 20).sum()), "over_20_miles_pct": pct(int((dist > 20).sum()), n),
         "distance_unknown": int(dist.isna().sum()),
-        "outside_boundary": int((loc == "OUT").sum()), "outside_boundary_pct": pct(int((loc == "OUT").sum()), n),
+        "outside_boundary": outside, "outside_boundary_pct": pct(outside, n),
     }

@@ -99,7 +99,7 @@ def number_children(columns: Sequence[pd.Series], key: bytes, la_code: str) -> t
 def pseudonym_order(names: np.ndarray) -> np.ndarray:
     """For each child number, its position when children are sorted by pseudonym."""
     rank = np.empty(len(names), dtype=np.int64)
-    rank[np.argsort(names, kind="stable")] = np.arange(len(names))
+    rank[np.argsort(names.astype("S"), kind="stable")] = np.arange(len(names))  # pseudonyms are ASCII: sort as bytes
     return rank
 
 

@@ -595,8 +595,15 @@ def stitch(v: Validated) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     eps = v.tables.get("episodes", pd.DataFrame(columns=[*TABLES["episodes"][1], "_file", "_row", "collection_year"]))
     eps = eps.assign(_decom=parse_dates(eps["DECOM"]), _dec=parse_dates(eps["DEC"]))
-    eps = eps.sort_values(["CHILD", "_decom", "collection_year"]).drop_duplicates(["CHILD", "_decom"], keep="last")
-    nxt = eps.groupby("CHILD")["_decom"].shift(-1)
+    # sort by child, start and return on integers, keep the latest return's row for each child and start
+    child = pd.factorize(eps["CHILD"], sort=True)[0]
+    start = eps["_decom"].to_numpy()
+    order = np.lexsort((eps["collection_year"].to_numpy(), start.view("i8"), np.isnat(start), child))
+    c, d = child[order], start[order].view("i8")
+    keep = order[np.r_[(c[1:] != c[:-1]) | (d[1:] != d[:-1]), True]] if len(order) else order
+    eps = eps.iloc[keep]
+    same_child_next = np.r_[child[keep][1:] == child[keep][:-1], False] if len(keep) else np.array([], dtype=bool)
+    nxt = eps["_decom"].shift(-1).where(same_child_next)
     still_open = eps["_dec"].isna() & nxt.notna()
     eps.loc[still_open, "_dec"] = nxt[still_open]
     eps.loc[still_open, "DEC"] = nxt[still_open].dt.strftime("%d/%m/%Y")
