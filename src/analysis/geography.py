@@ -307,8 +307,8 @@ def _directory_letters(letters: str) -> pd.DataFrame:
     directory = Postcodes()
     directory.load_postcodes(list(letters))
     df = directory.dataframe
-    return pd.DataFrame({"postcode": df["pcd_abbr"].astype(str).to_numpy(), "easting": df["oseast1m"].to_numpy(),
-                         "northing": df["osnrth1m"].to_numpy(), "ltla": df["laua"].astype(str).to_numpy()})
+    return pd.DataFrame({"postcode": df["pcd_abbr"].astype(str).array, "easting": df["oseast1m"].to_numpy(),
+                         "northing": df["osnrth1m"].to_numpy(), "ltla": df["laua"].astype(str).array})
 
 
 def full_postcode_directory() -> pd.DataFrame:
@@ -348,9 +348,8 @@ def placement_la(ltla: pd.Series, utla_of: dict[str, str]) -> pd.Series:
             return "NIR"
         return utla_of.get(code, canonical_code(code) or "")
 
-    distinct = ltla.dropna().unique()
-    lookup = {code: one(code) for code in distinct}
-    return ltla.map(lookup).fillna("").astype(object)
+    codes, distinct = pd.factorize(ltla)  # each distinct area once; missing -> -1 -> ""
+    return pd.Series(np.array([one(code) for code in distinct] + [""], dtype=object)[codes], index=ltla.index, dtype=object)
 
 
 def derive_distances(episodes: pd.DataFrame, la_code: str, directory: pd.DataFrame, utla_of: dict[str, str],
@@ -362,24 +361,27 @@ def derive_distances(episodes: pd.DataFrame, la_code: str, directory: pd.DataFra
     fill the gaps (``derived_location`` says which). ``normalised``: the postcodes are already in
     compact form (:func:`normalise_postcode`).
     """
-    e = episodes.copy()
+    e = episodes.copy(deep=False)
     for col in ("PL_DISTANCE", "PL_LA", "PL_LOCATION"):
         if col not in e.columns:
             e[col] = ""
         e[col] = e[col].fillna("").astype(str)
     home = e["HOME_POST"] if normalised else normalise_postcode(e["HOME_POST"])
-    home = home.where(home.isin(directory.index), "")
     place = e["PL_POST"] if normalised else normalise_postcode(e["PL_POST"])
-    place = place.where(place.isin(directory.index), "")
-    he, hn = home.map(directory["easting"]), home.map(directory["northing"])
-    pe, pn = place.map(directory["easting"]), place.map(directory["northing"])
-    miles = (np.sqrt((he - pe) ** 2 + (hn - pn) ** 2) / METRES_PER_MILE).round(1)
+    # each postcode's row in the directory (-1: not there), then grid references by position
+    at_home, at_place = directory.index.get_indexer(home), directory.index.get_indexer(place)
+    east = np.append(directory["easting"].to_numpy(dtype=float), np.nan)
+    north = np.append(directory["northing"].to_numpy(dtype=float), np.nan)
+    metres = np.sqrt((east[at_home] - east[at_place]) ** 2 + (north[at_home] - north[at_place]) ** 2)
+    miles = pd.Series(metres / METRES_PER_MILE, index=e.index).round(1)
     excluded = e["CHILD"].isin(set(uasc)) | e["LS"].isin(["V3", "V4"])
     miles = miles.where(~excluded)
-    pl_la = placement_la(place.map(directory["ltla"]), utla_of)
+    ltla = np.append(directory["ltla"].to_numpy(dtype=object), np.nan)[at_place]
+    pl_la = placement_la(pd.Series(ltla, index=e.index, dtype=object), utla_of)
     location = np.where(pl_la == "", "", np.where(pl_la == canonical_code(la_code), "IN", "OUT"))
     need = e["PL_DISTANCE"].str.strip() == ""
-    e.loc[need, "PL_DISTANCE"] = miles[need].map("{:.1f}".format, na_action="ignore").fillna("")
+    codes, distinct = pd.factorize(miles[need])  # a few thousand distinct distances: format each once
+    e.loc[need, "PL_DISTANCE"] = np.array(["{:.1f}".format(m) for m in distinct] + [""], dtype=object)[codes]
     need_la = e["PL_LA"].str.strip() == ""
     e["derived_location"] = need_la & (pl_la != "")
     e.loc[need_la, "PL_LA"] = pl_la[need_la]

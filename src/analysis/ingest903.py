@@ -134,6 +134,7 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
     eps = geography.derive_distances(eps.assign(HOME_POST=home_post, PL_POST=pl_post), la_code, directory,
                                      geography.ltla_to_utla(p.raw_public), uasc=uasc, normalised=True)
     unknown_postcodes = int((pl_post.ne("") & ~pl_post.isin(directory.index)).sum())
+    eps["PL_DISTANCE"] = pd.to_numeric(eps["PL_DISTANCE"], errors="coerce")  # once, for placements, episodes and measures
     del home_post, pl_post
 
     births = ssda903.parse_dates(hdr["DOB"])
