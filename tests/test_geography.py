@@ -84,3 +84,50 @@ def test_dorset_name_resolves_by_year(small_lookup):
     assert out["la_code"].iloc[1] == "E06000059"  # Dorset unitary from 2020
     assert pd.isna(out["la_code"].iloc[2])  # BCP did not exist at 31 March 2019
     assert "did not exist" in out["reason"].iloc[2]
+
+
+def test_distances_and_locations_from_real_postcodes_match_an_independent_calculation():
+    """DfE's method: straight-line miles between postcode grid references, one decimal place."""
+    import math
+    from pathlib import Path
+
+    from analysis import geography
+
+    directory = geography._directory_letters("DT")
+    stockton = directory[directory["ltla"] == "E06000004"].drop_duplicates(["easting", "northing"]).iloc[:2]
+    darlington = directory[directory["ltla"] == "E06000005"].iloc[0]
+    home, near, far = stockton.iloc[0], stockton.iloc[1], darlington
+    spaced = lambda pc: pc[:-3] + " " + pc[-3:].lower()  # as LAs type them
+    e = pd.DataFrame({
+        "CHILD": ["a", "b", "c", "d", "e", "f"], "LS": ["C2", "C2", "C2", "V3", "C2", "C2"],
+        "HOME_POST": [spaced(home["postcode"])] * 6,
+        "PL_POST": [spaced(near["postcode"]), far["postcode"], far["postcode"], far["postcode"], "ZZ99 9ZZ", far["postcode"]],
+        "PL_DISTANCE": ["", "", "", "", "", "7.5"], "PL_LA": ["", "", "", "", "", ""], "PL_LOCATION": ["", "", "", "", "", ""],
+    })
+    wanted = set(geography.normalise_postcode(e["HOME_POST"])) | set(geography.normalise_postcode(e["PL_POST"]))
+    utla = geography.ltla_to_utla(Path(__file__).resolve().parents[1] / "data" / "raw" / "public")
+    out = geography.derive_distances(e, "E06000004", geography.postcode_directory(wanted), utla, uasc={"c"})
+
+    def miles(a, b):
+        return math.hypot(a["easting"] - b["easting"], a["northing"] - b["northing"]) / 1609.3
+
+    assert abs(float(out.at[0, "PL_DISTANCE"]) - miles(home, near)) <= 0.05
+    assert abs(float(out.at[1, "PL_DISTANCE"]) - miles(home, far)) <= 0.05 and miles(home, far) > 1
+    assert out["PL_DISTANCE"].tolist()[2:] == ["", "", "", "7.5"]  # UASC, short break, unknown postcode: blank; supplied value kept
+    assert out["PL_LA"].tolist() == ["E06000004", "E06000005", "E06000005", "E06000005", "", "E06000005"]
+    assert out["PL_LOCATION"].tolist() == ["IN", "OUT", "OUT", "OUT", "", "OUT"]
+    assert out["derived_location"].tolist() == [True, True, True, True, False, True]
+
+
+def test_children_are_numbered_in_id_order_and_named_by_their_pseudonyms():
+    import numpy as np
+
+    from analysis import privacy
+
+    key = b"a-test-key-0123456789"
+    header, episodes = pd.Series(["B7", "A1", "C2"]), pd.Series(["C2", " A1", "A1", "B7"])
+    names, (in_header, in_episodes) = privacy.number_children([header, episodes], key, "E06000004")
+    assert in_header.tolist() == [1, 0, 2] and in_episodes.tolist() == [2, 0, 0, 1]
+    assert names[in_episodes].tolist() == privacy.pseudonymise(episodes, key, "E06000004").tolist()
+    rank = privacy.pseudonym_order(names)
+    assert names[np.argsort(rank)].tolist() == sorted(names.tolist())

@@ -85,3 +85,45 @@ def test_measures_on_a_hand_worked_case():
 def test_ages_are_whole_years_on_the_day():
     ages = pl._age(pd.Series(pd.to_datetime(["2020-05-31", "2020-06-01"])), pd.Series(pd.to_datetime(["2010-06-01", "2010-06-01"])))
     assert ages.tolist() == [9, 10]
+
+
+def _four_children():
+    """The hand-worked children above, several copies under other IDs."""
+    base = [
+        ("A", "01/01/2023", "S", "C2", "N1", "U6", "PR1", "01/06/2023", "X1", "CREQB", "", "", "3", "IN"),
+        ("A", "01/06/2023", "P", "C2", "N1", "T2", "", "08/06/2023", "X1", "", "", "", "", ""),
+        ("A", "08/06/2023", "P", "C2", "N1", "U6", "PR4", "01/12/2023", "X1", "CHILD", "", "", "12", "OUT"),
+        ("A", "01/12/2023", "P", "C2", "N1", "K2", "PR4", "", "", "", "", "", "30", "OUT"),
+        ("B", "01/03/2020", "S", "C2", "N1", "U4", "PR1", "01/03/2021", "X1", "CARPL", "", "", "1", "IN"),
+        ("B", "01/03/2021", "L", "C1", "N1", "U4", "PR1", "", "", "", "", "", "1", "IN"),
+        ("C", "01/03/2020", "S", "C2", "N1", "U4", "PR1", "01/02/2022", "E17", "", "", "", "", ""),
+        ("C", "01/02/2023", "S", "C2", "N1", "U4", "PR1", "", "", "", "", "", "", ""),
+        ("D", "01/03/2024", "S", "V3", "N2", "R1", "PR1", "", "", "", "", "", "", ""),
+    ]
+    rows = [(f"{child}{k}", *rest) for k in range(3) for child, *rest in base]
+    birth = pd.Series({f"{c}{k}": pd.Timestamp(y, 1, 1) for k in range(3) for c, y in zip("ABCD", (2010, 2008, 2005, 2015))})
+    return eps(rows), birth
+
+
+def test_integer_children_in_order_give_the_same_placements_as_text_ids_in_any_order():
+    e, birth = _four_children()
+    shuffled = e.sample(frac=1, random_state=3).reset_index(drop=True)
+    p_text, periods_text = pl.derive(shuffled, birth)
+    # the ingest numbers children in ID order and hands over episodes already sorted by child and start
+    number = {child: i for i, child in enumerate(sorted(birth.index))}
+    ordered = e.assign(CHILD=e["CHILD"].map(number), _start=pd.to_datetime(e["DECOM"], format="%d/%m/%Y"))
+    ordered = ordered.sort_values(["CHILD", "_start"]).drop(columns="_start").reset_index(drop=True)
+    p_int, periods_int = pl.derive(ordered, birth.rename(index=number))
+    name = {i: child for child, i in number.items()}
+    pd.testing.assert_frame_equal(p_text, p_int.assign(child=p_int["child"].map(name)), check_dtype=False)
+    pd.testing.assert_frame_equal(periods_text, periods_int.assign(child=periods_int["child"].map(name)), check_dtype=False)
+    assert p_text["interruptions"].sum() == 3
+    assert p_text.groupby("child").size().to_dict() == {f"{c}{k}": n for k in range(3) for c, n in zip("ABCD", (3, 1, 2, 1))}
+
+
+def test_measures_for_several_years_match_one_year_at_a_time():
+    e, birth = _four_children()
+    p, _ = pl.derive(e, birth)
+    several = pl.measures_by_year(e, p, birth, [2021, 2023, 2024])
+    pd.testing.assert_frame_equal(pd.DataFrame(several), pd.DataFrame([pl.measures(e, p, birth, y) for y in (2021, 2023, 2024)]))
+    assert several[2]["cla_31_march"] == 9 and several[2]["placements_3plus"] == 3

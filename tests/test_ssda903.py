@@ -178,3 +178,68 @@ def test_empty_trailing_values_are_tolerated(tmp_path):
     write_csv(tmp_path / "2025" / "episodes.csv", EPISODES + GOOD_EPISODES[0] + "\n")
     v = ssda903.read_returns(tmp_path)
     assert v.tables["header"]["CHILD"].tolist() == ["A1"]
+
+
+# --- the fast (Arrow) reader and the careful reader must agree ---------------------------------------
+PLAIN_FILES = {
+    "plain": HEADER + "".join(r + "\n" for r in GOOD_HEADER),
+    "spaces_case_and_trailing_comma": " child , Sex ,DOB,ETHNIC,UPN,MOTHER,MC_DOB,\n A1 ,m,01/06/2012,WBRI,,,,\n,,,,,,,\n",
+    "semicolons_and_crlf": HEADER.replace(",", ";").replace("\n", "\r\n") + GOOD_HEADER[0].replace(",", ";") + "\r\n",
+    "quoted_comma": HEADER + '"A,1",M,01/06/2012,WBRI,,,\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN_FILES))
+def test_the_fast_reader_gives_what_the_careful_reader_gives(tmp_path, monkeypatch, name):
+    path = tmp_path / "header.csv"
+    path.write_text(PLAIN_FILES[name], encoding="utf-8", newline="")
+    fast, fast_notes = ssda903.read_csv_text(path)
+    assert ssda903._read_csv_fast(PLAIN_FILES[name]) is not None, "this file should take the fast path"
+    monkeypatch.setattr(ssda903, "_read_csv_fast", lambda text: None)
+    careful, careful_notes = ssda903.read_csv_text(path)
+    pd.testing.assert_frame_equal(fast, careful)
+    assert fast_notes == careful_notes
+
+
+@pytest.mark.parametrize("body", [
+    HEADER + GOOD_HEADER[0] + "\n\n" + GOOD_HEADER[1] + "\n",   # a blank line before later rows: line numbers would slip
+    HEADER.replace("\n", "\r") + GOOD_HEADER[0] + "\r",         # old Mac line breaks
+    HEADER + GOOD_HEADER[0] + ",surplus\n",                     # a row wider than the header
+    "CHILD,CHILD,SEX,DOB,ETHNIC\nA1,A1,M,01/06/2012,WBRI\n",     # repeated column names
+    "\n" + HEADER + GOOD_HEADER[0] + "\n",                      # blank lines before the header
+])
+def test_files_that_are_not_plain_take_the_careful_reader(body):
+    assert ssda903._read_csv_fast(body) is None
+
+
+def test_a_bad_row_after_a_blank_line_is_named_by_its_line_in_the_file(tmp_path):
+    rows = [GOOD_EPISODES[0], "", "A2,03/03/2025,S,C9,N4,U3,PR1,,,,,,"]
+    v = ssda903.read_returns(_return(tmp_path, GOOD_HEADER, rows).parent)
+    assert v.set_aside[["row", "column"]].values.tolist() == [[4, "LS"]]
+
+
+def test_reasons_quote_the_failing_value():
+    df = pd.DataFrame({"_file": ["f.csv"] * 3, "_row": [2, 3, 4], "RNE": ["S", "Q", "Z"], "DECOM": ["01/05/2024"] * 3})
+    c = ssda903._Checks(df)
+    c.add(df["RNE"].isin(["Q", "Z"]), "RNE", "RNE '{RNE}' is not valid on {DECOM}")
+    c.add(df["RNE"].eq("Z"), "RNE", "second reason")
+    kept, aside = c.split("episodes", 2025)
+    assert kept["_row"].tolist() == [2]
+    assert aside["reason"].tolist() == ["RNE 'Q' is not valid on 01/05/2024", "RNE 'Z' is not valid on 01/05/2024; second reason"]
+    assert aside["value"].tolist() == ["Q", "Z"]
+
+
+def test_stitching_many_children_keeps_each_childs_latest_rows_in_order(tmp_path):
+    header = ["B2,M,01/06/2012,WBRI,,,", "A1,F,15/01/2018,MWBC,,,", "C3,M,01/01/2015,WBRI,,,"]
+    numeric_sex = [h.replace(",M,", ",1,").replace(",F,", ",2,") for h in header]  # SEX was 1/2 until 2023-24
+    _return(tmp_path, numeric_sex, ["C3,01/05/2023,S,C2,N1,U6,PR1,,,,,,", "B2,01/06/2023,S,C2,N1,U6,PR1,,,,,,",
+                                    "A1,01/07/2023,S,C2,N1,U6,PR1,,,,,,"], year="2023-24")
+    _return(tmp_path, header, ["B2,01/06/2023,S,C2,N1,U6,PR1,01/09/2024,E8,,,,", "A1,01/07/2023,S,C2,N1,U6,PR1,01/08/2024,X1,CREQB,,,",
+                               "A1,01/08/2024,P,C2,N1,K2,PR4,,,,,,"])
+    eps = ssda903.stitch(ssda903.read_returns(tmp_path))["episodes"]
+    assert eps[["CHILD", "DECOM", "DEC", "REC", "collection_year", "closed_by_stitch"]].values.tolist() == [
+        ["A1", "01/07/2023", "01/08/2024", "X1", 2025, False],
+        ["A1", "01/08/2024", "", "", 2025, False],
+        ["B2", "01/06/2023", "01/09/2024", "E8", 2025, False],
+        ["C3", "01/05/2023", "", "", 2024, False],  # not restated and nothing follows: stays open
+    ]
