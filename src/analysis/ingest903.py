@@ -109,6 +109,19 @@ def _fingerprint(p: Paths, folder: Path) -> str:
     return h.hexdigest()
 
 
+def _locate(p: Paths, eps: pd.DataFrame, la_code: str, uasc: set) -> tuple[pd.DataFrame, int]:
+    """Episodes with distance (numeric miles), placement LA and location filled from postcodes where
+    the return lacks them, and how many placement postcodes the directory does not know."""
+    home_post, pl_post = geography.normalise_postcode(eps["HOME_POST"]), geography.normalise_postcode(eps["PL_POST"])
+    need = eps["PL_DISTANCE"].fillna("").eq("") if "PL_DISTANCE" in eps.columns else pd.Series(True, index=eps.index)
+    codes = set(home_post[need].unique()) | set(pl_post[need].unique())
+    directory = geography.postcode_directory(codes) if need.any() else pd.DataFrame(columns=["easting", "northing", "ltla"])
+    eps = geography.derive_distances(eps.assign(HOME_POST=home_post, PL_POST=pl_post), la_code, directory,
+                                     geography.ltla_to_utla(p.raw_public), uasc=uasc, normalised=True)
+    eps["PL_DISTANCE"] = pd.to_numeric(eps["PL_DISTANCE"], errors="coerce")  # once, for placements, episodes and measures
+    return eps, int((pl_post.ne("") & ~pl_post.isin(directory.index)).sum())
+
+
 def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
     """All processed 903 tables and the report, in memory (placement costs too, from ``costs_folder``)."""
     la_code, declared = la_of_returns(folder)
@@ -127,15 +140,7 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
     eps = eps.assign(CHILD=numbers[0])
     child_no = dict(zip(keyed, numbers[1:]))
     uasc = set(child_no.get("uasc", ()))
-    home_post, pl_post = geography.normalise_postcode(eps["HOME_POST"]), geography.normalise_postcode(eps["PL_POST"])
-    need = eps["PL_DISTANCE"].fillna("").eq("") if "PL_DISTANCE" in eps.columns else pd.Series(True, index=eps.index)
-    codes = set(home_post[need].unique()) | set(pl_post[need].unique())
-    directory = geography.postcode_directory(codes) if need.any() else pd.DataFrame(columns=["easting", "northing", "ltla"])
-    eps = geography.derive_distances(eps.assign(HOME_POST=home_post, PL_POST=pl_post), la_code, directory,
-                                     geography.ltla_to_utla(p.raw_public), uasc=uasc, normalised=True)
-    unknown_postcodes = int((pl_post.ne("") & ~pl_post.isin(directory.index)).sum())
-    eps["PL_DISTANCE"] = pd.to_numeric(eps["PL_DISTANCE"], errors="coerce")  # once, for placements, episodes and measures
-    del home_post, pl_post
+    eps, unknown_postcodes = _locate(p, eps, la_code, uasc)
 
     births = ssda903.parse_dates(hdr["DOB"])
     birth = pd.Series(births.to_numpy(), index=child_no["header"])
