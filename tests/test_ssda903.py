@@ -243,3 +243,16 @@ def test_stitching_many_children_keeps_each_childs_latest_rows_in_order(tmp_path
         ["B2", "01/06/2023", "01/09/2024", "E8", 2025, False],
         ["C3", "01/05/2023", "", "", 2024, False],  # not restated and nothing follows: stays open
     ]
+
+
+def test_a_repeated_row_in_another_table_is_set_aside_once(tmp_path):
+    d = _return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
+    write_csv(d / "missing.csv", "CHILD,DOB,MISSING,MIS_START,MIS_END\n"
+              "A1,01/06/2012,M,01/06/2024,02/06/2024\n"
+              "A1,01/06/2012,M,05/06/2024,06/06/2024\n"   # same child, another episode: kept
+              "A1,01/06/2012,M,01/06/2024,02/06/2024\n"   # exact repeat of row 2
+              "A2,15/01/2018,A,01/06/2024,02/06/2024\n")
+    v = ssda903.read_returns(d.parent)
+    aside = v.set_aside[v.set_aside["table"] == "missing"]
+    assert aside[["row", "reason"]].values.tolist() == [[4, "duplicate row"]]
+    assert len(v.tables["missing"]) == 3

@@ -173,8 +173,9 @@ def _plain(text: str) -> bool:
     """No empty line before later rows (a parser would skip it and the line numbers would slip), no
     lone carriage-return line breaks, no odd line breaks."""
     body = text.rstrip()
-    return ("\n\n" not in body and "\n\r\n" not in body and text.count("\r") == text.count("\r\n")
-            and not any(ch in text for ch in _ODD_BREAKS))
+    odd = _ODD_BREAKS[:5] if text.isascii() else _ODD_BREAKS
+    return ("\n\n" not in body and "\n\r\n" not in body and ("\r" not in text or text.count("\r") == text.count("\r\n"))
+            and not any(ch in text for ch in odd))
 
 
 def _read_csv_fast(text: str) -> tuple[pd.DataFrame, str] | None:
@@ -213,8 +214,9 @@ def _read_csv_fast(text: str) -> tuple[pd.DataFrame, str] | None:
         empty = pc.equal(col, "")
         blank = empty if blank is None else pc.and_(blank, empty)
     stripped = pa.table({**columns, "_row": rows})
-    if blank is not None:
+    if blank is not None and pc.any(blank).as_py():
         stripped = stripped.filter(pc.invert(blank))
+    stripped = stripped.combine_chunks()  # one chunk per column: pandas works faster on contiguous arrays
     df = stripped.to_pandas()
     return df, delim
 
@@ -502,8 +504,9 @@ def _check_other(table: str, df: pd.DataFrame, year: int) -> _Checks:
     if table == "oc2":
         score = pd.to_numeric(df["SDQ_SCORE"], errors="coerce")
         c.add(~_blank(df["SDQ_SCORE"]) & ~score.between(0, 40), "SDQ_SCORE", "SDQ_SCORE is not a whole number from 0 to 40")
-    dup = df.drop(columns=["_file", "_row"]).duplicated(keep="first")
-    c.add(dup, "CHILD", "duplicate row")
+    # repeated rows share the child: compare whole rows only among children with more than one row
+    candidates = df.loc[df.duplicated("CHILD", keep=False), [col for col in df.columns if col not in ("_file", "_row")]]
+    c.add(candidates.duplicated(keep="first").reindex(df.index, fill_value=False), "CHILD", "duplicate row")
     return c
 
 
