@@ -416,6 +416,17 @@ def _check_header(df: pd.DataFrame, year: int) -> _Checks:
     return c
 
 
+def _lookup(keys: pd.Series, table: pd.Series) -> pd.Series:
+    """``table``'s value for each key (missing where the key is not in its index), by Arrow's hash
+    lookup rather than pandas' text index; ``table`` has a unique text index."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    at = pc.index_in(pa.array(keys.astype(str)), value_set=pa.array(table.index.astype(str)), skip_nulls=True)
+    values = np.append(table.to_numpy(), np.array([None], dtype=table.dtype) if table.dtype.kind == "M" else np.nan)
+    return pd.Series(values[at.fill_null(-1).to_numpy()], index=keys.index, dtype=table.dtype)
+
+
 def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Checks, pd.DataFrame]:
     """Row rules and sequence rules (order, overlaps, duplicates) for one return's episodes."""
     from . import ssda903_rules as r
@@ -436,7 +447,7 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
     c.add(~rec_blank & dec_blank, "DEC", "the episode has a reason for ending (REC) but no end date")
     c.add(r.code_check(df["REASON_PLACE_CHANGE"], r.REASON_PLACE_CHANGE, allow_blank=True), "REASON_PLACE_CHANGE",
           "REASON_PLACE_CHANGE '{REASON_PLACE_CHANGE}' is not a valid code")
-    born = df["CHILD"].map(dob) if len(dob) else pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+    born = _lookup(df["CHILD"], dob)
     c.add(born.isna() & ~_blank(df["CHILD"]), "CHILD", "no header row (with a valid DOB) for this child in the same return")
     c.add(decom < born, "DECOM", "episode starts before the child's date of birth")
 
