@@ -629,7 +629,9 @@ def stitch(v: Validated) -> dict[str, pd.DataFrame]:
     eps.loc[overlap, "DEC"] = nxt[overlap].dt.strftime("%d/%m/%Y")
     out["episodes"] = eps.reset_index(drop=True)
     hdr = v.tables.get("header", pd.DataFrame(columns=[*TABLES["header"][1], "_file", "_row", "collection_year"]))
-    out["header"] = hdr.sort_values(["CHILD", "collection_year"]).drop_duplicates("CHILD", keep="last").reset_index(drop=True)
+    child = pd.factorize(hdr["CHILD"], sort=True)[0]
+    order = np.lexsort((hdr["collection_year"].to_numpy(), child))  # by child, then return; keep each child's latest
+    out["header"] = hdr.iloc[order[np.r_[child[order][1:] != child[order][:-1], True]] if len(order) else order].reset_index(drop=True)
     for name, df in v.tables.items():
         if name in out:
             continue
