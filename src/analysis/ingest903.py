@@ -115,7 +115,7 @@ def _locate(p: Paths, eps: pd.DataFrame, la_code: str, uasc: set) -> tuple[pd.Da
     home_post, pl_post = geography.normalise_postcode(eps["HOME_POST"]), geography.normalise_postcode(eps["PL_POST"])
     need = eps["PL_DISTANCE"].fillna("").eq("") if "PL_DISTANCE" in eps.columns else pd.Series(True, index=eps.index)
     codes = set(home_post[need].unique()) | set(pl_post[need].unique())
-    directory = geography.postcode_directory(codes) if need.any() else pd.DataFrame(columns=["easting", "northing", "ltla"])
+    directory = geography.postcode_directory(codes, geography.postcode_cache(p)) if need.any() else pd.DataFrame(columns=["easting", "northing", "ltla"])
     eps = geography.derive_distances(eps.assign(HOME_POST=home_post, PL_POST=pl_post), la_code, directory,
                                      geography.ltla_to_utla(p.raw_public), uasc=uasc, normalised=True)
     eps["PL_DISTANCE"] = pd.to_numeric(eps["PL_DISTANCE"], errors="coerce")  # once, for placements, episodes and measures

@@ -142,10 +142,10 @@ class Places:
     around: pd.DataFrame   # postcodes in other LAs within 120 miles
 
 
-def places_for(la_code: str, utla_of: dict[str, str], rng: np.random.Generator) -> Places:
+def places_for(la_code: str, utla_of: dict[str, str], rng: np.random.Generator, cache: Path | None = None) -> Places:
     from .geography import full_postcode_directory
 
-    df = full_postcode_directory()
+    df = full_postcode_directory(cache)
     df = df[df["ltla"].str.startswith("E") & df["easting"].notna()]
     utla = df["ltla"].map(lambda c: utla_of.get(c, c))
     inside = df[utla == la_code]
@@ -486,13 +486,13 @@ def write_returns(sim: Simulation, out: Path, costs_dir: Path | None = None) -> 
 
 def generate(p: Paths, la_code: str, seed: int, out: Path, *, calibrate: bool = True, costs_dir: Path | None = None) -> dict:
     """Simulate, calibrate the move rate to the published 3+ placements figure, write everything."""
-    from .geography import ltla_to_utla, resolve_la
+    from .geography import ltla_to_utla, postcode_cache, resolve_la
     from .ingest import read_table
 
     li = read_table(p, "la_indicators")
     la = resolve_la(la_code, read_table(p, "la_lookup"))
     t = targets_for(li, la["la_code"])
-    places = places_for(la["la_code"], ltla_to_utla(p.raw_public), np.random.default_rng(seed))
+    places = places_for(la["la_code"], ltla_to_utla(p.raw_public), np.random.default_rng(seed), postcode_cache(p))
     scale, out_f, far_f, history = 1.0, 1.0, 1.0, []
     for _ in range(5 if calibrate else 1):
         sim = Simulation(la["la_code"], t, places, seed, scale, out_f, far_f)
