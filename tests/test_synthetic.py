@@ -120,3 +120,26 @@ def test_cli_validate_reports_and_exits_2_when_nothing_usable(tmp_path, capsys):
     out = capsys.readouterr()
     assert "row 2, column SEX: SEX is not a 2025 code" in out.out
     assert "nothing usable in header, episodes" in out.err
+
+
+def test_the_903_ingest_reruns_only_when_returns_code_key_or_postcode_data_change(built, tmp_path, monkeypatch):
+    import shutil
+
+    from analysis.config import paths
+
+    monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "a-test-key-that-is-long-enough")
+    root = make_project(tmp_path / "proj")
+    shutil.copytree(built[0].processed_public, root / "data" / "processed" / "public")
+    p = paths(root)
+    synthetic.generate(p, "E06000017", 8, ingest903.raw_903(p), calibrate=False)
+    assert ingest903.run_ingest_903(p).status == "built"
+    placements_file = ingest903.processed_903(p) / "placements.parquet"
+    before = placements_file.read_bytes()
+    assert ingest903.run_ingest_903(p).status == "up to date"
+    monkeypatch.setattr(ingest903, "version", lambda package: "a newer postcode directory")
+    assert ingest903.run_ingest_903(p).status == "built"
+    assert placements_file.read_bytes() == before, "same inputs, same processed file"
+    assert ingest903.run_ingest_903(p).status == "up to date"
+    monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "another-key-entirely-0123456789")
+    assert ingest903.run_ingest_903(p).status == "built"
+    assert placements_file.read_bytes() != before, "a new key re-pseudonymises"

@@ -18,6 +18,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,7 @@ def _fingerprint(p: Paths, folder: Path) -> str:
         h.update(f"costs/{f.name}".encode())
         h.update(f.read_bytes())
     h.update(code_version(CODE_FILES).encode())
+    h.update(f"postcodes {version(geography.POSTCODE_PACKAGE)}".encode())  # a new postcode directory re-derives distances
     h.update(privacy.get_key(p))  # a new key re-pseudonymises
     return h.hexdigest()
 
