@@ -59,21 +59,25 @@ def test_periods_of_care_and_unplanned_definitions():
     assert periods["placements"].tolist() == [4, 1]
 
 
+HAND_WORKED = [
+    # A: 3 placements in 2023-24 (one held on 1 April), still looked after at 31 March 2024, 30 miles away, outside
+    ("A", "01/01/2023", "S", "C2", "N1", "U6", "PR1", "01/06/2023", "X1", "CREQB", "", "", "3", "IN"),
+    ("A", "01/06/2023", "P", "C2", "N1", "U6", "PR4", "01/12/2023", "X1", "CHILD", "", "", "12", "OUT"),
+    ("A", "01/12/2023", "P", "C2", "N1", "K2", "PR4", "", "", "", "", "", "30", "OUT"),
+    # B: looked after since 2020 (over 2.5 years), same placement since 2021: long-term stable
+    ("B", "01/03/2020", "S", "C2", "N1", "U4", "PR1", "01/03/2021", "X1", "CARPL", "", "", "1", "IN"),
+    ("B", "01/03/2021", "P", "C2", "N1", "U4", "PR1", "", "", "", "", "", "1", "IN"),
+    # C: aged 19 at 31 March 2024: looked after but not in the under-16 cohort; left in 2023 anyway
+    ("C", "01/03/2020", "S", "C2", "N1", "U4", "PR1", "01/02/2024", "E17", "", "", "", "", ""),
+    # D: short breaks only: excluded
+    ("D", "01/03/2024", "S", "V3", "N2", "R1", "PR1", "", "", "", "", "", "", ""),
+]
+HAND_WORKED_BIRTH = {"A": pd.Timestamp(2010, 1, 1), "B": pd.Timestamp(2008, 6, 1), "C": pd.Timestamp(2005, 1, 1), "D": pd.Timestamp(2015, 1, 1)}
+
+
 def test_measures_on_a_hand_worked_case():
-    birth = pd.Series({"A": pd.Timestamp(2010, 1, 1), "B": pd.Timestamp(2008, 6, 1), "C": pd.Timestamp(2005, 1, 1), "D": pd.Timestamp(2015, 1, 1)})
-    e = eps([
-        # A: 3 placements in 2023-24 (one held on 1 April), still looked after at 31 March 2024, 30 miles away, outside
-        ("A", "01/01/2023", "S", "C2", "N1", "U6", "PR1", "01/06/2023", "X1", "CREQB", "", "", "3", "IN"),
-        ("A", "01/06/2023", "P", "C2", "N1", "U6", "PR4", "01/12/2023", "X1", "CHILD", "", "", "12", "OUT"),
-        ("A", "01/12/2023", "P", "C2", "N1", "K2", "PR4", "", "", "", "", "", "30", "OUT"),
-        # B: looked after since 2020 (over 2.5 years), same placement since 2021: long-term stable
-        ("B", "01/03/2020", "S", "C2", "N1", "U4", "PR1", "01/03/2021", "X1", "CARPL", "", "", "1", "IN"),
-        ("B", "01/03/2021", "P", "C2", "N1", "U4", "PR1", "", "", "", "", "", "1", "IN"),
-        # C: aged 19 at 31 March 2024: looked after but not in the under-16 cohort; left in 2023 anyway
-        ("C", "01/03/2020", "S", "C2", "N1", "U4", "PR1", "01/02/2024", "E17", "", "", "", "", ""),
-        # D: short breaks only: excluded
-        ("D", "01/03/2024", "S", "V3", "N2", "R1", "PR1", "", "", "", "", "", "", ""),
-    ])
+    birth = pd.Series(HAND_WORKED_BIRTH)
+    e = eps(HAND_WORKED)
     p, _ = pl.derive(e, birth)
     m = pl.measures(e, p, birth, 2024)
     assert m["cla_31_march"] == 2
@@ -87,26 +91,24 @@ def test_ages_are_whole_years_on_the_day():
     assert ages.tolist() == [9, 10]
 
 
-def _four_children():
-    """The hand-worked children above, several copies under other IDs."""
-    base = [
-        ("A", "01/01/2023", "S", "C2", "N1", "U6", "PR1", "01/06/2023", "X1", "CREQB", "", "", "3", "IN"),
-        ("A", "01/06/2023", "P", "C2", "N1", "T2", "", "08/06/2023", "X1", "", "", "", "", ""),
-        ("A", "08/06/2023", "P", "C2", "N1", "U6", "PR4", "01/12/2023", "X1", "CHILD", "", "", "12", "OUT"),
-        ("A", "01/12/2023", "P", "C2", "N1", "K2", "PR4", "", "", "", "", "", "30", "OUT"),
-        ("B", "01/03/2020", "S", "C2", "N1", "U4", "PR1", "01/03/2021", "X1", "CARPL", "", "", "1", "IN"),
-        ("B", "01/03/2021", "L", "C1", "N1", "U4", "PR1", "", "", "", "", "", "1", "IN"),
-        ("C", "01/03/2020", "S", "C2", "N1", "U4", "PR1", "01/02/2022", "E17", "", "", "", "", ""),
-        ("C", "01/02/2023", "S", "C2", "N1", "U4", "PR1", "", "", "", "", "", "", ""),
-        ("D", "01/03/2024", "S", "V3", "N2", "R1", "PR1", "", "", "", "", "", "", ""),
+def _several_children():
+    """The hand-worked children, plus E (a temporary placement, then back to the same carer) and F
+    (leaves care, comes back, then a change of placement type with the same carer), three copies under other IDs."""
+    extra = [
+        ("E", "01/01/2022", "S", "C2", "N1", "U6", "PR1", "01/06/2022", "X1", "", "TS1 1AA", "", "2", "IN"),
+        ("E", "01/06/2022", "P", "C2", "N1", "T2", "", "08/06/2022", "X1", "", "", "", "", ""),
+        ("E", "08/06/2022", "P", "C2", "N1", "U6", "PR1", "", "", "", "TS1 1AA", "", "2", "IN"),
+        ("F", "01/03/2020", "S", "C2", "N1", "U4", "PR1", "01/02/2022", "E8", "", "", "", "", ""),
+        ("F", "01/02/2023", "S", "C2", "N1", "U4", "PR1", "01/06/2023", "X1", "", "", "", "", ""),
+        ("F", "01/06/2023", "U", "C2", "N1", "U5", "PR1", "", "", "", "", "", "", ""),
     ]
-    rows = [(f"{child}{k}", *rest) for k in range(3) for child, *rest in base]
-    birth = pd.Series({f"{c}{k}": pd.Timestamp(y, 1, 1) for k in range(3) for c, y in zip("ABCD", (2010, 2008, 2005, 2015))})
-    return eps(rows), birth
+    born = {**HAND_WORKED_BIRTH, "E": pd.Timestamp(2012, 1, 1), "F": pd.Timestamp(2009, 1, 1)}
+    rows = [(f"{child}{k}", *rest) for k in range(3) for child, *rest in HAND_WORKED + extra]
+    return eps(rows), pd.Series({f"{c}{k}": day for k in range(3) for c, day in born.items()})
 
 
 def test_integer_children_in_order_give_the_same_placements_as_text_ids_in_any_order():
-    e, birth = _four_children()
+    e, birth = _several_children()
     shuffled = e.sample(frac=1, random_state=3).reset_index(drop=True)
     p_text, periods_text = pl.derive(shuffled, birth)
     # the ingest numbers children in ID order and hands over episodes already sorted by child and start
@@ -117,13 +119,13 @@ def test_integer_children_in_order_give_the_same_placements_as_text_ids_in_any_o
     name = {i: child for child, i in number.items()}
     pd.testing.assert_frame_equal(p_text, p_int.assign(child=p_int["child"].map(name)), check_dtype=False)
     pd.testing.assert_frame_equal(periods_text, periods_int.assign(child=periods_int["child"].map(name)), check_dtype=False)
-    assert p_text["interruptions"].sum() == 3
-    assert p_text.groupby("child").size().to_dict() == {f"{c}{k}": n for k in range(3) for c, n in zip("ABCD", (3, 1, 2, 1))}
+    assert p_text["interruptions"].sum() == 3 and p_text["status_changes"].sum() == 3  # E's holiday, F's change of type
+    assert p_text.groupby("child").size().to_dict() == {f"{c}{k}": n for k in range(3) for c, n in zip("ABCDEF", (3, 2, 1, 1, 1, 2))}
 
 
 def test_measures_for_several_years_match_one_year_at_a_time():
-    e, birth = _four_children()
+    e, birth = _several_children()
     p, _ = pl.derive(e, birth)
     several = pl.measures_by_year(e, p, birth, [2021, 2023, 2024])
     pd.testing.assert_frame_equal(pd.DataFrame(several), pd.DataFrame([pl.measures(e, p, birth, y) for y in (2021, 2023, 2024)]))
-    assert several[2]["cla_31_march"] == 9 and several[2]["placements_3plus"] == 3
+    assert several[2]["cla_31_march"] == 12 and several[2]["placements_3plus"] == 3  # A, B, E, F at 31 March 2024; A has 3

@@ -219,7 +219,7 @@ def measures_by_year(episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd
     """:func:`measures` for several years, sharing the work that does not depend on the year."""
     e = _dates(episodes)
     cols = [c for c in (child, "_decom", "_dec", "LS", "PL_DISTANCE", "PL_LOCATION") if c in e.columns]
-    e = e.loc[~e["LS"].isin(r.SHORT_BREAKS_LS), cols]
+    e = e[cols]
     e = e.assign(_distance=pd.to_numeric(e["PL_DISTANCE"], errors="coerce") if "PL_DISTANCE" in e.columns else np.nan,
                  _outside=e["PL_LOCATION"].fillna("").eq("OUT") if "PL_LOCATION" in e.columns else False)
     p = placements[["child", "period", "start", "end"]]
@@ -232,7 +232,7 @@ def _measures_one(e: pd.DataFrame, placements: pd.DataFrame, period_start: pd.Da
                   child: str) -> dict[str, float]:
     end = pd.Timestamp(year, 3, 31)
     start = pd.Timestamp(year - 1, 4, 1)
-    on = e[(e["_decom"] <= end) & (e["_dec"].isna() | (e["_dec"] > end))].sort_values("_decom").drop_duplicates(child, keep="last")
+    on = looked_after_on(e, end, child)
     kids = on[child].unique()
     n = len(kids)
     p = placements[placements["child"].isin(kids)]
