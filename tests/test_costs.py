@@ -81,9 +81,18 @@ def test_volume_mix_price_adds_up_and_matches_a_hand_calculation():
     for y, cell, n, cost in ((2024, "foster / own", 3, 500.0), (2024, "children's home / external", 1, 5000.0),
                              (2025, "foster / own", 3, 550.0), (2025, "children's home / external", 2, 5000.0)):
         s, e = yr(y)
-        rows += [{"cell": cell, "start": s, "end": e, "weekly_cost": cost}] * n
+        rows += [{"child": f"{cell}-{y}-{i}", "cell": cell, "start": s, "end": e, "weekly_cost": cost} for i in range(n)]
     p = pd.DataFrame(rows)
     summary, cells = cd.volume_mix_price(p, 2024, 2025)
+    by_cell = cells.set_index("cell")
+    assert by_cell.loc["foster / own", ["children0", "children1"]].tolist() == [3, 3]
+    assert by_cell.loc[cd.VMP_TOTAL, ["children0", "children1"]].tolist() == [4, 5], "the total row counts every child"
+    # gated as the paper publishes it: the one child in a children's home in 2023-24 is suppressed with its weeks, spend and
+    # price, and so (secondary, against the total row) is the other cell of that year; 2024-25's 2 children likewise
+    from analysis.disclosure import gate
+    g = gate(cells, **cd.VMP_DISCLOSURE).frame.set_index("cell")
+    assert (g.loc["children's home / external", ["children0", "weeks0", "spend0", "price0"]] == "c").all()
+    assert g.loc["foster / own", "children0"] == "c" and g.loc[cd.VMP_TOTAL, "children0"] == "c"
     v = summary.set_index("part")["gbp"]
     w = 366 / 7  # April 2024 to March 2025 is 365 days; April 2023 to March 2024, 366
     w0, w1 = 366 / 7, 365 / 7

@@ -34,6 +34,7 @@ import pandas as pd
 from . import ssda903_rules as r
 from .config import Paths, paths
 from .errors import AnalysisError
+from .disclosure import Gated, gate
 from .params import ParameterError
 
 PARAMETER_TYPES: dict[str, type] = {
@@ -323,6 +324,10 @@ GROUP_ORDER = ["none", "1", "2", "3 or more", "under 5", "5 to 9", "10 to 15", "
 
 def _ordered(groups) -> list:
     return sorted(groups, key=lambda g: (GROUP_ORDER.index(g) if g in GROUP_ORDER else len(GROUP_ORDER), str(g)))
+
+
+#: a Kaplan-Meier curve is drawn while at least this many placements are followed
+MIN_AT_RISK = 10
 
 
 def km_curves(c: pd.DataFrame, by: str, *, max_months: int = 24, min_placements: int = 50, max_groups: int = 5) -> pd.DataFrame:
@@ -915,8 +920,9 @@ def record_metrics(report, res: Results, s: Settings) -> None:
     report.metric("unplanned_endings", int(overall.unplanned), kind="count")
     report.metric("rate_per_100_placement_years", float(overall.rate_per_100_years), lower_95=float(overall.lower_95),
                   upper_95=float(overall.upper_95), definition=s.definition)
-    by_type = res.rates[res.rates["grouping"] == "Placement type"]
-    report.metric("rate_by_placement_type", {row.group: float(row.rate_per_100_years) for row in by_type.itertuples() if row.unplanned >= 5})
+    rates = gate(res.rates, **RATES_DISCLOSURE)  # as published: a suppressed group's rate stays suppressed here too
+    by_type = rates.subset(rates.frame["grouping"] == "Placement type")
+    report.metric("rate_by_placement_type", {g: float(v) for g, v in zip(by_type.frame["group"], by_type.numbers("rate_per_100_years")) if pd.notna(v)})
     first = res.horizons.iloc[0]
     for h in s.horizons:
         report.metric(f"ended_unplanned_within_{h}_months_pct", float(first[f"cif_{h}m_pct"]),
@@ -950,11 +956,36 @@ def report_context(data: Data, s: Settings) -> dict:
     }
 
 
-def rate_chart_rows(rates_t: pd.DataFrame, min_placements: int = 20) -> pd.DataFrame:
-    """The rows of the rates table charted: all placements, placement types and age bands with enough placements."""
-    rows = rates_t[rates_t["grouping"].isin(["All", "Placement type", "Age at start"]) & (rates_t["placements"] >= min_placements)]
-    label = np.where(rows["grouping"] == "All", rows["group"], rows["grouping"] + ": " + rows["group"].astype(str))
-    return rows.assign(label=label).reset_index(drop=True)
+#: how the rates table is gated (rates, intervals and placement-years of a suppressed group go with it)
+RATES_DISCLOSURE = {"counts": ["placements", "unplanned"], "groups": "grouping"}
+
+
+def rate_chart_rows(rates: Gated, min_placements: int = 20) -> Gated:
+    """The rows of the gated rates table charted: all placements, placement types and age bands with enough
+    placements (a suppressed group stays in, so the chart can say it is not shown)."""
+    f = rates.frame
+    n = pd.to_numeric(f["placements"], errors="coerce")
+    keep = f["grouping"].isin(["All", "Placement type", "Age at start"]) & ((n >= min_placements) | rates.is_suppressed("rate_per_100_years"))
+    rows = rates.subset(keep)
+    label = np.where(rows.frame["grouping"] == "All", rows.frame["group"], rows.frame["grouping"] + ": " + rows.frame["group"].astype(str))
+    return rows.with_labels(label=label)
+
+
+def hazard_chart_data(res: Results) -> Gated:
+    """The Cox hazard ratios for the forest plot (model estimates, not counts), with the planted values on synthetic data."""
+    t = res.cox.table[["term", "label", "ratio", "lower", "upper"]].copy()
+    marks = planted_marks(res)
+    if marks is not None:
+        t["planted"] = marks
+    return gate(t, counts=[], independent=["planted"] if marks is not None else [])
+
+
+def curve_chart_data(curves: pd.DataFrame, min_at_risk: int = MIN_AT_RISK) -> Gated:
+    """Kaplan-Meier steps for a chart: each curve stops once fewer than ``min_at_risk`` placements are
+    followed (so no step shows the ending of one of a handful of placements), and the event and at-risk
+    counts are not carried into the chart."""
+    keep = curves["at_risk"] >= min_at_risk
+    return gate(curves.loc[keep, ["group", "days", "surv", "lower", "upper"]].reset_index(drop=True), counts=[])
 
 
 def planted_marks(res: Results) -> list[float] | None:

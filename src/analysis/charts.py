@@ -4,6 +4,9 @@
   dark grey, light purple); the LA being reported is always dark blue, England always dark grey.
 * Titles state the finding; axes carry units; every chart is shown with alt text and a caption
   through :func:`show`, which embeds the PNG in an HTML ``<figure>`` so HTML reports keep both.
+* Every chart draws from a table that has passed the disclosure gate (:class:`analysis.disclosure.Gated`);
+  a raw frame is refused. Suppressed points are left out and the chart says which, in a note on the
+  figure and in its alt text, which also lists the values plotted (:func:`show` adds them).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator  # noqa: E402
 
+from .disclosure import Gated  # noqa: E402
 from .funnel import curve  # noqa: E402
 
 DARK_BLUE = "#12436D"
@@ -39,6 +43,41 @@ AREA_COLOURS = {"LA": DARK_BLUE, "comparators": ORANGE, "region": TURQUOISE, "En
 AREA_STYLES = {"LA": "-", "comparators": "-", "region": "--", "England": ":"}
 
 DPI = 100
+
+
+def _plotted(data: Gated, what: str) -> pd.DataFrame:
+    """The numbers a chart may draw: a gated table's values, suppressed cells as NaN."""
+    if not isinstance(data, Gated):
+        raise TypeError(f"{what}: a chart draws only from a gated table (disclosure.gate or Report.table), not a {type(data).__name__}")
+    return data.numeric_frame()
+
+
+def _suppressed_labels(data: Gated, label: str, columns: Sequence[str]) -> list[str]:
+    hit = np.zeros(len(data), bool)
+    for c in columns:
+        if c in data.suppressed.columns:
+            hit |= data.suppressed[c].to_numpy()
+    return [str(v) for v in data.frame.loc[hit, label]] if label in data.frame.columns else (["some points"] if hit.any() else [])
+
+
+def _note_suppressed(fig: plt.Figure, labels: Sequence[str]) -> None:
+    """Say on the figure (and in the alt text) which points are not drawn because they are suppressed."""
+    if not labels:
+        return
+    text = "Not shown (suppressed: fewer than 5 children, or would reveal such a count): " + ", ".join(dict.fromkeys(labels))
+    fig.text(0.01, 0.005, textwrap.fill(text, 160), fontsize=7.5, color=DARK_GREY, ha="left", va="bottom")
+    _describe(fig, text + ".")
+
+
+def _describe(fig: plt.Figure, text: str) -> None:
+    """Add words to the figure's description (appended to its alt text by :func:`show`)."""
+    fig._analysis_alt = (getattr(fig, "_analysis_alt", "") + " " + text).strip()  # type: ignore[attr-defined]
+
+
+def _values_text(labels: Sequence[object], values: Sequence[float], unit: str = "", limit: int = 14) -> str:
+    pairs = [(str(k), v) for k, v in zip(labels, values) if pd.notna(v)]
+    shown = "; ".join(f"{k} {v:,.1f}{unit}" for k, v in pairs[:limit])
+    return f"Values: {shown}" + ("; ..." if len(pairs) > limit else "") + "." if pairs else ""
 
 
 def apply_style() -> None:
@@ -80,10 +119,12 @@ def figure_html(fig: plt.Figure, alt: str, caption: str) -> str:
 
 
 def show(fig: plt.Figure, alt: str, caption: str) -> None:
-    """Display a chart with alt text and caption (in Jupyter and in the HTML report), then close it."""
+    """Display a chart with alt text and caption (in Jupyter and in the HTML report), then close it. The
+    alt text gets the values the chart plots and any points left out as suppressed."""
     from IPython.display import HTML, display
 
-    display(HTML(figure_html(fig, alt, caption)))
+    extra = getattr(fig, "_analysis_alt", "")
+    display(HTML(figure_html(fig, f"{alt.rstrip()} {extra}".strip(), caption)))
     plt.close(fig)
 
 
@@ -117,10 +158,12 @@ def _grid(n: int, ncols: int, *, panel_w: float = 3.4, panel_h: float = 2.6) -> 
     return fig, axes.flat
 
 
-def trend_panels(trends: pd.DataFrame, panels: Sequence[tuple[str, str, str]], title: str, *, ncols: int = 3) -> plt.Figure:
-    """Small multiples of trends. ``trends``: measure, year, series (LA/comparators/region/England),
+def trend_panels(data: Gated, panels: Sequence[tuple[str, str, str]], title: str, *, ncols: int = 3) -> plt.Figure:
+    """Small multiples of trends. ``data``: measure, year, series (LA/comparators/region/England),
     value. ``panels``: (measure id, short title, unit)."""
+    trends = _plotted(data, "trend_panels")
     fig, axes = _grid(len(panels), ncols)
+    latest = []
     handles = {}
     for ax, (measure, short, unit) in zip(axes, panels):
         sub = trends[trends["measure"] == measure]
@@ -132,6 +175,9 @@ def trend_panels(trends: pd.DataFrame, panels: Sequence[tuple[str, str, str]], t
                     lw=2.4 if series == "LA" else 1.6, marker="o" if series == "LA" else None, ms=3.5,
                 )
                 handles[series] = line
+        la = sub[(sub["series"] == "LA") & sub["value"].notna()].sort_values("year")
+        if len(la):
+            latest.append(f"{short} {la['value'].iloc[-1]:,.1f}{'%' if unit == '%' else ''} in {la['year'].iloc[-1]:.0f}")
         ax.set_title(short, loc="left")
         ax.yaxis.set_major_formatter(_fmt(unit))
         ax.set_ylim(bottom=0)
@@ -141,6 +187,8 @@ def trend_panels(trends: pd.DataFrame, panels: Sequence[tuple[str, str, str]], t
     order = [k for k in ("LA", "comparators", "region", "England") if k in handles]
     fig.legend([handles[k] for k in order], [labels[k] for k in order], loc="lower center", ncol=4, bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(title, x=0.01, ha="left")
+    if latest:
+        _describe(fig, "Latest values for this LA: " + "; ".join(latest) + ".")
     return fig
 
 
@@ -149,8 +197,9 @@ def funnel_panels(panels: Sequence[dict], title: str, *, ncols: int = 3) -> plt.
     ``theta`` (target on the display scale), ``kind``, ``scale`` (display multiplier), ``tau2``,
     ``short`` and ``unit``."""
     fig, axes = _grid(len(panels), ncols)
+    described = []
     for ax, panel in zip(axes, panels):
-        u = panel["units"]
+        u = _plotted(panel["units"], "funnel_panels")
         scale = panel["scale"]
         lim = curve(panel["theta"] / scale, float(u["denominator"].max()) * 1.05, panel["kind"], panel["tau2"],
                     n_min=max(1.0, float(u["denominator"].min()) * 0.8))
@@ -159,10 +208,12 @@ def funnel_panels(panels: Sequence[dict], title: str, *, ncols: int = 3) -> plt.
         ax.plot(lim["n"], lim["lower_0.998"] * scale, color=DARK_GREY, lw=1.2)
         ax.plot(lim["n"], lim["upper_0.998"] * scale, color=DARK_GREY, lw=1.2, label="99.8% limits")
         ax.axhline(panel["theta"], color=DARK_GREY, lw=0.8, alpha=0.6)
-        others = u[~u["is_la"]]
+        others = u[~u["is_la"].astype(bool)]
         ax.scatter(others["denominator"], others["value"], s=10, color=MID_GREY, edgecolor="none", label="Other LAs")
-        me = u[u["is_la"]]
+        me = u[u["is_la"].astype(bool)]
         ax.scatter(me["denominator"], me["value"], s=55, color=DARK_BLUE, edgecolor="white", zorder=5, label="This LA")
+        if len(me) and pd.notna(me["value"].iloc[0]):
+            described.append(f"{panel['short']}: this LA {me['value'].iloc[0]:,.1f} against England {panel['theta']:,.1f}")
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(LogLocator(base=10, numticks=5))
         ax.xaxis.set_minor_locator(NullLocator())
@@ -176,21 +227,28 @@ def funnel_panels(panels: Sequence[dict], title: str, *, ncols: int = 3) -> plt.
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(title, x=0.01, ha="left")
+    if described:
+        _describe(fig, "; ".join(described) + ".")
     return fig
 
 
 def ranked_bars(panels: Sequence[dict], title: str, *, ncols: int = 2) -> plt.Figure:
     """Horizontal bars, one panel per measure: comparator LAs ranked, this LA highlighted, the
     England value as a line. Each panel: ``data`` (name, value, is_la), ``england``, ``short``, ``unit``."""
-    n_rows = max(len(p["data"]) for p in panels)
+    frames = [_plotted(p["data"], "ranked_bars") for p in panels]
+    n_rows = max(len(f) for f in frames)
     nrows = int(np.ceil(len(panels) / ncols))
     panel_h = max(1.8, 0.24 * n_rows + 0.3)
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.3 * ncols, panel_h * nrows + 0.55 * nrows + 0.5), squeeze=False)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     fixed_layout(fig, nrows, ncols, left=1.45, right=0.2, top=0.65, bottom=0.4, wgap=1.65, hgap=0.75)
-    for ax, panel in zip(axes.flat, panels):
-        d = panel["data"].dropna(subset=["value"]).sort_values("value")
+    for ax, panel, frame in zip(axes.flat, panels, frames):
+        d = frame.dropna(subset=["value"]).sort_values("value")
+        d["is_la"] = d["is_la"].astype(bool)
+        me = d[d["is_la"]]
+        if len(me):
+            _describe(fig, f"{panel['short']}: this LA {me['value'].iloc[0]:,.1f}, ranked {len(d) - int(np.flatnonzero(d['is_la'].to_numpy())[0])} of {len(d)}.")
         colours = [DARK_BLUE if me else MID_GREY for me in d["is_la"]]
         ax.barh(d["name"], d["value"], color=colours)
         if pd.notna(panel.get("england")):
@@ -208,9 +266,10 @@ def ranked_bars(panels: Sequence[dict], title: str, *, ncols: int = 2) -> plt.Fi
     return fig
 
 
-def stacked_shares(table: pd.DataFrame, categories: Sequence[tuple[str, str]], title: str) -> plt.Figure:
-    """100% stacked horizontal bars: one bar per area (rows of ``table``, column ``area``), one
+def stacked_shares(data: Gated, categories: Sequence[tuple[str, str]], title: str) -> plt.Figure:
+    """100% stacked horizontal bars: one bar per area (rows of ``data``, column ``area``), one
     segment per category (column id, label), values in percent."""
+    table = _plotted(data, "stacked_shares")
     fig, ax = plt.subplots(figsize=(10.2, 0.55 * len(table) + 2.3))
     fixed_layout(fig, 1, 1, left=1.75, right=0.3, top=0.6, bottom=1.3, wgap=0, hgap=0)
     left = np.zeros(len(table))
@@ -223,6 +282,9 @@ def stacked_shares(table: pd.DataFrame, categories: Sequence[tuple[str, str]], t
                 ax.text(x0 + v / 2, y, f"{v:.0f}%", ha="center", va="center", fontsize=8,
                         color="white" if colour in (DARK_BLUE, DARK_PINK, DARK_GREY) else "black")
         left += values
+    first = table.iloc[0]
+    _describe(fig, f"{first['area']}: " + "; ".join(f"{label} {float(first[column]):.0f}%" for column, label in categories
+                                                     if pd.notna(first[column])) + ".")
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.xaxis.set_major_formatter(_fmt("%"))
@@ -233,13 +295,14 @@ def stacked_shares(table: pd.DataFrame, categories: Sequence[tuple[str, str]], t
     return fig
 
 
-def survival_panels(panels: Sequence[tuple[str, pd.DataFrame]], title: str, *, ncols: int = 2,
+def survival_panels(panels: Sequence[tuple[str, Gated]], title: str, *, ncols: int = 2,
                     ylabel: str = "Ended unplanned (%)") -> plt.Figure:
     """Cumulative share ended (1 - Kaplan-Meier) by months since the start, one line and 95% band per
     group. Each panel: (title, frame with group, days, surv, lower, upper)."""
     fig, axes = _grid(len(panels), ncols, panel_w=4.9, panel_h=3.0)
     fixed_layout(fig, int(np.ceil(len(panels) / ncols)), ncols, left=0.85, right=0.15, top=0.75, bottom=0.95, wgap=0.95, hgap=0.75)
-    for ax, (name, d) in zip(axes, panels):
+    for ax, (name, gated) in zip(axes, panels):
+        d = _plotted(gated, "survival_panels")
         for colour, (group, g) in zip(PALETTE, d.groupby("group", sort=False)):
             months = np.concatenate([[0.0], g["days"].to_numpy() / (365.25 / 12)])
             ended = 100 * (1 - np.concatenate([[1.0], g["surv"].to_numpy()]))
@@ -259,21 +322,26 @@ def survival_panels(panels: Sequence[tuple[str, pd.DataFrame]], title: str, *, n
     return fig
 
 
-def interval_plot(labels: Sequence[str], estimate: Sequence[float], lower: Sequence[float], upper: Sequence[float], title: str, *,
-                  xlabel: str, reference: float | None = None, log: bool = False, marks: Sequence[float] | None = None,
-                  mark_label: str = "") -> plt.Figure:
-    """Estimates with 95% intervals, one row each (a forest plot); optional reference line and
-    marks (e.g. the value planted in synthetic data)."""
+def interval_plot(data: Gated, title: str, *, label: str, estimate: str, lower: str, upper: str, xlabel: str,
+                  reference: float | None = None, log: bool = False, marks: str | None = None, mark_label: str = "",
+                  unit: str = "") -> plt.Figure:
+    """Estimates with 95% intervals, one row each (a forest plot), from columns of a gated table; rows
+    whose estimate or interval is suppressed are left out, and the figure says so. Optional reference
+    line and marks (a column, e.g. the value planted in synthetic data)."""
+    d = _plotted(data, "interval_plot")
+    gone = _suppressed_labels(data, label, [estimate, lower, upper])
+    d = d[d[[estimate, lower, upper]].notna().all(axis=1)]
+    labels = d[label].astype(str).tolist()
     n = len(labels)
     left = min(5.2, 0.3 + 0.075 * max((len(str(x)) for x in labels), default=10))
-    fig, ax = plt.subplots(figsize=(max(9.5, left + 5.5), 0.34 * n + 1.9))
-    fixed_layout(fig, 1, 1, left=left, right=0.3, top=0.6, bottom=0.85, wgap=0, hgap=0)
+    fig, ax = plt.subplots(figsize=(max(9.5, left + 5.5), 0.34 * n + 1.9 + (0.25 if gone else 0)))
+    fixed_layout(fig, 1, 1, left=left, right=0.3, top=0.6, bottom=0.85 + (0.25 if gone else 0), wgap=0, hgap=0)
     y = np.arange(n)[::-1]
-    est, lo, hi = (np.asarray(v, float) for v in (estimate, lower, upper))
+    est, lo, hi = (d[c].to_numpy(float) for c in (estimate, lower, upper))
     ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color=DARK_BLUE, ecolor=DARK_BLUE, capsize=2.5, ms=5,
                 label="Estimate and 95% interval")
     if marks is not None:
-        ax.scatter(np.asarray(marks, float), y, marker="D", color=ORANGE, s=26, zorder=3, label=mark_label)
+        ax.scatter(d[marks].to_numpy(float), y, marker="D", color=ORANGE, s=26, zorder=3, label=mark_label)
     if reference is not None:
         ax.axvline(reference, color=DARK_GREY, ls=":", lw=1.2)
     if log:
@@ -287,11 +355,14 @@ def interval_plot(labels: Sequence[str], estimate: Sequence[float], lower: Seque
     if marks is not None:
         ax.legend(fontsize=8, loc="lower right")
     fig.suptitle(title, x=0.01, ha="left")
+    _describe(fig, "Estimates (95% interval): " + "; ".join(f"{k} {e:,.2f}{unit} ({a:,.2f} to {b:,.2f})" for k, e, a, b in zip(labels, est, lo, hi)) + ".")
+    _note_suppressed(fig, gone)
     return fig
 
 
-def calibration_plot(bins: pd.DataFrame, title: str) -> plt.Figure:
+def calibration_plot(data: Gated, title: str) -> plt.Figure:
     """Observed against predicted risk by tenth of predicted risk, one line per model, with the diagonal."""
+    bins = _plotted(data, "calibration_plot")
     fig, ax = plt.subplots(figsize=(6.2, 5.0))
     fixed_layout(fig, 1, 1, left=0.8, right=0.3, top=0.6, bottom=0.7, wgap=0, hgap=0)
     top = 100 * float(max(bins["predicted"].max(), bins["observed"].max(), 0.05)) * 1.08
@@ -309,24 +380,32 @@ def calibration_plot(bins: pd.DataFrame, title: str) -> plt.Figure:
     return fig
 
 
-def bars(labels: Sequence[str], values: Sequence[float], title: str, *, xlabel: str, errors: Sequence[float] | None = None) -> plt.Figure:
-    """Simple horizontal bars, largest at the top."""
+def bars(data: Gated, title: str, *, label: str, value: str, xlabel: str, errors: str | None = None, unit: str = "") -> plt.Figure:
+    """Simple horizontal bars from columns of a gated table, first row at the top; suppressed rows left out."""
+    d = _plotted(data, "bars")
+    gone = _suppressed_labels(data, label, [value])
+    d = d[d[value].notna()]
+    labels = d[label].astype(str).tolist()
     n = len(labels)
     left = min(5.2, 0.3 + 0.075 * max((len(str(x)) for x in labels), default=10))
-    fig, ax = plt.subplots(figsize=(max(8.0, left + 5.0), 0.32 * n + 1.7))
-    fixed_layout(fig, 1, 1, left=left, right=0.3, top=0.6, bottom=0.75, wgap=0, hgap=0)
+    fig, ax = plt.subplots(figsize=(max(8.0, left + 5.0), 0.32 * n + 1.7 + (0.25 if gone else 0)))
+    fixed_layout(fig, 1, 1, left=left, right=0.3, top=0.6, bottom=0.75 + (0.25 if gone else 0), wgap=0, hgap=0)
     y = np.arange(n)[::-1]
-    ax.barh(y, values, xerr=errors, color=DARK_BLUE, error_kw={"ecolor": DARK_GREY, "capsize": 2})
+    ax.barh(y, d[value].to_numpy(float), xerr=None if errors is None else d[errors].to_numpy(float), color=DARK_BLUE,
+            error_kw={"ecolor": DARK_GREY, "capsize": 2})
     ax.set_yticks(y, labels, fontsize=8.5)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", visible=True, color="#E5E5E5")
     fig.suptitle(title, x=0.01, ha="left")
+    _describe(fig, _values_text(labels, d[value].to_numpy(float), unit))
+    _note_suppressed(fig, gone)
     return fig
 
 
-def line_panels(data: pd.DataFrame, title: str, *, ylabel: str, ncols: int = 2) -> plt.Figure:
+def line_panels(gated: Gated, title: str, *, ylabel: str, ncols: int = 2) -> plt.Figure:
     """Small multiples of one line each: columns label, value, y."""
+    data = _plotted(gated, "line_panels")
     labels = list(dict.fromkeys(data["label"]))
     fig, axes = _grid(len(labels), ncols, panel_w=4.2, panel_h=2.6)
     fixed_layout(fig, int(np.ceil(len(labels) / ncols)), ncols, left=0.85, right=0.15, top=0.75, bottom=0.95, wgap=0.95, hgap=0.75)
@@ -340,9 +419,10 @@ def line_panels(data: pd.DataFrame, title: str, *, ylabel: str, ncols: int = 2) 
     return fig
 
 
-def forecast_lines(data: pd.DataFrame, title: str) -> plt.Figure:
+def forecast_lines(gated: Gated, title: str) -> plt.Figure:
     """The recorded series and each scenario's forecast (columns series, year, mean, lower, upper); the
-    first forecast series gets its 95% band."""
+    first forecast series gets its 95% band. Suppressed points are left out of their line."""
+    data = _plotted(gated, "forecast_lines")
     fig, ax = plt.subplots(figsize=(9.5, 4.6))
     fixed_layout(fig, 1, 1, left=0.8, right=2.9, top=0.6, bottom=0.7, wgap=0, hgap=0)
     series = list(dict.fromkeys(data["series"]))
@@ -363,6 +443,9 @@ def forecast_lines(data: pd.DataFrame, title: str) -> plt.Figure:
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(title, x=0.01, ha="left")
+    ends = [f"{name}: {d['mean'].iloc[-1]:,.0f} in {d['year'].iloc[-1]:.0f}" for name, d in data.groupby("series", sort=False) if d["mean"].notna().any()]
+    _describe(fig, "Last point of each line: " + "; ".join(ends) + ".")
+    _note_suppressed(fig, _suppressed_labels(gated, "series", ["mean", "lower", "upper"]))
     return fig
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from . import funnel
 from .config import Paths, paths
+from .disclosure import gate
 from .geography import resolve_la
 from .ingest import read_table
 from .params import ParameterError
@@ -776,8 +777,8 @@ def funnel_specs(panel: pd.DataFrame, settings: Settings, details: dict[str, dic
         if f is None:
             continue
         units, theta, disp = f
-        specs.append({
-            "measure": m.id, "units": units, "theta": theta * m.scale, "kind": "rate" if m.kind == "rate" else "proportion",
+        specs.append({  # published LA figures (DfE's own suppression applies), gated so the chart may draw them
+            "measure": m.id, "units": gate(units, counts=[]), "theta": theta * m.scale, "kind": "rate" if m.kind == "rate" else "proportion",
             "scale": m.scale, "tau2": disp.tau2, "short": f"{m.short} ({details[m.id]['year']})", "unit": m.unit,
             "x_label": m.x_label, "dispersion": disp,
         })
@@ -799,12 +800,13 @@ def funnel_notes(specs: list[dict], settings: Settings) -> pd.DataFrame:
     """Per funnel: England target, LAs plotted, the over-dispersion test and the LA's position."""
     rows = []
     for s in specs:
-        me = s["units"][s["units"]["is_la"]]
+        units = s["units"].frame
+        me = units[units["is_la"].astype(bool)]
         disp = s["dispersion"]
         rows.append({
             "Measure": s["short"],
             "England": round(s["theta"], 1),
-            "LAs plotted": len(s["units"]),
+            "LAs plotted": len(units),
             "Over-dispersed?": (f"yes (phi = {disp.phi:.1f}): limits widened" if disp.overdispersed
                                 else f"no (phi = {disp.phi:.2f}): exact limits" if disp.k >= 3 else "too few LAs to test"),
             settings.la_name: flag_text(str(me["flag"].iloc[0]), MEASURE_BY_ID[s["measure"]]) if not me.empty else "not published",
@@ -819,7 +821,7 @@ def ranked_specs(panel: pd.DataFrame, settings: Settings, details: dict[str, dic
             continue
         d = details[mid]
         england = d["england"] if not isinstance(d["england"], str) else np.nan
-        specs.append({"data": comparator_values(panel, settings, mid, d["year"]), "england": england,
+        specs.append({"data": gate(comparator_values(panel, settings, mid, d["year"]), counts=[]), "england": england,
                       "short": f"{MEASURE_BY_ID[mid].short} ({d['year']})", "unit": MEASURE_BY_ID[mid].unit})
     return specs
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .config import Paths, paths
+from .disclosure import count_text
 from .errors import AnalysisError
 from .params import ParameterError
 
@@ -305,10 +306,10 @@ def oaxaca(p: pd.DataFrame, cells: list[str], *, bootstrap: int = 200, seed: int
         pick = rng.choice(children, size=len(children), replace=True)
         rows = np.concatenate([index[c] for c in pick])
         draws.append(_oaxaca_once(p.iloc[rows].reset_index(drop=True), cells))
-    draws = pd.DataFrame(draws)
+    draws = pd.DataFrame(draws, columns=list(point))  # bootstrap=0: no draws, so no intervals (NaN), not an error
     out = pd.DataFrame({"part": list(point), "log_points": list(point.values())})
-    out["lower"] = [draws[k].quantile(0.025) for k in point]
-    out["upper"] = [draws[k].quantile(0.975) for k in point]
+    out["lower"] = [draws[k].quantile(0.025) if len(draws) else np.nan for k in point]
+    out["upper"] = [draws[k].quantile(0.975) if len(draws) else np.nan for k in point]
     total = point["total gap"]
     out["share_of_gap_pct"] = 100 * out["log_points"] / total if total else np.nan
     out["pct_premium"] = 100 * np.expm1(out["log_points"])
@@ -344,9 +345,10 @@ def volume_mix_price(p: pd.DataFrame, year0: int, year1: int) -> tuple[pd.DataFr
     mix (shares of weeks across type/provider cells) and price (cost a week within a cell). Returns
     the summary (adds up exactly) and the cells."""
     a, b = placement_weeks(p, year0), placement_weeks(p, year1)
-    ga = a.groupby("cell").agg(weeks0=("weeks", "sum"), spend0=("spend", "sum"))
-    gb = b.groupby("cell").agg(weeks1=("weeks", "sum"), spend1=("spend", "sum"))
+    ga = a.groupby("cell").agg(children0=("child", "nunique"), weeks0=("weeks", "sum"), spend0=("spend", "sum"))
+    gb = b.groupby("cell").agg(children1=("child", "nunique"), weeks1=("weeks", "sum"), spend1=("spend", "sum"))
     g = ga.join(gb, how="outer").fillna(0.0)
+    g[["children0", "children1"]] = g[["children0", "children1"]].astype(int)
     g["price0"] = (g["spend0"] / g["weeks0"]).where(g["weeks0"] > 0)
     g["price1"] = (g["spend1"] / g["weeks1"]).where(g["weeks1"] > 0)
     # a cell used in only one year: its price in the other year is taken as the same (no price effect)
@@ -363,7 +365,17 @@ def volume_mix_price(p: pd.DataFrame, year0: int, year1: int) -> tuple[pd.DataFr
                                      f"spend {year1 - 1}-{str(year1)[2:]}"],
                             "gbp": [total0, volume, mix, price, total1]})
     cells = g.reset_index().rename(columns={"index": "cell"})
-    return summary, cells
+    total = {"cell": VMP_TOTAL, "children0": a["child"].nunique(), "weeks0": W0, "spend0": total0, "children1": b["child"].nunique(),
+             "weeks1": W1, "spend1": total1, "price0": total0 / W0 if W0 else np.nan, "price1": total1 / W1 if W1 else np.nan}
+    cells = pd.concat([cells, pd.DataFrame([total])], ignore_index=True)
+    return summary, cells[["cell", "children0", "weeks0", "spend0", "price0", "children1", "weeks1", "spend1", "price1"]]
+
+
+#: the total row of the volume-mix-price cells (children in any cell; so one small cell cannot be found by subtraction)
+VMP_TOTAL = "all costed placements"
+#: how the cells table is gated: each year's weeks, spend and price go with that year's children
+VMP_DISCLOSURE = {"counts": ["children0", "children1"], "total_row": VMP_TOTAL, "label_column": "cell",
+                  "linked": {"children0": ["weeks0", "spend0", "price0", "price1"], "children1": ["weeks1", "spend1", "price1", "price0"]}}
 
 
 # --- scenarios ---------------------------------------------------------------------------------------
@@ -425,9 +437,9 @@ def scenarios(p: pd.DataFrame, fit: WithinFit | None, *, as_of: pd.Timestamp, ho
     out = pd.DataFrame(rows)
     out["what"] = out["scenario"].map({
         "A": f"{homes_moved} children moved from private children's homes outside the LA to its own homes inside it "
-             f"({len(homes)} are in such homes on {as_of:%d %B %Y})",
-        "B": f"{foster_shift_points:g} points of new placements ({moved_b:.1f} a year of {len(year_new)}) moved from independent to in-house "
-             f"fostering, for {first_year_weeks:.0f} weeks each",
+             f"(children in such homes on {as_of:%d %B %Y}: {count_text(len(homes))})",
+        "B": f"{foster_shift_points:g} points of new placements moved from independent to in-house fostering "
+             f"(new placements in the year: {count_text(len(year_new))}), for {first_year_weeks:.0f} weeks each",
     })
     return out[["scenario", "what", "basis", "annual_change_gbp", "lower_95", "upper_95"]]
 

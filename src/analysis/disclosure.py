@@ -12,6 +12,7 @@ are suppressed with it (``linked``), and a total that is itself 1 to 4 is suppre
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -109,3 +110,173 @@ def apply_disclosure_control(
             if mask[count_col].any():
                 out[d] = out[d].astype(object).where(~mask[count_col], SUPPRESSED)
     return out
+
+
+# --- the gate: the only way a number reaches a reader ----------------------------------------------------
+#: columns that never hold counts of children and are never suppressed with them (labels on a time axis)
+AXIS_COLUMNS = frozenset({"year", "years", "financial_year", "collection_year", "month", "horizon_months", "months"})
+
+#: a numeric column with one of these words in its name looks like a count of children: it must be declared
+#: either a count or (``not_counts``) not one, so that a new table cannot publish counts by forgetting to say so
+COUNT_LIKE = re.compile(r"(?:^|_)(?:children|child|placements|entries|exits|starts|ceased|cla|people|events|unplanned|n|count|"
+                        r"forecast|actual|rows)(?:_|$|\d)", re.IGNORECASE)
+
+_KEY = object()
+
+
+class GateError(ValueError):
+    """A table was offered for publication without saying which of its columns count children."""
+
+
+class Gated:
+    """A table that has passed the disclosure gate (made only by :func:`gate`).
+
+    ``frame`` holds what may be published (``"c"`` where suppressed); ``suppressed`` is a boolean
+    frame of the same shape. Charts, sentences, metrics and workbooks take a ``Gated``, never a raw
+    frame, so a number that skipped the gate has no way into a report."""
+
+    __slots__ = ("frame", "suppressed", "counts", "structure")
+
+    def __init__(self, frame: pd.DataFrame, suppressed: pd.DataFrame, counts: Sequence[str], structure: Mapping[str, object], *, key: object = None):
+        if key is not _KEY:
+            raise TypeError("a Gated table is made by disclosure.gate(), which applies disclosure control")
+        self.frame = frame
+        self.suppressed = suppressed
+        self.counts = tuple(counts)
+        self.structure = dict(structure)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns)
+
+    def numbers(self, column: str) -> pd.Series:
+        """The column as floats, NaN where suppressed (or not a number): what a chart may plot."""
+        return pd.to_numeric(self.frame[column].where(~self.suppressed[column]), errors="coerce").astype(float)
+
+    def is_suppressed(self, column: str) -> pd.Series:
+        return self.suppressed[column]
+
+    def numeric_frame(self) -> pd.DataFrame:
+        """Every column, numbers where shown and NaN where suppressed; text columns as they are."""
+        out = self.frame.copy()
+        for c in out.columns:
+            if self.suppressed[c].any():
+                out[c] = self.numbers(c)
+            elif out[c].dtype == object:
+                conv = pd.to_numeric(out[c], errors="coerce")
+                if conv.notna().sum() == out[c].notna().sum() and out[c].notna().any():
+                    out[c] = conv
+        return out
+
+    def value(self, row: object, column: str, *, by: str | None = None) -> object:
+        """One published cell: the value, or ``"c"``. ``row`` is an index label, or a value of column ``by``."""
+        idx = row if by is None else self.frame.index[self.frame[by] == row]
+        if by is not None:
+            if len(idx) != 1:
+                raise KeyError(f"{by} = {row!r} matches {len(idx)} rows")
+            idx = idx[0]
+        return self.frame.at[idx, column]
+
+    def say(self, row: object, column: str, *, by: str | None = None, unit: str = "") -> str:
+        """A cell as words for a sentence: a count of 1 to 4 never appears (``"fewer than 5"``)."""
+        v = self.value(row, column, by=by)
+        if column in self.counts:
+            return count_text(v)
+        if isinstance(v, str):
+            return "not shown (suppressed)" if v == SUPPRESSED else v
+        return f"{v:,.1f}{unit}" if isinstance(v, float) and not float(v).is_integer() else f"{v:,.0f}{unit}"
+
+    def with_labels(self, **columns: Sequence[object]) -> Gated:
+        """The same gated table with extra text columns (labels for a chart); numbers cannot be added."""
+        frame, suppressed = self.frame.copy(), self.suppressed.copy()
+        for name, values in columns.items():
+            values = pd.Series(list(values), index=frame.index)
+            if pd.api.types.is_numeric_dtype(values) and len(values):
+                raise TypeError(f"with_labels: '{name}' holds numbers; numbers reach a reader only through disclosure.gate")
+            frame[name] = values.astype(str)
+            suppressed[name] = False
+        return Gated(frame, suppressed, self.counts, self.structure, key=_KEY)
+
+    def subset(self, rows: pd.Series | Sequence[bool]) -> Gated:
+        """Some rows of a gated table (still gated: suppression was decided on the whole table)."""
+        keep = pd.Series(rows, index=self.frame.index) if not isinstance(rows, pd.Series) else rows
+        return Gated(self.frame[keep], self.suppressed[keep], self.counts, self.structure, key=_KEY)
+
+
+def count_text(value: object, *, min_count: int = MIN_COUNT) -> str:
+    """A count as words for a sentence: ``"fewer than 5"`` for 1 to 4 or a suppressed cell, else ``"1,234"``."""
+    if isinstance(value, str):
+        return f"fewer than {min_count}" if value == SUPPRESSED else value
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "not available"
+    v = float(value)  # type: ignore[arg-type]
+    if 0 < v < min_count:
+        return f"fewer than {min_count}"
+    return f"{round(v):,}"
+
+
+def _is_symbol_c(v: object) -> bool:
+    return isinstance(v, str) and v == SUPPRESSED
+
+
+NOT_A_COUNT = re.compile(r"(?:^|_)(?:pct|rate|per|gbp|spend|cost|price|share|ratio)(?:_|$)", re.IGNORECASE)
+
+
+def _looks_like_count(name: str, series: pd.Series) -> bool:
+    return bool(COUNT_LIKE.search(str(name))) and not NOT_A_COUNT.search(str(name)) and pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def gate(
+    df: pd.DataFrame | Gated,
+    counts: Sequence[str],
+    *,
+    not_counts: Sequence[str] = (),
+    independent: Sequence[str] = (),
+    linked: Mapping[str, Sequence[str]] | None = None,
+    row_total: str | None = None,
+    total_row: object | None = None,
+    label_column: str | None = None,
+    groups: str | None = None,
+    min_count: int = MIN_COUNT,
+) -> Gated:
+    """The one disclosure gate. Returns a :class:`Gated` table.
+
+    ``counts``: columns of counts of children (forecast numbers of children and gaps are counts too);
+    primary (1 to 4) and secondary suppression as in :func:`apply_disclosure_control`.
+    Every other numeric column in a row where a count is suppressed is suppressed with it (a rate,
+    percentage, interval, exposure or money figure of a suppressed group could reveal it), except the
+    time-axis columns (``year`` ...) and those named in ``independent`` (figures that do not come from
+    the row's children, e.g. a planted value). A numeric column whose name looks like a count must be
+    in ``counts`` or ``not_counts``: :class:`GateError` otherwise.
+    """
+    if isinstance(df, Gated):
+        return df
+    counts = list(counts)
+    declared = set(counts) | set(not_counts) | set(independent) | AXIS_COLUMNS | {c for d in (linked or {}).values() for c in d}
+    undeclared = [c for c in df.columns if c not in declared and _looks_like_count(c, df[c])]
+    if undeclared:
+        raise GateError(f"column(s) {undeclared} look like counts of children: name them in counts=[...] "
+                        "(to suppress 1 to 4) or in not_counts=[...] (if they are not counts of children)")
+    published = apply_disclosure_control(df, counts, row_total=row_total, total_row=total_row, label_column=label_column,
+                                         linked=linked, groups=groups, min_count=min_count)
+    mask = suppression_mask(df, counts, row_total=row_total, total_row=total_row, label_column=label_column, groups=groups,
+                            min_count=min_count) if counts else pd.DataFrame(index=df.index)
+    # suppressed: every cell the gate turned into "c", and any "c" the source already carried (DfE's own)
+    suppressed = pd.DataFrame({c: published[c].map(_is_symbol_c).astype(bool).to_numpy() for c in published.columns}, index=df.index)
+    row_hit = mask.any(axis=1) if len(mask.columns) else pd.Series(False, index=df.index)
+    if row_hit.any():
+        # columns linked to one count follow that count alone (above); every other figure follows the row
+        keep = set(counts) | set(independent) | AXIS_COLUMNS | ({row_total} if row_total else set()) | {c for d in (linked or {}).values() for c in d}
+        for c in df.columns:
+            if c in keep or not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+                continue
+            published[c] = published[c].astype(object).where(~row_hit, SUPPRESSED)
+            suppressed[c] |= row_hit.to_numpy()
+    structure = {"row_total": row_total, "total_row": total_row, "label_column": label_column, "groups": groups,
+                 "linked": {k: list(v) for k, v in (linked or {}).items()},
+                 "derived": [c for c in df.columns if c not in counts and c not in AXIS_COLUMNS and c not in independent and c != row_total
+                             and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]}
+    return Gated(published, suppressed, counts, structure, key=_KEY)

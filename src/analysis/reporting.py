@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .disclosure import MIN_COUNT, SUPPRESSED, apply_disclosure_control
+from .disclosure import MIN_COUNT, SUPPRESSED, Gated, gate
+from .labels import NOT_AVAILABLE, cell_text, column_label, decimals_for, is_money
 
 METRICS_FILE = "metrics.json"
 WORKBOOK_FILE = "tables.xlsx"
@@ -58,6 +59,7 @@ class PublishedTable:
     frame: pd.DataFrame
     count_columns: tuple[str, ...]
     notes: str = ""
+    structure: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,30 +77,37 @@ class Report:
     def table(
         self,
         name: str,
-        df: pd.DataFrame,
+        df: pd.DataFrame | Gated,
         *,
         title: str,
         counts: Sequence[str] = (),
         notes: str = "",
         show: bool = True,
-        decimals: int | Mapping[str, int] = 0,
+        decimals: int | Mapping[str, int] | None = None,
         **disclosure: Any,
-    ) -> None:
-        """Pass a table through disclosure control, keep it for the workbook, and display it.
+    ) -> Gated:
+        """Pass a table through the disclosure gate, keep it for the workbook, display it, and return
+        the gated table (for the charts and sentences drawn from it).
 
         ``counts`` names the columns holding counts of children (they are suppressed); an empty
         list declares that the table holds no counts (rates, percentages, money). Extra keyword
-        arguments go to :func:`apply_disclosure_control` (``row_total``, ``total_row``, ``linked`` ...).
+        arguments go to :func:`analysis.disclosure.gate` (``row_total``, ``total_row``, ``groups``,
+        ``not_counts``, ``independent`` ...). A table already gated is published as it is.
         """
         if any(t.name == name for t in self.tables):
             raise ValueError(f"table name '{name}' used twice")
-        published = apply_disclosure_control(df, list(counts), **disclosure)
-        self.tables.append(PublishedTable(name, title, published, tuple(counts), notes))
+        gated = gate(df, list(counts), **disclosure)
+        self.tables.append(PublishedTable(name, title, gated.frame, gated.counts, notes, gated.structure))
         if show:
-            display_table(published, title=title, notes=notes, decimals=decimals)
+            display_table(gated.frame, title=title, notes=notes, decimals=decimals, counts=gated.counts)
+        return gated
 
     def metric(self, name: str, value: Any, *, kind: str = "value", **details: Any) -> None:
         """Record a headline figure. ``kind="count"`` marks a count of children (1-4 -> ``c``)."""
+        if isinstance(value, Gated):
+            value = value.frame.to_dict(orient="records")
+        elif isinstance(value, pd.DataFrame):
+            raise TypeError(f"metric '{name}': a table must pass the disclosure gate first (disclosure.gate or Report.table)")
         if kind == "count" and isinstance(value, (int, float, np.integer, np.floating)) and 0 < value < MIN_COUNT:
             value = SUPPRESSED
         self.metrics[name] = _jsonable({"value": value, "kind": kind, **details}) if details or kind != "value" else _jsonable(value)
@@ -118,14 +127,34 @@ class Report:
         payload = {
             "paper": self.paper,
             "title": self.title,
+            "synthetic": self.synthetic,
             **_jsonable(self.context),
             "metrics": self.metrics,
             **self.sections,
-            "tables": {t.name: {"title": t.title, "rows": len(t.frame), "count_columns": list(t.count_columns)} for t in self.tables},
+            "tables": {t.name: {"title": t.title, "rows": len(t.frame), "count_columns": list(t.count_columns),
+                                "count_headers": [column_label(c) for c in t.count_columns],
+                                "derived_headers": [column_label(c) for c in t.structure.get("derived", [])],
+                                "structure": {k: (column_label(v) if k in ("row_total", "label_column", "groups") and v else v)
+                                              for k, v in t.structure.items() if k not in ("derived", "linked")},
+                                "linked_headers": {column_label(k): [column_label(c) for c in v] for k, v in t.structure.get("linked", {}).items()}}
+                       for t in self.tables},
         }
         (out / METRICS_FILE).write_text(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-        write_workbook(out / WORKBOOK_FILE, self.title, self.context, self.tables)
+        write_workbook(out / WORKBOOK_FILE, self.title, self.context, self.tables, synthetic=self.synthetic)
         return out
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the report is built on synthetic (generated) data: then every page and sheet says so."""
+        return is_synthetic(self.context)
+
+
+SYNTHETIC_NOTE = ("SYNTHETIC DATA: figures from the LA's child-level returns in this report are generated, not real children, and "
+                  "must not be quoted as the LA's own. Published DfE, ONS and Ofsted figures are real.")
+
+
+def is_synthetic(context: Mapping[str, Any]) -> bool:
+    return bool(context.get("synthetic")) or "synthetic" in str(context.get("data", "")).lower()
 
 
 def sentences(notes: Sequence[str]) -> str:
@@ -133,27 +162,29 @@ def sentences(notes: Sequence[str]) -> str:
     return " ".join(n[0].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notes if n)
 
 
-def display_table(df: pd.DataFrame, *, title: str, notes: str = "", decimals: int | Mapping[str, int] = 0) -> None:
-    """Show a published table without its index, numbers formatted, symbols as they are."""
+def table_html(df: pd.DataFrame, *, title: str, notes: str = "", decimals: int | Mapping[str, int] | None = None, counts: Sequence[str] = ()) -> str:
+    """A published table as accessible HTML: a ``<caption>``, column headers with ``scope``, labels from
+    the one label dictionary, counts as whole numbers, money in £, symbols as they are, no NaN."""
+    head = "".join(f'<th scope="col">{html.escape(column_label(c))}</th>' for c in df.columns)
+    rows = []
+    for values in df.itertuples(index=False):
+        cells = [html.escape(cell_text(v, str(c), count=c in counts, decimals=decimals_for(decimals, str(c)))) for c, v in zip(df.columns, values)]
+        rows.append("<tr>" + "".join(cells_html(cells)) + "</tr>")
+    foot = f"<p class='table-notes' style='font-size:0.85em;color:#505a5f'>{html.escape(notes)}</p>" if notes else ""
+    return (f"<table class='published' border='0'><caption style='font-weight:bold;text-align:left;margin:1em 0 0.3em'>{html.escape(title)}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}")
+
+
+def cells_html(cells: Sequence[str]) -> list[str]:
+    """The first cell of a row heads it (``<th scope="row">``), the rest are data cells."""
+    return [f'<th scope="row">{c}</th>' if i == 0 else f"<td>{c}</td>" for i, c in enumerate(cells)]
+
+
+def display_table(df: pd.DataFrame, *, title: str, notes: str = "", decimals: int | Mapping[str, int] | None = None, counts: Sequence[str] = ()) -> None:
+    """Show a published table (see :func:`table_html`)."""
     from IPython.display import HTML, display
 
-    def fmt_for(col: str):
-        dp = decimals.get(col, 0) if isinstance(decimals, Mapping) else decimals
-
-        plain = str(col).strip().lower() in ("year", "years")
-
-        def f(v: Any) -> str:
-            if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
-                if pd.isna(v):
-                    return ".."
-                return f"{v:.0f}" if plain else f"{v:,.{dp}f}"
-            return html.escape(str(v))
-        return f
-
-    body = df.to_html(index=False, escape=False, formatters={c: fmt_for(c) for c in df.columns}, border=0, classes="published")
-    caption = f"<p style='font-weight:bold;margin:1em 0 0.3em'>{html.escape(title)}</p>"
-    foot = f"<p style='font-size:0.85em;color:#505a5f'>{html.escape(notes)}</p>" if notes else ""
-    display(HTML(caption + body + foot))
+    display(HTML(table_html(df, title=title, notes=notes, decimals=decimals, counts=counts)))
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
@@ -166,17 +197,32 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def write_workbook(path: Path, title: str, context: Mapping[str, Any], tables: Sequence[PublishedTable]) -> None:
-    """One sheet per table plus an 'About' sheet (what, where from, symbols, disclosure)."""
-    about = [("Report", title)]
+def _workbook_value(v: Any, column: str) -> Any:
+    """A cell as the workbook holds it: numbers stay numbers (analysts compute with them), symbols stay
+    symbols, booleans become yes/no, and nothing is NaN or None (``x``: not available)."""
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return NOT_AVAILABLE
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return int(v) if float(v).is_integer() else float(v)
+    return cell_text(v, column) if isinstance(v, str) else v
+
+
+def write_workbook(path: Path, title: str, context: Mapping[str, Any], tables: Sequence[PublishedTable], *, synthetic: bool = False) -> None:
+    """One sheet per table plus an 'About' sheet (what, where from, symbols, disclosure); headers are the
+    reader's labels; with synthetic data every sheet says so in its first rows."""
+    about = [("Report", title)] + ([("SYNTHETIC DATA", SYNTHETIC_NOTE)] if synthetic else [])
     for key, value in context.items():
-        if isinstance(value, (str, int, float)):
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             about.append((key.replace("_", " ").capitalize(), value))
         elif isinstance(value, Mapping):
             about.append((key.replace("_", " ").capitalize(), "; ".join(f"{k}: {v}" for k, v in value.items())))
     about += [
         ("Symbols", SYMBOLS_NOTE),
-        ("Disclosure control", "Every table passed the project's disclosure gate: counts of children from 1 to 4 are shown as c, with secondary suppression where a total would reveal them."),
+        ("Disclosure control", "Every table passed the project's disclosure gate: counts of children from 1 to 4 are shown as c, with secondary suppression where a total would reveal them, and every rate, percentage or amount of a suppressed group is suppressed with it."),
         ("Sheets", "; ".join(f"{t.name}: {t.title}" for t in tables)),
     ]
     used: set[str] = {"about"}
@@ -186,14 +232,20 @@ def write_workbook(path: Path, title: str, context: Mapping[str, Any], tables: S
         writer.sheets["About"].column_dimensions["B"].width = 110
         for t in tables:
             sheet = _sheet_name(t.name, used)
-            t.frame.to_excel(writer, sheet_name=sheet, index=False, startrow=2)
+            frame = pd.DataFrame({column_label(c): [_workbook_value(v, str(c)) for v in t.frame[c]] for c in t.frame.columns}, columns=[column_label(c) for c in t.frame.columns])
+            frame.to_excel(writer, sheet_name=sheet, index=False, startrow=2)
             ws = writer.sheets[sheet]
-            ws.cell(row=1, column=1, value=t.title)
-            if t.notes:
-                ws.cell(row=2, column=1, value=t.notes)
-            for i, col in enumerate(t.frame.columns, start=1):
-                width = max(len(str(col)), *(len(str(v)) for v in t.frame[col].head(200))) if len(t.frame) else len(str(col))
+            ws.cell(row=1, column=1, value=("SYNTHETIC DATA (not real children): " if synthetic else "") + t.title)
+            notes = " ".join(x for x in (SYNTHETIC_NOTE if synthetic else "", t.notes) if x)
+            if notes:
+                ws.cell(row=2, column=1, value=notes)
+            for i, col in enumerate(frame.columns, start=1):
+                width = max(len(str(col)), *(len(str(v)) for v in frame[col].head(200))) if len(frame) else len(str(col))
                 ws.column_dimensions[ws.cell(row=3, column=i).column_letter].width = min(60, max(9, width + 2))
+                if is_money(str(t.frame.columns[i - 1])):
+                    for cell in ws.iter_cols(min_col=i, max_col=i, min_row=4, max_row=3 + len(frame)):
+                        for c in cell:
+                            c.number_format = '"£"#,##0'
     # stable bytes for the same content: openpyxl stamps creation/modification times
     _normalise_xlsx_times(path)
 
@@ -220,10 +272,21 @@ IDENTIFIER_COLUMNS = re.compile(r"^(?:CHILD|child_id|child|UPN|DOB|date_of_birth
 
 
 def _visible_text(markup: str) -> str:
+    """What a reader reads on a page: its text, plus each image's alt text and the page title."""
     markup = re.sub(r"<(script|style)\b.*?</\1>", " ", markup, flags=re.S | re.I)
+    alts = " ".join(html.unescape(a) for a in re.findall(r'<img\b[^>]*\balt="([^"]*)"', markup, flags=re.I))
     markup = re.sub(r"data:[a-z/+.-]+;base64,[A-Za-z0-9+/=]+", " ", markup)
     markup = re.sub(r"<[^>]+>", " ", markup)
-    return html.unescape(markup)
+    return html.unescape(markup) + " " + alts
+
+
+#: a count of 1 to 4 of people written in words ("3 children", "(2 are in such homes", "1 in the LA's own");
+#: not a range ("1 to 4 are ..."), a ratio ("1 in 5") or part of a larger number or date
+SMALL_COUNT_IN_WORDS = re.compile(
+    r"(?<![\d.,/£%-])(?<!to )(?<!and )(?<!of )\b([1-4])\s+(?:(?:more |fewer |other |more than |extra )?(?:children|child|young (?:people|person)|care leavers?|boys|girls|"
+    r"placements?|unaccompanied|are\b|were\b|in (?:the|such|its|their|LA)\b|of (?:them|these|whom)\b))(?!\s*(?:in|per|out of)\s+\d)",
+    re.IGNORECASE,
+)
 
 
 def _scan_text(text: str, where: str) -> list[str]:
@@ -232,6 +295,9 @@ def _scan_text(text: str, where: str) -> list[str]:
         m = rx.search(text)
         if m:
             problems.append(f"{where}: {what} '{m.group(0)}'")
+    for m in SMALL_COUNT_IN_WORDS.finditer(text):
+        context = " ".join(text[max(0, m.start() - 40):m.end() + 30].split())
+        problems.append(f"{where}: a count of 1 to 4 in words: '...{context}...'")
     return problems
 
 
@@ -239,8 +305,88 @@ def _small(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and 0 < v < MIN_COUNT
 
 
+COUNT_KEYS = re.compile(r"^(?:children|count|n|placements|events|entries|exits|mean|lower_95|upper_95|lower|upper|children_now|"
+                        r"in_own_provision_now|value)$")
+
+
+COUNTISH_METRIC = re.compile(r"(?:^|_)(?:forecast|children|count|placements|gap|entries|exits)(?:_|$)", re.IGNORECASE)
+
+
+def _scan_metric(name: str, value: Any, where: str) -> list[str]:
+    """Counts of 1 to 4 inside a metric: a metric of kind count, or a count field of a forecast or table."""
+    problems = []
+    if isinstance(value, Mapping):
+        if value.get("kind") == "count" and _small(value.get("value")):
+            problems.append(f"{where}: metric '{name}' is an unsuppressed count of {value['value']}")
+        countish = bool(COUNTISH_METRIC.search(name.split(".")[0]))
+        for k, v in value.items():
+            if isinstance(v, (Mapping, list)):
+                problems += _scan_metric(f"{name}.{k}", v, where)
+            elif countish and k != "value" and COUNT_KEYS.match(str(k)) and _small(v) and float(v).is_integer():
+                problems.append(f"{where}: metric '{name}.{k}' is a count of {v}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            problems += _scan_metric(f"{name}[{i}]", v, where)
+    return problems
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
+
+
+def _is_c(v: Any) -> bool:
+    return isinstance(v, str) and v.strip() == SUPPRESSED
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and not (isinstance(v, float) and np.isnan(v))
+
+
+def _sheet_leaks(sheet: str, body: pd.DataFrame, meta: Mapping[str, Any]) -> list[str]:
+    """Figures in a workbook sheet that reveal a suppressed count: small counts, a rate or amount beside a
+    suppressed count, and a single suppressed cell in a block whose total is shown."""
+    where = f"{WORKBOOK_FILE}[{sheet}]"
+    counts = [c for c in meta.get("count_headers", []) if c in body.columns]
+    derived = [c for c in meta.get("derived_headers", []) if c in body.columns and c not in counts]
+    st = meta.get("structure", {})
+    problems = []
+    for col in counts:
+        for i, v in body[col].items():
+            if _small(v):
+                problems.append(f"{where}: column '{col}', row {i + 4}: a count of {v} is shown")
+    links = {k: [c for c in v if c in body.columns] for k, v in meta.get("linked_headers", {}).items()}
+    follows_row = [c for c in derived if not any(c in v for v in links.values())]
+    for i, row in body.iterrows():
+        for c in counts:
+            if _is_c(row[c]):
+                shown = [d for d in links.get(c, []) + follows_row if _is_number(row[d])]
+                if shown:
+                    problems.append(f"{where}: row {i + 4}: '{', '.join(dict.fromkeys(shown))}' shown beside the suppressed '{c}'")
+    label, total_row, groups, row_total = st.get("label_column"), st.get("total_row"), st.get("groups"), st.get("row_total")
+    blocks: list[pd.Index] = []
+    if total_row is not None and label in body.columns:
+        blocks.append(body.index[body[label].astype(str) != str(total_row)])
+    if groups in body.columns:
+        blocks += [body.index[body[groups] == g] for g in pd.unique(body[groups])]
+    for block in blocks:
+        for col in counts:
+            if sum(_is_c(v) for v in body.loc[block, col]) == 1:
+                problems.append(f"{where}: column '{col}': one suppressed cell in a block with a published total (it can be worked out by subtraction)")
+    if row_total in body.columns:
+        for i, row in body.iterrows():
+            parts = [c for c in counts if c != row_total]
+            if sum(_is_c(row[c]) for c in parts) == 1 and _is_number(row[row_total]):
+                problems.append(f"{where}: row {i + 4}: one suppressed cell and its row total '{row_total}' shown")
+    return problems
+
+
 def scan_outputs(folder: Path) -> list[str]:
-    """Problems found in a report folder (empty when it is safe to publish)."""
+    """Problems found in a report folder (empty when it is safe to publish): identifiers, postcodes and
+    dates anywhere; counts of 1 to 4 in metrics (forecasts included), in the words of the HTML report
+    (alt text and captions too), the PDF and the workbook; and workbook figures that reveal a suppressed
+    count (a rate beside it, or a total minus the other cells)."""
     problems: list[str] = []
     meta: dict[str, Any] = {}
     metrics_path = folder / METRICS_FILE
@@ -248,29 +394,29 @@ def scan_outputs(folder: Path) -> list[str]:
         meta = json.loads(metrics_path.read_text(encoding="utf-8"))
         problems += _scan_text(json.dumps(meta.get("metrics", {}), ensure_ascii=False), METRICS_FILE)
         for name, m in meta.get("metrics", {}).items():
-            if isinstance(m, dict) and m.get("kind") == "count" and _small(m.get("value")):
-                problems.append(f"{METRICS_FILE}: metric '{name}' is an unsuppressed count of {m['value']}")
+            problems += _scan_metric(name, m, METRICS_FILE)
     for page in sorted(folder.glob("*.html")):
         problems += _scan_text(_visible_text(page.read_text(encoding="utf-8", errors="replace")), page.name)
+    for pdf in sorted(folder.glob("*.pdf")):
+        problems += _scan_text(_pdf_text(pdf), pdf.name)
     workbook = folder / WORKBOOK_FILE
     if workbook.is_file():
-        counts = {name: set(t.get("count_columns", [])) for name, t in meta.get("tables", {}).items()}
-        titles = {t.get("title"): name for name, t in meta.get("tables", {}).items()}
+        tables = meta.get("tables", {})
         sheets = pd.read_excel(workbook, sheet_name=None, header=None)
+        names = [n for n in sheets if n != "About"]
+        by_sheet = dict(zip(names, tables.values())) if len(names) == len(tables) else {}
         for sheet, raw in sheets.items():
             if sheet == "About":
+                problems += [p for v in raw.to_numpy().ravel() if isinstance(v, str) for p in _scan_text(v, f"{WORKBOOK_FILE}[About]")]
                 continue
             header = [str(c) for c in raw.iloc[2].tolist()] if len(raw) > 2 else []
-            body = raw.iloc[3:]
+            body = raw.iloc[3:].reset_index(drop=True)
             body.columns = header or body.columns
             for col in header:
                 if IDENTIFIER_COLUMNS.match(col):
                     problems.append(f"{WORKBOOK_FILE}[{sheet}]: identifier column '{col}'")
-            for value in body.to_numpy().ravel():
+            for value in raw.iloc[:2].to_numpy().ravel().tolist() + body.to_numpy().ravel().tolist():
                 if isinstance(value, str):
                     problems += _scan_text(value, f"{WORKBOOK_FILE}[{sheet}]")
-            name = titles.get(str(raw.iloc[0, 0]), sheet)
-            for col in counts.get(name, ()):
-                if col in body.columns and any(_small(v) for v in body[col]):
-                    problems.append(f"{WORKBOOK_FILE}[{sheet}]: column '{col}' has an unsuppressed count of 1 to 4")
+            problems += _sheet_leaks(sheet, body, by_sheet.get(sheet, {}))
     return sorted(set(problems))

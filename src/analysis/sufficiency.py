@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import forecast as fc
 from .config import Paths, paths
+from .disclosure import Gated, count_text, gate
 from .errors import AnalysisError
 from .params import ParameterError
 
@@ -171,6 +172,7 @@ def provision(data: Data, s: Settings) -> pd.DataFrame:
     t.index.name = "group"
     t.columns.name = None
     t["total"] = t.sum(axis=1)
+    t.loc[ALL_GROUPS] = t.sum()
     return t.reset_index()
 
 
@@ -202,7 +204,26 @@ def gap_table(forecast_: fc.Forecast, provision_t: pd.DataFrame, year: int) -> p
                      "upper_95": round(float(f.at[g, "upper"]), 0),
                      "extra_places_needed_if_own_share_kept": round(float(f.at[g, "mean"]) * (own.get(g, 0) / now.get(g, 1) if now.get(g, 0) else 0)
                                                                     - own.get(g, 0), 0) + 0.0})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    total = {"group": ALL_GROUPS, "children_now": int(out["children_now"].sum()), "in_own_provision_now": int(out["in_own_provision_now"].sum())}
+    t = forecast_.total[forecast_.total["year"] == year].iloc[0]
+    total |= {f"forecast_{year}": round(float(t["mean"]), 0), "lower_95": round(float(t["lower"]), 0), "upper_95": round(float(t["upper"]), 0),
+              "extra_places_needed_if_own_share_kept": float(out["extra_places_needed_if_own_share_kept"].sum())}
+    return pd.concat([out, pd.DataFrame([total])], ignore_index=True)
+
+
+#: the total row of the pack's tables by placement group
+ALL_GROUPS = "all groups"
+
+
+def gap_disclosure(gap: pd.DataFrame) -> dict:
+    """How the gap table is gated: every figure in it is a number of children (forecast or now)."""
+    return {"counts": [c for c in gap.columns if c != "group"], "total_row": ALL_GROUPS, "label_column": "group"}
+
+
+#: forecasts are numbers of children: the mean and both ends of its interval are gated as counts
+FORECAST_DISCLOSURE = {"counts": ["children", "lower_95", "upper_95"]}
+GROUP_FORECAST_DISCLOSURE = {"counts": ["children", "lower_95", "upper_95"], "groups": "year"}
 
 
 def weekly_cost_by_group(data: Data) -> pd.Series | None:
@@ -268,49 +289,60 @@ def _m(metrics: dict | None, name: str):
 
 
 def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str, fc.Forecast] | None, backtest_t: pd.DataFrame | None,
-                 costs_t: pd.DataFrame | None, gap: pd.DataFrame | None) -> str:
+                 costs_t: pd.DataFrame | None, gap: pd.DataFrame | None, *, synthetic: bool = False) -> str:
+    """The pack's key messages, each figure from a gated table or a paper's gated metrics. Each line says
+    where its figures come from: published statistics (real) or the LA's 903 (synthetic, when it is)."""
     lines = []
     m1, m2, m3 = found.get("01"), found.get("02"), found.get("03")
+    real = " (published DfE figures)"
+    syn = " (SYNTHETIC 903: not real children)" if synthetic else " (the LA's 903)"
     if m1:
         cla = m1["metrics"].get("cla_rate", {})
         if isinstance(cla, dict) and cla.get("value") is not None:
-            lines.append(f"- **Demand:** {cla.get('value')} children looked after per 10,000 in {cla.get('year')} (England {cla.get('england')}, "
+            count = cla.get("count")
+            lead = f"{count_text(count)} children looked after at 31 March {cla.get('year')}, " if count is not None else ""
+            lines.append(f"- **Demand{real}:** {lead}{cla.get('value')} per 10,000 children (England {cla.get('england')}, "
                          f"comparator average {cla.get('comparators')}).")
         out = m1["metrics"].get("outside_pct", {})
         if isinstance(out, dict) and out.get("value") is not None:
-            lines.append(f"- **Location:** {out.get('value')}% placed outside the LA boundary (England {out.get('england')}%).")
+            lines.append(f"- **Location{real}:** {out.get('value')}% placed outside the LA boundary (England {out.get('england')}%).")
     if m2:
         rate = m2["metrics"].get("rate_per_100_placement_years", {})
         within12 = _m(m2, "ended_unplanned_within_12_months_pct")
-        if isinstance(rate, dict):
-            lines.append(f"- **Stability:** {rate.get('value')} unplanned endings per 100 placement-years; "
-                         f"{within12}% of placements end unplanned within 12 months.")
+        if isinstance(rate, dict) and rate.get("value") is not None:
+            lines.append(f"- **Stability{syn}:** {rate.get('value'):.1f} unplanned endings per 100 placement-years; "
+                         f"{within12:.1f}% of placements end unplanned within 12 months.")
     if m3:
         prem = _m(m3, "out_of_area_premium")
         if isinstance(prem, dict) and "total gap" in prem:
             rest = prem.get("outside the area as such (and distance)", {})
-            lines.append(f"- **Cost:** placements outside the LA cost {prem['total gap']['pct']:.0f}% more a week; "
+            lines.append(f"- **Cost{syn}:** placements outside the LA cost {prem['total gap']['pct']:.0f}% more a week; "
                          f"{rest.get('pct', float('nan')):.0f}% remains after type, provider, age and needs are allowed for.")
     if forecasts:
-        base = forecasts["Current trends"].total
-        last = base.iloc[-1]
-        lines.append(f"- **Forecast:** on current trends about {last['mean']:.0f} children looked after by March {int(last['year'])} "
-                     f"(95% interval {last['lower']:.0f} to {last['upper']:.0f}).")
+        ft = gate(forecast_table(forecasts), **FORECAST_DISCLOSURE)
+        last = ft.frame.index[(ft.frame["scenario"] == "Current trends")][-1]
+        lines.append(f"- **Forecast{syn}:** on current trends about {ft.say(last, 'children')} children looked after by March "
+                     f"{int(ft.frame.at[last, 'year'])} (95% interval {ft.say(last, 'lower_95')} to {ft.say(last, 'upper_95')}).")
         if backtest_t is not None:
             mk = backtest_t[backtest_t["method"] == "Markov model"]["abs_pct_error_total"].mean()
             best = backtest_t.groupby("method")["abs_pct_error_total"].mean().idxmin()
-            lines.append(f"- **How far to trust it:** on the held-out years the model's error in the total was {mk:.1f}% on average; "
+            lines.append(f"- **How far to trust it{syn}:** on the held-out years the model's error in the total was {mk:.1f}% on average; "
                          f"the most accurate method there was: {best.lower()}.")
     if gap is not None:
-        ch = gap.set_index("group").loc["children's home"]
-        lines.append(f"- **Children's homes:** {int(ch['children_now'])} children in children's homes now, {int(ch['in_own_provision_now'])} in the LA's own.")
+        g = gate(gap, **gap_disclosure(gap))
+        home = "children's home"
+        lines.append(f"- **Children's homes{syn}:** {g.say(home, 'children_now', by='group')} children in children's homes now, "
+                     f"{g.say(home, 'in_own_provision_now', by='group')} of them in the LA's own.")
     if costs_t is not None and "annual_cost_gbp" in costs_t.columns:
+        gc = gate(costs_t, counts=["children"])
         last_year = costs_t["year"].max()
-        c = costs_t[costs_t["year"] == last_year].set_index("scenario")["annual_cost_gbp"]
-        base_cost = c.iloc[0]
-        parts = [f"{name.lower()}: {_gbp(v - base_cost)}" for name, v in c.iloc[1:].items()]
-        lines.append(f"- **Cost of the scenarios** in {last_year - 1}-{str(last_year)[2:]} against current trends ({_gbp(base_cost).lstrip('+')} a year "
-                     "in today's prices): " + "; ".join(parts) + ".")
+        c = gc.numbers("annual_cost_gbp")[(costs_t["year"] == last_year).to_numpy()]
+        c.index = costs_t.loc[costs_t["year"] == last_year, "scenario"]
+        if c.notna().all():
+            base_cost = c.iloc[0]
+            parts = [f"{name.lower()}: {_gbp(v - base_cost)}" for name, v in c.iloc[1:].items()]
+            lines.append(f"- **Cost of the scenarios{syn}** in {last_year - 1}-{str(last_year)[2:]} against current trends "
+                         f"({_gbp(base_cost).lstrip('+')} a year in today's prices): " + "; ".join(parts) + ".")
     missing = [PAPERS[pid] for pid, m in found.items() if m is None]
     if missing:
         lines.append(f"- **Missing from this pack:** {', '.join(missing)}: the paper did not run or failed in this run, so its results are not shown.")
@@ -333,12 +365,17 @@ def paper_summary(found: dict[str, dict | None], where: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def forecast_chart_data(snap: pd.DataFrame, forecasts: dict[str, fc.Forecast], years: list[int]) -> pd.DataFrame:
+def forecast_chart_data(snap: pd.DataFrame, forecasts: dict[str, fc.Forecast], years: list[int], *, synthetic: bool = False) -> Gated:
+    """The recorded series and each scenario's forecast, gated (every point is a number of children); with
+    synthetic data every series label says so."""
+    mark = " (synthetic)" if synthetic else ""
     hist = fc.actual_totals(snap, years)
-    rows = [{"series": "Recorded", "year": int(r.year), "mean": float(r.total), "lower": np.nan, "upper": np.nan} for r in hist.itertuples()]
+    rows = [{"series": f"Recorded in the 903{mark}", "year": int(r.year), "mean": float(r.total), "lower": np.nan, "upper": np.nan}
+            for r in hist.itertuples()]
     for name, f in forecasts.items():
-        rows += [{"series": name, "year": int(r.year), "mean": r.mean, "lower": r.lower, "upper": r.upper} for r in f.total.itertuples()]
-    return pd.DataFrame(rows)
+        rows += [{"series": f"Forecast: {name}{mark}", "year": int(r.year), "mean": round(r.mean), "lower": round(r.lower), "upper": round(r.upper)}
+                 for r in f.total.itertuples()]
+    return gate(pd.DataFrame(rows), counts=["mean", "lower", "upper"])
 
 
 # --- the other papers' headline tables ---------------------------------------------------------------
@@ -392,6 +429,7 @@ def paper03_table(m: dict | None) -> pd.DataFrame | None:
 
 
 def forecast_table(forecasts: dict[str, fc.Forecast]) -> pd.DataFrame:
+    """Children looked after at 31 March by scenario and year (a count: gate with FORECAST_DISCLOSURE)."""
     rows = []
     for name, f in forecasts.items():
         for r in f.total.itertuples():
@@ -407,13 +445,15 @@ def group_forecast_table(f: fc.Forecast) -> pd.DataFrame:
 def record_metrics(report, s: Settings, found: dict, forecasts: dict | None, backtest_t: pd.DataFrame | None,
                    truth_t: pd.DataFrame | None, costs_t: pd.DataFrame | None) -> None:
     report.metric("papers_included", [pid for pid, m in found.items() if m], missing=[pid for pid, m in found.items() if not m])
-    if forecasts:
-        report.metric("forecast_children", {name: {str(int(r.year)): {"mean": round(r.mean, 1), "lower_95": r.lower, "upper_95": r.upper}
-                                                   for r in f.total.itertuples()} for name, f in forecasts.items()})
+    if forecasts:  # from the gated forecast table: a forecast of 1 to 4 children is suppressed here as in the tables
+        ft = gate(forecast_table(forecasts), **FORECAST_DISCLOSURE).frame
+        report.metric("forecast_children", {name: {str(int(r.year)): {"mean": r.children, "lower_95": r.lower_95, "upper_95": r.upper_95}
+                                                   for r in g.itertuples()} for name, g in ft.groupby("scenario", sort=False)})
     if backtest_t is not None:
         report.metric("backtest_abs_pct_error_total", backtest_t.groupby("method")["abs_pct_error_total"].mean().round(2).to_dict())
     if costs_t is not None and "annual_cost_gbp" in costs_t.columns:
-        report.metric("scenario_annual_cost_gbp", {f"{r.scenario} {r.year}": r.annual_cost_gbp for r in costs_t.itertuples()})
+        gc = gate(costs_t, counts=["children"]).frame
+        report.metric("scenario_annual_cost_gbp", {f"{r.scenario} {r.year}": r.annual_cost_gbp for r in gc.itertuples()})
     if truth_t is not None:
         report.section("planted_truth", {r.flow: {"planted": r.planted_per_year, "estimate": r.estimated_per_year, "lower_95": r.lower_95,
                                                   "upper_95": r.upper_95, "recovered": bool(r.recovered), "scale": "per year"}
