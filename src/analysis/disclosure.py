@@ -32,11 +32,13 @@ def _protect_one(values: pd.Series, mask: pd.Series) -> pd.Series:
     if int(mask.sum()) != 1:
         return mask
     v = pd.to_numeric(values, errors="coerce")
-    candidates = v[~mask & v.notna() & (v > 0)]
+    candidates = v[~mask & v.notna()]
     if candidates.empty:
         return mask
+    # the smallest non-zero cell (by size: a gap or change can be negative); a zero only when nothing else is left
+    order = pd.DataFrame({"zero": candidates == 0, "size": candidates.abs()}).sort_values(["zero", "size"], kind="mergesort")
     mask = mask.copy()
-    mask[candidates.sort_values(kind="mergesort").index[0]] = True
+    mask[order.index[0]] = True
     return mask
 
 
@@ -135,7 +137,7 @@ class Gated:
     frame of the same shape. Charts, sentences, metrics and workbooks take a ``Gated``, never a raw
     frame, so a number that skipped the gate has no way into a report."""
 
-    __slots__ = ("frame", "suppressed", "counts", "structure")
+    __slots__ = ("frame", "suppressed", "counts", "structure", "_shown")
 
     def __init__(self, frame: pd.DataFrame, suppressed: pd.DataFrame, counts: Sequence[str], structure: Mapping[str, object], *, key: object = None):
         if key is not _KEY:
@@ -147,6 +149,19 @@ class Gated:
 
     def __len__(self) -> int:
         return len(self.frame)
+
+    def __repr__(self) -> str:
+        return f"Gated({len(self.frame)} rows; counts {list(self.counts)}; {int(self.suppressed.to_numpy().sum())} cells suppressed)"
+
+    def _ipython_display_(self) -> None:
+        """Shown as a published table would be (a cell ending in ``report.table(...)`` shows it once, not twice)."""
+        if getattr(self, "_shown", False):
+            return
+        from IPython.display import HTML, display
+
+        from .reporting import table_html
+
+        display(HTML(table_html(self.frame, title="", counts=self.counts)))
 
     @property
     def columns(self) -> list[str]:

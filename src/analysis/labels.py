@@ -173,12 +173,14 @@ def cell_text(value: Any, column: str = "", *, count: bool = False, decimals: in
             return f"{sign}£{abs(v):,.{decimals or 0}f}"
         if count or (decimals is None and float(v).is_integer()) or decimals == 0:
             return f"{round(v):,}"
-        return f"{v:,.{1 if decimals is None else decimals}f}"
+        if decimals is None:  # not said: as the value was rounded, to at most two places
+            return f"{v:,.2f}".rstrip("0").rstrip(".")
+        return f"{v:,.{decimals}f}"
     return str(value)
 
 
 def decimals_for(decimals: int | Mapping[str, int] | None, column: str) -> int | None:
-    """Decimal places asked for a column; None (not said): whole numbers as they are, others to one place."""
+    """Decimal places asked for a column; None (not said): whole numbers as they are, others to at most two places."""
     if decimals is None:
         return None
     return decimals.get(column) if isinstance(decimals, Mapping) else decimals

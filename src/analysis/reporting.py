@@ -100,6 +100,7 @@ class Report:
         self.tables.append(PublishedTable(name, title, gated.frame, gated.counts, notes, gated.structure))
         if show:
             display_table(gated.frame, title=title, notes=notes, decimals=decimals, counts=gated.counts)
+        gated._shown = True  # a cell that ends in report.table(...) does not show the table a second time
         return gated
 
     def metric(self, name: str, value: Any, *, kind: str = "value", **details: Any) -> None:

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,8 +66,33 @@ REPORT_CSS = """
   table.published tr:nth-child(even) td { background: #f5f7f9; }
   .run-banner { font-size: 0.85em; color: #3D3D3D; border-bottom: 1px solid #ccc; padding: 0.6em 0; margin-bottom: 0.6em; }
   figure.chart img { border: 1px solid #eee; }
+  .synthetic-banner { background: #801650; color: #fff; font-weight: bold; padding: 0.6em 0.9em; margin: 0.4em 0 0.8em; border-radius: 3px;
+                      position: sticky; top: 0; z-index: 10; }
+  .synthetic-watermark { display: none; }
+  @page { size: A4; margin: 18mm 14mm 18mm 14mm;
+          @bottom-right { content: "Page " counter(page) " of " counter(pages); font: 8pt Arial, sans-serif; color: #505a5f; } }
+  @media print {
+    body { max-width: none; padding: 0; }
+    .synthetic-banner { position: static; }
+    .synthetic-watermark { display: block; position: fixed; top: 42%; left: 0; width: 100%; text-align: center; transform: rotate(-30deg);
+                           font: bold 64pt Arial, sans-serif; color: rgba(128, 22, 80, 0.13); z-index: 1000; pointer-events: none; }
+    figure, table.published { break-inside: avoid; }
+    h1, h2, h3 { break-after: avoid; }
+  }
 </style>
 """
+
+
+def page_css(running_title: str, footer: str, synthetic: bool) -> str:
+    """The printed page's running title and footer (CSS page margin boxes), with SYNTHETIC in both when it is."""
+    def css_string(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+    title = ("SYNTHETIC DATA · " if synthetic else "") + running_title
+    margin = ("@top-right { content: \"SYNTHETIC DATA: not real children\"; font: bold 8pt Arial, sans-serif; color: #801650; }"
+              if synthetic else "")
+    return (f"<style>@page {{ @top-left {{ content: {css_string(title)}; font: 8pt Arial, sans-serif; color: #505a5f; }} "
+            f"@bottom-left {{ content: {css_string(footer)}; font: 7.5pt Arial, sans-serif; color: #505a5f; }} {margin} }}</style>")
 
 
 # --- papers ---------------------------------------------------------------------------------------
@@ -236,8 +261,13 @@ def _failing_cell(nb_path: Path) -> dict[str, Any] | None:
     return None
 
 
-def export_html(nb_path: Path, out_path: Path, title: str, banner: str) -> None:
-    """HTML for readers: no code, no parameters cell, no prompts, no stderr; a run banner on top."""
+def export_html(nb_path: Path, out_path: Path, title: str, banner: str, *, synthetic: bool = False, footer: str = "") -> None:
+    """HTML for readers: no code, no parameters cell, no prompts, no stderr; a run banner on top; on
+    synthetic data a banner that says so (and a watermark on every printed page); A4 pages with a
+    running title, the date and data vintage and page numbers when printed."""
+    import html as html_lib
+
+    from .reporting import SYNTHETIC_NOTE
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -257,11 +287,34 @@ def export_html(nb_path: Path, out_path: Path, title: str, banner: str) -> None:
     body = re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", body)
     body = re.sub(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", "", body, flags=re.S)
     body = re.sub(r"<script[^>]*>(?:(?!</script>).)*cdnjs(?:(?!</script>).)*</script>", "", body, flags=re.S)
-    body = body.replace("</head>", FAVICON + REPORT_CSS + "</head>", 1)
-    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + f'\n<div class="run-banner">{banner}</div>', body, count=1)
+    body = body.replace("</head>", FAVICON + REPORT_CSS + page_css(title, footer, synthetic) + "</head>", 1)
+    top = f'\n<div class="run-banner">{banner}</div>'
+    if synthetic:
+        top += (f'\n<div class="synthetic-banner" role="note">{html_lib.escape(SYNTHETIC_NOTE)}</div>'
+                '\n<div class="synthetic-watermark" aria-hidden="true">SYNTHETIC DATA</div>')
+    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + top, body, count=1)
     tmp = out_path.with_suffix(".tmp")
     tmp.write_text(body, encoding="utf-8")
     tmp.replace(out_path)
+
+
+def _report_meta(out: Path) -> dict[str, Any]:
+    path = out / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _footer(banner: str, meta: Mapping[str, Any]) -> str:
+    """The printed footer: when it was made, and which data it reads (its vintage)."""
+    made = banner.split(" · ")[0]
+    vintage = meta.get("data_vintage")
+    if isinstance(vintage, Mapping):
+        vintage = "; ".join(f"{k} {v}" for k, v in vintage.items())
+    data = meta.get("data", "")
+    parts = [made, f"Data: {data}" if data else "", f"Vintage: {vintage}" if vintage else ""]
+    return " · ".join(p for p in parts if p)
 
 
 def chromium() -> str | None:
@@ -298,7 +351,7 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
     import papermill as pm
     from jupyter_client.manager import KernelManager
 
-    from .reporting import HTML_FILE, scan_outputs
+    from .reporting import HTML_FILE, is_synthetic, scan_outputs
 
     os.environ["ANALYSIS_PROJECT_ROOT"] = root  # the kernel reads the same project as the runner
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -341,12 +394,17 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
                 record["failing_cell"] = _failing_cell(nb_out)
     if record["status"] == "ok":
         try:
-            export_html(nb_out, out / HTML_FILE, f"{job.paper.title}: {job.la_name}", html_lib.escape(banner))
+            meta = _report_meta(out)
+            export_html(nb_out, out / HTML_FILE, f"{job.paper.title}: {job.la_name}", html_lib.escape(banner),
+                        synthetic=is_synthetic(meta), footer=_footer(banner, meta))
             problems = scan_outputs(out)
             if job.paper.pdf and not problems:
                 note = print_pdf(out / HTML_FILE, out / PDF_FILE)
                 if note:
                     record["notes"] = [note]
+                problems = scan_outputs(out)  # the PDF is read too
+                if problems:
+                    (out / PDF_FILE).unlink(missing_ok=True)
             if problems:
                 record["status"] = "failed"
                 record["error"] = "disclosure check failed: " + "; ".join(problems[:5])

@@ -148,6 +148,8 @@ def profile(data: Data, s: Settings, snap: pd.DataFrame) -> dict[str, pd.DataFra
     tables = {}
     for k, v in out.items():
         t = pd.concat(v, ignore_index=True).pivot_table(index="group", columns="year", values="children", aggfunc="sum", fill_value=0).astype(int)
+        if k == "age":  # age bands in age order, not as text sorts them
+            t = t.reindex([n for _, _, n in AGE_BANDS if n in t.index])
         t.columns = [str(c) for c in t.columns]
         t.loc["all children"] = t.sum()  # the total row, so that a suppressed count cannot be worked out by subtraction
         tables[k] = t.reset_index()
@@ -301,11 +303,11 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
         if isinstance(cla, dict) and cla.get("value") is not None:
             count = cla.get("count")
             lead = f"{count_text(count)} children looked after at 31 March {cla.get('year')}, " if count is not None else ""
-            lines.append(f"- **Demand{real}:** {lead}{cla.get('value')} per 10,000 children (England {cla.get('england')}, "
-                         f"comparator average {cla.get('comparators')}).")
+            lines.append(f"- **Demand{real}:** {lead}{_published(cla.get('value'))} per 10,000 children (England {_published(cla.get('england'))}, "
+                         f"comparator average {_published(cla.get('comparators'))}).")
         out = m1["metrics"].get("outside_pct", {})
         if isinstance(out, dict) and out.get("value") is not None:
-            lines.append(f"- **Location{real}:** {out.get('value')}% placed outside the LA boundary (England {out.get('england')}%).")
+            lines.append(f"- **Location{real}:** {_published(out.get('value'), '%')} placed outside the LA boundary (England {_published(out.get('england'), '%')}).")
     if m2:
         rate = m2["metrics"].get("rate_per_100_placement_years", {})
         within12 = _m(m2, "ended_unplanned_within_12_months_pct")
@@ -347,6 +349,15 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
     if missing:
         lines.append(f"- **Missing from this pack:** {', '.join(missing)}: the paper did not run or failed in this run, so its results are not shown.")
     return "\n".join(lines)
+
+
+def _published(v: object, unit: str = "") -> str:
+    """A published figure in a sentence: its DfE symbol in words when it has none."""
+    if isinstance(v, str):
+        return {"c": "not published (suppressed by DfE)", "x": "not available", "z": "not applicable", "..": "not published", "k": "under 0.5" + unit}.get(v, v)
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "not available"
+    return f"{v:,.0f}{unit}" if float(v).is_integer() else f"{v:,.1f}{unit}"
 
 
 def _gbp(v: float) -> str:
@@ -424,7 +435,8 @@ def paper03_table(m: dict | None) -> pd.DataFrame | None:
         for part, d in prem.items():
             rows.append({"item": f"Out-of-area premium: {part} (%)", "value": d.get("pct")})
     for sc in _m(m, "scenarios") or []:
-        rows.append({"item": f"Scenario {sc['scenario']} ({sc['basis']}): {sc['what']} (£ a year)", "value": sc.get("annual_change_gbp")})
+        v = sc.get("annual_change_gbp")
+        rows.append({"item": f"Scenario {sc['scenario']} ({sc['basis']}): {sc['what']} (£ a year)", "value": round(v, -2) if isinstance(v, (int, float)) else v})
     return pd.DataFrame(rows)
 
 
