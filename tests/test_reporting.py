@@ -23,7 +23,7 @@ def test_tables_pass_the_disclosure_gate_and_reach_the_workbook(tmp_path):
     assert published["percent"].tolist()[1] == SUPPRESSED
     r.finish()
     sheet = pd.read_excel(tmp_path / reporting.WORKBOOK_FILE, sheet_name="counts", header=2)
-    assert sheet["children"].tolist() == [12, SUPPRESSED, 40]
+    assert sheet["Children"].tolist() == [12, SUPPRESSED, 40], "headers are the reader's labels"
     about = pd.read_excel(tmp_path / reporting.WORKBOOK_FILE, sheet_name="About")
     assert "Symbols" in about["Item"].tolist()
     assert reporting.scan_outputs(tmp_path) == []
@@ -98,7 +98,7 @@ def test_scan_finds_an_identifier_column_and_an_unsuppressed_count_in_the_workbo
     r.finish()
     problems = reporting.scan_outputs(folder)
     assert any("identifier column 'CHILD'" in p for p in problems)
-    assert any("column 'children' has an unsuppressed count" in p for p in problems)
+    assert any("column 'Children', row 5: a count of 2 is shown" in p for p in problems)
 
 
 def test_scan_finds_an_unsuppressed_count_metric(tmp_path):

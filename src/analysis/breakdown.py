@@ -34,7 +34,7 @@ import pandas as pd
 from . import ssda903_rules as r
 from .config import Paths, paths
 from .errors import AnalysisError
-from .disclosure import Gated, gate
+from .disclosure import MIN_COUNT, SUPPRESSED, Gated, gate
 from .params import ParameterError
 
 PARAMETER_TYPES: dict[str, type] = {
@@ -270,6 +270,7 @@ def poisson_interval(events: np.ndarray, exposure: np.ndarray, level: float = 0.
 def rates(c: pd.DataFrame, by: str) -> pd.DataFrame:
     """Placements, unplanned endings and the rate per 100 placement-years, with a 95% interval."""
     g = c.groupby(by, sort=True).agg(placements=("event", "size"), unplanned=("event", "sum"), days=("time", "sum"))
+    g = g.reindex(pd.Index(_ordered(g.index), name=g.index.name))  # ordered categories (age bands by age, distance bands by distance), not as text sorts them
     g = g.reset_index().rename(columns={by: "group"})
     total = pd.DataFrame({"group": ["All placements"], "placements": [len(c)], "unplanned": [int(c["event"].sum())],
                           "days": [float(c["time"].sum())]})
@@ -319,7 +320,8 @@ def _norm_ppf(q: float) -> float:
     return float(ndtri(q))
 
 
-GROUP_ORDER = ["none", "1", "2", "3 or more", "under 5", "5 to 9", "10 to 15", "16 and over", "inside the LA", "outside the LA"]
+GROUP_ORDER = ["none", "1", "2", "3 or more", "under 5", "5 to 9", "10 to 15", "16 and over", "inside the LA", "outside the LA",
+               "up to 5 miles", "5 to 10 miles", "10 to 20 miles", "over 20 miles", "not known"]
 
 
 def _ordered(groups) -> list:
@@ -328,9 +330,13 @@ def _ordered(groups) -> list:
 
 #: a Kaplan-Meier curve is drawn while at least this many placements are followed
 MIN_AT_RISK = 10
+#: a group gets a Kaplan-Meier curve when it has at least this many placements
+KM_MIN_PLACEMENTS = 50
+#: a group is shown in the horizon table when it has at least this many placements
+HORIZON_MIN_PLACEMENTS = 20
 
 
-def km_curves(c: pd.DataFrame, by: str, *, max_months: int = 24, min_placements: int = 50, max_groups: int = 5) -> pd.DataFrame:
+def km_curves(c: pd.DataFrame, by: str, *, max_months: int = 24, min_placements: int = KM_MIN_PLACEMENTS, max_groups: int = 5) -> pd.DataFrame:
     """Kaplan-Meier curves to ``max_months`` for the largest groups (at most ``max_groups``, each with at
     least ``min_placements`` placements)."""
     sizes = c[by].value_counts()
@@ -362,7 +368,7 @@ def cumulative_incidence(time: np.ndarray, event: np.ndarray, competing: np.ndar
     return float(np.sum(surv_before * d_e / at_risk))
 
 
-def horizon_table(c: pd.DataFrame, horizons: list[int], by: str = "place_group", min_placements: int = 20) -> pd.DataFrame:
+def horizon_table(c: pd.DataFrame, horizons: list[int], by: str = "place_group", min_placements: int = HORIZON_MIN_PLACEMENTS) -> pd.DataFrame:
     """For each group and horizon: 1 - Kaplan-Meier and the cumulative incidence with other endings competing."""
     competing = (~c["event"]) & c["censor"].isin(["other move", "left care"])
     rows = []
@@ -610,7 +616,8 @@ def top_decile(y: np.ndarray, prob: np.ndarray, seed: int = 0) -> dict[str, floa
     n = max(1, int(math.ceil(0.1 * len(prob))))
     top = np.asarray(y)[order[:n]]
     events = int(np.sum(y))
-    return {"top_decile_precision": float(top.mean()), "top_decile_recall": float(top.sum() / events) if events else float("nan")}
+    return {"top_decile_precision": float(top.mean()), "top_decile_recall": float(top.sum() / events) if events else float("nan"),
+            "top_decile_events": int(top.sum())}
 
 
 def scores(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
@@ -805,9 +812,11 @@ def findings_markdown(c: pd.DataFrame, s: Settings, rates_t: pd.DataFrame, cox: 
         quality = "only moderately possible" if b.auc < 0.75 else "possible to a useful degree"
         lines.append(f"- Predicting which placements end unplanned within {s.model_horizon} months is {quality}: the better model "
                      f"({b.model.lower()}) has an AUC of {b.auc:.2f} in the test years, against {g.auc:.2f} for a baseline that uses only "
-                     f"the number of earlier placements. Of the 10% of placements it rates riskiest, {100 * b.top_decile_precision:.0f}% "
-                     f"ended unplanned; they hold {100 * b.top_decile_recall:.0f}% of all unplanned endings. That can guide support for "
-                     "groups of placements, not decisions about a child.")
+                     f"the number of earlier placements. " + (
+                         f"Of the 10% of placements it rates riskiest, {100 * b.top_decile_precision:.0f}% ended unplanned; they hold "
+                         f"{100 * b.top_decile_recall:.0f}% of all unplanned endings. " if b.top_decile_events >= MIN_COUNT else
+                         "Fewer than 5 of the 10% of placements it rates riskiest ended unplanned in the test years. ")
+                     + "That can guide support for groups of placements, not decisions about a child.")
         slope = b.calibration_slope
         if np.isfinite(slope) and not 0.8 <= slope <= 1.25:
             lines.append(f"- Its probabilities are {'too cautious: real risks differ more than predicted' if slope > 1 else 'too extreme: real risks differ less than predicted'} "
@@ -901,8 +910,14 @@ def metrics_table(clf: ClassifierResult) -> pd.DataFrame:
     return pd.DataFrame({
         "model": m["model"], "placements": m["n"], "unplanned": m["events"], "auc": m["auc"].round(3), "brier": m["brier"].round(3),
         "calibration_slope": m["calibration_slope"].round(2), "calibration_intercept": m["calibration_intercept"].round(2),
+        "unplanned_in_top_10pct": m["top_decile_events"].astype(int),
         "top_10pct_precision_pct": (100 * m["top_decile_precision"]).round(1), "top_10pct_recall_pct": (100 * m["top_decile_recall"]).round(1),
     })
+
+
+#: how the prediction table is gated: precision and recall in the top 10% reveal how many of those placements ended unplanned
+PREDICTION_DISCLOSURE = {"counts": ["placements", "unplanned", "unplanned_in_top_10pct"],
+                         "linked": {"unplanned_in_top_10pct": ["top_10pct_precision_pct", "top_10pct_recall_pct"]}}
 
 
 def truth_table(truth: pd.DataFrame) -> pd.DataFrame:
@@ -923,8 +938,8 @@ def record_metrics(report, res: Results, s: Settings) -> None:
     rates = gate(res.rates, **RATES_DISCLOSURE)  # as published: a suppressed group's rate stays suppressed here too
     by_type = rates.subset(rates.frame["grouping"] == "Placement type")
     report.metric("rate_by_placement_type", {g: float(v) for g, v in zip(by_type.frame["group"], by_type.numbers("rate_per_100_years")) if pd.notna(v)})
-    first = res.horizons.iloc[0]
-    for h in s.horizons:
+    first = res.horizons.iloc[0] if len(res.horizons) else None
+    for h in s.horizons if first is not None else []:
         report.metric(f"ended_unplanned_within_{h}_months_pct", float(first[f"cif_{h}m_pct"]),
                       one_minus_km_pct=float(first[f"km_{h}m_pct"]), method="Aalen-Johansen, other endings competing")
     if isinstance(res.cox, ModelResult):
@@ -937,8 +952,9 @@ def record_metrics(report, res: Results, s: Settings) -> None:
             report.metric(f"classifier_{row.key}", {"auc": round(row.auc, 4), "brier": round(row.brier, 4),
                                                     "calibration_slope": round(row.calibration_slope, 3),
                                                     "calibration_intercept": round(row.calibration_intercept, 3),
-                                                    "top_decile_precision": round(row.top_decile_precision, 4),
-                                                    "top_decile_recall": round(row.top_decile_recall, 4),
+                                                    # as in the published table: suppressed when fewer than 5 of the top 10% ended unplanned
+                                                    "top_decile_precision": round(row.top_decile_precision, 4) if row.top_decile_events >= MIN_COUNT else SUPPRESSED,
+                                                    "top_decile_recall": round(row.top_decile_recall, 4) if row.top_decile_events >= MIN_COUNT else SUPPRESSED,
                                                     "horizon_months": s.model_horizon})
     elif isinstance(res.cox, ModelResult):
         report.metric("classifier_skipped", res.classifier)

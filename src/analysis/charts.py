@@ -107,6 +107,7 @@ def figure_html(fig: plt.Figure, alt: str, caption: str) -> str:
     """The figure as an HTML ``<figure>`` with a base64 PNG, alt text and a caption."""
     if not alt.strip():
         raise ValueError("every chart needs alt text")
+    alt = f"{alt.rstrip()} {getattr(fig, '_analysis_alt', '')}".strip()  # the values plotted, and any points left out
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     data = base64.b64encode(buf.getvalue()).decode("ascii")
@@ -123,8 +124,7 @@ def show(fig: plt.Figure, alt: str, caption: str) -> None:
     alt text gets the values the chart plots and any points left out as suppressed."""
     from IPython.display import HTML, display
 
-    extra = getattr(fig, "_analysis_alt", "")
-    display(HTML(figure_html(fig, f"{alt.rstrip()} {extra}".strip(), caption)))
+    display(HTML(figure_html(fig, alt, caption)))
     plt.close(fig)
 
 

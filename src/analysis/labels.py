@@ -134,6 +134,9 @@ COLUMN_LABELS: dict[str, str] = {
 _WORDS = {"pct": "(%)", "gbp": "(£)", "la": "LA", "las": "LAs", "sdq": "SDQ", "uasc": "UASC", "ofsted": "Ofsted", "cla": "children looked after",
           "95": "95%"}
 
+#: p-values below 0.0001 are written "<0.0001", not 0.0000
+P_VALUE_COLUMNS = frozenset({"p", "p_value"})
+
 SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$|^[a-z]+[0-9]+$")
 
 
@@ -168,6 +171,8 @@ def cell_text(value: Any, column: str = "", *, count: bool = False, decimals: in
         v = float(value)
         if str(column).strip().lower() in ("year", "years", "financial_year", "years_ahead"):
             return f"{v:.0f}"
+        if str(column) in P_VALUE_COLUMNS and 0 <= v < 0.0001:
+            return "<0.0001"
         if is_money(column):
             sign = "-" if v < 0 else ""
             return f"{sign}£{abs(v):,.{decimals or 0}f}"

@@ -367,13 +367,18 @@ def _sheet_leaks(sheet: str, body: pd.DataFrame, meta: Mapping[str, Any]) -> lis
                     problems.append(f"{where}: row {i + 4}: '{', '.join(dict.fromkeys(shown))}' shown beside the suppressed '{c}'")
     label, total_row, groups, row_total = st.get("label_column"), st.get("total_row"), st.get("groups"), st.get("row_total")
     blocks: list[pd.Index] = []
+    totals = pd.Series(True, index=counts)  # whether each column's total is shown (a groups block's total is published elsewhere)
     if total_row is not None and label in body.columns:
         blocks.append(body.index[body[label].astype(str) != str(total_row)])
+        total_line = body[body[label].astype(str) == str(total_row)]
+        totals = pd.Series({c: bool(len(total_line)) and _is_number(total_line[c].iloc[0]) for c in counts}, dtype=bool)
     if groups in body.columns:
         blocks += [body.index[body[groups] == g] for g in pd.unique(body[groups])]
     for block in blocks:
+        if len(block) < 2:  # a block of one row is its own total: nothing to subtract
+            continue
         for col in counts:
-            if sum(_is_c(v) for v in body.loc[block, col]) == 1:
+            if sum(_is_c(v) for v in body.loc[block, col]) == 1 and (groups in body.columns or totals.get(col, True)):
                 problems.append(f"{where}: column '{col}': one suppressed cell in a block with a published total (it can be worked out by subtraction)")
     if row_total in body.columns:
         for i, row in body.iterrows():

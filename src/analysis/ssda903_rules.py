@@ -95,6 +95,8 @@ def place_codes(year: int) -> frozenset[str]:
 
 def place_valid(place: pd.Series, decom: pd.Series) -> pd.Series:
     """Whether each PLACE code was valid when its episode started (NaT start: judged on 2025 rules)."""
+    if place.empty:  # a return with a header and no episodes
+        return pd.Series(False, index=place.index, dtype=bool)
     start_year = collection_years(decom).fillna(2025).astype(int).to_numpy()
     codes, distinct = pd.factorize(place)  # judged once per distinct (code, year): tens of pairs however many rows
     years = np.unique(start_year)

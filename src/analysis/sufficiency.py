@@ -311,9 +311,11 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
     if m2:
         rate = m2["metrics"].get("rate_per_100_placement_years", {})
         within12 = _m(m2, "ended_unplanned_within_12_months_pct")
-        if isinstance(rate, dict) and rate.get("value") is not None:
-            lines.append(f"- **Stability{syn}:** {rate.get('value'):.1f} unplanned endings per 100 placement-years; "
-                         f"{within12:.1f}% of placements end unplanned within 12 months.")
+        if isinstance(rate, dict) and isinstance(rate.get("value"), (int, float)):
+            share = f"; {within12:.1f}% of placements end unplanned within 12 months" if isinstance(within12, (int, float)) else ""
+            lines.append(f"- **Stability{syn}:** {rate.get('value'):.1f} unplanned endings per 100 placement-years{share}.")
+        elif isinstance(rate, dict):
+            lines.append(f"- **Stability{syn}:** too few placements or unplanned endings to give a rate that can be published.")
     if m3:
         prem = _m(m3, "out_of_area_premium")
         if isinstance(prem, dict) and "total gap" in prem:

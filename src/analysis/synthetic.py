@@ -85,8 +85,15 @@ class Targets:
     notes: list[str] = field(default_factory=list)
 
 
+#: a published count suppressed by DfE ("c": 1 to 4) is taken as this many children when calibrating
+SUPPRESSED_COUNT_AS = 2.0
+
+
 def _series(li: pd.DataFrame, code: str, indicator: str, measure: str) -> dict[int, float]:
-    s = li[(li["area_code"] == code) & (li["indicator"] == indicator) & (li["measure"] == measure)].dropna(subset=["value"])
+    s = li[(li["area_code"] == code) & (li["indicator"] == indicator) & (li["measure"] == measure)]
+    if measure == "number":  # a suppressed count is 1 to 4 children, not missing: the smallest LAs have only such counts
+        s = s.assign(value=s["value"].where(s["value"].notna() | (s["flag"].astype(str) != "c"), SUPPRESSED_COUNT_AS))
+    s = s.dropna(subset=["value"])
     return {int(y): float(v) for y, v in zip(s["year"], s["value"])}
 
 
@@ -109,7 +116,8 @@ def targets_for(li: pd.DataFrame, la_code: str) -> Targets:
     cla = _fill(_series(li, la_code, "cla_31_march", "number"), years)
     starts_known = _series(li, la_code, "cla_started", "number")
     if starts_known:
-        ratio = np.mean([starts_known[y] / cla[y] for y in starts_known if y in cla])
+        usable = [starts_known[y] / cla[y] for y in starts_known if cla.get(y, 0) > 0]
+        ratio = float(np.mean(usable)) if usable else 0.5
         starts = {y: starts_known.get(y, ratio * cla[y]) for y in years}
         if min(starts_known) > FIRST_YEAR:
             notes.append(f"starts before {min(starts_known)} estimated as {ratio:.2f} x children looked after (the published ratio)")

@@ -1,0 +1,244 @@
+"""The one disclosure gate and the scan that reads what a reader reads.
+
+Each leak found in issue 13 is tried twice: published through the gate (it must not appear) and
+published ungated (the scan must catch it, naming the file and the cell or words)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import charts, reporting
+from analysis.disclosure import SUPPRESSED, Gated, GateError, count_text, gate
+from analysis.labels import cell_text, column_label
+
+
+def _report(tmp_path, **context):
+    return reporting.Report(paper="99", title="Test paper", output_dir=tmp_path, context={"la_code": "E06000017", **context})
+
+
+# --- the gate --------------------------------------------------------------------------------------------
+def test_a_gated_table_cannot_be_made_by_hand():
+    with pytest.raises(TypeError, match="disclosure.gate"):
+        Gated(pd.DataFrame({"x": [1]}), pd.DataFrame({"x": [False]}), (), {})
+
+
+def test_a_count_column_left_undeclared_is_refused():
+    # the forecast-by-group table was published with counts=[]: the gate now refuses such a table
+    df = pd.DataFrame({"year": [2026, 2026], "group": ["other", "fostering"], "children": [1, 30], "lower_95": [1, 25]})
+    with pytest.raises(GateError, match="children"):
+        gate(df, counts=[])
+    g = gate(df, counts=["children", "lower_95"], groups="year")
+    assert g.frame["children"].tolist() == [SUPPRESSED, SUPPRESSED], "the other cell of the year is suppressed too"
+
+
+def test_every_figure_of_a_suppressed_group_goes_with_it():
+    # paper 02's rates: "other" had 33 placement-years and a rate of 18.0 (6.6-39.1) beside a suppressed count
+    rates = pd.DataFrame({"grouping": ["All", "Type", "Type", "Type"], "group": ["All", "foster", "other", "secure"],
+                          "placements": [998, 900, 95, 3], "unplanned": [300, 290, 6, 4], "placement_years": [800.0, 700.0, 33.0, 67.0],
+                          "rate_per_100_years": [37.5, 41.4, 18.0, 6.0], "lower_95": [33.4, 36.8, 6.6, 1.6], "upper_95": [42.0, 46.5, 39.1, 15.4]})
+    g = gate(rates, counts=["placements", "unplanned"], groups="grouping")
+    other = g.frame.set_index("group").loc["other"]
+    secure = g.frame.set_index("group").loc["secure"]
+    assert (secure == SUPPRESSED).sum() == 6 and (other[["unplanned", "placement_years", "rate_per_100_years", "lower_95"]] == SUPPRESSED).all()
+    assert other["placements"] == SUPPRESSED, "secondary: 998 - 900 - 95 would give secure = 3"
+    assert g.frame.set_index("group").loc["foster", "rate_per_100_years"] == 41.4
+    assert np.isnan(g.numbers("rate_per_100_years")[2]), "a chart sees NaN where the table shows c"
+
+
+def test_percentages_beside_a_suppressed_count_are_suppressed():
+    # paper 02 prediction_by_group (Rutland): placements c (secondary) beside 5 unplanned and 62.5% observed gave 5 / 62.5% = 8
+    df = pd.DataFrame({"characteristic": ["Ethnic group"] * 3, "group": ["Mixed", "Other", "White"], "placements": [8, 3, 107],
+                       "unplanned": [5, 0, 40], "observed_pct": [62.5, 0.0, 37.4], "auc": [0.7, np.nan, 0.6]})
+    g = gate(df, counts=["placements", "unplanned"], groups="characteristic")
+    mixed = g.frame.loc[0]
+    assert mixed["placements"] == SUPPRESSED, "8 is the next smallest placements cell in the block"
+    assert mixed["observed_pct"] == SUPPRESSED and mixed["auc"] == SUPPRESSED
+    assert g.frame.loc[2, "observed_pct"] == 37.4
+
+
+def test_linked_columns_follow_their_own_count():
+    df = pd.DataFrame({"cell": ["secure / own", "foster / own", "all"], "children0": [1, 30, 31], "spend0": [300_000.0, 900_000.0, 1_200_000.0],
+                       "children1": [12, 30, 42], "spend1": [500_000.0, 950_000.0, 1_450_000.0]})
+    g = gate(df, counts=["children0", "children1"], total_row="all", label_column="cell",
+             linked={"children0": ["spend0"], "children1": ["spend1"]})
+    assert g.frame.loc[0, "spend0"] == SUPPRESSED and g.frame.loc[0, "spend1"] == 500_000.0
+
+
+def test_counts_in_sentences_never_show_one_to_four():
+    assert [count_text(v) for v in (0, 1, 4, 5, 564.0, SUPPRESSED)] == ["0", "fewer than 5", "fewer than 5", "5", "564", "fewer than 5"]
+    g = gate(pd.DataFrame({"group": ["children's home", "fostering"], "children_now": [3, 40]}), counts=["children_now"])
+    assert g.say("children's home", "children_now", by="group") == "fewer than 5"
+
+
+# --- charts draw only gated tables, and say what they leave out ------------------------------------------------
+def test_a_chart_refuses_a_raw_frame():
+    df = pd.DataFrame({"label": ["a"], "est": [1.0], "lo": [0.5], "hi": [2.0]})
+    with pytest.raises(TypeError, match="gated table"):
+        charts.interval_plot(df, "t", label="label", estimate="est", lower="lo", upper="hi", xlabel="x")
+
+
+def test_a_suppressed_point_is_left_out_of_the_chart_and_its_alt_text(monkeypatch):
+    import matplotlib.pyplot as plt
+
+    rates = pd.DataFrame({"label": ["foster", "other"], "placements": [900, 95], "unplanned": [290, 3],
+                          "rate_per_100_years": [41.4, 18.0], "lower_95": [36.8, 6.6], "upper_95": [46.5, 39.1]})
+    fig = charts.interval_plot(gate(rates, counts=["placements", "unplanned"]), "t", label="label", estimate="rate_per_100_years",
+                               lower="lower_95", upper="upper_95", xlabel="x")
+    html = charts.figure_html(fig, "Dot-and-interval chart.", "caption")
+    plt.close(fig)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["foster"]
+    assert "41.40 (36.80 to 46.50)" in html and "18.0" not in html and "6.6" not in html
+    assert "Not shown (suppressed" in html and "other" in html
+
+
+def test_a_forecast_chart_leaves_out_a_forecast_of_fewer_than_five():
+    import matplotlib.pyplot as plt
+
+    data = pd.DataFrame({"series": ["Recorded (synthetic)"] * 2 + ["Forecast (synthetic)"] * 2, "year": [2024, 2025, 2026, 2027],
+                         "mean": [6, 5, 4, 3], "lower": [np.nan, np.nan, 2, 1], "upper": [np.nan, np.nan, 7, 6]})
+    fig = charts.forecast_lines(gate(data, counts=["mean", "lower", "upper"]), "t")
+    line = fig.axes[0].get_lines()[1]
+    plt.close(fig)
+    assert np.isnan(np.asarray(line.get_ydata(), float)[1:]).all(), "the forecast points of 3 and 4 are not drawn"
+    assert "Not shown" in fig._analysis_alt
+
+
+# --- what a reader sees is plain -------------------------------------------------------------------------
+def test_cells_are_written_for_readers():
+    assert cell_text(3231.0, "placements", count=True) == "3,231"
+    assert cell_text(-471963.0, "annual_change_gbp") == "-£471,963"
+    assert cell_text(float("nan"), "value") == "x" and cell_text(None, "value") == "x"
+    assert cell_text(True, "recovered") == "yes" and cell_text("False", "inside_interval") == "no"
+    assert cell_text(0.00001, "p_value") == "<0.0001"
+    assert cell_text(18.04, "rate_per_100_years", decimals=1) == "18.0"
+    assert cell_text(2025, "year") == "2025"
+
+
+def test_every_published_column_has_a_reader_label():
+    for raw, label in (("km_6m_pct", "Ended unplanned by 6 months, others censored (%)"), ("comparator_average", "Comparator average"),
+                       ("against_England", "Compared with England"), ("weeks0", "Placement-weeks, first year"),
+                       ("spend0", "Spend, first year (£)"), ("forecast_2030", "Forecast for 2030")):
+        assert column_label(raw) == label
+    assert "_" not in column_label("some_new_column_pct")
+
+
+def test_a_published_table_has_a_caption_and_header_scope():
+    html = reporting.table_html(pd.DataFrame({"group": ["a"], "children": [12.0]}), title="Children by group", counts=["children"])
+    assert "<caption" in html and 'scope="col"' in html and ">12<" in html and "12.0" not in html
+
+
+# --- the scan reads what a reader reads --------------------------------------------------------------------
+def _folder(tmp_path, **context):
+    r = _report(tmp_path, **context)
+    r.table("t", pd.DataFrame({"group": ["a", "b"], "children": [10, 20]}), title="t", counts=["children"], show=False)
+    r.finish()
+    return tmp_path
+
+
+@pytest.mark.parametrize("words", [
+    "3 children in children's homes now, 1 in the LA's own.",  # paper 04 key messages, Rutland
+    "5 children moved (2 are in such homes on 31 March 2025)",  # papers 03 and 04 scenario text
+    "Of them, 4 placements ended unplanned.",
+])
+def test_the_scan_finds_a_small_count_in_words(tmp_path, words):
+    folder = _folder(tmp_path)
+    (folder / "report.html").write_text(f"<html><body><p>{words}</p></body></html>")
+    problems = reporting.scan_outputs(folder)
+    assert any("report.html: a count of 1 to 4 in words" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("words", ["Counts of 1 to 4 are suppressed.", "1 in 5 children", "aged 1 to 4", "3 or more placements in the year",
+                                   "Page 1 of 3", "125 per 10,000 children", "fewer than 5 children", "rates 2.4 children"])
+def test_the_scan_leaves_ordinary_words_alone(tmp_path, words):
+    folder = _folder(tmp_path)
+    (folder / "report.html").write_text(f"<html><body><p>{words}</p></body></html>")
+    assert reporting.scan_outputs(folder) == []
+
+
+def test_the_scan_reads_chart_alt_text(tmp_path):
+    folder = _folder(tmp_path)
+    (folder / "report.html").write_text('<html><body><img src="data:image/png;base64,AAAA" alt="Bars: 2 children in secure units"></body></html>')
+    assert any("a count of 1 to 4 in words" in p for p in reporting.scan_outputs(folder))
+
+
+def test_the_scan_reads_the_pdf(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = _folder(tmp_path)
+    with matplotlib.rc_context({"pdf.fonttype": 42}):
+        fig = plt.figure()
+        fig.text(0.1, 0.5, "There are 2 children in the LA's own homes.")
+        fig.savefig(folder / "report.pdf")
+        plt.close(fig)
+    assert any(p.startswith("report.pdf: a count of 1 to 4 in words") for p in reporting.scan_outputs(folder))
+
+
+def test_the_scan_finds_a_forecast_of_one_child_in_metrics(tmp_path):
+    folder = _folder(tmp_path)
+    m = json.loads((folder / reporting.METRICS_FILE).read_text())
+    m["metrics"]["forecast_children"] = {"Current trends": {"2030": {"mean": 1, "lower_95": 1, "upper_95": 1}}}
+    m["metrics"]["hazard_ratios"] = {"childrens_home": {"hazard_ratio": 1.49, "lower_95": 1.02, "upper_95": 2.16}}
+    (folder / reporting.METRICS_FILE).write_text(json.dumps(m))
+    problems = reporting.scan_outputs(folder)
+    assert any("forecast_children.Current trends.2030.mean' is a count of 1" in p for p in problems)
+    assert not any("hazard_ratios" in p for p in problems), "a hazard ratio is not a count"
+
+
+def _ungated(folder, name, frame, counts, **structure):
+    """A table written to the workbook as if it had skipped the gate (the scan is the second line of defence)."""
+    r = _report(folder)
+    r.tables.append(reporting.PublishedTable(name, name, frame, tuple(counts), "", {"derived": [c for c in frame.columns if c not in counts
+                                                                                                and frame[c].dtype.kind in "fi"], **structure}))
+    r.finish()
+    return reporting.scan_outputs(folder)
+
+
+def test_the_scan_finds_a_percentage_beside_a_suppressed_count(tmp_path):
+    frame = pd.DataFrame({"group": ["UASC", "not UASC"], "placements": [SUPPRESSED, 110], "observed_pct": [62.5, 36.4]})
+    problems = _ungated(tmp_path, "prediction_by_group", frame, ["placements"])
+    assert any("'Observed (%)' shown beside the suppressed 'Placements'" in p for p in problems), problems
+
+
+def test_the_scan_finds_a_cell_that_a_total_reveals(tmp_path):
+    frame = pd.DataFrame({"group": ["fostering", "children's home", "other", "all groups"], "children_now": [40, SUPPRESSED, 6, 49]})
+    problems = _ungated(tmp_path, "gap", frame, ["children_now"], total_row="all groups", label_column="group")
+    assert any("one suppressed cell in a block with a published total" in p for p in problems), problems
+
+
+def test_the_scan_finds_a_small_count_in_a_table_declared_without_counts(tmp_path):
+    frame = pd.DataFrame({"year": [2026, 2026], "group": ["other", "fostering"], "children": [1, 30]})
+    problems = _ungated(tmp_path, "forecast_by_group", frame, ["children"])
+    assert any("a count of 1 is shown" in p for p in problems), problems
+
+
+def test_tables_published_through_the_gate_pass_the_scan(tmp_path):
+    r = _report(tmp_path, data="synthetic 903 (generated; not real children)")
+    r.table("gap", pd.DataFrame({"group": ["fostering", "children's home", "other", "all groups"], "children_now": [40, 3, 6, 49],
+                                 "in_own_provision_now": [30, 1, 0, 31]}),
+            title="gap", counts=["children_now", "in_own_provision_now"], total_row="all groups", label_column="group", show=False)
+    r.table("rates", pd.DataFrame({"group": ["UASC", "not UASC"], "placements": [4, 110], "observed_pct": [62.5, 36.4]}),
+            title="rates", counts=["placements"], show=False)
+    r.finish()
+    assert reporting.scan_outputs(tmp_path) == []
+
+
+# --- synthetic is unmistakable ---------------------------------------------------------------------------
+def test_every_sheet_of_a_synthetic_workbook_says_so(tmp_path):
+    _folder(tmp_path, data="synthetic 903 (generated; not real children)")
+    sheets = pd.read_excel(tmp_path / reporting.WORKBOOK_FILE, sheet_name=None, header=None)
+    assert str(sheets["About"].iloc[2, 0]) == "SYNTHETIC DATA"
+    for name, sheet in sheets.items():
+        if name != "About":
+            assert str(sheet.iloc[0, 0]).startswith("SYNTHETIC DATA") and "not real children" in str(sheet.iloc[1, 0])
+    assert json.loads((tmp_path / reporting.METRICS_FILE).read_text())["synthetic"] is True
+
+
+def test_a_real_data_workbook_carries_no_synthetic_note(tmp_path):
+    _folder(tmp_path, data="the LA's own 903 returns")
+    sheets = pd.read_excel(tmp_path / reporting.WORKBOOK_FILE, sheet_name=None, header=None)
+    assert not any("SYNTHETIC" in str(v) for s in sheets.values() for v in s.to_numpy().ravel())
