@@ -388,6 +388,17 @@ def _sheet_leaks(sheet: str, body: pd.DataFrame, meta: Mapping[str, Any]) -> lis
     return problems
 
 
+def sheet_table(raw: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
+    """A workbook sheet (read with ``header=None``) as its header labels and its body (rows from the
+    4th): title and notes sit in rows 1-2. A header read back as a number (``2016.0``) is ``"2016"``."""
+    if len(raw) < 3:
+        return [], pd.DataFrame()
+    header = [str(int(c)) if isinstance(c, float) and c.is_integer() else str(c) for c in raw.iloc[2].tolist()]
+    body = raw.iloc[3:].reset_index(drop=True)
+    body.columns = header
+    return header, body
+
+
 def scan_outputs(folder: Path) -> list[str]:
     """Problems found in a report folder (empty when it is safe to publish): identifiers, postcodes and
     dates anywhere; counts of 1 to 4 in metrics (forecasts included), in the words of the HTML report
@@ -415,9 +426,7 @@ def scan_outputs(folder: Path) -> list[str]:
             if sheet == "About":
                 problems += [p for v in raw.to_numpy().ravel() if isinstance(v, str) for p in _scan_text(v, f"{WORKBOOK_FILE}[About]")]
                 continue
-            header = [str(c) for c in raw.iloc[2].tolist()] if len(raw) > 2 else []
-            body = raw.iloc[3:].reset_index(drop=True)
-            body.columns = header or body.columns
+            header, body = sheet_table(raw)
             for col in header:
                 if IDENTIFIER_COLUMNS.match(col):
                     problems.append(f"{WORKBOOK_FILE}[{sheet}]: identifier column '{col}'")
