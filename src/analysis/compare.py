@@ -28,7 +28,7 @@ import pandas as pd
 
 from . import funnel
 from .config import Paths, paths
-from .disclosure import gate
+from .disclosure import count_text, gate
 from .geography import resolve_la
 from .ingest import read_table
 from .params import ParameterError
@@ -92,6 +92,17 @@ MEASURES: tuple[Measure, ...] = (
     Measure("spend_per_child", "Net spend on children looked after, per child looked after at 31 March (£)", "Spend per child looked after", "money", "Spend and sufficiency", funnel=False),
     Measure("spend_per_head", "Net spend on children looked after, per child aged 0-17 (£)", "Spend per child aged 0-17", "money", "Spend and sufficiency", funnel=False),
     Measure("home_places_rate", "Children's home places in the LA (Ofsted), per 10,000 children aged 0-17", "Children's home places, per 10,000", "ratio", "Spend and sufficiency", funnel=False),
+    Measure("residential_spend_share", "Residential care's share of net spend on children looked after (RO3, %)", "Residential share of spend", "proportion", "Spend and sufficiency", funnel=False),
+    Measure("fostering_spend_share", "Fostering services' share of net spend on children looked after (RO3, %)", "Fostering share of spend", "proportion", "Spend and sufficiency", funnel=False),
+    Measure("residential_spend_per_child", "Net spend on residential care, per child looked after at 31 March (£)", "Residential spend per child", "money", "Spend and sufficiency", funnel=False),
+    Measure("cin_rate", "Children in need at 31 March, per 10,000 children aged 0-17", "Children in need, per 10,000", "rate", "Edge of care", funnel=False),
+    Measure("referrals_rate", "Referrals to children's social care in the year, per 10,000 children aged 0-17", "Referrals, per 10,000", "rate", "Edge of care", funnel=False),
+    Measure("rereferrals_pct", "Referrals within 12 months of a previous referral (%)", "Re-referrals", "proportion", "Edge of care", funnel=False, better="lower"),
+    Measure("cpp_rate", "Children on a child protection plan at 31 March, per 10,000 children aged 0-17", "Child protection plans, per 10,000", "rate", "Edge of care", funnel=False),
+    Measure("cl_eet_17_18_pct", "Care leavers aged 17-18 in education, employment or training (%)", "Care leavers 17-18 in EET", "proportion", "Care leavers", funnel=False, better="higher"),
+    Measure("cl_eet_19_21_pct", "Care leavers aged 19-21 in education, employment or training (%)", "Care leavers 19-21 in EET", "proportion", "Care leavers", funnel=False, better="higher"),
+    Measure("cl_suitable_17_18_pct", "Care leavers aged 17-18 in suitable accommodation (%)", "Care leavers 17-18 suitably housed", "proportion", "Care leavers", funnel=False, better="higher"),
+    Measure("cl_suitable_19_21_pct", "Care leavers aged 19-21 in suitable accommodation (%)", "Care leavers 19-21 suitably housed", "proportion", "Care leavers", funnel=False, better="higher"),
 )
 MEASURE_BY_ID = {m.id: m for m in MEASURES}
 
@@ -111,7 +122,22 @@ PUBLISHED: dict[str, tuple[tuple[str, str], tuple[str, str], tuple[str, str]]] =
     "three_plus_pct": (("placements_3plus_year", "number"), ("placements_3plus_year", "denominator"), ("placements_3plus_year", "percent")),
     "stability_pct": (("long_term_stability", "number"), ("long_term_stability", "denominator"), ("long_term_stability", "percent")),
     "missing_pct": (("missing_children", "number"), ("cla_during_year", "number"), ("missing_children", "percent")),
+    # edge of care (children in need statistics): rates per 10,000 are calculated as DfE does, on the 0-17 population
+    "cin_rate": (("cin_31_march", "number"), ("cla_31_march", "population"), ("cin_31_march", "rate_per_10000")),
+    "referrals_rate": (("referrals", "number"), ("cla_31_march", "population"), ("referrals", "rate_per_10000")),
+    "rereferrals_pct": (("rereferrals", "number"), ("referrals", "number"), ("rereferrals", "percent")),
+    "cpp_rate": (("cpp_31_march", "number"), ("cla_31_march", "population"), ("cpp_31_march", "rate_per_10000")),
+    # care leavers (children looked after statistics)
+    "cl_eet_17_18_pct": (("care_leavers_eet_17_18", "number"), ("care_leavers_activity_17_18", "denominator"), ("care_leavers_eet_17_18", "percent")),
+    "cl_eet_19_21_pct": (("care_leavers_eet_19_21", "number"), ("care_leavers_activity_19_21", "denominator"), ("care_leavers_eet_19_21", "percent")),
+    "cl_suitable_17_18_pct": (("care_leavers_suitable_17_18", "number"), ("care_leavers_accommodation_17_18", "denominator"),
+                              ("care_leavers_suitable_17_18", "percent")),
+    "cl_suitable_19_21_pct": (("care_leavers_suitable_19_21", "number"), ("care_leavers_accommodation_19_21", "denominator"),
+                              ("care_leavers_suitable_19_21", "percent")),
 }
+
+#: proportions that are shares of money, not of children (no count of children beside them)
+SHARES_OF_MONEY = frozenset({"residential_spend_share", "fostering_spend_share"})
 
 #: Ofsted provision types counted as children's home places
 HOME_TYPES = ("Children's home",)
@@ -318,6 +344,24 @@ def _spend_measures(inputs: Inputs, li: Groups) -> list[pd.DataFrame]:
         m["value"] = (m["numerator"] / m["denominator"].where(m["denominator"] > 0)).round(0)
         m["measure"] = mid
         out.append(m)
+    # the split of that spend: residential care and fostering services as shares of the total, and residential per child
+    lines = inputs.ro3[inputs.ro3["measure"] == "net_current_expenditure"].rename(columns={"new_la_code": "area_code"})
+    by_line = lines.pivot_table(index=["area_code", "year"], columns="service_line", values="value_gbp_thousand", aggfunc="sum").reset_index()
+    for mid, line in (("residential_spend_share", "cla_residential"), ("fostering_spend_share", "cla_fostering")):
+        if line not in by_line.columns or "cla_total" not in by_line.columns:
+            continue
+        m = by_line[["area_code", "year"]].assign(numerator=by_line[line] * 1000, denominator=by_line["cla_total"] * 1000)
+        m = _la_totals(m, inputs.lookup)
+        m["value"] = (100 * m["numerator"] / m["denominator"].where(m["denominator"] > 0)).round(0)
+        m["measure"] = mid
+        out.append(m)
+    if "cla_residential" in by_line.columns:
+        res = by_line[["area_code", "year"]].assign(numerator=by_line["cla_residential"] * 1000)
+        den = _series(li, "cla_31_march", "number", "denominator", la_only=True)[["area_code", "year", "denominator"]]
+        m = _la_totals(res.merge(den, on=["area_code", "year"], how="left"), inputs.lookup)
+        m["value"] = (m["numerator"] / m["denominator"].where(m["denominator"] > 0)).round(0)
+        m["measure"] = "residential_spend_per_child"
+        out.append(m)
     return out
 
 
@@ -491,8 +535,10 @@ def summary_table(panel: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame
                 me = units[units["is_la"]]
                 flag = str(me["flag"].iloc[0]) if not me.empty else ""
                 disp_text = disp.describe()
+        count = (cell(s.at[settings.la_code, "numerator"], s.at[settings.la_code, "flag"])
+                 if m.kind in ("rate", "proportion") and m.id not in SHARES_OF_MONEY and settings.la_code in s.index else None)
         detail = {
-            "measure": m.id, "label": m.label, "short": m.short, "topic": m.topic, "unit": m.unit, "year": year,
+            "measure": m.id, "label": m.label, "short": m.short, "topic": m.topic, "unit": m.unit, "year": year, "count": count,
             "la": get(settings.la_code), "comparators": comp_value if comp_n else NOT_PUBLISHED, "comparators_n": comp_n,
             "region": get(region), "england": get(ENGLAND), "rank": rank, "ranked": n_ranked,
             "comparator_rank": crank, "comparator_ranked": n_crank, "flag": flag, "dispersion": disp_text,
@@ -501,6 +547,7 @@ def summary_table(panel: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame
         details[m.id] = detail
         rows.append({
             "Topic": m.topic, "Measure": m.label, "Year": year,
+            "Number (LA)": count if count is not None else "z",
             settings.la_name: detail["la"], "Comparator average": detail["comparators"],
             "Region": detail["region"], "England": detail["england"],
             "Rank of LAs (1 = highest)": f"{rank} of {n_ranked}" if rank else NOT_PUBLISHED,
@@ -620,19 +667,76 @@ def measure_sentence(d: dict, la_name: str, comparator_label: str) -> str:
     return text + (f" {phrase[0].upper()}{phrase[1:]}." if phrase else "")
 
 
+def trend_shape(years: list[int], values: list[float], show) -> str:
+    """How a series moved, in words: its start, a peak or low in between (when the series turned there),
+    and where it ended, with the latest year-on-year direction. ``show`` formats a value.
+
+    >>> trend_shape([2015, 2020, 2021, 2022, 2025], [87, 133, 133, 133, 125], lambda x: f"{x:.0f}")
+    'rose from 87 in 2015 to a peak of 133 in 2020-2022, then fell to 125 in 2025'
+    """
+    v = np.asarray(values, float)
+    if len(v) < 2:
+        return ""
+    first, last = v[0], v[-1]
+    span = max(abs(v.max() - v.min()), 1e-9)
+    hi, lo = int(np.argmax(v)), int(np.argmin(v))
+
+    def when(i: int, extreme: float) -> str:
+        run = [years[j] for j in range(len(v)) if v[j] == extreme]
+        return f"{run[0]}-{run[-1]}" if len(run) > 1 and run[-1] != run[0] else f"{years[i]}"
+
+    turned = max(0.05 * abs(v.max()), 1.0)  # a turn of at least 5% of the peak (and more than one unit) is named
+    if 0 < hi < len(v) - 1 and v[hi] - last > turned and v[hi] - first > turned:
+        text = f"rose from {show(first)} in {years[0]} to a peak of {show(v[hi])} in {when(hi, v[hi])}, then fell to {show(last)} in {years[-1]}"
+    elif 0 < lo < len(v) - 1 and last - v[lo] > turned and first - v[lo] > turned:
+        text = f"fell from {show(first)} in {years[0]} to a low of {show(v[lo])} in {when(lo, v[lo])}, then rose to {show(last)} in {years[-1]}"
+    else:
+        change = "rose" if last > first else "fell" if last < first else "was unchanged"
+        text = f"{change} from {show(first)} in {years[0]} to {show(last)} in {years[-1]}"
+        if len(v) >= 3 and span > 0:
+            prev = v[-2]
+            latest = "rose" if last > prev else "fell" if last < prev else "held steady"
+            if (latest == "fell" and change == "rose") or (latest == "rose" and change == "fell"):
+                text += f" (it {latest} in the latest year, from {show(prev)} in {years[-2]})"
+    return text
+
+
 def trend_sentence(panel: pd.DataFrame, settings: Settings, measure: Measure) -> str | None:
-    """How the LA's value moved over the years shown, and against England."""
+    """How the LA's value moved over the years shown (peak or low and the latest direction), and England's."""
     s = panel[(panel["measure"] == measure.id) & (panel["area_code"] == settings.la_code) & panel["year"].between(settings.first_year, settings.last_year) & panel["value"].notna()].sort_values("year")
     if len(s) < 2:
         return None
-    first, last = s.iloc[0], s.iloc[-1]
-    change = "rose" if last["value"] > first["value"] else "fell" if last["value"] < first["value"] else "was unchanged"
     u, dp = measure.unit, measure.decimals
-    text = f"{measure.short}: {change} from {fmt(first['value'], u, dp)} in {int(first['year'])} to {fmt(last['value'], u, dp)} in {int(last['year'])} in {settings.la_name}"
+    show = lambda x: fmt(x, u, dp)  # noqa: E731
+    text = f"{measure.short}: {trend_shape([int(y) for y in s['year']], s['value'].tolist(), show)} in {settings.la_name}"
+    first, last = s.iloc[0], s.iloc[-1]
     e = panel[(panel["measure"] == measure.id) & (panel["area_code"] == ENGLAND) & panel["year"].isin([first["year"], last["year"]])].set_index("year")["value"]
     if first["year"] in e.index and last["year"] in e.index and pd.notna(e[first["year"]]) and pd.notna(e[last["year"]]):
         text += f" (England: {fmt(e[first['year']], u, dp)} to {fmt(e[last['year']], u, dp)})"
     return text + "."
+
+
+def coverage_notes(panel: pd.DataFrame, settings: Settings) -> list[str]:
+    """When the LA's own published series starts, and why (a new council after a boundary change)."""
+    s = panel[(panel["area_code"] == settings.la_code) & panel["value"].notna() & (panel["measure"] == "cla_rate")]
+    if s.empty:
+        return [f"No children looked after figures are published for {settings.la_name} in these files"]
+    first = int(s["year"].min())
+    brk = settings.la.get("series_break_year") if hasattr(settings.la, "get") else None
+    notes = []
+    if brk is not None and not pd.isna(brk):
+        change = str(settings.la.get("change_note") or "").rstrip(".")
+        notes.append(f"{settings.la_name} was created by a boundary change ({change}); its own published figures start at 31 March {first}. "
+                     f"Earlier years belong to the council(s) it replaced and are not comparable, so its trends start in {first}")
+    elif first > settings.first_year:
+        notes.append(f"Published figures for {settings.la_name} start in {first}")
+    return notes
+
+
+def first_data_year(panel: pd.DataFrame, settings: Settings) -> int:
+    """The first year shown that has the LA's own published figures."""
+    s = panel[(panel["area_code"] == settings.la_code) & panel["value"].notna() & (panel["measure"] == "cla_rate")]
+    return max(settings.first_year, int(s["year"].min())) if not s.empty else settings.first_year
 
 
 def key_findings(details: dict[str, dict], la_name: str) -> list[str]:
@@ -641,13 +745,22 @@ def key_findings(details: dict[str, dict], la_name: str) -> list[str]:
     strong = [d for d in tested if d["flag"].endswith("99.8%")]
     watch = [d for d in tested if d["flag"].endswith(" 95%")]
     out = []
+    cla = details.get("cla_rate")
+    if cla and not isinstance(cla["la"], str):
+        count = cla.get("count")
+        number = f"{count_text(count)} children" if count is not None and not isinstance(count, str) else "children"
+        out.append(f"{la_name} looked after {number} at 31 March {cla['year']}: {fmt(cla['la'], cla['unit'], cla['decimals'])} "
+                   f"(England {fmt(cla['england'], cla['unit'], cla['decimals'])}, comparator average {fmt(cla['comparators'], cla['unit'], cla['decimals'])}).")
     if strong:
         items = "; ".join(f"{_lower(d['short'])} {fmt(d['la'], d['unit'], d['decimals'])} against {fmt(d['england'], d['unit'], d['decimals'])} "
                           f"({'higher' if d['flag'].startswith('above') else 'lower'})" for d in strong)
         out.append(f"{la_name} is significantly different from England on {len(strong)} of the {len(tested)} measures tested with funnel plots: {items}.")
-    else:
+    elif tested:
         out.append(f"None of the {len(tested)} measures tested with funnel plots puts {la_name} outside England's 99.8% limits, "
                    "once the normal variation between LAs is allowed for.")
+    else:
+        out.append(f"No measure could be tested with funnel plots for {la_name}: its published figures are suppressed (fewer than "
+                   "5 children) or not published, so it is not compared with England's limits.")
     if watch:
         out.append("Worth watching (outside the 95% limits only): " + "; ".join(
             f"{_lower(d['short'])} ({fmt(d['la'], d['unit'], d['decimals'])} against {fmt(d['england'], d['unit'], d['decimals'])} for England)" for d in watch) + ".")
@@ -670,6 +783,20 @@ def key_findings(details: dict[str, dict], la_name: str) -> list[str]:
         out.append(f"Among the highest quarter of LAs: {', '.join(top)}.")
     if bottom:
         out.append(f"Among the lowest quarter of LAs: {', '.join(bottom)}.")
+    edge = [details[m] for m in ("cin_rate", "cpp_rate", "referrals_rate") if m in details and not isinstance(details[m]["la"], str)]
+    if edge:
+        out.append("Edge of care: " + "; ".join(
+            f"{_lower(d['short']).replace(', per 10,000', '')} {fmt(d['la'], d['unit'], d['decimals'])} in {d['year']} (England {fmt(d['england'], d['unit'], d['decimals'])}, "
+            f"comparator average {fmt(d['comparators'], d['unit'], d['decimals'])})" for d in edge) + ".")
+    leavers = [details[m] for m in ("cl_eet_19_21_pct", "cl_suitable_19_21_pct") if m in details and not isinstance(details[m]["la"], str)]
+    if leavers:
+        out.append("Care leavers aged 19-21: " + "; ".join(
+            f"{fmt(d['la'], '%')} {'in education, employment or training' if 'eet' in d['measure'] else 'in suitable accommodation'} "
+            f"(England {fmt(d['england'], '%')}, comparator average {fmt(d['comparators'], '%')})" for d in leavers) + f" in {leavers[0]['year']}.")
+    share = details.get("residential_spend_share")
+    if share and not isinstance(share["la"], str):
+        out.append(f"Residential care took {fmt(share['la'], '%')} of net spend on children looked after in {share['year'] - 1}-{str(share['year'])[2:]} "
+                   f"(England {fmt(share['england'], '%')}, comparator average {fmt(share['comparators'], '%')}).")
     money = details.get("spend_per_child")
     if money and not isinstance(money["la"], str):
         out.append(
@@ -687,7 +814,7 @@ def headline_metrics(details: dict[str, dict]) -> dict[str, dict]:
         mid: {
             "label": d["label"], "unit": d["unit"], "year": int(d["year"]), "la": num(d["la"]), "comparators": num(d["comparators"]),
             "comparators_n": d["comparators_n"], "region": num(d["region"]), "england": num(d["england"]),
-            "rank": d["rank"], "ranked": d["ranked"], "flag": d["flag"] or None,
+            "rank": d["rank"], "ranked": d["ranked"], "flag": d["flag"] or None, "count": num(d.get("count")),
         }
         for mid, d in details.items()
     }

@@ -221,6 +221,13 @@ class Gated:
         return Gated(self.frame[keep], self.suppressed[keep], self.counts, self.structure, key=_KEY)
 
 
+def published_figures(table: pd.DataFrame, count_column: str) -> dict:
+    """Gate settings for a table of figures already published (DfE, RO3, Ofsted): its count of children is
+    gated as a count (1 to 4 -> c, as the publisher does), and every other figure stands as published beside
+    it (it is not derived from this count): ``gate(table, **published_figures(table, "Number"))``."""
+    return {"counts": [count_column], "independent": [c for c in table.columns if c != count_column]}
+
+
 def count_text(value: object, *, min_count: int = MIN_COUNT) -> str:
     """A count as words for a sentence: ``"fewer than 5"`` for 1 to 4 or a suppressed cell, else ``"1,234"``."""
     if isinstance(value, str):

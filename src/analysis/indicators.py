@@ -311,6 +311,43 @@ SFR_ID_COLUMNS = {"LA_order", "New_geog_code", "geog_l", "geog_c", "geog_n"}
 
 
 # --- denominators: which indicator is the "total" that a proportion is out of ----------------
+# --- children's social care context (dfe_csc/): children in need, referrals, child protection ---------
+#: wide files: column -> (indicator, measure)
+CSC_WIDE = {
+    "cin": {"At31_episodes": ("cin_31_march", "number"), "Started_episodes": ("cin_started", "number"),
+            "Anypoint_child": ("cin_during_year", "number")},
+    "referrals": {"referral_count": ("referrals", "number"), "rereferral_count": ("rereferrals", "number"),
+                  "rereferral_percent": ("rereferrals", "percent")},
+    "cpp": {"CPP_At31": ("cpp_31_march", "number"), "2_years_or_more": ("cpp_2_years_plus", "number"),
+            "2_years_or_more_percent": ("cpp_2_years_plus", "percent")},
+}
+
+# --- care leavers (activity and accommodation): (age, breakdown) -> (indicator, measure role) ----------
+_CL_AGES = {"17 to 18 years": "17_18", "19 to 21 years": "19_21"}
+_CL_BREAKDOWNS = {
+    "Total": ("care_leavers_activity", "denominator"),
+    "Total in education, employment or training": ("care_leavers_eet", "value"),
+    "Total not in education, employment or training": ("care_leavers_neet", "value"),
+    "Total information not known": ("care_leavers_activity_not_known", "value"),
+    "Education other than higher education": ("care_leavers_education", "value"),
+    "Higher education i.e. studies beyond A level": ("care_leavers_higher_education", "value"),
+    "In an apprenticeship": ("care_leavers_apprenticeship", "value"),
+    "In training or employment": ("care_leavers_training_employment", "value"),
+    "In training or employment (excl. apprenticeship)": ("care_leavers_training_employment_excl_apprenticeship", "value"),
+    "Not in education, training or employment, owing to illness or disability": ("care_leavers_neet_illness_disability", "value"),
+    "Not in education, training or employment, owing to other reasons": ("care_leavers_neet_other", "value"),
+    "Not in education, training or employment, owing to pregnancy or parenting": ("care_leavers_neet_pregnancy_parenting", "value"),
+    "Suitability total": ("care_leavers_accommodation", "denominator"),
+    "Accommodation considered suitable": ("care_leavers_suitable", "value"),
+    "Accommodation considered unsuitable": ("care_leavers_unsuitable", "value"),
+    "No information": ("care_leavers_accommodation_not_known", "value"),
+}
+CARE_LEAVERS = {
+    (label_key(age), label_key(b)): (f"{ind}_{suffix}", role)
+    for age, suffix in _CL_AGES.items() for b, (ind, role) in _CL_BREAKDOWNS.items()
+}
+
+
 def denominator_for(indicator: str) -> str | None:
     """The indicator that holds the denominator for a proportion, or None."""
     for prefix in (
@@ -329,6 +366,16 @@ def denominator_for(indicator: str) -> str | None:
         return "cla_31_march"
     if indicator in ("missing_children", "away_children", "missing_children_repeat", "away_children_repeat"):
         return "cla_during_year"
+    if indicator.startswith(("care_leavers_activity_", "care_leavers_accommodation_1")):
+        return None  # the totals: denominators themselves
+    if indicator.startswith("care_leavers_"):
+        age = indicator[-5:]
+        accommodation = ("suitable", "unsuitable", "accommodation_not_known")
+        return f"care_leavers_accommodation_{age}" if any(f"_{a}_" in indicator for a in accommodation) else f"care_leavers_activity_{age}"
+    if indicator == "rereferrals":
+        return "referrals"
+    if indicator == "cpp_2_years_plus":
+        return "cpp_31_march"
     return None
 
 
@@ -353,6 +400,17 @@ DESCRIPTIONS = {
     "away_children": "Children looked after who were away from placement without authorisation during the year",
     "missing_incidents": "Missing incidents during the year (number) and per child who went missing (average)",
     "away_incidents": "Away-without-authorisation incidents during the year (number) and per child who was away (average)",
+    "cin_31_march": "Children in need at 31 March (episodes; DfE children in need table B1)",
+    "cin_started": "Children in need episodes starting during the year (table B1)",
+    "cin_during_year": "Children in need at any point during the year (children; table B1)",
+    "referrals": "Referrals to children's social care during the year (table C1)",
+    "rereferrals": "Referrals within 12 months of a previous referral (table C1; percent of referrals)",
+    "cpp_31_march": "Children on a child protection plan at 31 March (table D5)",
+    "cpp_2_years_plus": "Child protection plans at 31 March that had lasted 2 years or more (table D5)",
+    "care_leavers_eet_17_18": "Care leavers aged 17-18 in education, employment or training (denominator: care leavers of that age)",
+    "care_leavers_eet_19_21": "Care leavers aged 19-21 in education, employment or training (denominator: care leavers of that age)",
+    "care_leavers_suitable_17_18": "Care leavers aged 17-18 in accommodation considered suitable",
+    "care_leavers_suitable_19_21": "Care leavers aged 19-21 in accommodation considered suitable",
 }
 
 
@@ -379,6 +437,11 @@ def catalogue() -> pd.DataFrame:
         add(v, "cla_31_march_characteristics", k)
     for col, ind in SFR_COLUMNS.items():
         add(ind, "sfr_2015_2017", col)
+    for kind, cols in CSC_WIDE.items():
+        for col, (ind, _) in cols.items():
+            add(ind, f"csc_{kind}", col)
+    for (age, b), (ind, _) in CARE_LEAVERS.items():
+        add(ind, "care_leavers", f"{age}: {b}")
     for g in set(CHARACTERISTIC_GROUPS.values()):
         add(f"{g}_total", "cla_31_march_characteristics", f"total of the '{g}' breakdown")
     out = pd.DataFrame(sorted(rows.values(), key=lambda r: r["indicator"]))

@@ -39,6 +39,11 @@ EES_SOURCES: tuple[pdl.SourceFile, ...] = (
     pdl.SourceFile("dfe_cla/la_cla_on_31_march_la_of_placement_netgain_2020_2024.csv", "net_gain", 2024),
     pdl.SourceFile("dfe_cla/la_children_who_were_missing_or_away_from_placement_without_authorisation_2020_2024.csv", "missing", 2024),
     pdl.SourceFile("derived/la_cla_on_31_march_by_characteristics_2020_2025_reconstructed.csv", "characteristics", 2025),
+    pdl.SourceFile("dfe_csc/b1_children_in_need_2013_to_2025.csv", "cin", 2025),
+    pdl.SourceFile("dfe_csc/c1_children_in_need_referrals_and_rereferrals_2013_to_2025.csv", "referrals", 2025),
+    pdl.SourceFile("dfe_csc/d5_cpps_at31march_by_duration_2013_to_2025.csv", "cpp", 2025),
+    pdl.SourceFile("dfe_csc/la_care_leavers_activity.csv", "care_leavers", 2025),
+    pdl.SourceFile("dfe_csc/la_care_leavers_accommodation_suitability.csv", "care_leavers", 2025),
 )
 SFR_SOURCES: tuple[pdl.SourceFile, ...] = (
     pdl.SourceFile("dfe_cla_sfr_2015_2017/SFR34_CLA2015.csv", "sfr", 2015),

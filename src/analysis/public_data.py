@@ -328,6 +328,11 @@ def load_ees(spec: SourceFile, root: Path, lookup: pd.DataFrame) -> Loaded:
         df = _ees_common(path, ["characteristic", "number"])
     elif kind == "missing":
         df = _ees_common(path, ["cla_group", "number"])
+    elif kind in ind.CSC_WIDE:
+        df = _ees_common(path, list(ind.CSC_WIDE[kind]))
+    elif kind == "care_leavers":  # read as it is: its "breakdown" column is not the new-placements layout's
+        df = read_text_csv(path)
+        require_columns(df, EES_GEOGRAPHY + ["care_leaver_age", "breakdown", "care_leaver_count", "care_leaver_percent"], path)
     elif kind == "characteristics":
         df = read_text_csv(path)
         require_columns(df, ["time_period", "geographic_level", "new_la_code", "old_la_code", "la_name", "region_code", "region_name", "cla_group", "characteristic", "number", "percentage"], path)
@@ -373,6 +378,17 @@ def load_ees(spec: SourceFile, root: Path, lookup: pd.DataFrame) -> Loaded:
         df["indicator"] = mapped.map(lambda t: t[0])
         df["_measure"] = mapped.map(lambda t: t[1])
         measures = {"number": "*"}
+    elif kind in ind.CSC_WIDE:
+        cols = ind.CSC_WIDE[kind]
+        measures = {col: meas for col, (_, meas) in cols.items()}
+        wide_indicators = {col: indicator for col, (indicator, _) in cols.items()}
+    elif kind == "care_leavers":
+        keys = pd.Series(list(zip(df["care_leaver_age"].map(ind.label_key), df["breakdown"].map(ind.label_key))), index=df.index)
+        df, a, mapped = _label_map(df, source, keys, ind.CARE_LEAVERS, "breakdown")
+        aside.append(a)
+        df["indicator"] = mapped.map(lambda t: t[0])
+        df["_is_total"] = mapped.map(lambda t: t[1]) == "denominator"
+        measures = None
     else:  # characteristics
         group = df["cla_group"].map(ind.label_key).map(ind.CHARACTERISTIC_GROUPS)
         ckey = df["characteristic"].map(ind.label_key)
@@ -388,13 +404,17 @@ def load_ees(spec: SourceFile, root: Path, lookup: pd.DataFrame) -> Loaded:
     df, a = attach_area(df, lookup, source)
     aside.append(a)
 
-    if kind == "placement_stability":
+    if kind in ("placement_stability", "care_leavers"):
+        n_col, pct_col = ("number", "percentage") if kind == "placement_stability" else ("care_leaver_count", "care_leaver_percent")
         totals = df[df["_is_total"]]
         values = df[~df["_is_total"]]
-        long_totals, a1 = _to_long(totals, {"number": "denominator"}, source, spec.publication)
-        long_values, a2 = _to_long(values, {"number": "number", "percentage": "percent"}, source, spec.publication)
+        long_totals, a1 = _to_long(totals, {n_col: "denominator"}, source, spec.publication)
+        long_values, a2 = _to_long(values, {n_col: "number", pct_col: "percent"}, source, spec.publication)
         long = pd.concat([long_values, long_totals], ignore_index=True)
         aside += [a1, a2]
+    elif kind in ind.CSC_WIDE:
+        long, a = _to_long(df, measures, source, spec.publication, indicators=wide_indicators)
+        aside.append(a)
     else:
         long, a = _to_long(df, measures, source, spec.publication)
         aside.append(a)

@@ -396,7 +396,10 @@ P01_MEASURES = {"cla_rate": "Children looked after per 10,000", "starts_rate": "
                 "foster_pct": "In foster care (%)", "homes_pct": "In children's homes or secure units (%)",
                 "outside_pct": "Placed outside the LA boundary (%)", "over20_pct": "Placed over 20 miles from home (%)",
                 "three_plus_pct": "3 or more placements in the year (%)", "stability_pct": "Long-term stability (%)",
-                "spend_per_child": "Net spend per child looked after (£)"}
+                "spend_per_child": "Net spend per child looked after (£)", "residential_spend_share": "Residential care's share of spend (%)",
+                "cin_rate": "Children in need per 10,000", "cpp_rate": "Child protection plans per 10,000",
+                "cl_eet_19_21_pct": "Care leavers 19-21 in education, employment or training (%)",
+                "cl_suitable_19_21_pct": "Care leavers 19-21 in suitable accommodation (%)"}
 
 
 def paper01_table(m: dict | None) -> pd.DataFrame | None:
@@ -406,7 +409,9 @@ def paper01_table(m: dict | None) -> pd.DataFrame | None:
     for mid, label in P01_MEASURES.items():
         d = m["metrics"].get(mid)
         if isinstance(d, dict):
-            rows.append({"measure": label, "year": d.get("year"), "LA": d.get("value"), "comparator_average": d.get("comparators"),
+            count = d.get("count")
+            rows.append({"measure": label, "year": d.get("year"), "number": count if count is not None else "z", "LA": d.get("value"),
+                         "comparator_average": d.get("comparators"),
                          "England": d.get("england"), "against_England": d.get("flag") or "not tested"})
     return pd.DataFrame(rows)
 
