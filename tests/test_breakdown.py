@@ -297,6 +297,10 @@ def test_planted_hazard_ratios_fall_inside_the_estimated_intervals(project_903):
     assert c["event"].sum() > 900
     truth = b.planted_truth(b.fit_cox(c), d.truth)
     assert set(truth["effect"]) == set(d.truth["breakdown_model"]["effects"])
-    assert truth["recovered"].all(), truth[~truth["recovered"]].to_string()
+    assert truth["inside_95"].all(), truth[~truth["inside_95"]].to_string()
+    # recovered = inside and enough power; the rest are said to be not detectable, not claimed as recovered
+    assert (truth["recovered"] == (truth["inside_95"] & (truth["power"] >= 0.8))).all()
+    assert (truth.loc[~truth["recovered"], "assessment"].str.startswith("not detectable with this much data")).all()
     section = b.truth_metrics(truth)
-    assert all({"planted", "estimate", "lower_95", "upper_95", "recovered"} <= set(v) for v in section.values())
+    assert all({"planted", "estimate", "lower_95", "upper_95", "interval_width", "power", "recovered", "assessment"} <= set(v)
+               for v in section.values())

@@ -129,12 +129,13 @@ def test_paper_02_runs_and_records_the_planted_truth(kernel_env_903, tmp_path):
     assert set(truth) == {"age_10_15", "age_16_plus", "childrens_home", "supported", "kinship", "over_20_miles", "outside_la",
                           "previous_moves", "sdq_per_5_points"}
     for name, t in truth.items():
-        assert t["recovered"] == (t["lower_95"] <= t["planted"] <= t["upper_95"]), name
+        assert t["inside_95"] == (t["lower_95"] <= t["planted"] <= t["upper_95"]), name
+        assert t["recovered"] == (t["inside_95"] and t["power"] >= 0.8), name
     assert 0.5 < m["metrics"]["classifier_boosted"]["auc"] < 1
     assert {"hazard_ratios", "rate_per_100_placement_years", "ended_unplanned_within_12_months_pct"} <= set(m["metrics"])
     text = _outputs_text(nb)
     assert "Appropriate use" in "".join(c.source for c in nb.cells) and "Key findings" in "".join(c.source for c in nb.cells)
-    assert "planted effects lie inside" in text
+    assert "planted effects recovered (inside the 95% interval, with at least 80% power)" in text
     assert (tmp_path / "tables.xlsx").is_file()
 
 
@@ -173,7 +174,8 @@ def test_paper_03_runs_both_halves_and_records_the_planted_truth(kernel_env_903,
     truth = m["planted_truth"]
     assert {"outside_la", "age_per_year_over_10", "sdq_per_5_points", "disability_n2"} <= set(truth)
     for name, t in truth.items():
-        assert t["recovered"] == (t["lower_95"] <= t["planted"] <= t["upper_95"]), name
+        assert t["inside_95"] == (t["lower_95"] <= t["planted"] <= t["upper_95"]), name
+        assert t["recovered"] == (t["inside_95"] and t["power"] >= 0.8), name
     assert "Scenario A" in _outputs_text(nb)
     # scenario A on the planted costs: private homes outside (5,600 a week, +12% outside) to own homes inside (4,600)
     local_a = next(r for r in m["metrics"]["scenarios"] if r["scenario"] == "A" and r["basis"].startswith("the LA's own"))

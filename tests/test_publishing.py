@@ -242,3 +242,34 @@ def test_a_real_data_workbook_carries_no_synthetic_note(tmp_path):
     _folder(tmp_path, data="the LA's own 903 returns")
     sheets = pd.read_excel(tmp_path / reporting.WORKBOOK_FILE, sheet_name=None, header=None)
     assert not any("SYNTHETIC" in str(v) for s in sheets.values() for v in s.to_numpy().ravel())
+
+
+# --- claims that hold: recovered only with the power to tell ------------------------------------------
+def test_power_matches_the_normal_formula_and_drives_the_verdict():
+    from scipy.stats import norm
+
+    from analysis import planted
+
+    effect, se = 0.18, 0.09
+    z = effect / se
+    by_hand = norm.cdf(z - norm.ppf(0.975)) + norm.cdf(-z - norm.ppf(0.975))
+    assert planted.power_to_detect(effect, se) == pytest.approx(by_hand, abs=1e-9)
+    weak = planted.assess(0.18, 0.105, 0.09)  # paper 02's SDQ effect: inside its interval, too little power
+    assert weak["inside_95"] and not weak["recovered"] and weak["assessment"].startswith("not detectable with this much data")
+    strong = planted.assess(0.45, 0.50, 0.05)
+    assert strong["recovered"] and strong["assessment"] == "recovered" and strong["interval_width"] == pytest.approx(2 * 1.96 * 0.05, rel=1e-3)
+    assert planted.assess(0.45, 0.90, 0.05)["assessment"] == "not recovered"
+    gone = planted.assess(0.25, float("nan"), float("nan"), dropped_because="no variation")
+    assert not gone["recovered"] and gone["assessment"] == "not estimated: no variation"
+    assert planted.summary(["recovered", weak["assessment"], "not recovered", gone["assessment"]]).startswith("1 of 4 planted effects recovered")
+
+
+def test_a_planted_cost_effect_the_model_dropped_is_reported_not_skipped():
+    from analysis import cost_drivers as cd
+
+    fit = cd.WithinFit(pd.DataFrame({"term": ["outside_la"], "label": ["Placed outside the LA boundary"], "estimate": [0.12], "se": [0.01]}),
+                       100, 50, pd.Series(dtype=float), [], ["disability_n2 does not vary and is left out"], 1.0)
+    truth = {"cost_model": {"effects": {"outside_la": 0.12, "disability_n2": 0.25}}}
+    t = cd.planted_cost_truth(fit, truth).set_index("effect")
+    assert t.loc["outside_la", "recovered"] and not t.loc["disability_n2", "recovered"]
+    assert t.loc["disability_n2", "assessment"] == "not estimated: disability_n2 does not vary and is left out"

@@ -31,6 +31,8 @@ from difflib import get_close_matches
 import numpy as np
 import pandas as pd
 
+from . import placements as placements_mod
+from . import planted
 from . import ssda903_rules as r
 from .config import Paths, paths
 from .errors import AnalysisError
@@ -166,18 +168,6 @@ def distance_band(miles: pd.Series) -> pd.Series:
     return bands.astype(object).where(bands.notna(), "not known")
 
 
-def latest_sdq(placements: pd.DataFrame, oc2: pd.DataFrame) -> pd.Series:
-    """Each placement's child's most recent SDQ score from a return for a year *before* the one the
-    placement started in (a score from the same year may have been taken after the start)."""
-    start_year = r.collection_years(placements["start"]).astype("int64")
-    left = pd.DataFrame({"child": placements["child"].to_numpy(), "year": start_year.to_numpy(),
-                         "_i": np.arange(len(placements))}).astype({"child": "str"})
-    right = oc2.dropna(subset=["sdq_score"])[["child", "collection_year", "sdq_score"]].rename(columns={"collection_year": "year"})
-    right = right.astype({"child": "str", "year": "int64", "sdq_score": float}).assign(year=lambda d: d["year"] + 1).sort_values(["year", "child"])
-    merged = pd.merge_asof(left.sort_values(["year", "child"]), right, on="year", by="child", direction="backward")
-    return pd.Series(merged.sort_values("_i")["sdq_score"].to_numpy(dtype=float), index=placements.index)
-
-
 def cohort(data: Data, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per placement in scope, and the reconciliation of placements in and set aside.
 
@@ -223,7 +213,7 @@ def cohort(data: Data, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     p["sex"] = kids["sex"].reindex(p["child"]).map({"M": "Boy", "F": "Girl"}).fillna("Not known").to_numpy()
     p["uasc"] = kids["uasc"].reindex(p["child"]).fillna(False).astype(bool).to_numpy()
     p["male"] = (p["sex"] == "Boy").astype(float)
-    p["sdq"] = latest_sdq(p, data.oc2)
+    p["sdq"] = placements_mod.sdq_before_start(p, data.oc2)
     p["age_band"] = age_band(p["age_at_start"])
     p["distance_band"] = distance_band(p["pl_distance"])
     p["location"] = p["pl_location"].map({"IN": "inside the LA", "OUT": "outside the LA"}).fillna("not known")
@@ -646,7 +636,82 @@ class ClassifierResult:
 
 
 MODEL_NAMES = {"baseline": "Baseline: earlier placements only", "logistic": "Logistic regression",
-               "boosted": "Gradient-boosted trees (calibrated)"}
+               "boosted": "Gradient-boosted trees"}
+
+#: a model's probabilities are called calibrated only when both are near ideal in the test years
+CALIBRATED_SLOPE = (0.8, 1.25)
+CALIBRATED_INTERCEPT = 0.2
+CALIBRATION_RULE = (f"calibrated = calibration slope {CALIBRATED_SLOPE[0]} to {CALIBRATED_SLOPE[1]} and intercept "
+                    f"-{CALIBRATED_INTERCEPT} to {CALIBRATED_INTERCEPT} in the test years")
+
+#: subgroup checks: bootstrap resamples of the test years, and the family-wise error rate (Holm)
+FAIRNESS_RESAMPLES = 200
+FAIRNESS_ALPHA = 0.05
+FAIRNESS_RULE = (f"a group is flagged only when its difference from the whole test set is significant after Holm's correction "
+                 f"for the {{tests}} tests made (family-wise 5%): AUC difference by bootstrap ({FAIRNESS_RESAMPLES} resamples), "
+                 "observed against predicted by an exact binomial test; groups with fewer than 20 placements that ended unplanned "
+                 "(or 20 that did not) are not judged")
+
+
+def is_calibrated(slope: float, intercept: float) -> bool:
+    """Whether probabilities can be taken at face value (see :data:`CALIBRATION_RULE`)."""
+    return bool(np.isfinite(slope) and np.isfinite(intercept) and CALIBRATED_SLOPE[0] <= slope <= CALIBRATED_SLOPE[1]
+                and abs(intercept) <= CALIBRATED_INTERCEPT)
+
+
+def subgroup_checks(test: pd.DataFrame, prob: str, groupings: list[tuple[str, str]], *, seed: int = 20252,
+                    resamples: int = FAIRNESS_RESAMPLES) -> pd.DataFrame:
+    """The model in each group of the test years against the whole test set: AUC and its difference
+    from the overall AUC with a bootstrap 95% interval, observed against predicted with an exact binomial
+    test, and p-values adjusted for the number of tests (Holm). Groups with too few outcomes are shown
+    but not tested."""
+    from scipy.stats import binomtest
+    from sklearn.metrics import roc_auc_score
+    from statsmodels.stats.multitest import multipletests
+
+    y, p = test["y"].to_numpy().astype(int), test[prob].to_numpy(float)
+    overall = roc_auc_score(y, p)
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, len(y), len(y)) for _ in range(resamples)]
+    rows = []
+    for by, label in groupings:
+        for group, idx in test.groupby(by, sort=True).indices.items():
+            gy, gp = y[idx], p[idx]
+            row = {"characteristic": label, "group": group, "placements": len(gy), "unplanned": int(gy.sum()),
+                   "observed_pct": round(100 * gy.mean(), 1), "predicted_pct": round(100 * gp.mean(), 1), "auc": np.nan,
+                   "auc_difference": np.nan, "difference_lower": np.nan, "difference_upper": np.nan, "p_auc": np.nan, "p_calibration": np.nan}
+            judged = gy.sum() >= 20 and len(gy) - gy.sum() >= 20
+            if judged:
+                row["auc"] = roc_auc_score(gy, gp)
+                member = np.zeros(len(y), bool)
+                member[idx] = True
+                diffs = []
+                for d in draws:
+                    dy, dp, dm = y[d], p[d], member[d]
+                    if 0 < dy[dm].sum() < dm.sum() and 0 < dy.sum() < len(dy):
+                        diffs.append(roc_auc_score(dy[dm], dp[dm]) - roc_auc_score(dy, dp))
+                diffs = np.asarray(diffs)
+                row["auc_difference"] = row["auc"] - overall
+                row["difference_lower"], row["difference_upper"] = np.quantile(diffs, [0.025, 0.975])
+                row["p_auc"] = min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean()))
+                row["p_calibration"] = binomtest(int(gy.sum()), len(gy), float(np.clip(gp.mean(), 1e-9, 1 - 1e-9))).pvalue
+            row["judged"] = judged
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    tested = out["judged"].to_numpy()
+    pvals = np.concatenate([out.loc[tested, "p_auc"].to_numpy(float), out.loc[tested, "p_calibration"].to_numpy(float)])
+    adjusted = multipletests(pvals, alpha=FAIRNESS_ALPHA, method="holm")[1] if len(pvals) else np.array([])
+    k = int(tested.sum())
+    out["p_auc_holm"], out["p_calibration_holm"] = np.nan, np.nan
+    out.loc[tested, "p_auc_holm"] = adjusted[:k]
+    out.loc[tested, "p_calibration_holm"] = adjusted[k:]
+    out["assessment"] = [_subgroup_verdict(r) for r in out.itertuples()]
+    out.attrs["tests"] = len(pvals)
+    for c in ("auc", "auc_difference", "difference_lower", "difference_upper"):
+        out[c] = out[c].round(3)
+    for c in ("p_auc_holm", "p_calibration_holm"):
+        out[c] = out[c].round(4)
+    return out.drop(columns=["p_auc", "p_calibration", "judged"])
 
 
 def fit_classifiers(c: pd.DataFrame, s: Settings, *, seed: int = 20251, permutation_repeats: int = 5,
@@ -692,16 +757,8 @@ def fit_classifiers(c: pd.DataFrame, s: Settings, *, seed: int = 20251, permutat
         g = pd.DataFrame({"bin": q, "p": v, "y": yte}).groupby("bin").agg(n=("y", "size"), predicted=("p", "mean"), observed=("y", "mean"))
         bins.append(g.reset_index().assign(model=MODEL_NAMES[k], key=k))
     test = split.test.assign(prob_boosted=preds["boosted"], prob_baseline=preds["baseline"], prob_logistic=preds["logistic"])
-    sub_rows = []
-    for by, label in (("sex", "Sex"), ("ethnic_group", "Ethnic group"), ("age_band", "Age at start"), ("uasc_group", "UASC")):
-        for group, g in test.groupby(by, sort=True):
-            sc = scores(g["y"].to_numpy(), g["prob_boosted"].to_numpy())
-            sub_rows.append({"characteristic": label, "group": group, "placements": sc["n"], "unplanned": sc["events"],
-                             "observed_pct": round(sc["observed_pct"], 1), "predicted_pct": round(sc["mean_predicted_pct"], 1),
-                             "auc": round(sc["auc"], 3) if np.isfinite(sc["auc"]) else float("nan"), "brier": round(sc["brier"], 3)})
-    subgroups = pd.DataFrame(sub_rows)
-    overall_auc = float(metrics.loc[metrics["key"] == "boosted", "auc"].iloc[0])
-    subgroups["assessment"] = [_subgroup_verdict(row, overall_auc) for row in subgroups.itertuples()]
+    subgroups = subgroup_checks(test, "prob_boosted", [("sex", "Sex"), ("ethnic_group", "Ethnic group"), ("age_band", "Age at start"),
+                                                       ("uasc_group", "UASC")], seed=seed)
 
     imp = permutation_importance(boosted, Fte, yte, scoring="roc_auc", n_repeats=permutation_repeats, random_state=seed)
     importance = pd.DataFrame({"feature": FEATURES, "label": [FEATURE_LABELS[f] for f in FEATURES],
@@ -733,40 +790,46 @@ FEATURE_LABELS = {
 }
 
 
-def _subgroup_verdict(row, overall_auc: float) -> str:
+def _subgroup_verdict(row) -> str:
     if row.unplanned < 20 or row.placements - row.unplanned < 20:
         return "too few to judge"
     notes = []
-    if np.isfinite(row.auc) and row.auc < overall_auc - 0.05:
-        notes.append(f"ranks risk less well (AUC {row.auc:.2f} against {overall_auc:.2f} overall)")
-    if row.predicted_pct > 0 and not 0.8 <= row.observed_pct / row.predicted_pct <= 1.25:
+    if row.p_auc_holm < FAIRNESS_ALPHA:
+        notes.append(f"ranks risk {'less' if row.auc_difference < 0 else 'more'} well (AUC {row.auc:.2f}, {row.auc_difference:+.2f} against "
+                     f"all; 95% interval {row.difference_lower:+.2f} to {row.difference_upper:+.2f})")
+    if row.p_calibration_holm < FAIRNESS_ALPHA:
         word = "under" if row.observed_pct > row.predicted_pct else "over"
         notes.append(f"{word}-predicts ({row.predicted_pct:.1f}% predicted, {row.observed_pct:.1f}% observed)")
-    return "; ".join(notes) if notes else "similar to overall"
+    return "; ".join(notes) if notes else "no significant difference"
 
 
 # --- truth (synthetic data) -----------------------------------------------------------------------
 def planted_truth(cox: ModelResult, truth: dict) -> pd.DataFrame:
-    """Each planted log hazard ratio beside the Cox estimate and its 95% interval."""
+    """Each planted log hazard ratio beside the Cox estimate: its 95% interval and width, the power to
+    detect it, and whether it was recovered (:mod:`analysis.planted`)."""
     effects = truth.get("breakdown_model", {}).get("effects", {})
     t = cox.table.set_index("term")
     rows = []
-    for name, planted in effects.items():
-        if name not in t.index:
-            rows.append({"effect": name, "label": TERM_LABELS.get(name, name), "planted": planted, "estimate": float("nan"),
-                         "lower": float("nan"), "upper": float("nan"), "recovered": False})
-            continue
-        est, se = float(t.at[name, "estimate"]), float(t.at[name, "se"])
-        lo, hi = est - 1.959963984540054 * se, est + 1.959963984540054 * se
-        rows.append({"effect": name, "label": TERM_LABELS.get(name, name), "planted": planted, "estimate": est,
-                     "lower": lo, "upper": hi, "recovered": bool(lo <= planted <= hi)})
+    for name, value in effects.items():
+        if name in t.index:
+            a = planted.assess(value, float(t.at[name, "estimate"]), float(t.at[name, "se"]))
+        else:
+            a = planted.assess(value, float("nan"), float("nan"), dropped_because=_dropped_reason(cox, name))
+        rows.append({"effect": name, "label": TERM_LABELS.get(name, name), "planted": value, **a})
     return pd.DataFrame(rows)
+
+
+def _dropped_reason(cox: ModelResult, term: str) -> str:
+    why = [n for n in cox.notes if TERM_LABELS.get(term, term).lower() in n.lower() or term in n]
+    return why[0] if why else "the term was dropped from the model"
 
 
 def truth_metrics(table: pd.DataFrame) -> dict:
     """The ``planted_truth`` section of metrics.json (log hazard ratios)."""
     return {row.effect: {"planted": row.planted, "estimate": row.estimate, "lower_95": row.lower, "upper_95": row.upper,
-                         "recovered": bool(row.recovered), "scale": "log hazard ratio"} for row in table.itertuples()}
+                         "interval_width": row.interval_width, "power": row.power, "inside_95": bool(row.inside_95),
+                         "recovered": bool(row.recovered), "assessment": row.assessment, "scale": "log hazard ratio"}
+            for row in table.itertuples()}
 
 
 # --- words --------------------------------------------------------------------------------------
@@ -817,18 +880,27 @@ def findings_markdown(c: pd.DataFrame, s: Settings, rates_t: pd.DataFrame, cox: 
                          f"{100 * b.top_decile_recall:.0f}% of all unplanned endings. " if b.top_decile_events >= MIN_COUNT else
                          "Fewer than 5 of the 10% of placements it rates riskiest ended unplanned in the test years. ")
                      + "That can guide support for groups of placements, not decisions about a child.")
-        slope = b.calibration_slope
-        if np.isfinite(slope) and not 0.8 <= slope <= 1.25:
-            lines.append(f"- Its probabilities are {'too cautious: real risks differ more than predicted' if slope > 1 else 'too extreme: real risks differ less than predicted'} "
-                         f"(calibration slope {slope:.2f}; 1 is ideal), so read them as a ranking rather than as exact chances.")
-        worse = clf.subgroups[~clf.subgroups["assessment"].isin(["similar to overall", "too few to judge"])]
+        slope, intercept = b.calibration_slope, b.calibration_intercept
+        if is_calibrated(slope, intercept):
+            lines.append(f"- Its probabilities are calibrated in the test years (slope {slope:.2f}, intercept {intercept:+.2f}; {CALIBRATION_RULE}).")
+        elif np.isfinite(slope):
+            how = ("too cautious: real risks differ more than predicted" if slope > CALIBRATED_SLOPE[1] else
+                   "too extreme: real risks differ less than predicted" if slope < CALIBRATED_SLOPE[0] else
+                   "off on average: overall risk is " + ("under" if intercept > 0 else "over") + "-predicted")
+            lines.append(f"- Its probabilities are not calibrated in the test years: {how} (calibration slope {slope:.2f}, intercept "
+                         f"{intercept:+.2f}; {CALIBRATION_RULE}), so read them as a ranking rather than as exact chances.")
+        worse = clf.subgroups[~clf.subgroups["assessment"].isin(["no significant difference", "too few to judge"])]
+        tests = clf.subgroups.attrs.get("tests", 0)
         if len(worse):
-            lines.append("- The model works less well for: " + "; ".join(f"{w.group} ({w.assessment})" for w in worse.itertuples()) + ".")
+            lines.append("- The model works differently for: " + "; ".join(f"{w.group} ({w.assessment})" for w in worse.itertuples())
+                         + f" (significant after Holm's correction for {tests} tests).")
+        elif tests:
+            lines.append(f"- No group of children differs significantly from the rest in how well the model ranks or predicts risk "
+                         f"({tests} tests, Holm's correction, family-wise 5%).")
     elif clf:
         lines.append(f"- The prediction models were not fitted: {clf}")
     if truth is not None and len(truth):
-        k = int(truth["recovered"].sum())
-        lines.append(f"- *Synthetic data check:* {k} of {len(truth)} planted effects lie inside the model's 95% intervals.")
+        lines.append(f"- *Synthetic data check:* {planted.summary(truth['assessment'].tolist())}.")
     return "\n".join(lines)
 
 
@@ -910,6 +982,7 @@ def metrics_table(clf: ClassifierResult) -> pd.DataFrame:
     return pd.DataFrame({
         "model": m["model"], "placements": m["n"], "unplanned": m["events"], "auc": m["auc"].round(3), "brier": m["brier"].round(3),
         "calibration_slope": m["calibration_slope"].round(2), "calibration_intercept": m["calibration_intercept"].round(2),
+        "calibrated": [is_calibrated(a, b_) for a, b_ in zip(m["calibration_slope"], m["calibration_intercept"])],
         "unplanned_in_top_10pct": m["top_decile_events"].astype(int),
         "top_10pct_precision_pct": (100 * m["top_decile_precision"]).round(1), "top_10pct_recall_pct": (100 * m["top_decile_recall"]).round(1),
     })
@@ -924,7 +997,8 @@ def truth_table(truth: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "effect": truth["label"], "planted_hazard_ratio": np.exp(truth["planted"]).round(2),
         "estimated_hazard_ratio": np.exp(truth["estimate"]).round(2), "lower_95": np.exp(truth["lower"]).round(2),
-        "upper_95": np.exp(truth["upper"]).round(2), "recovered": np.where(truth["recovered"], "yes", "no"),
+        "upper_95": np.exp(truth["upper"]).round(2), "interval_ratio": np.exp(truth["interval_width"]).round(2),
+        "power_pct": (100 * truth["power"]).round(0), "assessment": truth["assessment"],
     })
 
 
@@ -952,6 +1026,7 @@ def record_metrics(report, res: Results, s: Settings) -> None:
             report.metric(f"classifier_{row.key}", {"auc": round(row.auc, 4), "brier": round(row.brier, 4),
                                                     "calibration_slope": round(row.calibration_slope, 3),
                                                     "calibration_intercept": round(row.calibration_intercept, 3),
+                                                    "calibrated": is_calibrated(row.calibration_slope, row.calibration_intercept),
                                                     # as in the published table: suppressed when fewer than 5 of the top 10% ended unplanned
                                                     "top_decile_precision": round(row.top_decile_precision, 4) if row.top_decile_events >= MIN_COUNT else SUPPRESSED,
                                                     "top_decile_recall": round(row.top_decile_recall, 4) if row.top_decile_events >= MIN_COUNT else SUPPRESSED,

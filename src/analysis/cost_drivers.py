@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import placements as placements_mod
+from . import planted
 from .config import Paths, paths
 from .disclosure import count_text
 from .errors import AnalysisError
@@ -143,22 +145,23 @@ class CostData:
     costs: pd.DataFrame | None  # placement_costs (child, period, placement, cost_date, weekly_cost, funding) or None
     report: dict
     truth: dict | None
+    children: pd.DataFrame | None = None  # child, birth_month ...: for exact age at the start
 
     @classmethod
     def load(cls, p: Paths | None = None) -> CostData | None:
         """The processed 903 tables and placement costs, or None when there is no 903 data."""
         from .ingest903 import read_processed
 
-        d = read_processed(p or paths(), ("placements", "periods", "oc2", "placement_costs"))
+        d = read_processed(p or paths(), ("placements", "periods", "oc2", "placement_costs", "children"))
         if d is None:
             return None
         t = d.tables
-        return cls(t["placements"], t["periods"], t["oc2"], t["placement_costs"], d.report, d.truth)
+        return cls(t["placements"], t["periods"], t["oc2"], t["placement_costs"], d.report, d.truth, t["children"])
 
 
 COST_TERMS_LABELS = {
     "outside_la": "Placed outside the LA boundary", "over_20_miles": "Placed over 20 miles from home",
-    "age_per_year_over_10": "Each year of age over 10 at the start", "sdq_per_5_points": "Each 5 points of average SDQ score",
+    "age_per_year_over_10": "Each year of age over 10 at the start", "sdq_per_5_points": "Each 5 points of SDQ score (latest before the start)",
     "sdq_missing": "No SDQ score recorded", "disability_n2": "Category of need: disability (N2)",
 }
 REFERENCE_CELL = "foster / own"
@@ -168,7 +171,7 @@ EXTERNAL = {"private", "voluntary"}
 
 def costed_placements(data: CostData) -> pd.DataFrame:
     """Placements with a weekly cost, with the model's columns: ``cell`` (type group / own or external
-    provider), location, distance, age over 10, average SDQ, disability."""
+    provider), location, distance, exact age over 10, the latest SDQ before the start, disability."""
     if data.costs is None or data.costs.empty:
         return pd.DataFrame()
     p = data.placements.merge(data.costs[["child", "period", "placement", "weekly_cost"]], on=["child", "period", "placement"], how="inner")
@@ -177,9 +180,14 @@ def costed_placements(data: CostData) -> pd.DataFrame:
     p["cell"] = p["place_group"] + " / " + np.where(p["external"], "external", "own")
     p["outside_la"] = (p["pl_location"] == "OUT").astype(float)
     p["over_20_miles"] = (p["pl_distance"] > 20).astype(float)
-    p["age_per_year_over_10"] = np.maximum(0.0, p["age_at_start"].astype(float) - 10)
-    sdq = data.oc2.dropna(subset=["sdq_score"]).groupby("child")["sdq_score"].mean()
-    p["sdq"] = p["child"].map(sdq).astype(float)
+    # exact age at the start where the birth month is known (whole years would bias the age effect upwards)
+    age = p["age_at_start"].astype(float)
+    if data.children is not None and "birth_month" in data.children.columns:
+        exact = placements_mod.exact_age(p["start"], p["child"].map(data.children.set_index("child")["birth_month"]))
+        age = exact.where(exact.notna(), age)
+    p["age_per_year_over_10"] = np.maximum(0.0, age - 10)
+    # needs: the latest SDQ from a return before the placement's year, never one taken after it started
+    p["sdq"] = placements_mod.sdq_before_start(p, data.oc2).astype(float)
     p["sdq_per_5_points"] = ((p["sdq"] - 14) / 5).fillna(0.0)
     p["sdq_missing"] = p["sdq"].isna().astype(float)
     cin = data.periods.set_index(["child", "period"])["cin"]
@@ -261,27 +269,38 @@ def planted_cost_truth(fit: WithinFit, truth: dict) -> pd.DataFrame:
     """Planted cost effects (log scale) beside the estimates: the four effects, and each type/provider
     cell's base cost against in-house fostering."""
     model = truth.get("cost_model", {})
-    planted = dict(model.get("effects", {}))
+    effects = dict(model.get("effects", {}))
     base = model.get("base_weekly_cost", {})
     if REFERENCE_CELL in base:
         for cell in fit.cells:
             if cell in base:
-                planted[f"cell: {cell}"] = float(np.log(base[cell] / base[REFERENCE_CELL]))
+                effects[f"cell: {cell}"] = float(np.log(base[cell] / base[REFERENCE_CELL]))
     t = fit.table.set_index("term")
     rows = []
-    for name, value in planted.items():
-        if name not in t.index:
-            continue
-        est, se = float(t.at[name, "estimate"]), float(t.at[name, "se"])
-        lo, hi = est - Z95 * se, est + Z95 * se
-        rows.append({"effect": name, "label": t.at[name, "label"], "planted": float(value), "estimate": est, "lower": lo, "upper": hi,
-                     "recovered": bool(lo <= value <= hi)})
+    for name, value in effects.items():
+        if name in t.index:
+            a = planted.assess(value, float(t.at[name, "estimate"]), float(t.at[name, "se"]))
+            label = t.at[name, "label"]
+        else:  # a planted effect the model left out is reported, not skipped
+            why = next((n for n in fit.notes if name in n or COST_TERMS_LABELS.get(name, name).lower() in n.lower()), "the term was dropped from the model")
+            a = planted.assess(value, float("nan"), float("nan"), dropped_because=why)
+            label = COST_TERMS_LABELS.get(name, name.removeprefix("cell: "))
+        rows.append({"effect": name, "label": label, "planted": float(value), **a})
     return pd.DataFrame(rows)
+
+
+def truth_table(truth: pd.DataFrame) -> pd.DataFrame:
+    """The planted cost effects as the paper shows them (log scale)."""
+    t = truth.rename(columns={"label": "effect_label"})
+    return pd.DataFrame({"effect": t["effect_label"], "planted": t["planted"], "estimate": t["estimate"], "lower": t["lower"],
+                         "upper": t["upper"], "interval_width": t["interval_width"], "power_pct": (100 * t["power"]).round(0),
+                         "assessment": t["assessment"]})
 
 
 def truth_metrics(table: pd.DataFrame) -> dict:
     return {r.effect: {"planted": r.planted, "estimate": r.estimate, "lower_95": r.lower, "upper_95": r.upper,
-                       "recovered": bool(r.recovered), "scale": "log weekly cost"} for r in table.itertuples()}
+                       "interval_width": r.interval_width, "power": r.power, "inside_95": bool(r.inside_95),
+                       "recovered": bool(r.recovered), "assessment": r.assessment, "scale": "log weekly cost"} for r in table.itertuples()}
 
 
 # --- the out-of-area premium ----------------------------------------------------------------------
@@ -635,7 +654,7 @@ def findings_markdown(s: Settings, across: AcrossFit, position: pd.DataFrame, wi
                              f"(95% interval {_gbp(l_['lower_95'])} to {_gbp(l_['upper_95'])}); {_change(unit['annual_change_gbp'])} on the "
                              "unit-cost parameters.")
         if within.truth is not None and len(within.truth):
-            lines.append(f"- *Synthetic data check:* {int(within.truth['recovered'].sum())} of {len(within.truth)} planted cost effects lie inside the model's 95% intervals.")
+            lines.append(f"- *Synthetic data check:* {planted.summary(within.truth['assessment'].tolist(), 'planted cost effects')}.")
     else:
         lines.append(f"- **Within the LA:** not shown. {within}")
     return "\n".join(lines)

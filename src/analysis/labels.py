@@ -46,6 +46,17 @@ COLUMN_LABELS: dict[str, str] = {
     "cox_95": "Cox 95% interval",
     "cox_hazard_ratio": "Cox hazard ratio",
     "difference_pct": "Difference from the rest (percentage points)",
+    "auc_difference": "AUC against all (difference)",
+    "difference_lower": "Difference: lower 95%",
+    "difference_upper": "Difference: upper 95%",
+    "p_auc_holm": "p-value, AUC (Holm-adjusted)",
+    "p_calibration_holm": "p-value, observed against predicted (Holm-adjusted)",
+    "unplanned_in_top_10pct": "Ended unplanned among the top 10%",
+    "interval_ratio": "Interval width (upper / lower)",
+    "interval_width": "Interval width (log scale)",
+    "power_pct": "Power to detect it (%)",
+    "inside_95": "Inside the 95% interval?",
+    "number": "Number (LA)",
     "discrete_95": "Discrete-time 95% interval",
     "discrete_odds_ratio": "Discrete-time odds ratio",
     "effect": "Effect",
@@ -135,7 +146,7 @@ _WORDS = {"pct": "(%)", "gbp": "(£)", "la": "LA", "las": "LAs", "sdq": "SDQ", "
           "95": "95%"}
 
 #: p-values below 0.0001 are written "<0.0001", not 0.0000
-P_VALUE_COLUMNS = frozenset({"p", "p_value"})
+P_VALUE_COLUMNS = frozenset({"p", "p_value", "p_auc_holm", "p_calibration_holm"})
 
 SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$|^[a-z]+[0-9]+$")
 

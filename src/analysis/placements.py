@@ -262,3 +262,25 @@ def _measures_one(e: pd.DataFrame, placements: pd.DataFrame, period_start: pd.Da
         "distance_unknown": int(dist.isna().sum()),
         "outside_boundary": outside, "outside_boundary_pct": pct(outside, n),
     }
+
+
+# --- child characteristics at a placement's start ---------------------------------------------------------
+def sdq_before_start(placements: pd.DataFrame, oc2: pd.DataFrame) -> pd.Series:
+    """Each placement's child's most recent SDQ score from a return for a year *before* the one the
+    placement started in (a score from the same year may have been taken after the start; a later one
+    would let the placement's outcome leak into its predictors)."""
+    start_year = r.collection_years(placements["start"]).astype("int64")
+    left = pd.DataFrame({"child": placements["child"].to_numpy(), "year": start_year.to_numpy(),
+                         "_i": np.arange(len(placements))}).astype({"child": "str"})
+    right = oc2.dropna(subset=["sdq_score"])[["child", "collection_year", "sdq_score"]].rename(columns={"collection_year": "year"})
+    right = right.astype({"child": "str", "year": "int64", "sdq_score": float}).assign(year=lambda d: d["year"] + 1).sort_values(["year", "child"])
+    merged = pd.merge_asof(left.sort_values(["year", "child"]), right, on="year", by="child", direction="backward")
+    return pd.Series(merged.sort_values("_i")["sdq_score"].to_numpy(dtype=float), index=placements.index)
+
+
+def exact_age(on: pd.Series, birth_month: pd.Series) -> pd.Series:
+    """Age in years (with the fraction) on each date, from the birth month taken as its 15th (processed
+    data keeps the month of birth, not the date). NaN where the birth month is not known."""
+    born = pd.Series(pd.to_datetime(pd.Series(birth_month).to_numpy(), format="%Y-%m", errors="coerce"), index=on.index) + pd.Timedelta(days=14)
+    return (pd.to_datetime(on) - born).dt.days / 365.25
+

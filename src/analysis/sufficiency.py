@@ -235,7 +235,7 @@ def weekly_cost_by_group(data: Data) -> pd.Series | None:
 
     if data.costs is None or data.costs.empty:
         return None
-    cdata = cd.CostData(data.placements, data.periods, data.oc2, data.costs, data.report, None)
+    cdata = cd.CostData(data.placements, data.periods, data.oc2, data.costs, data.report, None, data.children)
     p = cd.costed_placements(cdata)
     if len(p) < 200:
         return None
