@@ -273,3 +273,45 @@ def test_a_planted_cost_effect_the_model_dropped_is_reported_not_skipped():
     t = cd.planted_cost_truth(fit, truth).set_index("effect")
     assert t.loc["outside_la", "recovered"] and not t.loc["disability_n2", "recovered"]
     assert t.loc["disability_n2", "assessment"] == "not estimated: disability_n2 does not vary and is left out"
+
+
+def test_calibrated_only_when_slope_and_intercept_are_near_ideal():
+    from analysis.breakdown import is_calibrated
+
+    assert is_calibrated(1.0, 0.0) and is_calibrated(0.85, -0.15)
+    assert not is_calibrated(2.76, 0.0), "paper 02's boosted model (slope 2.76) was called calibrated"
+    assert not is_calibrated(1.0, 0.5) and not is_calibrated(float("nan"), 0.0)
+
+
+def _fairness_data(seed, broken_group=None):
+    rng = np.random.default_rng(seed)
+    n = 4000
+    groups = rng.choice(["under 5", "5 to 9", "10 to 15", "16 and over"], n)
+    risk = rng.uniform(0.1, 0.5, n)
+    y = (rng.random(n) < risk).astype(int)
+    prob = risk.copy()
+    if broken_group:  # the model knows nothing about this group's risk
+        hit = groups == broken_group
+        prob[hit] = rng.uniform(0.1, 0.5, hit.sum())
+    return pd.DataFrame({"age_band": groups, "y": y, "prob": prob})
+
+
+def test_fairness_checks_flag_nothing_when_no_group_differs():
+    from analysis.breakdown import subgroup_checks
+
+    flagged = 0
+    for seed in range(3):
+        t = subgroup_checks(_fairness_data(seed), "prob", [("age_band", "Age at start")], resamples=100)
+        flagged += int((t["assessment"] != "no significant difference").sum())
+        assert t.attrs["tests"] == 8
+    assert flagged == 0, "with no planted group effect, Holm's correction keeps false flags away"
+
+
+def test_fairness_checks_flag_a_group_the_model_cannot_rank():
+    from analysis.breakdown import subgroup_checks
+
+    t = subgroup_checks(_fairness_data(7, broken_group="10 to 15"), "prob", [("age_band", "Age at start")], resamples=100).set_index("group")
+    assert t.loc["10 to 15", "assessment"].startswith("ranks risk less well")
+    assert t.loc["10 to 15", "difference_upper"] < 0
+    # the others can only look better than a whole that includes the broken group, never worse
+    assert not t.drop(index="10 to 15")["assessment"].str.contains("less well").any()

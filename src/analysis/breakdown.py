@@ -795,7 +795,7 @@ def _subgroup_verdict(row) -> str:
         return "too few to judge"
     notes = []
     if row.p_auc_holm < FAIRNESS_ALPHA:
-        notes.append(f"ranks risk {'less' if row.auc_difference < 0 else 'more'} well (AUC {row.auc:.2f}, {row.auc_difference:+.2f} against "
+        notes.append(f"ranks risk {'less well' if row.auc_difference < 0 else 'better'} (AUC {row.auc:.2f}, {row.auc_difference:+.2f} against "
                      f"all; 95% interval {row.difference_lower:+.2f} to {row.difference_upper:+.2f})")
     if row.p_calibration_holm < FAIRNESS_ALPHA:
         word = "under" if row.observed_pct > row.predicted_pct else "over"
