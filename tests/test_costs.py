@@ -139,6 +139,15 @@ def test_oaxaca_finds_a_pure_location_premium_unexplained():
     assert rest["log_points"] == pytest.approx(0.3, abs=0.02) and rest["lower"] < 0.3 < rest["upper"]
 
 
+def test_oaxaca_without_resampling_gives_the_split_and_no_intervals():
+    # `--param bootstrap=0` is documented as "0 to skip": it crashed with KeyError 'total gap'
+    p = _cost_frame(outside_effect=0.3)
+    ox = cd.oaxaca(p, ["children's home / external"], bootstrap=0).set_index("part")
+    with_draws = cd.oaxaca(p, ["children's home / external"], bootstrap=20).set_index("part")
+    assert ox["log_points"].tolist() == pytest.approx(with_draws["log_points"].tolist())
+    assert ox[["lower", "upper"]].isna().all().all()
+
+
 def test_unit_cost_scenarios_are_simple_arithmetic():
     p = _cost_frame(n=50).assign(place_group="foster", external=False, start=T("2024-06-01"), end=pd.NaT)
     u = {"cost_inhouse_foster": 600.0, "cost_ifa_foster": 800.0, "cost_inhouse_home": 3000.0, "cost_private_home": 4000.0}

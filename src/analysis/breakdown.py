@@ -971,9 +971,15 @@ def hazard_table(cox: ModelResult) -> pd.DataFrame:
                          "upper_95": t["upper"].round(2), "p_value": t["p"].round(4)})
 
 
+#: the proportional-hazards check flags a term at this p-value (stated wherever the check is summarised)
+PH_ALPHA = 0.01
+
+
 def ph_table(cox: ModelResult) -> pd.DataFrame:
     d = cox.diagnostics.copy()
-    d["verdict"] = np.where(d["p"] < 0.01, "hazard ratio may change over time", "no evidence against proportional hazards")
+    d["verdict"] = np.where(d["p"] < PH_ALPHA, f"hazard ratio may change over time (p < {PH_ALPHA})",
+                            np.where(d["p"] < 0.05, f"weak sign of change over time (p < 0.05, not below {PH_ALPHA})",
+                                     "no sign of change over time (p >= 0.05)"))
     return d[["label", "rho", "chi2", "p", "verdict"]].rename(columns={"label": "term", "p": "p_value"}).round({"p_value": 4})
 
 

@@ -45,6 +45,25 @@ AREA_STYLES = {"LA": "-", "comparators": "-", "region": "--", "England": ":"}
 DPI = 100
 
 
+def _panel_title(ax: plt.Axes, title: str) -> None:
+    """A panel's title in a smaller type when it would not fit the panel's width (never cut off)."""
+    width_in = ax.get_position().width * ax.figure.get_size_inches()[0]
+    fits = int(width_in * 10)  # characters of 10.5 pt bold that fit an inch, about
+    ax.set_title(title, loc="left", fontsize=None if len(title) <= fits else max(7.0, 10.5 * fits / len(title)))
+
+
+def _suptitle(fig: plt.Figure, title: str) -> None:
+    """The chart's title, wrapped to the figure's width so a long finding is never cut off."""
+    width = int(fig.get_size_inches()[0] * 11.5)
+    text = textwrap.fill(title, max(40, width))
+    fig.suptitle(text, x=0.01, ha="left", va="top", y=0.995)
+    if "\n" in text:  # make room: push the axes down by the extra lines
+        extra = 0.18 * text.count("\n") / fig.get_size_inches()[1]
+        for ax in fig.axes:
+            box = ax.get_position()
+            ax.set_position([box.x0, box.y0, box.width, max(0.05, box.height - extra)])
+
+
 def _plotted(data: Gated, what: str) -> pd.DataFrame:
     """The numbers a chart may draw: a gated table's values, suppressed cells as NaN."""
     if not isinstance(data, Gated):
@@ -178,7 +197,7 @@ def trend_panels(data: Gated, panels: Sequence[tuple[str, str, str]], title: str
         la = sub[(sub["series"] == "LA") & sub["value"].notna()].sort_values("year")
         if len(la):
             latest.append(f"{short} {la['value'].iloc[-1]:,.1f}{'%' if unit == '%' else ''} in {la['year'].iloc[-1]:.0f}")
-        ax.set_title(short, loc="left")
+        _panel_title(ax, short)
         ax.yaxis.set_major_formatter(_fmt(unit))
         ax.set_ylim(bottom=0)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
@@ -186,7 +205,7 @@ def trend_panels(data: Gated, panels: Sequence[tuple[str, str, str]], title: str
     labels = {"LA": "This LA", "comparators": "Comparator average", "region": "Region", "England": "England"}
     order = [k for k in ("LA", "comparators", "region", "England") if k in handles]
     fig.legend([handles[k] for k in order], [labels[k] for k in order], loc="lower center", ncol=4, bbox_to_anchor=(0.5, 0.0))
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     if latest:
         _describe(fig, "Latest values for this LA: " + "; ".join(latest) + ".")
     return fig
@@ -218,7 +237,7 @@ def funnel_panels(panels: Sequence[dict], title: str, *, ncols: int = 3) -> plt.
         ax.xaxis.set_major_locator(LogLocator(base=10, numticks=5))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-        ax.set_title(panel["short"], loc="left")
+        _panel_title(ax, panel["short"])
         ax.set_xlabel(panel["x_label"], fontsize=8.5)
         ax.yaxis.set_major_formatter(_fmt(panel["unit"]))
         top = max(float(np.nanmax(u["value"])) if u["value"].notna().any() else 0, panel["theta"] * 1.5)
@@ -226,7 +245,7 @@ def funnel_panels(panels: Sequence[dict], title: str, *, ncols: int = 3) -> plt.
         ax.grid(axis="x", visible=False)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=4, bbox_to_anchor=(0.5, 0.0))
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     if described:
         _describe(fig, "; ".join(described) + ".")
     return fig
@@ -254,7 +273,7 @@ def ranked_bars(panels: Sequence[dict], title: str, *, ncols: int = 2) -> plt.Fi
         if pd.notna(panel.get("england")):
             ax.axvline(panel["england"], color=DARK_GREY, ls=":", lw=1.5, label=panel.get("line_label", "England"))
             ax.legend(loc="lower right", fontsize=8)
-        ax.set_title(panel["short"], loc="left")
+        _panel_title(ax, panel["short"])
         ax.xaxis.set_major_formatter(_fmt(panel["unit"]))
         ax.tick_params(axis="y", labelsize=8)
         ax.grid(axis="y", visible=False)
@@ -262,7 +281,7 @@ def ranked_bars(panels: Sequence[dict], title: str, *, ncols: int = 2) -> plt.Fi
         for label, me in zip(ax.get_yticklabels(), d["is_la"]):
             if me:
                 label.set_fontweight("bold")
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     return fig
 
 
@@ -291,7 +310,7 @@ def stacked_shares(data: Gated, categories: Sequence[tuple[str, str]], title: st
     ax.set_xlabel("Share of children looked after at 31 March (%)")
     ax.grid(axis="y", visible=False)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=3, fontsize=8.5)
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     return fig
 
 
@@ -318,7 +337,7 @@ def survival_panels(panels: Sequence[tuple[str, Gated]], title: str, *, ncols: i
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.yaxis.set_major_formatter(_fmt("%"))
         ax.legend(fontsize=7.5, loc="upper left")
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     return fig
 
 
@@ -354,7 +373,7 @@ def interval_plot(data: Gated, title: str, *, label: str, estimate: str, lower: 
     ax.grid(axis="x", visible=True, color="#E5E5E5")
     if marks is not None:
         ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     _describe(fig, "Estimates (95% interval): " + "; ".join(f"{k} {e:,.2f}{unit} ({a:,.2f} to {b:,.2f})" for k, e, a, b in zip(labels, est, lo, hi)) + ".")
     _note_suppressed(fig, gone)
     return fig
@@ -376,7 +395,7 @@ def calibration_plot(data: Gated, title: str) -> plt.Figure:
     ax.xaxis.set_major_formatter(_fmt("%"))
     ax.yaxis.set_major_formatter(_fmt("%"))
     ax.legend(fontsize=8, loc="upper left")
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     return fig
 
 
@@ -397,7 +416,7 @@ def bars(data: Gated, title: str, *, label: str, value: str, xlabel: str, errors
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", visible=True, color="#E5E5E5")
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     _describe(fig, _values_text(labels, d[value].to_numpy(float), unit))
     _note_suppressed(fig, gone)
     return fig
@@ -415,7 +434,7 @@ def line_panels(gated: Gated, title: str, *, ylabel: str, ncols: int = 2) -> plt
         ax.set_title(label, loc="left")
         ax.set_ylabel(ylabel)
         ax.yaxis.set_major_formatter(_fmt("%"))
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     return fig
 
 
@@ -442,7 +461,7 @@ def forecast_lines(gated: Gated, title: str) -> plt.Figure:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     ends = [f"{name}: {d['mean'].iloc[-1]:,.0f} in {d['year'].iloc[-1]:.0f}" for name, d in data.groupby("series", sort=False) if d["mean"].notna().any()]
     _describe(fig, "Last point of each line: " + "; ".join(ends) + ".")
     _note_suppressed(fig, _suppressed_labels(gated, "series", ["mean", "lower", "upper"]))
