@@ -315,3 +315,15 @@ def test_fairness_checks_flag_a_group_the_model_cannot_rank():
     assert t.loc["10 to 15", "difference_upper"] < 0
     # the others can only look better than a whole that includes the broken group, never worse
     assert not t.drop(index="10 to 15")["assessment"].str.contains("less well").any()
+
+
+def test_rank_auc_is_scikit_learns_auc():
+    from sklearn.metrics import roc_auc_score
+
+    from analysis.breakdown import rank_auc
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(500) < 0.3).astype(int)
+    p = np.round(rng.random(500), 2)  # ties on purpose
+    assert rank_auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert np.isnan(rank_auc(np.zeros(5, int), p[:5]))
