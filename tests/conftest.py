@@ -3,6 +3,7 @@ own processed data in a temporary project that links to the shipped raw files.""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -135,3 +136,17 @@ def project_903(built, tmp_path_factory):
         else:
             os.environ["ANALYSIS_PSEUDONYMISATION_KEY"] = old
     return p
+
+
+@pytest.fixture(scope="module")
+def driver():
+    """Headless Chromium (Debian's package, installed by `.ci/run`): a failure in CI if it is missing
+    (``ANALYSIS_REQUIRE_BROWSER=1``), a skip elsewhere."""
+    import browser
+
+    if not browser.available():
+        if os.environ.get("ANALYSIS_REQUIRE_BROWSER") == "1":
+            pytest.fail("Chromium/chromedriver not installed but ANALYSIS_REQUIRE_BROWSER=1 (CI installs them in .ci/run)")
+        pytest.skip("Chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
+    with browser.chromium() as d:
+        yield d

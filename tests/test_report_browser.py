@@ -11,16 +11,6 @@ import pytest
 import browser
 
 
-@pytest.fixture(scope="module")
-def driver():
-    if not browser.available():
-        if os.environ.get("ANALYSIS_REQUIRE_BROWSER") == "1":
-            pytest.fail("Chromium/chromedriver not installed but ANALYSIS_REQUIRE_BROWSER=1 (CI installs them in .ci/run)")
-        pytest.skip("Chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
-    with browser.chromium() as d:
-        yield d
-
-
 def _save(driver, tmp_path: Path, name: str) -> Path:
     shot = tmp_path / name
     browser.full_page_screenshot(driver, shot)

@@ -119,16 +119,6 @@ def test_every_report_and_sheet_says_it_is_synthetic(small_la):
 
 
 # --- as a reader's browser shows it ----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def driver():
-    if not browser.available():
-        if os.environ.get("ANALYSIS_REQUIRE_BROWSER") == "1":
-            pytest.fail("Chromium/chromedriver not installed but ANALYSIS_REQUIRE_BROWSER=1 (CI installs them in .ci/run)")
-        pytest.skip("Chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
-    with browser.chromium() as d:
-        yield d
-
-
 RAW_HEADER = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$")
 COUNT_WITH_DECIMALS = re.compile(r"^-?[\d,]+\.0+$")
 

@@ -426,7 +426,15 @@ def paper02_table(m: dict | None) -> pd.DataFrame | None:
 
     rows += [{"item": f"Hazard ratio: {TERM_LABELS.get(k, k)}", "value": round(v["hazard_ratio"], 2)} for k, v in hr.items()
              if isinstance(v, dict) and v.get("p", 1) < 0.05]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["item", "value"]).assign(source=_903_source(m))
+
+
+def _903_source(m: dict) -> str:
+    """Where a paper's child-level figures come from, in a reader's words."""
+    return "SYNTHETIC 903 (not real children)" if m.get("synthetic") else "the LA's 903"
+
+
+PUBLISHED_SOURCE = "published (RO3, DfE)"
 
 
 def paper03_table(m: dict | None) -> pd.DataFrame | None:
@@ -434,17 +442,19 @@ def paper03_table(m: dict | None) -> pd.DataFrame | None:
         return None
     rows = []
     sp = m["metrics"].get("spend_per_child")
+    local = _903_source(m)
     if isinstance(sp, dict):
-        rows.append({"item": f"Net spend per child looked after, {sp.get('year')} (£)", "value": sp.get("value")})
-        rows.append({"item": "Against the across-LA model's prediction (%)", "value": sp.get("unexplained_pct")})
+        rows.append({"item": f"Net spend per child looked after, {sp.get('year')} (£)", "value": sp.get("value"), "source": PUBLISHED_SOURCE})
+        rows.append({"item": "Against the across-LA model's prediction (%)", "value": sp.get("unexplained_pct"), "source": PUBLISHED_SOURCE})
     prem = _m(m, "out_of_area_premium")
     if isinstance(prem, dict):
         for part, d in prem.items():
-            rows.append({"item": f"Out-of-area premium: {part} (%)", "value": d.get("pct")})
+            rows.append({"item": f"Out-of-area premium: {part} (%)", "value": d.get("pct"), "source": local})
     for sc in _m(m, "scenarios") or []:
         v = sc.get("annual_change_gbp")
-        rows.append({"item": f"Scenario {sc['scenario']} ({sc['basis']}): {sc['what']} (£ a year)", "value": round(v, -2) if isinstance(v, (int, float)) else v})
-    return pd.DataFrame(rows)
+        rows.append({"item": f"Scenario {sc['scenario']} ({sc['basis']}): {sc['what']} (£ a year)",
+                     "value": round(v, -2) if isinstance(v, (int, float)) else v, "source": local})
+    return pd.DataFrame(rows, columns=["item", "value", "source"])
 
 
 def forecast_table(forecasts: dict[str, fc.Forecast]) -> pd.DataFrame:
