@@ -327,3 +327,11 @@ def test_rank_auc_is_scikit_learns_auc():
     p = np.round(rng.random(500), 2)  # ties on purpose
     assert rank_auc(y, p) == pytest.approx(roc_auc_score(y, p), abs=1e-12)
     assert np.isnan(rank_auc(np.zeros(5, int), p[:5]))
+
+
+@pytest.mark.parametrize("words", ["1 unplanned endings is too few for 4 model terms", "3 entries in the year", "2 is the number in care"])
+def test_the_scan_finds_small_counts_of_events_in_words(tmp_path, words):
+    folder = _folder(tmp_path)
+    (folder / "report.html").write_text(f"<html><body><p>{words}</p></body></html>")
+    assert any("a count of 1 to 4 in words" in p for p in reporting.scan_outputs(folder))
+

@@ -36,7 +36,7 @@ from . import planted
 from . import ssda903_rules as r
 from .config import Paths, paths
 from .errors import AnalysisError
-from .disclosure import MIN_COUNT, SUPPRESSED, Gated, gate
+from .disclosure import MIN_COUNT, SUPPRESSED, Gated, count_text, gate
 from .params import ParameterError
 
 PARAMETER_TYPES: dict[str, type] = {
@@ -371,6 +371,8 @@ def horizon_table(c: pd.DataFrame, horizons: list[int], by: str = "place_group",
         row = {"group": group, "placements": len(idx)}
         for h in horizons:
             days = h * DAYS_PER_MONTH
+            # the unplanned endings seen by the horizon: the count behind both shares (gated with them)
+            row[f"unplanned_by_{h}m"] = int((sub["event"].astype(bool) & (sub["time"] <= days)).sum())
             before = k[k["days"] <= days]
             row[f"km_{h}m_pct"] = round(100 * (1 - (before["surv"].iloc[-1] if len(before) else 1.0)), 1)
             row[f"cif_{h}m_pct"] = round(100 * cumulative_incidence(sub["time"], sub["event"], competing.loc[idx], days), 1)
@@ -746,7 +748,7 @@ def fit_classifiers(c: pd.DataFrame, s: Settings, *, seed: int = 20251, permutat
     need_tr, need_te = MIN_CLASSIFIER_EVENTS
     if tr_events < need_tr or te_events < need_te or split.train["y"].nunique() < 2 or split.test["y"].nunique() < 2:
         return (f"too few unplanned endings within {s.model_horizon} months to train and test a classifier fairly: "
-                f"{tr_events} in training (at least {need_tr} needed) and {te_events} in the test years (at least {need_te} "
+                f"{count_text(tr_events)} in training (at least {need_tr} needed) and {count_text(te_events)} in the test years (at least {need_te} "
                 f"needed). Use more years of data, a longer horizon, the broad definition, or pool LAs.")
     ytr, yte = split.train["y"].to_numpy(), split.test["y"].to_numpy()
     preds: dict[str, np.ndarray] = {}
@@ -847,12 +849,6 @@ def truth_metrics(table: pd.DataFrame) -> dict:
 
 
 # --- words --------------------------------------------------------------------------------------
-def _count(n: float) -> str:
-    """A count for prose: 1 to 4 are never written out (disclosure control)."""
-    n = int(n)
-    return "fewer than 5" if 0 < n < 5 else f"{n:,}"
-
-
 def _ratio_words(row) -> str:
     change = (row.ratio - 1) * 100
     direction = "higher" if change > 0 else "lower"
@@ -861,12 +857,14 @@ def _ratio_words(row) -> str:
 
 def findings_markdown(c: pd.DataFrame, s: Settings, rates_t: pd.DataFrame, cox: ModelResult | None,
                       clf: ClassifierResult | str | None, truth: pd.DataFrame | None) -> str:
-    overall = rates_t.iloc[0]
-    lines = [f"- **{_count(overall.unplanned)} of {_count(overall.placements)} placements** that started between April {s.first_year - 1} "
-             f"and March {s.last_year} "
-             f"ended unplanned ({s.definition} definition): **{overall.rate_per_100_years:.1f} per 100 placement-years** "
-             f"(95% interval {overall.lower_95:.1f} to {overall.upper_95:.1f})."]
-    by_type = rates_t[(rates_t["grouping"] == "Placement type") & (rates_t["placements"] >= 50)]
+    g = gate(rates_t, **RATES_DISCLOSURE)  # the words say only what the published table shows
+    overall = g.frame.iloc[0]
+    rate = (f"**{overall.rate_per_100_years:.1f} per 100 placement-years** (95% interval {overall.lower_95:.1f} to {overall.upper_95:.1f})"
+            if not isinstance(overall.rate_per_100_years, str) else "too few to give a rate that can be published")
+    lines = [f"- **{count_text(overall.unplanned)} of {count_text(overall.placements)} placements** that started between April {s.first_year - 1} "
+             f"and March {s.last_year} ended unplanned ({s.definition} definition): {rate}."]
+    shown = rates_t.assign(rate_per_100_years=g.numbers("rate_per_100_years").to_numpy())
+    by_type = shown[(shown["grouping"] == "Placement type") & (shown["placements"] >= 50) & shown["rate_per_100_years"].notna()]
     if len(by_type) >= 2:
         hi, lo = by_type.sort_values("rate_per_100_years").iloc[-1], by_type.sort_values("rate_per_100_years").iloc[0]
         lines.append(f"- The rate is highest for **{hi.group}** placements ({hi.rate_per_100_years:.1f} per 100 placement-years) and "
@@ -955,7 +953,7 @@ def analyse(data: Data, s: Settings) -> Results:
         discrete: ModelResult | str = fit_discrete_time(c)
         clf = fit_classifiers(c, s)
     else:
-        cox = discrete = clf = (f"{events} unplanned endings is too few for {len(terms)} model terms (at least "
+        cox = discrete = clf = (f"{count_text(events)} unplanned endings are too few for {len(terms)} model terms (at least "
                                 f"{EVENTS_PER_TERM} per term, {EVENTS_PER_TERM * len(terms)} in all, are needed for stable estimates). "
                                 "The descriptive tables above still hold; use more years, the broad definition, or pool LAs.")
     truth = planted_truth(cox, data.truth) if data.truth is not None and isinstance(cox, ModelResult) else None
@@ -1024,18 +1022,20 @@ def truth_table(truth: pd.DataFrame) -> pd.DataFrame:
 
 def record_metrics(report, res: Results, s: Settings) -> None:
     """Headline numbers for metrics.json (rates, horizons, hazard ratios, model scores, planted truth)."""
-    overall = res.rates.iloc[0]
-    report.metric("placements_analysed", int(overall.placements), kind="count")
-    report.metric("unplanned_endings", int(overall.unplanned), kind="count")
-    report.metric("rate_per_100_placement_years", float(overall.rate_per_100_years), lower_95=float(overall.lower_95),
-                  upper_95=float(overall.upper_95), definition=s.definition)
-    rates = gate(res.rates, **RATES_DISCLOSURE)  # as published: a suppressed group's rate stays suppressed here too
+    # every figure from the gated tables, as published: a suppressed count's rate stays suppressed here too
+    rates = gate(res.rates, **RATES_DISCLOSURE)
+    overall = rates.frame.iloc[0]
+    report.metric("placements_analysed", overall["placements"], kind="count")
+    report.metric("unplanned_endings", overall["unplanned"], kind="count")
+    report.metric("rate_per_100_placement_years", overall["rate_per_100_years"], lower_95=overall["lower_95"],
+                  upper_95=overall["upper_95"], definition=s.definition)
     by_type = rates.subset(rates.frame["grouping"] == "Placement type")
     report.metric("rate_by_placement_type", {g: float(v) for g, v in zip(by_type.frame["group"], by_type.numbers("rate_per_100_years")) if pd.notna(v)})
-    first = res.horizons.iloc[0] if len(res.horizons) else None
-    for h in s.horizons if first is not None else []:
-        report.metric(f"ended_unplanned_within_{h}_months_pct", float(first[f"cif_{h}m_pct"]),
-                      one_minus_km_pct=float(first[f"km_{h}m_pct"]), method="Aalen-Johansen, other endings competing")
+    if len(res.horizons):
+        first = gate(res.horizons, **horizon_disclosure(s.horizons)).frame.iloc[0]
+        for h in s.horizons:
+            report.metric(f"ended_unplanned_within_{h}_months_pct", first[f"cif_{h}m_pct"],
+                          one_minus_km_pct=first[f"km_{h}m_pct"], method="Aalen-Johansen, other endings competing")
     if isinstance(res.cox, ModelResult):
         report.metric("hazard_ratios", {row.term: {"hazard_ratio": round(float(row.ratio), 3), "lower_95": round(float(row.lower), 3),
                                                    "upper_95": round(float(row.upper), 3), "p": float(row.p)} for row in res.cox.table.itertuples()})
@@ -1069,6 +1069,13 @@ def report_context(data: Data, s: Settings) -> dict:
 
 #: how the rates table is gated (rates, intervals and placement-years of a suppressed group go with it)
 RATES_DISCLOSURE = {"counts": ["placements", "unplanned"], "groups": "grouping"}
+
+
+def horizon_disclosure(horizons: list[int]) -> dict:
+    """How the horizon table is gated: each horizon's shares go with the unplanned endings seen by then;
+    the groups add up to the "All placements" row."""
+    return {"counts": ["placements", *[f"unplanned_by_{h}m" for h in horizons]], "total_row": "All placements", "label_column": "group",
+            "linked": {f"unplanned_by_{h}m": [f"km_{h}m_pct", f"cif_{h}m_pct"] for h in horizons}}
 
 
 def rate_chart_rows(rates: Gated, min_placements: int = 20) -> Gated:

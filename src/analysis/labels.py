@@ -158,6 +158,12 @@ def column_label(name: object) -> str:
         return COLUMN_LABELS[key]
     if re.fullmatch(r"forecast_\d{4}", key):
         return f"Forecast for {key[-4:]}"
+    m = re.fullmatch(r"(km|cif|unplanned_by)_(\d+)m(?:_pct)?", key)
+    if m:
+        kind, months = m.groups()
+        return {"km": f"Ended unplanned by {months} months, others censored (%)",
+                "cif": f"Ended unplanned by {months} months, other endings competing (%)",
+                "unplanned_by": f"Ended unplanned by {months} months"}[kind]
     if not SNAKE.match(key):
         return key
     words = [_WORDS.get(w, w) for w in key.split("_")]

@@ -285,7 +285,8 @@ def _visible_text(markup: str) -> str:
 #: not a range ("1 to 4 are ..."), a ratio ("1 in 5") or part of a larger number or date
 SMALL_COUNT_IN_WORDS = re.compile(
     r"(?<![\d.,/£%-])(?<!to )(?<!and )(?<!of )\b([1-4])\s+(?:(?:more |fewer |other |more than |extra )?(?:children|child|young (?:people|person)|care leavers?|boys|girls|"
-    r"placements?|unaccompanied|are\b|were\b|in (?:the|such|its|their|LA)\b|of (?:them|these|whom)\b))(?!\s*(?:in|per|out of)\s+\d)",
+    r"placements?|unaccompanied|unplanned|endings?|events?|entries|exits|moves|cases|referrals|are\b|were\b|is\b|"
+    r"in (?:the|such|its|their|LA)\b|of (?:them|these|whom)\b))(?!\s*(?:in|per|out of)\s+\d)",
     re.IGNORECASE,
 )
 
