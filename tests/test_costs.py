@@ -230,3 +230,15 @@ def test_without_a_cost_file_the_within_la_part_says_how_to_supply_one(project_9
     message = cd.within_la(no_costs, s)
     assert isinstance(message, str) and message.startswith("No placement cost file was ingested.")
     assert "data/raw/costs/placement_costs.csv" in message and "analysis ingest" in message
+
+
+def test_scenario_text_never_writes_a_small_count():
+    # papers 03 and 04 said "(2 are in such homes on 31 March 2025)" for a small LA
+    p = _cost_frame(n=40).assign(place_group="foster", external=False, start=T("2024-06-01"), end=pd.NaT)
+    homes = p.head(2).index
+    p.loc[homes, ["place_group", "external", "outside_la"]] = ["children's home", True, 1.0]
+    u = {"cost_inhouse_foster": 600.0, "cost_ifa_foster": 800.0, "cost_inhouse_home": 3000.0, "cost_private_home": 4000.0}
+    what = cd.scenarios(p, None, as_of=T("2025-03-31"), homes_moved=5, foster_shift_points=10, unit_costs=u, bootstrap=0)["what"]
+    a = what.iloc[0]
+    assert "children in such homes on 31 March 2025: fewer than 5" in a and "2 are" not in a
+    assert "new placements in the year: 40" in what.iloc[1]
