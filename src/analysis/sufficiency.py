@@ -497,7 +497,9 @@ def record_metrics(report, s: Settings, found: dict, forecasts: dict | None, bac
 def report_context(s: Settings, data: Data) -> dict:
     return {"la_code": s.la_code, "la_name": s.la_name, "years": f"{s.years[0]}-{s.years[-1]}",
             "data": "synthetic 903 (generated; not real children)" if data.truth is not None else "the LA's own 903 returns",
-            "scenarios": "; ".join(s.scenarios)}
+            "scenarios": "; ".join(s.scenarios),
+            "data_vintage": {"903 collection years": f"{min(data.report['collection_years'])}-{max(data.report['collection_years'])}",
+                             "published figures": "as in papers 01 and 03 of the same run"}}
 
 
 def data_quality(data: Data) -> pd.DataFrame:
