@@ -89,7 +89,7 @@ def test_a_suppressed_point_is_left_out_of_the_chart_and_its_alt_text(monkeypatc
     html = charts.figure_html(fig, "Dot-and-interval chart.", "caption")
     plt.close(fig)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["foster"]
-    assert "41.40 (36.80 to 46.50)" in html and "18.0" not in html and "6.6" not in html
+    assert "41.40 (36.80 to 46.50)" in html and "18.0" not in html and "6.6" not in html  # two places unless told
     assert "Not shown (suppressed" in html and "other" in html
 
 
@@ -350,3 +350,15 @@ def test_the_packs_key_message_on_childrens_homes_never_writes_a_small_count():
     assert "fewer than 5 children in children's homes now, fewer than 5 of them in the LA's own" in text
     assert "SYNTHETIC 903" in text
     assert not reporting.SMALL_COUNT_IN_WORDS.search(text)
+
+
+def test_a_chart_of_synthetic_data_is_stamped(tmp_path):
+    import matplotlib.pyplot as plt
+
+    data = gate(pd.DataFrame({"label": ["a", "b"], "v": [10.0, 20.0]}), counts=[])
+    fig = charts.bars(data, "t", label="label", value="v", xlabel="x")
+    charts.mark_synthetic(fig)
+    html = charts.figure_html(fig, "Bars.", "caption")
+    plt.close(fig)
+    assert "SYNTHETIC DATA" in [t.get_text() for t in fig.texts]
+    assert "synthetic data, not real children" in html

@@ -138,11 +138,23 @@ def figure_html(fig: plt.Figure, alt: str, caption: str) -> str:
     )
 
 
-def show(fig: plt.Figure, alt: str, caption: str) -> None:
+def mark_synthetic(fig: plt.Figure) -> None:
+    """Stamp a chart drawn from synthetic data, so that it says so wherever it is copied to."""
+    fig.text(0.5, 0.5, "SYNTHETIC DATA", fontsize=46, color=DARK_PINK, alpha=0.13, ha="center", va="center", rotation=25,
+             fontweight="bold", zorder=0)
+    fig.text(0.995, 0.005, "Synthetic data: not real children", fontsize=8, color=DARK_PINK, ha="right", va="bottom")
+    _describe(fig, "The chart shows synthetic data, not real children.")
+
+
+def show(fig: plt.Figure, alt: str, caption: str, *, synthetic: bool = False) -> None:
     """Display a chart with alt text and caption (in Jupyter and in the HTML report), then close it. The
-    alt text gets the values the chart plots and any points left out as suppressed."""
+    alt text gets the values the chart plots and any points left out as suppressed; a chart of synthetic
+    data is stamped as such (``synthetic=True``)."""
     from IPython.display import HTML, display
 
+    if synthetic:
+        mark_synthetic(fig)
+        caption = f"{caption} Synthetic data: not real children."
     display(HTML(figure_html(fig, alt, caption)))
     plt.close(fig)
 
@@ -343,7 +355,7 @@ def survival_panels(panels: Sequence[tuple[str, Gated]], title: str, *, ncols: i
 
 def interval_plot(data: Gated, title: str, *, label: str, estimate: str, lower: str, upper: str, xlabel: str,
                   reference: float | None = None, log: bool = False, marks: str | None = None, mark_label: str = "",
-                  unit: str = "") -> plt.Figure:
+                  unit: str = "", decimals: int = 2) -> plt.Figure:
     """Estimates with 95% intervals, one row each (a forest plot), from columns of a gated table; rows
     whose estimate or interval is suppressed are left out, and the figure says so. Optional reference
     line and marks (a column, e.g. the value planted in synthetic data)."""
@@ -374,7 +386,8 @@ def interval_plot(data: Gated, title: str, *, label: str, estimate: str, lower: 
     if marks is not None:
         ax.legend(fontsize=8, loc="lower right")
     _suptitle(fig, title)
-    _describe(fig, "Estimates (95% interval): " + "; ".join(f"{k} {e:,.2f}{unit} ({a:,.2f} to {b:,.2f})" for k, e, a, b in zip(labels, est, lo, hi)) + ".")
+    dp = decimals
+    _describe(fig, "Estimates (95% interval): " + "; ".join(f"{k} {e:,.{dp}f}{unit} ({a:,.{dp}f} to {b:,.{dp}f})" for k, e, a, b in zip(labels, est, lo, hi)) + ".")
     _note_suppressed(fig, gone)
     return fig
 

@@ -103,6 +103,13 @@ class Report:
         gated._shown = True  # a cell that ends in report.table(...) does not show the table a second time
         return gated
 
+    def chart(self, fig: Any, alt: str, caption: str) -> None:
+        """Show a chart drawn from this report's own data (see :func:`analysis.charts.show`); on synthetic
+        data it is stamped "SYNTHETIC DATA" (a chart of published figures is shown with ``charts.show``)."""
+        from .charts import show
+
+        show(fig, alt, caption, synthetic=self.synthetic)
+
     def metric(self, name: str, value: Any, *, kind: str = "value", **details: Any) -> None:
         """Record a headline figure. ``kind="count"`` marks a count of children (1-4 -> ``c``)."""
         if isinstance(value, Gated):
