@@ -362,3 +362,12 @@ def test_a_chart_of_synthetic_data_is_stamped(tmp_path):
     plt.close(fig)
     assert "SYNTHETIC DATA" in [t.get_text() for t in fig.texts]
     assert "synthetic data, not real children" in html
+
+
+def test_numbers_held_as_objects_go_with_a_suppressed_count_too():
+    # a column of numbers that arrived as objects (mixed with None) must not slip past the row rule
+    df = pd.DataFrame({"group": ["a", "b", "c"], "children": [3, 40, 50], "spend": pd.Series([120_000.0, None, 9_000.0], dtype=object)})
+    g = gate(df, counts=["children"])
+    assert g.frame.loc[0, "spend"] == SUPPRESSED and g.frame.loc[2, "spend"] == 9_000.0
+    with pytest.raises(GateError):
+        gate(pd.DataFrame({"children": pd.Series([3, None], dtype=object)}), counts=[])

@@ -247,8 +247,20 @@ def _is_symbol_c(v: object) -> bool:
 NOT_A_COUNT = re.compile(r"(?:^|_)(?:pct|rate|per|gbp|spend|cost|price|share|ratio)(?:_|$)", re.IGNORECASE)
 
 
+def _holds_numbers(series: pd.Series) -> bool:
+    """A column of numbers: a numeric dtype, or objects that are all numbers, gaps or symbols (``c``, ``x`` ...)."""
+    if pd.api.types.is_bool_dtype(series):
+        return False
+    if pd.api.types.is_numeric_dtype(series):
+        return True
+    if series.dtype != object:
+        return False
+    values = [v for v in series if v is not None and not (isinstance(v, float) and np.isnan(v)) and not isinstance(v, str)]
+    return bool(values) and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) for v in values)
+
+
 def _looks_like_count(name: str, series: pd.Series) -> bool:
-    return bool(COUNT_LIKE.search(str(name))) and not NOT_A_COUNT.search(str(name)) and pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    return bool(COUNT_LIKE.search(str(name))) and not NOT_A_COUNT.search(str(name)) and _holds_numbers(series)
 
 
 def gate(
@@ -293,12 +305,12 @@ def gate(
         # columns linked to one count follow that count alone (above); every other figure follows the row
         keep = set(counts) | set(independent) | AXIS_COLUMNS | ({row_total} if row_total else set()) | {c for d in (linked or {}).values() for c in d}
         for c in df.columns:
-            if c in keep or not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+            if c in keep or not _holds_numbers(df[c]):
                 continue
             published[c] = published[c].astype(object).where(~row_hit, SUPPRESSED)
             suppressed[c] |= row_hit.to_numpy()
     structure = {"row_total": row_total, "total_row": total_row, "label_column": label_column, "groups": groups,
                  "linked": {k: list(v) for k, v in (linked or {}).items()},
                  "derived": [c for c in df.columns if c not in counts and c not in AXIS_COLUMNS and c not in independent and c != row_total
-                             and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]}
+                             and _holds_numbers(df[c])]}
     return Gated(published, suppressed, counts, structure, key=_KEY)
