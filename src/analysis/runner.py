@@ -63,6 +63,8 @@ REPORT_CSS = """
   .jp-RenderedHTMLCommon table.published, table.published { border-collapse: collapse; font-size: 0.86em; margin: 0.2em 0 0.6em; }
   table.published th { background: #12436D; color: #fff; text-align: left !important; padding: 4px 8px; }
   table.published td { border-bottom: 1px solid #d8d8d8; padding: 3px 8px; text-align: left !important; }
+  table.published tbody th { background: #eef2f6; color: #0b0c0c; font-weight: 600; border-bottom: 1px solid #d8d8d8; }
+  table.published caption { caption-side: top; }
   table.published tr:nth-child(even) td { background: #f5f7f9; }
   .run-banner { font-size: 0.85em; color: #3D3D3D; border-bottom: 1px solid #ccc; padding: 0.6em 0; margin-bottom: 0.6em; }
   figure.chart img { border: 1px solid #eee; }
