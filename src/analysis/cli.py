@@ -33,14 +33,14 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         tables = ", ".join(f"{t} ({r['rows']:,})" for t, r in report["tables"].items())
         print(f"Built {result.out_dir.relative_to(p.root)}/ from {n_files} files: {tables}.")
         print(f"{n_aside} row(s) set aside with reasons; see {(result.out_dir / 'ingest_report.md').relative_to(p.root)}.")
-    _cmd_ingest_903(p)
+    _cmd_ingest_903(p, force=args.force)
     return 0
 
 
-def _cmd_ingest_903(p) -> None:
+def _cmd_ingest_903(p, *, force: bool = False) -> None:
     from .ingest903 import run_ingest_903
 
-    result = run_ingest_903(p)
+    result = run_ingest_903(p, force=force)  # --force rebuilds the 903 tables too
     if result.status == "no data":
         print("No 903 returns in data/raw/ssda903/ (run `analysis synth` for the synthetic default); child-level tables not built.")
     elif result.status == "up to date":
@@ -55,7 +55,7 @@ def _cmd_ingest_903(p) -> None:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .ssda903 import missing_tables, read_returns
+    from .ssda903 import missing_tables, read_returns, why_missing
 
     v = read_returns(Path(args.path))
     rec = v.reconciliation()
@@ -72,7 +72,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"{len(v.warnings)} warning(s) on rows kept, e.g. {v.warnings['file'].iloc[0]}, row {v.warnings['row'].iloc[0]}: {v.warnings['reason'].iloc[0]}")
     missing = missing_tables(v)
     if missing:
-        print(f"error: nothing usable in {', '.join(missing)}", file=sys.stderr)
+        for table in missing:
+            print(f"error: {why_missing(v, table)}", file=sys.stderr)
         return EXIT_INPUT_ERROR
     return 0
 

@@ -261,12 +261,38 @@ def _stamp(p: Paths) -> dict:
     }
 
 
+def output_checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every processed table in a folder (recorded in its stamp, checked at every read)."""
+    return {f.name: sha256(f) for f in sorted(folder.glob("*.parquet"))}
+
+
+def damaged_outputs(folder: Path) -> list[str]:
+    """Processed tables that are missing or differ from the checksums recorded when they were built."""
+    try:
+        recorded = json.loads((folder / STAMP).read_text()).get("outputs", {})
+    except (json.JSONDecodeError, OSError):
+        return [STAMP]
+    return [name for name, digest in recorded.items() if not (folder / name).is_file() or sha256(folder / name) != digest]
+
+
+def check_output(path: Path) -> None:
+    """Refuse a processed table whose bytes are not those its ingest wrote (a damaged or edited file),
+    with a line saying how to rebuild it, instead of a Parquet traceback later."""
+    try:
+        recorded = json.loads((path.parent / STAMP).read_text()).get("outputs", {})
+    except (json.JSONDecodeError, OSError):
+        return  # built before checksums were recorded: nothing to check against
+    if path.name in recorded and sha256(path) != recorded[path.name]:
+        raise InputError("is damaged or was changed after ingest (its checksum differs): run `analysis ingest --force` to rebuild it", path)
+
+
 def is_up_to_date(p: Paths) -> bool:
     stamp = p.processed_public / STAMP
     if not stamp.is_file():
         return False
     try:
-        return json.loads(stamp.read_text()) == _stamp(p)
+        recorded = json.loads(stamp.read_text())
+        return {k: recorded.get(k) for k in ("code_version", "inputs")} == _stamp(p) and not damaged_outputs(p.processed_public)
     except (json.JSONDecodeError, OSError, InputError):
         return False
 
@@ -294,7 +320,7 @@ def run_ingest(p: Paths, *, force: bool = False) -> IngestResult:
         (staging / "ingest_report.json").write_text(json.dumps(report, indent=2, sort_keys=False) + "\n")
         (staging / "ingest_report.md").write_text(report_markdown(report))
         (staging / "SCHEMAS.md").write_text(schemas.describe_markdown())
-        (staging / STAMP).write_text(json.dumps(_stamp(p), indent=2, sort_keys=True) + "\n")
+        (staging / STAMP).write_text(json.dumps({**_stamp(p), "outputs": output_checksums(staging)}, indent=2, sort_keys=True) + "\n")
         # swap: previous good output stays until the new one is complete
         if p.processed_public.exists():
             p.processed_public.rename(old)
@@ -315,6 +341,7 @@ def read_table(p: Paths, name: str) -> pd.DataFrame:
     path = p.processed_public / f"{name}.parquet"
     if not path.is_file():
         raise InputError("processed table not found; run `analysis ingest` first", path)
+    check_output(path)
     df = pd.read_parquet(path)
     for col, dtype, _ in schemas.SCHEMAS[name]:
         if col in df.columns and dtype == "string":

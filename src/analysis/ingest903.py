@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -26,8 +27,8 @@ import pandas as pd
 
 from . import costs, geography, placements, privacy, ssda903
 from .config import DEFAULT_LA_CODE, Paths
-from .errors import InputError
-from .ingest import code_version
+from .errors import AnalysisError, InputError
+from .ingest import STAMP, check_output, code_version, damaged_outputs, output_checksums
 
 LA_CODE_FILE = "LA_CODE"
 #: the modules whose change should rebuild the 903 tables
@@ -52,12 +53,28 @@ def processed_903(p: Paths) -> Path:
     return p.processed / "ssda903"
 
 
-def la_of_returns(folder: Path) -> tuple[str, bool]:
+def la_of_returns(folder: Path, lookup: pd.DataFrame | None = None) -> tuple[str, bool]:
+    """The responsible LA named by the ``LA_CODE`` file (a current LA's new or old code, or its name),
+    or the project default when there is no such file. An empty file, or one naming no current LA,
+    is an error naming the file and the closest LAs; the file's text is never echoed at length."""
     f = folder / LA_CODE_FILE
-    if f.is_file():
-        code = f.read_text(encoding="utf-8").strip().split()[0]
+    if not f.is_file():
+        return DEFAULT_LA_CODE, False
+    text = f.read_text(encoding="utf-8", errors="replace").strip()
+    if not text:
+        raise InputError("the LA_CODE file is empty: write the LA's code (e.g. E06000004 or 808) on its first line", f)
+    first = text.splitlines()[0].strip()
+    code = first.split()[0] if re.fullmatch(r"[A-Za-z]?\d+", first.split()[0]) else first
+    shown = code if len(code) <= 40 and code.isprintable() else repr(code[:40]) + "..."
+    if lookup is None:  # no LA lookup to hand (published data not ingested): the code must at least look like one
+        if not re.fullmatch(r"[EW]\d{8}|\d{3}", code):
+            raise InputError(f"the LA_CODE file holds {shown}, which is not an LA code (e.g. E06000004 or 808)", f)
         return geography.canonical_code(code) or code, True
-    return DEFAULT_LA_CODE, False
+    try:
+        return str(geography.resolve_la(code, lookup)["la_code"]), True
+    except AnalysisError as exc:
+        why = str(exc) if len(code) <= 40 and code.isprintable() else "run `analysis las` to list LA codes"
+        raise InputError(f"the LA_CODE file names no current LA ({shown}): {why}", f) from None
 
 
 def raw_costs(p: Paths) -> Path:
@@ -87,6 +104,8 @@ def read_processed(p: Paths, names: tuple[str, ...]) -> Processed903 | None:
     tables: dict[str, pd.DataFrame | None] = {}
     for name in names:
         path = folder / f"{name}.parquet"
+        if path.is_file():
+            check_output(path)
         tables[name] = pd.read_parquet(path) if path.is_file() else None
     if "oc2" in tables and tables["oc2"] is None:
         tables["oc2"] = pd.DataFrame(columns=["child", "collection_year", "sdq_score"])
@@ -126,12 +145,12 @@ def _locate(p: Paths, eps: pd.DataFrame, la_code: str, uasc: set) -> tuple[pd.Da
 
 def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
     """All processed 903 tables and the report, in memory (placement costs too, from ``costs_folder``)."""
-    la_code, declared = la_of_returns(folder)
+    lookup_path = p.processed_public / "la_lookup.parquet"
+    la_code, declared = la_of_returns(folder, pd.read_parquet(lookup_path) if lookup_path.is_file() else None)
     v = ssda903.read_returns(folder)
     missing = ssda903.missing_tables(v)
     if missing:
-        raise InputError(f"no usable rows in the required 903 table(s): {', '.join(missing)} "
-                         f"(see the set-aside rows: {len(v.set_aside)})", folder)
+        raise InputError("; ".join(ssda903.why_missing(v, t) for t in missing), folder)
     s = ssda903.stitch(v)
     v.tables.clear()  # the stitched copies replace them (at national scale this frees about 0.7 GiB)
     eps, hdr = s.pop("episodes"), s["header"]
@@ -242,8 +261,9 @@ def run_ingest_903(p: Paths, *, force: bool = False) -> Ingest903Result:
     if not folder.is_dir() or not ssda903.find_files(folder):
         return Ingest903Result("no data", out, {})
     fingerprint = _fingerprint(p, folder)
-    stamp = out / "_inputs.json"
-    if not force and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
+    stamp = out / STAMP
+    if (not force and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint
+            and not damaged_outputs(out)):
         return Ingest903Result("up to date", out, json.loads((out / "ingest_report.json").read_text()))
     tables, report = build(p, folder, raw_costs(p))
     staging, old = p.processed / ".ssda903.staging", p.processed / ".ssda903.old"
@@ -256,7 +276,7 @@ def run_ingest_903(p: Paths, *, force: bool = False) -> Ingest903Result:
             df.to_parquet(staging / f"{name}.parquet", index=False)
         (staging / "ingest_report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         (staging / "ingest_report.md").write_text(report_markdown(report))
-        (staging / "_inputs.json").write_text(json.dumps({"fingerprint": fingerprint}) + "\n")
+        (staging / STAMP).write_text(json.dumps({"fingerprint": fingerprint, "outputs": output_checksums(staging)}) + "\n")
         if out.exists():
             out.rename(old)
         staging.rename(out)

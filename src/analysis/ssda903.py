@@ -85,6 +85,19 @@ def identify(columns: Iterable[str]) -> str | None:
     return best[1]
 
 
+def nearest_table(columns: Iterable[str]) -> tuple[str, list[str]] | None:
+    """For columns that are no 903 table: the table whose columns they mostly are (at least half of
+    its key columns and of all its columns), and the key columns it lacks; None when nothing is close."""
+    cols = set(columns)
+    best = None
+    for name, (key, all_cols) in TABLES.items():
+        have_key = len(set(key) & cols) / len(key)
+        have_all = len(set(all_cols) & cols) / len(all_cols)
+        if have_key >= 0.5 and have_all >= 0.5 and (best is None or have_all > best[0]):
+            best = (have_all, name, [k for k in key if k not in cols])
+    return (best[1], best[2]) if best else None
+
+
 def collection_year_from_path(path: Path) -> int | None:
     """``2024-25``, ``2024_25``, ``lac2024_25`` -> 2025; a lone ``2025`` -> 2025 (the year ending 31 March)."""
     for part in reversed(path.parts):
@@ -111,12 +124,37 @@ class RawTable:
 
 
 def _decode(data: bytes, path: Path) -> tuple[str, str]:
+    # UTF-16 (as some Excel "Unicode text" exports write): by its byte-order mark, or by the NUL bytes of ASCII text
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (b"\x00" in data[:200] and len(data) >= 2):
+        bom_le = data[:2] == b"\xff\xfe" or (data[:2] != b"\xfe\xff" and data[1:2] == b"\x00")
+        try:
+            return data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-16-le" if bom_le else "utf-16-be")), "UTF-16"
+        except UnicodeDecodeError:
+            raise InputError("looks like UTF-16 text but cannot be decoded as such (save it as UTF-8 CSV)", path) from None
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding), encoding
         except UnicodeDecodeError:
             continue
     raise InputError("cannot read the file as UTF-8 or Windows-1252 text", path)  # pragma: no cover - cp1252 maps almost every byte
+
+
+def _same_delimiter(text: str, notes: list[str]) -> str:
+    """A header separated by one delimiter over rows separated by another (commas over semicolons, say):
+    the header is rewritten with the rows' delimiter, and a note says so. Otherwise the text as it is."""
+    lines = text.split("\n", 21)
+    head = lines[0]
+    hd = _delimiter(head)
+    sample = [line for line in lines[1:21] if line.strip()]
+    if not sample or any(hd in line for line in sample):
+        return text
+    fields = head.count(hd) + 1
+    for d in (",", ";", "\t", "|"):
+        if d != hd and all(line.count(d) >= fields - 1 for line in sample):
+            name = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
+            notes.append(f"the header is {name[hd]}-separated but the rows are {name[d]}-separated: each read with its own")
+            return head.replace(hd, d) + text[len(head):]
+    return text
 
 
 def _delimiter(first_line: str) -> str:
@@ -132,6 +170,7 @@ def read_csv_text(path: Path) -> tuple[pd.DataFrame, list[str]]:
         raise InputError("the file is empty", path)
     text, encoding = _decode(data, path)
     notes = [] if encoding == "utf-8-sig" else [f"read as {encoding} text (not UTF-8)"]
+    text = _same_delimiter(text, notes)
     fast = _read_csv_fast(text)
     if fast is not None:
         df, delim = fast
@@ -152,8 +191,17 @@ def read_csv_text(path: Path) -> tuple[pd.DataFrame, list[str]]:
             df = pd.read_csv(io.StringIO(body), sep=delim, dtype=str, keep_default_na=False, skip_blank_lines=False,
                              index_col=False, engine="c")
     except (pd.errors.ParserError, pd.errors.ParserWarning):
-        # rows with more fields than the header: the careful reader tolerates empty extras, names the rest
-        return _read_csv_rows(lines, first, delim, path), notes
+        df = None
+    if df is None or len(df) != len(lines) - first - 1:
+        if sum(line.count('"') for line in lines[first:]) % 2:
+            # a double quote that is never closed joins the lines after it into one value: rows would vanish.
+            # Rows in are the file's physical lines, so read it line by line without quoting, and say where
+            notes.append(f"line {_unclosed_quote_line(lines, first)}: a double quote that is never closed; the file was read line "
+                         "by line without quoting, so no row is lost (the quote stays in its value, where the checks see it)")
+            return _read_csv_rows(lines, first, delim, path, quoting=csv.QUOTE_NONE), notes
+        if df is None:
+            # rows with more fields than the header: the careful reader tolerates empty extras, names the rest
+            return _read_csv_rows(lines, first, delim, path), notes
     df.columns = [normalise_header(h) for h in df.columns]
     df = df.loc[:, [c for c in df.columns if not c.startswith("UNNAMED:")]]
     df["_row"] = range(first + 2, first + 2 + len(df))
@@ -207,6 +255,8 @@ def _read_csv_fast(text: str) -> tuple[pd.DataFrame, str] | None:
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None  # ragged rows, stray quotes: the careful reader names the line
+    if table.num_rows != sum(1 for line in text.split("\n")[1:] if line.strip("\r")):
+        return None  # a quote joined physical lines into one row: the careful reader counts lines, not parsed rows
     columns = {n: pc.utf8_trim_whitespace(table.column(h)) for h, n in zip(raw_names, names) if n}
     rows = pa.array(np.arange(2, 2 + table.num_rows, dtype=np.int64))
     blank = None
@@ -221,10 +271,20 @@ def _read_csv_fast(text: str) -> tuple[pd.DataFrame, str] | None:
     return df, delim
 
 
-def _read_csv_rows(lines: list[str], first: int, delim: str, path: Path) -> pd.DataFrame:
+def _unclosed_quote_line(lines: list[str], first: int) -> int:
+    """The line number (1-based) of the first line after the header with an odd number of double quotes."""
+    return next((i + 1 for i in range(first + 1, len(lines)) if lines[i].count('"') % 2), first + 2)
+
+
+def _read_csv_rows(lines: list[str], first: int, delim: str, path: Path, *, quoting: int = csv.QUOTE_MINIMAL) -> pd.DataFrame:
     """Row-by-row reading for files pandas refuses: empty trailing values are dropped; a row with
-    real values beyond the header is an error naming its line."""
-    reader = csv.reader(io.StringIO("\n".join(lines[first:])), delimiter=delim)
+    real values beyond the header is an error naming its line. With ``csv.QUOTE_NONE`` each physical
+    line is one row, and a value wholly in quotes loses them."""
+    if quoting == csv.QUOTE_NONE:
+        rows_raw = (line.split(delim) for line in lines[first:])
+        reader = ([v[1:-1] if len(v) >= 2 and v[0] == v[-1] == '"' else v for v in r] for r in rows_raw)
+    else:
+        reader = csv.reader(io.StringIO("\n".join(lines[first:])), delimiter=delim)
     header = [normalise_header(h) for h in next(reader)]
     rows, numbers = [], []
     for number, values in enumerate(reader, start=first + 2):
@@ -288,7 +348,13 @@ def read_table_file(path: Path, root: Path | None = None) -> tuple[list[RawTable
         columns = [c for c in df.columns if c != "_row"]
         table = identify(columns)
         if table is None:
-            skipped.append(f"{name}: not a 903 table (columns {', '.join(columns[:8])}{'...' if len(columns) > 8 else ''})")
+            near = nearest_table(columns)
+            if near:
+                got, lacking = near
+                skipped.append(f"{name}: looks like the {got} table but has no {', '.join(lacking)} column"
+                               f"{'s' if len(lacking) > 1 else ''} (found: {', '.join(columns[:8])}{'...' if len(columns) > 8 else ''})")
+            else:
+                skipped.append(f"{name}: not a 903 table (columns {', '.join(columns[:8])}{'...' if len(columns) > 8 else ''})")
             continue
         wanted = list(TABLES[table][1]) + (list(DERIVED_EPISODE_COLUMNS) if table == "episodes" else [])
         extra = [c for c in columns if c not in wanted]
@@ -315,6 +381,23 @@ def find_files(folder: Path) -> list[Path]:
     files = [f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in (".csv", ".xlsx", ".xlsm")
              and not any(part.startswith(".") for part in f.relative_to(folder).parts)]
     return sorted(files)
+
+
+#: files that can hold returns but are not read (yet): listed as not read, never ignored in silence
+UNREAD_SUFFIXES = {".zip": "a zip archive: unzip it into the folder", ".xml": "the XML submission format is not read yet: export CSV",
+                   ".xls": "an old-style Excel file: save it as .xlsx or CSV", ".ods": "an OpenDocument sheet: save it as .xlsx or CSV",
+                   ".txt": "a text file: if it is a return, save it as .csv"}
+
+
+def unread_files(folder: Path) -> list[str]:
+    """Files under the folder that may hold returns but are not read, each with the reason."""
+    if not folder.is_dir():
+        return []
+    out = []
+    for f in sorted(folder.rglob("*")):
+        if f.is_file() and f.suffix.lower() in UNREAD_SUFFIXES and not any(p.startswith(".") for p in f.relative_to(folder).parts):
+            out.append(f"{f.relative_to(folder)}: {UNREAD_SUFFIXES[f.suffix.lower()]}")
+    return out
 
 
 def parse_dates(values: pd.Series) -> pd.Series:
@@ -359,7 +442,7 @@ class _Checks:
         if isinstance(reason, str) and "{" in reason:
             fields = [f for f in self.df.columns if "{" + f + "}" in reason]
             cells = self.df.loc[failing, fields].astype(str)
-            texts = [reason.format(**dict(zip(fields, values))) for values in cells.itertuples(index=False, name=None)]
+            texts = [reason.format(**{f: _shorten(v) for f, v in zip(fields, values)}) for values in cells.itertuples(index=False, name=None)]
         elif isinstance(reason, str):
             texts = [reason] * len(failing)
         else:
@@ -378,6 +461,14 @@ class _Checks:
             for i in bad
         ], columns=SET_ASIDE_COLUMNS)
         return self.df.drop(index=bad), aside
+
+
+#: a value quoted in a message is cut to this many characters (a 100,000-character field is not echoed whole)
+MAX_QUOTED = 40
+
+
+def _shorten(value: str, limit: int = MAX_QUOTED) -> str:
+    return value if len(value) <= limit else f"{value[:limit]}... ({len(value):,} characters)"
 
 
 def _blank(s: pd.Series) -> pd.Series:
@@ -585,6 +676,7 @@ def read_returns(folder: Path) -> Validated:
         t, s = read_table_file(path, root)
         tables += t
         skipped += s
+    skipped += unread_files(folder)
     if not tables:
         raise InputError("no 903 tables found (expected CSV or .xlsx files with DfE column names such as CHILD, DECOM, RNE)", folder)
     return validate(tables, skipped)
@@ -592,6 +684,22 @@ def read_returns(folder: Path) -> Validated:
 
 def missing_tables(v: Validated) -> list[str]:
     return [t for t in REQUIRED_TABLES if t not in v.tables or v.tables[t].empty]
+
+
+def why_missing(v: Validated, table: str) -> str:
+    """Why nothing usable was found for a required table, naming the files and the cause."""
+    rec = v.reconciliation()
+    read = rec[rec["table"] == table]
+    if len(read):
+        aside = v.set_aside[v.set_aside["table"] == table]
+        first = f" (first: {aside['file'].iloc[0]}, row {aside['row'].iloc[0]}: {aside['reason'].iloc[0]})" if len(aside) else ""
+        return (f"nothing usable in {table}: {int(read['rows_in'].sum()):,} row(s) read from {', '.join(read['file'])}, "
+                f"all set aside{first}")
+    near = [s for s in v.skipped if f"the {table} table" in s]
+    if near:
+        return f"nothing usable in {table}: {'; '.join(near)}"
+    return (f"nothing usable in {table}: no file was recognised as the {table} table"
+            + (f" (not read: {'; '.join(v.skipped[:3])})" if v.skipped else ""))
 
 
 # --- stitching ----------------------------------------------------------------------------------

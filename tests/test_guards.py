@@ -1,0 +1,184 @@
+"""Guards on the 903 path (issue 14, item 4 and the bad-input corpus): every fault gives one clear
+line or a flagged row, never a traceback or a silent drop, and rows in are counted from the file's
+physical lines."""
+
+import json
+import sys
+
+import pandas as pd
+import pytest
+
+from analysis import ingest903, ssda903
+from analysis.errors import InputError
+from conftest import write_csv
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from test_ssda903 import EPISODES, GOOD_EPISODES, GOOD_HEADER, HEADER, _return  # noqa: E402
+
+
+def _many_episodes(n: int) -> list[str]:
+    return [f"B{i},01/05/2024,S,C2,N1,U6,PR1,,,,TS18 1AA,TS19 2BB,SC123456" for i in range(n)]
+
+
+def test_a_stray_quote_swallows_no_rows(tmp_path):
+    rows = _many_episodes(8)
+    rows[3] = rows[3].replace(",S,", ',"S,', 1)  # line 5 of the file: a quote that is never closed
+    folder = _return(tmp_path, [f"B{i},M,01/06/2012,WBRI,,," for i in range(8)], rows).parent
+    v = ssda903.read_returns(folder)
+    rec = v.reconciliation()
+    eps = rec[rec["table"] == "episodes"].iloc[0]
+    assert eps["rows_in"] == 8 and eps["kept"] == 7 and eps["set_aside"] == 1, "rows in = the file's 8 data lines"
+    assert "line 5: a double quote that is never closed" in eps["notes"]
+    aside = v.set_aside.iloc[0]
+    assert aside["row"] == 5 and aside["column"] == "RNE" and "'\"S'" in aside["reason"]
+
+
+def test_a_header_and_rows_with_different_delimiters_are_each_read_with_their_own(tmp_path):
+    d = tmp_path / "2024-25"
+    write_csv(d / "header.csv", HEADER + "".join(r + "\n" for r in GOOD_HEADER))
+    write_csv(d / "episodes.csv", EPISODES + "".join(r.replace(",", ";") + "\n" for r in GOOD_EPISODES))
+    v = ssda903.read_returns(tmp_path)
+    assert len(v.tables["episodes"]) == 3 and v.set_aside.empty
+    assert any("the header is comma-separated but the rows are semicolon-separated" in f["notes"] for f in v.files)
+
+
+def test_utf16_files_are_read(tmp_path):
+    d = tmp_path / "2024-25"
+    d.mkdir(parents=True)
+    (d / "header.csv").write_bytes((HEADER + "".join(r + "\n" for r in GOOD_HEADER)).encode("utf-16"))
+    write_csv(d / "episodes.csv", EPISODES + "".join(r + "\n" for r in GOOD_EPISODES))
+    v = ssda903.read_returns(tmp_path)
+    assert v.tables["header"]["CHILD"].tolist() == ["A1", "A2"]
+    assert any("UTF-16" in f["notes"] for f in v.files)
+
+
+def test_a_table_missing_a_key_column_is_named_with_what_it_lacks(tmp_path):
+    d = tmp_path / "2024-25"
+    write_csv(d / "header.csv", HEADER + "".join(r + "\n" for r in GOOD_HEADER))
+    no_place = EPISODES.replace("PLACE,", "") + "".join(",".join(v for i, v in enumerate(r.split(",")) if i != 5) + "\n" for r in GOOD_EPISODES)
+    write_csv(d / "episodes.csv", no_place)
+    v = ssda903.read_returns(tmp_path)
+    assert any("episodes.csv: looks like the episodes table but has no PLACE column" in s for s in v.skipped), v.skipped
+    assert ssda903.missing_tables(v) == ["episodes"]
+    assert "has no PLACE column" in ssda903.why_missing(v, "episodes")
+
+
+def test_a_table_whose_rows_all_fail_says_which_file_and_why(tmp_path):
+    bad = [r.replace(",S,", ",Q,").replace(",P,", ",Q,") for r in GOOD_EPISODES]
+    v = ssda903.read_returns(_return(tmp_path, GOOD_HEADER, bad).parent)
+    why = ssda903.why_missing(v, "episodes")
+    assert why.startswith("nothing usable in episodes: 3 row(s) read from") and "episodes.csv" in why and "RNE 'Q'" in why
+
+
+def test_a_huge_field_is_not_echoed_whole():
+    big = "X" * 100_000
+    c = ssda903._Checks(pd.DataFrame({"RNE": [big]}))
+    c.add(pd.Series([True]), "RNE", "RNE '{RNE}' is not a valid code")
+    reason = c.reasons[0][0][1]
+    assert len(reason) < 120 and "(100,000 characters)" in reason
+
+
+def test_files_that_are_not_read_are_listed(tmp_path):
+    folder = _return(tmp_path, GOOD_HEADER, GOOD_EPISODES).parent
+    (folder / "2023-24.zip").write_bytes(b"PK\x03\x04")
+    (folder / "submission.xml").write_text("<Message/>")
+    v = ssda903.read_returns(folder)
+    assert any(s.startswith("2023-24.zip: a zip archive") for s in v.skipped)
+    assert any(s.startswith("submission.xml: the XML submission format") for s in v.skipped)
+
+
+# --- the LA_CODE file ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def lookup(built):
+    return pd.read_parquet(built[0].processed_public / "la_lookup.parquet")
+
+
+@pytest.mark.parametrize("text,expected", [("E06000004\n", "E06000004"), ("808", "E06000004"), ("Stockton-on-Tees\n", "E06000004")])
+def test_la_code_by_code_old_code_or_name(tmp_path, lookup, text, expected):
+    (tmp_path / "LA_CODE").write_text(text)
+    assert ingest903.la_of_returns(tmp_path, lookup) == (expected, True)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("", "the LA_CODE file is empty"),
+    ("<script>alert(1)</script>", "names no current LA"),
+    ("Stockten", "Closest matches: Stockton-on-Tees"),
+    ("Z" * 5000, "names no current LA"),
+])
+def test_a_bad_la_code_file_is_one_clear_line(tmp_path, lookup, text, message):
+    (tmp_path / "LA_CODE").write_text(text)
+    with pytest.raises(InputError, match=message) as err:
+        ingest903.la_of_returns(tmp_path, lookup)
+    assert len(str(err.value)) < 400 and "LA_CODE" in str(err.value)
+
+
+def test_without_a_lookup_an_la_code_must_look_like_one(tmp_path):
+    (tmp_path / "LA_CODE").write_text("<script>")
+    with pytest.raises(InputError, match="not an LA code"):
+        ingest903.la_of_returns(tmp_path)
+
+
+# --- damaged processed tables ---------------------------------------------------------------------------
+def _damage(path):
+    b = bytearray(path.read_bytes())
+    b[len(b) // 2] ^= 0xFF
+    path.write_bytes(bytes(b))
+
+
+def test_a_damaged_903_table_is_refused_at_read_and_rebuilt_by_ingest(project_903, tmp_path):
+    import shutil
+
+    from analysis.config import paths as make_paths
+    from conftest import make_project
+
+    root = make_project(tmp_path / "p")
+    shutil.copytree(project_903.processed_public, root / "data" / "processed" / "public")
+    shutil.copytree(project_903.raw / "ssda903", root / "data" / "raw" / "ssda903")
+    p = make_paths(root)
+    key = "test-key-" + "0" * 24
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ANALYSIS_PSEUDONYMISATION_KEY", key)
+    try:
+        assert ingest903.run_ingest_903(p).status == "built"
+        stamp = json.loads((p.processed / "ssda903" / "_inputs.json").read_text())
+        assert "placements.parquet" in stamp["outputs"]
+        assert ingest903.run_ingest_903(p).status == "up to date"
+        _damage(p.processed / "ssda903" / "placements.parquet")
+        with pytest.raises(InputError, match=r"placements.parquet: is damaged .* `analysis ingest --force`"):
+            ingest903.read_processed(p, ("placements",))
+        assert ingest903.run_ingest_903(p).status == "built", "damage is detected: not 'up to date'"
+        assert ingest903.read_processed(p, ("placements",)).tables["placements"] is not None
+        assert ingest903.run_ingest_903(p, force=True).status == "built"
+    finally:
+        mp.undo()
+
+
+def test_a_damaged_public_table_is_refused_and_rebuilt(tmp_path):
+    from analysis.config import paths as make_paths
+    from analysis.ingest import is_up_to_date, read_table, run_ingest
+    from conftest import make_project
+
+    p = make_paths(make_project(tmp_path / "p"))
+    run_ingest(p)
+    assert is_up_to_date(p)
+    _damage(p.processed_public / "la_lookup.parquet")
+    with pytest.raises(InputError, match="la_lookup.parquet: is damaged"):
+        read_table(p, "la_lookup")
+    assert not is_up_to_date(p)
+    assert run_ingest(p).status == "built"
+    assert len(read_table(p, "la_lookup")) > 150
+
+
+def test_ingest_force_rebuilds_the_903_tables_too(monkeypatch):
+    from analysis import cli
+
+    seen = {}
+    monkeypatch.setattr("analysis.ingest.run_ingest", lambda p, force: type("R", (), {"status": "up to date", "report": {"files": {}}})())
+
+    def fake_903(p, *, force=False):
+        seen["force"] = force
+        return ingest903.Ingest903Result("up to date", p.processed, {})
+
+    monkeypatch.setattr(ingest903, "run_ingest_903", fake_903)
+    cli.main(["ingest", "--force"])
+    assert seen["force"] is True
