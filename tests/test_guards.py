@@ -182,3 +182,28 @@ def test_ingest_force_rebuilds_the_903_tables_too(monkeypatch):
     monkeypatch.setattr(ingest903, "run_ingest_903", fake_903)
     cli.main(["ingest", "--force"])
     assert seen["force"] is True
+
+
+# --- a year given twice, conflicting dates of birth ------------------------------------------------------------
+def test_a_year_supplied_twice_is_noted_and_its_repeated_rows_set_aside(tmp_path):
+    _return(tmp_path, GOOD_HEADER, GOOD_EPISODES, year="2024-25")
+    _return(tmp_path, GOOD_HEADER, GOOD_EPISODES[:2] + [GOOD_EPISODES[2].replace("03/03/2025", "04/03/2025")], year="2025")
+    v = ssda903.read_returns(tmp_path)
+    rec = v.reconciliation()
+    eps = rec[rec["table"] == "episodes"].set_index("file")
+    assert eps["rows_in"].sum() == 6 and eps["kept"].sum() == 4 and eps["set_aside"].sum() == 2
+    assert (rec["rows_in"] == rec["kept"] + rec["set_aside"]).all()
+    assert all("is supplied in 2 files" in n for n in eps["notes"])
+    repeats = v.set_aside[v.set_aside["reason"].str.contains("is supplied twice")]
+    assert len(repeats[repeats["table"] == "episodes"]) == 2
+    assert all(f.endswith("2025/episodes.csv") or f.endswith("2025/header.csv") for f in repeats["file"])
+
+
+def test_children_with_conflicting_dates_of_birth_are_counted(tmp_path):
+    open_episode = "A1,01/05/2023,S,C2,N1,U6,PR1,,,,TS18 1AA,TS19 2BB,SC123456"
+    _return(tmp_path, [GOOD_HEADER[0].replace(",M,", ",1,")], [open_episode], year="2023-24")  # SEX was 1/2 before 2025
+    _return(tmp_path, [GOOD_HEADER[0].replace("01/06/2012", "02/06/2012")], [open_episode], year="2024-25")
+    v = ssda903.read_returns(tmp_path)
+    assert v.set_aside.empty, v.set_aside
+    assert ssda903.conflicting_dobs(v) == 1
+    assert ssda903.stitch(v)["header"]["DOB"].tolist() == ["02/06/2012"], "the latest return's date of birth is used"

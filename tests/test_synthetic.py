@@ -119,7 +119,8 @@ def test_cli_validate_reports_and_exits_2_when_nothing_usable(tmp_path, capsys):
     assert cli.main(["validate", str(tmp_path)]) == 2
     out = capsys.readouterr()
     assert "row 2, column SEX: SEX is not a 2025 code" in out.out
-    assert "nothing usable in header, episodes" in out.err
+    assert "error: nothing usable in header: 1 row(s) read from" in out.err and "SEX is not a 2025 code" in out.err
+    assert "error: nothing usable in episodes: 1 row(s) read from" in out.err
 
 
 def test_the_903_ingest_reruns_only_when_returns_code_key_or_postcode_data_change(built, tmp_path, monkeypatch):

@@ -55,7 +55,7 @@ def _cmd_ingest_903(p, *, force: bool = False) -> None:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .ssda903 import missing_tables, read_returns, why_missing
+    from .ssda903 import conflicting_dobs, missing_tables, read_returns, why_missing
 
     v = read_returns(Path(args.path))
     rec = v.reconciliation()
@@ -70,6 +70,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(f"  {r.file}, row {r.row}, column {r.column}: {r.reason}")
     if not v.warnings.empty:
         print(f"{len(v.warnings)} warning(s) on rows kept, e.g. {v.warnings['file'].iloc[0]}, row {v.warnings['row'].iloc[0]}: {v.warnings['reason'].iloc[0]}")
+    conflicts = conflicting_dobs(v)
+    if conflicts:
+        print(f"warning: {conflicts} child(ren) have a different date of birth in different years' returns; the latest return's is used")
     missing = missing_tables(v)
     if missing:
         for table in missing:

@@ -151,6 +151,7 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
     missing = ssda903.missing_tables(v)
     if missing:
         raise InputError("; ".join(ssda903.why_missing(v, t) for t in missing), folder)
+    dob_conflicts = ssda903.conflicting_dobs(v)
     s = ssda903.stitch(v)
     v.tables.clear()  # the stitched copies replace them (at national scale this frees about 0.7 GiB)
     eps, hdr = s.pop("episodes"), s["header"]
@@ -224,6 +225,7 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
         "episodes_after_stitching": int(len(episodes_out)), "children": int(len(children)),
         "placements": int(len(placement_table)), "periods": int(len(period_table)),
         "episodes_closed_by_stitching": int(episodes_out["closed_by_stitch"].sum()),
+        "children_with_conflicting_dob": dob_conflicts,
         "placement_postcodes_not_found": unknown_postcodes,
         "locations_derived_from_postcodes": int(episodes_out["derived_location"].sum()),
         **cost_report,
@@ -242,6 +244,8 @@ def report_markdown(report: dict) -> str:
               f"After stitching: {report['episodes_after_stitching']} episodes, {report['children']} children, "
               f"{report['placements']} placements, {report['periods']} periods of care; "
               f"{report['episodes_closed_by_stitching']} episode(s) left open by an earlier return were closed at the next episode's start.",
+              f"Children whose date of birth differs between years' returns (the latest return's is used): "
+              f"{report.get('children_with_conflicting_dob', 0)}.",
               f"Placement locations derived from postcodes: {report['locations_derived_from_postcodes']}; placement postcodes not in the directory: {report['placement_postcodes_not_found']}."]
     if report.get("cost_files"):
         lines += ["", f"Placement costs ({', '.join(report['cost_files'])}): {report['cost_rows_in']} rows in = "

@@ -637,12 +637,20 @@ def _infer_year(tables: list[RawTable]) -> None:
 def validate(tables: list[RawTable], skipped: list[str] | None = None) -> Validated:
     """Check every table; set aside failing rows; stack the kept rows of each table across years."""
     _infer_year(tables)
+    repeats = _repeated_across_files(tables)
     kept: dict[str, list[pd.DataFrame]] = {}
     asides, warns, files = [], [], []
     headers = {}
     for t in sorted(tables, key=lambda t: (t.table != "header", t.collection_year, t.file)):
         df = t.frame.reset_index(drop=True)
         year = int(t.collection_year)
+        rows_in = len(df)
+        if id(t) in repeats:  # the same year's table supplied again: rows that repeat an earlier file's are set aside
+            drop, first_file = repeats[id(t)]
+            asides.append(pd.DataFrame({"table": t.table, "collection_year": year, "file": t.file, "row": df.loc[drop, "_row"].to_numpy(),
+                                        "column": "", "value": "", "reason": f"repeats a row of {first_file} (collection year {year} "
+                                        "is supplied twice)"}, columns=SET_ASIDE_COLUMNS))
+            df = df.drop(index=drop).reset_index(drop=True)
         if t.table == "header":
             c = _check_header(df, year)
         elif t.table == "episodes":
@@ -659,12 +667,37 @@ def validate(tables: list[RawTable], skipped: list[str] | None = None) -> Valida
             headers[year] = pd.concat([headers[year], good]) if year in headers else good
         kept.setdefault(t.table, []).append(good)
         asides.append(aside)
-        files.append({"table": t.table, "collection_year": year, "file": t.file, "rows_in": len(df), "kept": len(good),
-                      "set_aside": len(aside), "notes": "; ".join(t.notes)})
+        files.append({"table": t.table, "collection_year": year, "file": t.file, "rows_in": rows_in, "kept": len(good),
+                      "set_aside": rows_in - len(good), "notes": "; ".join(t.notes)})
     out = {name: pd.concat(frames, ignore_index=True).drop(columns=["_dob"], errors="ignore") for name, frames in kept.items()}
     set_aside = pd.concat([a for a in asides if not a.empty], ignore_index=True) if any(not a.empty for a in asides) else pd.DataFrame(columns=SET_ASIDE_COLUMNS)
     warnings = pd.concat([w for w in warns if not w.empty], ignore_index=True) if any(not w.empty for w in warns) else pd.DataFrame(columns=SET_ASIDE_COLUMNS)
     return Validated(out, set_aside, warnings, files, list(skipped or []))
+
+
+def _repeated_across_files(tables: list[RawTable]) -> dict[int, tuple[list[int], str]]:
+    """Where one collection year's table comes from more than one file: the rows of each later file
+    that repeat a row of an earlier one (by every value), and the earlier file. Each file gets a note."""
+    out: dict[int, tuple[list[int], str]] = {}
+    groups: dict[tuple[str, int], list[RawTable]] = {}
+    for t in tables:
+        groups.setdefault((t.table, int(t.collection_year)), []).append(t)
+    for (table, year), group in groups.items():
+        if len(group) < 2:
+            continue
+        group = sorted(group, key=lambda t: t.file)
+        names = [t.file for t in group]
+        for t in group:
+            t.notes.append(f"collection year {year} of the {table} table is supplied in {len(group)} files ({', '.join(names)})")
+        seen = {tuple(r) for r in group[0].frame.drop(columns=["_file", "_row"]).astype(str).itertuples(index=False, name=None)}
+        for t in group[1:]:
+            values = t.frame.drop(columns=["_file", "_row"]).astype(str)
+            rows = [tuple(r) for r in values.itertuples(index=False, name=None)]
+            drop = [i for i, r in enumerate(rows) if r in seen]
+            seen.update(rows)
+            if drop:
+                out[id(t)] = (drop, group[0].file)
+    return out
 
 
 def read_returns(folder: Path) -> Validated:
@@ -680,6 +713,15 @@ def read_returns(folder: Path) -> Validated:
     if not tables:
         raise InputError("no 903 tables found (expected CSV or .xlsx files with DfE column names such as CHILD, DECOM, RNE)", folder)
     return validate(tables, skipped)
+
+
+def conflicting_dobs(v: Validated) -> int:
+    """Children whose date of birth differs between years' returns (the latest return's is used)."""
+    hdr = v.tables.get("header")
+    if hdr is None or hdr.empty:
+        return 0
+    dobs = hdr.loc[hdr["DOB"] != "", ["CHILD", "DOB"]].drop_duplicates()
+    return int(dobs.loc[dobs["CHILD"].duplicated(), "CHILD"].nunique())
 
 
 def missing_tables(v: Validated) -> list[str]:
