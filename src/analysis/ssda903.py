@@ -255,7 +255,8 @@ def _read_csv_fast(text: str) -> tuple[pd.DataFrame, str] | None:
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None  # ragged rows, stray quotes: the careful reader names the line
-    if table.num_rows != sum(1 for line in text.split("\n")[1:] if line.strip("\r")):
+    # a plain file has no blank line before its last row, so its data lines are its line breaks after the header
+    if table.num_rows != text.rstrip("\r\n").count("\n"):
         return None  # a quote joined physical lines into one row: the careful reader counts lines, not parsed rows
     columns = {n: pc.utf8_trim_whitespace(table.column(h)) for h, n in zip(raw_names, names) if n}
     rows = pa.array(np.arange(2, 2 + table.num_rows, dtype=np.int64))
