@@ -207,3 +207,35 @@ def test_children_with_conflicting_dates_of_birth_are_counted(tmp_path):
     assert v.set_aside.empty, v.set_aside
     assert ssda903.conflicting_dobs(v) == 1
     assert ssda903.stitch(v)["header"]["DOB"].tolist() == ["02/06/2012"], "the latest return's date of birth is used"
+
+
+# --- keep what can be used -----------------------------------------------------------------------------
+def test_an_open_episode_with_a_reason_for_ending_is_kept_open_and_flagged(tmp_path):
+    # DfE rule 148: REC without DEC. Setting the row aside made those children vanish from the stock
+    row = "A1,01/05/2024,S,C2,N1,U6,PR1,,E8,,,,"
+    v = ssda903.read_returns(_return(tmp_path, GOOD_HEADER, [row, GOOD_EPISODES[2]]).parent)
+    assert v.set_aside.empty
+    eps = v.tables["episodes"]
+    kept = eps[eps["CHILD"] == "A1"].iloc[0]
+    assert kept["DEC"] == "" and kept["REC"] == "", "still open, the stray reason blanked"
+    flag = v.warnings[v.warnings["reason"].str.startswith("DfE rule 148")]
+    assert len(flag) == 1 and flag["row"].iloc[0] == 2 and flag["value"].iloc[0] == "E8", "the value as found"
+
+
+def test_a_review_recorded_after_the_year_end_is_kept_with_a_flag(tmp_path):
+    folder = _return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
+    write_csv(folder / "reviews.csv", "CHILD,DOB,REVIEW,REVIEW_CODE\nA1,01/06/2012,15/04/2025,PN1\nA2,15/01/2018,10/03/2025,PN2\n")
+    v = ssda903.read_returns(folder.parent)
+    assert len(v.tables["reviews"]) == 2 and v.set_aside.empty
+    assert v.warnings["reason"].str.contains("REVIEW is after the end of the collection year").sum() == 1
+
+
+def test_a_folder_named_by_its_start_year_is_read_by_its_dates(tmp_path):
+    # another tool's layout: a folder "2024" holding 2024-25's return (a lone year is read as the year ending 31 March)
+    _return(tmp_path, GOOD_HEADER, GOOD_EPISODES, year="2024")
+    v = ssda903.read_returns(tmp_path)
+    assert v.set_aside.empty and set(v.tables["episodes"]["collection_year"]) == {2025}
+    assert any("named as collection year 2023-24, but its episode dates are 2024-25's: read as 2024-25" in f["notes"] for f in v.files)
+    kept_name = ssda903.read_returns(tmp_path, year_from="name")
+    assert len(kept_name.set_aside) > 0, "with --year-from name the dates outside the named year are set aside, as before"
+    assert any("kept as named" in f["notes"] for f in kept_name.files)

@@ -77,7 +77,6 @@ def test_xlsx_returns_are_read_sheet_by_sheet(tmp_path):
     ("A1,01/05/2024,S,C9,N1,U6,PR1,,,,,,", "LS", "not a valid code"),
     ("A1,01/05/2024,S,C2,N1,P2,PR4,,,,,,", "PLACE", "not valid for an episode starting"),
     ("A1,01/05/2024,S,C2,N1,P1,PR4,,,,,,", "PLACE_PROVIDER", "not valid with placement P1"),
-    ("A1,01/05/2024,S,C2,N1,U6,PR1,,E8,,,,", "DEC", "no end date"),
     ("A1,01/05/2024,S,C2,N1,U6,PR1,01/06/2024,X1,BORED,,,", "REASON_PLACE_CHANGE", "not a valid code"),
     ("A1,01/05/2026,S,C2,N1,U6,PR1,,,,,,", "DECOM", "after the end of the collection year"),
     ("A1,01/05/2011,S,C2,N1,U6,PR1,01/06/2011,E8,,,,", "DECOM", "before the child's date of birth"),

@@ -57,7 +57,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     from .ssda903 import conflicting_dobs, missing_tables, read_returns, why_missing
 
-    v = read_returns(Path(args.path))
+    v = read_returns(Path(args.path), year_from=args.year_from)
     rec = v.reconciliation()
     print(rec.groupby(["collection_year", "table"])[["rows_in", "kept", "set_aside"]].sum().to_string())
     for note in (f"{r.file}: {r.notes}" for r in rec.itertuples() if r.notes):
@@ -239,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
         "(file, row, column, reason) and warnings. Writes nothing. Exit 2 if no usable header or episodes remain.",
     )
     p_val.add_argument("path", help="folder of returns (one sub-folder per year, e.g. 2024-25/) or one file")
+    p_val.add_argument("--year-from", choices=("dates", "name"), default="dates",
+                       help="where a folder or file name and the episode dates disagree on the collection year, which wins (default: dates)")
     p_val.set_defaults(func=_cmd_validate)
 
     p_syn = sub.add_parser(

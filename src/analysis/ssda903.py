@@ -432,6 +432,20 @@ class _Checks:
     def __init__(self, df: pd.DataFrame):
         self.df = df
         self.reasons: dict[int, list[tuple[str, str]]] = {}
+        self.flags: list[tuple[int, str, str, str]] = []  # rows kept with a flag: (index, column, reason, value as found)
+
+    def flag(self, mask: pd.Series, column: str, reason: str) -> None:
+        """Keep the rows, with a flag (a warning): what breaks a rule but leaves the row usable."""
+        mask = mask.fillna(False).astype(bool)
+        rows = mask.index[mask.to_numpy()]
+        values = self.df.loc[rows, column].astype(str) if column in self.df.columns else pd.Series("", index=rows)
+        self.flags += [(i, column, reason, _shorten(v)) for i, v in zip(rows, values)]
+
+    def flagged(self, table: str, year: int) -> pd.DataFrame:
+        rows = [{"table": table, "collection_year": year, "file": self.df.at[i, "_file"], "row": int(self.df.at[i, "_row"]),
+                 "column": col, "value": value, "reason": text}
+                for i, col, text, value in self.flags if i not in self.reasons]
+        return pd.DataFrame(rows, columns=SET_ASIDE_COLUMNS)
 
     def add(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
         """``reason``: one text, a text per row, or a template filled from each failing row's
@@ -476,6 +490,10 @@ def _blank(s: pd.Series) -> pd.Series:
     return s.fillna("").astype(str).str.strip() == ""
 
 
+#: dates after the year end that leave the row usable: flagged and kept (a review recorded late is still a review)
+LATE_DATES_FLAGGED = frozenset({"REVIEW"})
+
+
 def _check_dates(c: _Checks, df: pd.DataFrame, columns: Iterable[str], year: int, *, required: Iterable[str] = ()) -> dict[str, pd.Series]:
     from .ssda903_rules import year_end
 
@@ -488,7 +506,11 @@ def _check_dates(c: _Checks, df: pd.DataFrame, columns: Iterable[str], year: int
         if col in required:
             c.add(blank, col, f"{col} is blank")
         c.add(~blank & d.isna(), col, f"{col} is not a date in DD/MM/YYYY form")
-        c.add(d > year_end(year), col, f"{col} is after the end of the collection year (31/03/{year})")
+        late = d > year_end(year)
+        if col in LATE_DATES_FLAGGED:
+            c.flag(late, col, f"{col} is after the end of the collection year (31/03/{year}): kept")
+        else:
+            c.add(late, col, f"{col} is after the end of the collection year (31/03/{year})")
         c.add(d < pd.Timestamp(1980, 1, 1), col, f"{col} is before 1980")
         parsed[col] = d
     return parsed
@@ -534,9 +556,15 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
     prov = r.provider_problems(df["PLACE"], df["PLACE_PROVIDER"], year)
     c.add(prov.notna(), "PLACE_PROVIDER", prov)
     rec_blank, dec_blank = _blank(df["REC"]), _blank(df["DEC"])
+    # DfE rule 148: a reason for ending but no end date. The episode is still open: keep it (so the child
+    # stays in the stock), blank the reason, and flag it, rather than lose the child
+    open_with_reason = ~rec_blank & dec_blank
+    if open_with_reason.any():
+        c.flag(open_with_reason, "REC", "DfE rule 148: a reason for ending (REC) but no end date: kept as an open episode, REC blanked")
+        df.loc[open_with_reason, "REC"] = ""
+        rec_blank = _blank(df["REC"])
     c.add(~rec_blank & r.code_check(df["REC"], r.REC), "REC", "REC '{REC}' is not a valid code")
     c.add(rec_blank & ~dec_blank, "REC", "REC is blank but the episode has an end date")
-    c.add(~rec_blank & dec_blank, "DEC", "the episode has a reason for ending (REC) but no end date")
     c.add(r.code_check(df["REASON_PLACE_CHANGE"], r.REASON_PLACE_CHANGE, allow_blank=True), "REASON_PLACE_CHANGE",
           "REASON_PLACE_CHANGE '{REASON_PLACE_CHANGE}' is not a valid code")
     born = _lookup(df["CHILD"], dob)
@@ -588,7 +616,7 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
         warnings.append((i, "RNE", "not S although the previous episode ended the period of care"))
     w = pd.DataFrame([{"table": "episodes", "collection_year": year, "file": df.at[i, "_file"], "row": int(df.at[i, "_row"]),
                        "column": col, "value": str(df.at[i, col]), "reason": text} for i, col, text in warnings], columns=SET_ASIDE_COLUMNS)
-    return c, w
+    return c, pd.concat([w, c.flagged("episodes", year)], ignore_index=True) if c.flags else w
 
 
 def _check_other(table: str, df: pd.DataFrame, year: int) -> _Checks:
@@ -613,6 +641,38 @@ def _check_other(table: str, df: pd.DataFrame, year: int) -> _Checks:
     return c
 
 
+def _folder(t: RawTable) -> str:
+    return str(Path(t.file.split("[")[0]).parent)
+
+
+def _check_year_names(tables: list[RawTable], year_from: str) -> None:
+    """Where a folder or file name gives one collection year and the episode dates show the next (a folder
+    "2017" holding 2017-18's return, as some tools name them): say so, and with ``year_from="dates"``
+    (the default) take the year from the dates for every table in that folder."""
+    from .ssda903_rules import year_end
+
+    moved: dict[str, tuple[int, int]] = {}
+    for t in tables:
+        if t.table != "episodes" or t.collection_year is None or t.frame.empty:
+            continue
+        dates = pd.concat([parse_dates(t.frame["DECOM"]), parse_dates(t.frame["DEC"])]).dropna()
+        named = int(t.collection_year)
+        late = dates > year_end(named)
+        # the next year's return: some of its dates are after the named year's end, and none after the next one's
+        if late.mean() >= 0.01 and not (dates > year_end(named + 1)).any():
+            moved[_folder(t)] = (named, named + 1)
+    for t in tables:
+        if _folder(t) in moved and t.collection_year is not None:
+            named, shown = moved[_folder(t)]
+            if year_from == "dates":
+                t.collection_year = shown
+                t.notes.append(f"named as collection year {named - 1}-{str(named)[2:]}, but its episode dates are {shown - 1}-{str(shown)[2:]}'s: "
+                               f"read as {shown - 1}-{str(shown)[2:]} (use --year-from name to keep the name)")
+            else:
+                t.notes.append(f"named as collection year {named - 1}-{str(named)[2:]}, but its episode dates are {shown - 1}-{str(shown)[2:]}'s: "
+                               "kept as named (--year-from name)")
+
+
 def _infer_year(tables: list[RawTable]) -> None:
     """Give files with no year in their path the year of the episodes file in the same folder."""
     from .ssda903_rules import collection_year_of
@@ -635,8 +695,12 @@ def _infer_year(tables: list[RawTable]) -> None:
             t.notes.append(f"collection year {t.collection_year} taken from the episodes file beside it")
 
 
-def validate(tables: list[RawTable], skipped: list[str] | None = None) -> Validated:
-    """Check every table; set aside failing rows; stack the kept rows of each table across years."""
+def validate(tables: list[RawTable], skipped: list[str] | None = None, *, year_from: str = "dates") -> Validated:
+    """Check every table; set aside failing rows; stack the kept rows of each table across years.
+    ``year_from``: where a name and the episode dates disagree on the collection year, which wins."""
+    if year_from not in ("dates", "name"):
+        raise ValueError(f"year_from should be 'dates' or 'name', got {year_from!r}")
+    _check_year_names(tables, year_from)
     _infer_year(tables)
     repeats = _repeated_across_files(tables)
     kept: dict[str, list[pd.DataFrame]] = {}
@@ -661,6 +725,8 @@ def validate(tables: list[RawTable], skipped: list[str] | None = None) -> Valida
             warns.append(w)
         else:
             c = _check_other(t.table, df, year)
+            if c.flags:
+                warns.append(c.flagged(t.table, year))
         good, aside = c.split(t.table, year)
         good = good.assign(collection_year=year)
         if t.table == "header":
@@ -701,7 +767,7 @@ def _repeated_across_files(tables: list[RawTable]) -> dict[int, tuple[list[int],
     return out
 
 
-def read_returns(folder: Path) -> Validated:
+def read_returns(folder: Path, *, year_from: str = "dates") -> Validated:
     """Read and check every 903 file under a folder (or one file)."""
     folder = Path(folder)
     root = folder.parent  # so the folder's own name (e.g. 2024-25) counts towards the year
@@ -713,7 +779,7 @@ def read_returns(folder: Path) -> Validated:
     skipped += unread_files(folder)
     if not tables:
         raise InputError("no 903 tables found (expected CSV or .xlsx files with DfE column names such as CHILD, DECOM, RNE)", folder)
-    return validate(tables, skipped)
+    return validate(tables, skipped, year_from=year_from)
 
 
 def conflicting_dobs(v: Validated) -> int:
