@@ -80,11 +80,25 @@ def test_a_huge_field_is_not_echoed_whole():
 
 def test_files_that_are_not_read_are_listed(tmp_path):
     folder = _return(tmp_path, GOOD_HEADER, GOOD_EPISODES).parent
-    (folder / "2023-24.zip").write_bytes(b"PK\x03\x04")
+    (folder / "2023-24.zip").write_bytes(b"PK\x03\x04 broken")
     (folder / "submission.xml").write_text("<Message/>")
     v = ssda903.read_returns(folder)
-    assert any(s.startswith("2023-24.zip: a zip archive") for s in v.skipped)
+    assert any(s.endswith("2023-24.zip: not a readable zip archive") for s in v.skipped), v.skipped
     assert any(s.startswith("submission.xml: the XML submission format") for s in v.skipped)
+
+
+def test_a_year_in_a_zip_archive_is_read(tmp_path):
+    import zipfile
+
+    _return(tmp_path / "returns", GOOD_HEADER, GOOD_EPISODES, year="2024-25")
+    with zipfile.ZipFile(tmp_path / "returns" / "2023-24.zip", "w") as z:
+        z.writestr("header.csv", HEADER + GOOD_HEADER[0].replace(",M,", ",1,") + "\n")
+        z.writestr("episodes.csv", EPISODES + "A1,01/05/2023,S,C2,N1,U6,PR1,,,,TS18 1AA,TS19 2BB,SC123456\n")
+    v = ssda903.read_returns(tmp_path / "returns")
+    rec = v.reconciliation()
+    assert set(rec["collection_year"]) == {2024, 2025}, rec
+    assert any("2023-24.zip/episodes.csv" in f for f in rec["file"])
+    assert v.set_aside.empty, v.set_aside
 
 
 # --- the LA_CODE file ------------------------------------------------------------------------------------

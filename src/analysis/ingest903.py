@@ -118,7 +118,7 @@ def read_processed(p: Paths, names: tuple[str, ...]) -> Processed903 | None:
 
 def _fingerprint(p: Paths, folder: Path) -> str:
     h = hashlib.sha256()
-    for f in ssda903.find_files(folder) + ([folder / LA_CODE_FILE] if (folder / LA_CODE_FILE).is_file() else []):
+    for f in ssda903.find_files(folder) + ssda903.find_archives(folder) + ([folder / LA_CODE_FILE] if (folder / LA_CODE_FILE).is_file() else []):
         h.update(str(f.relative_to(folder)).encode())
         h.update(f.read_bytes())
     for f in costs.find_cost_files(raw_costs(p)):
@@ -262,7 +262,7 @@ def report_markdown(report: dict) -> str:
 def run_ingest_903(p: Paths, *, force: bool = False) -> Ingest903Result:
     folder = raw_903(p)
     out = processed_903(p)
-    if not folder.is_dir() or not ssda903.find_files(folder):
+    if not folder.is_dir() or not (ssda903.find_files(folder) or ssda903.find_archives(folder)):
         return Ingest903Result("no data", out, {})
     fingerprint = _fingerprint(p, folder)
     stamp = out / STAMP

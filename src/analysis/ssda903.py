@@ -384,8 +384,45 @@ def find_files(folder: Path) -> list[Path]:
     return sorted(files)
 
 
+def find_archives(folder: Path) -> list[Path]:
+    """Zip archives under a folder (or the file itself), in a stable order."""
+    if folder.is_file():
+        return [folder] if folder.suffix.lower() == ".zip" else []
+    return sorted(f for f in folder.rglob("*.zip") if f.is_file() and not any(p.startswith(".") for p in f.relative_to(folder).parts))
+
+
+def read_archive(archive: Path, root: Path) -> tuple[list[RawTable], list[str]]:
+    """The 903 tables in a zip archive, read as if unzipped beside it (``2024.zip/2024-25/episodes.csv``):
+    the archive's name and each member's path count towards the collection year."""
+    import tempfile
+    import zipfile
+
+    shown = archive.relative_to(root) if archive.is_relative_to(root) else Path(archive.name)
+    tables, skipped = [], []
+    try:
+        with zipfile.ZipFile(archive) as z, tempfile.TemporaryDirectory(prefix="cla-903-zip-") as tmp:
+            members = [m for m in z.infolist() if not m.is_dir() and Path(m.filename).suffix.lower() in (".csv", ".xlsx", ".xlsm")
+                       and not any(part.startswith((".", "__MACOSX")) for part in Path(m.filename).parts)]
+            if not members:
+                return [], [f"{shown}: a zip archive with no CSV or Excel files in it"]
+            base = Path(tmp) / shown
+            for m in members:
+                target = base / m.filename
+                if not target.resolve().is_relative_to(Path(tmp).resolve()):
+                    skipped.append(f"{shown}: member {m.filename!r} points outside the archive; not read")
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(z.read(m))
+                t, s = read_table_file(target, Path(tmp))
+                tables += t
+                skipped += s
+    except zipfile.BadZipFile:
+        return [], [f"{shown}: not a readable zip archive"]
+    return tables, skipped
+
+
 #: files that can hold returns but are not read (yet): listed as not read, never ignored in silence
-UNREAD_SUFFIXES = {".zip": "a zip archive: unzip it into the folder", ".xml": "the XML submission format is not read yet: export CSV",
+UNREAD_SUFFIXES = {".xml": "the XML submission format is not read yet: export CSV",
                    ".xls": "an old-style Excel file: save it as .xlsx or CSV", ".ods": "an OpenDocument sheet: save it as .xlsx or CSV",
                    ".txt": "a text file: if it is a return, save it as .csv"}
 
@@ -774,6 +811,10 @@ def read_returns(folder: Path, *, year_from: str = "dates") -> Validated:
     tables, skipped = [], []
     for path in find_files(folder):
         t, s = read_table_file(path, root)
+        tables += t
+        skipped += s
+    for archive in find_archives(folder):
+        t, s = read_archive(archive, root)
         tables += t
         skipped += s
     skipped += unread_files(folder)
