@@ -1,14 +1,16 @@
-"""What a paper publishes: tables (through the disclosure gate), headline metrics, charts.
+"""What a paper publishes: tables, charts, sentences and headline metrics, all through the one
+disclosure gate (:func:`analysis.disclosure.gate`).
 
-A notebook creates one :class:`Report`, passes every table it shows through
-:meth:`Report.table` (which applies :func:`analysis.disclosure.apply_disclosure_control` and
-displays the result), records headline numbers with :meth:`Report.metric`, and calls
+A notebook creates one :class:`Report`, passes every table it shows through :meth:`Report.table`
+(which gates it, displays it with reader labels and returns the gated table for the chart and
+sentences beside it), shows charts of its own data with :meth:`Report.chart` (stamped when the
+data is synthetic), records headline numbers with :meth:`Report.metric`, and calls
 :meth:`Report.finish` at the end. With an ``output_dir`` (the runner gives one) ``finish`` writes
 ``metrics.json`` and ``tables.xlsx`` there; without one (interactive use) nothing is written.
 
-:func:`scan_outputs` is the last check before a report is published: it looks through the HTML,
-workbook and metrics for child identifiers, postcodes, dates of birth and counts of 1 to 4 left
-unsuppressed.
+:func:`scan_outputs` is the last check before a report is published: it reads what a reader
+reads (HTML text with alt text, PDF text, workbook cells, metrics) for identifiers, postcodes,
+dates, counts of 1 to 4 (in cells, metrics and words) and figures that reveal a suppressed count.
 """
 
 from __future__ import annotations
