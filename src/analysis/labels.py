@@ -164,6 +164,8 @@ def column_label(name: object) -> str:
         return {"km": f"Ended unplanned by {months} months, others censored (%)",
                 "cif": f"Ended unplanned by {months} months, other endings competing (%)",
                 "unplanned_by": f"Ended unplanned by {months} months"}[kind]
+    if key.isalpha() and key.islower():  # one plain word: a header starts with a capital
+        return key.capitalize()
     if not SNAKE.match(key):
         return key
     words = [_WORDS.get(w, w) for w in key.split("_")]

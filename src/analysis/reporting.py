@@ -227,9 +227,9 @@ def write_workbook(path: Path, title: str, context: Mapping[str, Any], tables: S
     about = [("Report", title)] + ([("SYNTHETIC DATA", SYNTHETIC_NOTE)] if synthetic else [])
     for key, value in context.items():
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            about.append((key.replace("_", " ").capitalize(), value))
+            about.append((column_label(key), value))
         elif isinstance(value, Mapping):
-            about.append((key.replace("_", " ").capitalize(), "; ".join(f"{k}: {v}" for k, v in value.items())))
+            about.append((column_label(key), "; ".join(f"{k}: {v}" for k, v in value.items())))
     about += [
         ("Symbols", SYMBOLS_NOTE),
         ("Disclosure control", "Every table passed the project's disclosure gate: counts of children from 1 to 4 are shown as c, with secondary suppression where a total would reveal them, and every rate, percentage or amount of a suppressed group is suppressed with it."),
