@@ -253,3 +253,18 @@ def test_a_folder_named_by_its_start_year_is_read_by_its_dates(tmp_path):
     kept_name = ssda903.read_returns(tmp_path, year_from="name")
     assert len(kept_name.set_aside) > 0, "with --year-from name the dates outside the named year are set aside, as before"
     assert any("kept as named" in f["notes"] for f in kept_name.files)
+
+
+def test_the_ingest_report_counts_rows_by_rule_and_names_the_papers_they_could_move(tmp_path):
+    bad = [GOOD_EPISODES[0].replace(",S,", ",Q,"), "A2,03/03/2025,S,V2,N4,U3,PR1,,E8,,TS17 5AA,TS17 6BB,SC111111"]
+    v = ssda903.read_returns(_return(tmp_path, GOOD_HEADER, bad).parent)
+    t = ssda903.rule_summary(v.set_aside, v.warnings).set_index("rule")
+    assert t.loc["RNE … is not a valid code", "set aside"] == 1
+    flagged = t.loc[[r for r in t.index if r.startswith("DfE rule 148")][0]]
+    assert flagged["kept, flagged"] == 1 and flagged["set aside"] == 0
+    assert flagged["papers reading the table"].startswith("02, 03, 04")
+    assert ingest903.report_markdown({"la_code": "E06000004", "la_code_declared": True, "collection_years": [2025], "files": [],
+                                      "rows_set_aside": 1, "warnings": 1, "episodes_after_stitching": 1, "children": 1, "placements": 1,
+                                      "periods": 1, "episodes_closed_by_stitching": 0, "locations_derived_from_postcodes": 0,
+                                      "placement_postcodes_not_found": 0, "skipped_files": [],
+                                      "rules": t.reset_index().to_dict(orient="records")}).count("| episodes | ") == 2

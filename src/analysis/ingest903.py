@@ -226,6 +226,7 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
         "placements": int(len(placement_table)), "periods": int(len(period_table)),
         "episodes_closed_by_stitching": int(episodes_out["closed_by_stitch"].sum()),
         "children_with_conflicting_dob": dob_conflicts,
+        "rules": ssda903.rule_summary(v.set_aside, v.warnings).to_dict(orient="records"),
         "placement_postcodes_not_found": unknown_postcodes,
         "locations_derived_from_postcodes": int(episodes_out["derived_location"].sum()),
         **cost_report,
@@ -247,6 +248,10 @@ def report_markdown(report: dict) -> str:
               f"Children whose date of birth differs between years' returns (the latest return's is used): "
               f"{report.get('children_with_conflicting_dob', 0)}.",
               f"Placement locations derived from postcodes: {report['locations_derived_from_postcodes']}; placement postcodes not in the directory: {report['placement_postcodes_not_found']}."]
+    if report.get("rules"):
+        lines += ["", "By rule: rows set aside or kept with a flag, and the papers whose figures they could move.", "",
+                  "| table | rule | set aside | kept, flagged | papers reading the table |", "|---|---|---|---|---|"]
+        lines += [f"| {r['table']} | {r['rule']} | {r['set aside']} | {r['kept, flagged']} | {r['papers reading the table']} |" for r in report["rules"]]
     if report.get("cost_files"):
         lines += ["", f"Placement costs ({', '.join(report['cost_files'])}): {report['cost_rows_in']} rows in = "
                   f"{report['cost_rows_matched']} matched to a placement + {report['cost_rows_set_aside']} set aside "

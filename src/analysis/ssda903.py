@@ -823,6 +823,32 @@ def read_returns(folder: Path, *, year_from: str = "dates") -> Validated:
     return validate(tables, skipped, year_from=year_from)
 
 
+#: which papers read each table: a rule that sets aside or flags its rows could move their figures
+PAPERS_READING = {"episodes": "02, 03, 04 (placements, periods, stock, flows)", "header": "02, 03, 04 (age, sex; a child without one is lost)",
+                  "oc2": "02, 03, 04 (SDQ)", "uasc": "04 (UASC needs)", "missing": "none yet", "reviews": "none yet", "oc3": "none yet",
+                  "ad1": "none yet", "placed_for_adoption": "none yet", "previous_permanence": "none yet", "sw_episodes": "none yet"}
+
+_VALUES = re.compile(r"'[^']*'|\b\d{1,2}/\d{1,2}/\d{4}\b|\(row \d+\)|row \d+|\b20\d\d\b")
+
+
+def rule_summary(set_aside: pd.DataFrame, warnings: pd.DataFrame) -> pd.DataFrame:
+    """Per table and rule (the reason with its values taken out): rows set aside, rows kept with a flag,
+    and which papers read that table, so a reader can see which figures a rule could move."""
+    frames = []
+    for frame, what in ((set_aside, "set aside"), (warnings, "kept, flagged")):
+        if len(frame):
+            rules = frame["reason"].astype(str).str.split("; ").explode().str.replace(_VALUES, "…", regex=True)
+            frames.append(pd.DataFrame({"table": frame.loc[rules.index, "table"].to_numpy(), "rule": rules.to_numpy(), "what": what}))
+    if not frames:
+        return pd.DataFrame(columns=["table", "rule", "set aside", "kept, flagged", "papers reading the table"])
+    t = pd.concat(frames, ignore_index=True).groupby(["table", "rule", "what"]).size().unstack("what", fill_value=0).reset_index()
+    for col in ("set aside", "kept, flagged"):
+        if col not in t.columns:
+            t[col] = 0
+    t["papers reading the table"] = t["table"].map(PAPERS_READING).fillna("none yet")
+    return t[["table", "rule", "set aside", "kept, flagged", "papers reading the table"]].sort_values(["table", "set aside"], ascending=[True, False])
+
+
 def conflicting_dobs(v: Validated) -> int:
     """Children whose date of birth differs between years' returns (the latest return's is used)."""
     hdr = v.tables.get("header")
