@@ -268,3 +268,19 @@ def test_the_ingest_report_counts_rows_by_rule_and_names_the_papers_they_could_m
                                       "periods": 1, "episodes_closed_by_stitching": 0, "locations_derived_from_postcodes": 0,
                                       "placement_postcodes_not_found": 0, "skipped_files": [],
                                       "rules": t.reset_index().to_dict(orient="records")}).count("| episodes | ") == 2
+
+
+@pytest.mark.parametrize("others,warned", [(20, True), (10, False)])
+def test_children_with_homes_in_another_la_are_warned_of(others, warned):
+    from analysis import geography
+
+    directory = pd.DataFrame({"easting": [445000.0, 428000.0], "northing": [518000.0, 514000.0], "ltla": ["E06000004", "E06000005"]},
+                             index=pd.Index(["TS181AA", "DL11AA"]))
+    n_own = 80
+    children = pd.Series([f"C{i}" for i in range(n_own + others)])
+    homes = pd.Series(["TS181AA"] * n_own + ["DL11AA"] * others)
+    out = geography.other_la_homes(children, homes, "E06000004", directory, {"E06000004": "E06000004", "E06000005": "E06000005"})
+    assert bool(out) == warned
+    if warned:
+        assert out == [f"{others} of {n_own + others} children have a home postcode in E06000005, not E06000004: "
+                       "check that another LA's returns are not mixed in"]

@@ -369,6 +369,29 @@ def ltla_to_utla(raw_public: Path) -> dict[str, str]:
     return {ltla: canonical_code(utla) for ltla, utla in zip(df["LTLA23CD"], df["UTLA23CD"])}
 
 
+#: a warning when at least this share of children (and this many) have home postcodes in one other LA
+OTHER_LA_SHARE, OTHER_LA_MIN = 0.05, 20
+
+
+def other_la_homes(children: pd.Series, home_post: pd.Series, la_code: str, directory: pd.DataFrame,
+                   utla_of: dict[str, str]) -> list[str]:
+    """Warnings for a return that may mix in another LA's children: an LA other than the responsible
+    one where at least 5% (and 20) of the children's home postcodes are. Postcodes not in the
+    directory are left out. Families do live across boundaries, so this is a warning, not a rule."""
+    at = directory.index.get_indexer(home_post)
+    ltla = np.append(directory["ltla"].to_numpy(dtype=object), np.nan)[at]
+    home_la = placement_la(pd.Series(ltla, index=home_post.index, dtype=object), utla_of)
+    known = home_la.ne("")
+    per_child = pd.DataFrame({"child": children[known], "la": home_la[known]}).drop_duplicates("child", keep="last")
+    if per_child.empty:
+        return []
+    counts = per_child["la"].value_counts()
+    counts = counts[counts.index != canonical_code(la_code)]
+    n = len(per_child)
+    return [f"{k:,} of {n:,} children have a home postcode in {code}, not {la_code}: check that another LA's returns are not mixed in"
+            for code, k in counts.items() if k >= OTHER_LA_MIN and k / n >= OTHER_LA_SHARE]
+
+
 def placement_la(ltla: pd.Series, utla_of: dict[str, str]) -> pd.Series:
     """The upper-tier LA a placement is in; ``WAL``, ``SCO``, ``NIR`` for the rest of the UK."""
     def one(code: object) -> str:

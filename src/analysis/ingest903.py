@@ -130,17 +130,20 @@ def _fingerprint(p: Paths, folder: Path) -> str:
     return h.hexdigest()
 
 
-def _locate(p: Paths, eps: pd.DataFrame, la_code: str, uasc: set) -> tuple[pd.DataFrame, int]:
+def _locate(p: Paths, eps: pd.DataFrame, la_code: str, uasc: set) -> tuple[pd.DataFrame, int, list[str]]:
     """Episodes with distance (numeric miles), placement LA and location filled from postcodes where
-    the return lacks them, and how many placement postcodes the directory does not know."""
+    the return lacks them, how many placement postcodes the directory does not know, and warnings
+    about home postcodes in another LA (another LA's children mixed in)."""
     home_post, pl_post = geography.normalise_postcode(eps["HOME_POST"]), geography.normalise_postcode(eps["PL_POST"])
     need = eps["PL_DISTANCE"].fillna("").eq("") if "PL_DISTANCE" in eps.columns else pd.Series(True, index=eps.index)
     codes = set(home_post[need].unique()) | set(pl_post[need].unique())
     directory = geography.postcode_directory(codes, geography.postcode_cache(p)) if need.any() else pd.DataFrame(columns=["easting", "northing", "ltla"])
+    utla_of = geography.ltla_to_utla(p.raw_public)
     eps = geography.derive_distances(eps.assign(HOME_POST=home_post, PL_POST=pl_post), la_code, directory,
-                                     geography.ltla_to_utla(p.raw_public), uasc=uasc, normalised=True)
+                                     utla_of, uasc=uasc, normalised=True)
     eps["PL_DISTANCE"] = pd.to_numeric(eps["PL_DISTANCE"], errors="coerce")  # once, for placements, episodes and measures
-    return eps, int((pl_post.ne("") & ~pl_post.isin(directory.index)).sum())
+    warnings = geography.other_la_homes(eps.loc[need, "CHILD"], home_post[need], la_code, directory, utla_of) if need.any() else []
+    return eps, int((pl_post.ne("") & ~pl_post.isin(directory.index)).sum()), warnings
 
 
 def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
@@ -162,7 +165,7 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
     eps = eps.assign(CHILD=numbers[0])
     child_no = dict(zip(keyed, numbers[1:]))
     uasc = set(child_no.get("uasc", ()))
-    eps, unknown_postcodes = _locate(p, eps, la_code, uasc)
+    eps, unknown_postcodes, other_la = _locate(p, eps, la_code, uasc)
 
     births = ssda903.parse_dates(hdr["DOB"])
     birth = pd.Series(births.to_numpy(), index=child_no["header"])
@@ -226,6 +229,7 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
         "placements": int(len(placement_table)), "periods": int(len(period_table)),
         "episodes_closed_by_stitching": int(episodes_out["closed_by_stitch"].sum()),
         "children_with_conflicting_dob": dob_conflicts,
+        "other_la_warnings": other_la,
         "rules": ssda903.rule_summary(v.set_aside, v.warnings).to_dict(orient="records"),
         "placement_postcodes_not_found": unknown_postcodes,
         "locations_derived_from_postcodes": int(episodes_out["derived_location"].sum()),
@@ -247,6 +251,7 @@ def report_markdown(report: dict) -> str:
               f"{report['episodes_closed_by_stitching']} episode(s) left open by an earlier return were closed at the next episode's start.",
               f"Children whose date of birth differs between years' returns (the latest return's is used): "
               f"{report.get('children_with_conflicting_dob', 0)}.",
+              *[f"Warning: {w}." for w in report.get("other_la_warnings", [])],
               f"Placement locations derived from postcodes: {report['locations_derived_from_postcodes']}; placement postcodes not in the directory: {report['placement_postcodes_not_found']}."]
     if report.get("rules"):
         lines += ["", "By rule: rows set aside or kept with a flag, and the papers whose figures they could move.", "",
