@@ -371,3 +371,21 @@ def test_numbers_held_as_objects_go_with_a_suppressed_count_too():
     assert g.frame.loc[0, "spend"] == SUPPRESSED and g.frame.loc[2, "spend"] == 9_000.0
     with pytest.raises(GateError):
         gate(pd.DataFrame({"children": pd.Series([3, None], dtype=object)}), counts=[])
+
+
+def test_a_stock_and_its_flows_leave_no_single_suppressed_cell_to_work_out():
+    # stock[t] = stock[t-1] + entries[t] - exits[t]: entries of 4 with the stock and the exits shown gives it away
+    flows = pd.DataFrame({"year": [2023, 2024, 2025], "entries": [12, 4, 15], "cla_31_march": [30, 26, 31], "exits": [np.nan, 8.0, 10.0]})
+    g = gate(flows, counts=["entries", "cla_31_march", "exits"], stock_flow=("cla_31_march", "entries", "exits"))
+    f, hidden = g.frame, g.suppressed
+    assert f.loc[1, "entries"] == SUPPRESSED
+    for t in (1, 2):  # every identity has none or at least two suppressed cells
+        cells = [hidden.at[t, "cla_31_march"], hidden.at[t - 1, "cla_31_march"], hidden.at[t, "entries"], hidden.at[t, "exits"]]
+        assert sum(cells) != 1, (t, cells)
+    assert f.loc[2, "entries"] == 15, "an identity with nothing hidden is left alone"
+
+
+def test_the_scan_finds_a_flow_that_the_stock_gives_away(tmp_path):
+    frame = pd.DataFrame({"year": [2024, 2025], "entries": [12, SUPPRESSED], "cla_31_march": [30, 26], "exits": [None, 8]})
+    problems = _ungated(tmp_path, "flows", frame, ["entries", "cla_31_march", "exits"], stock_flow=["cla_31_march", "entries", "exits"])
+    assert any("stock = last stock + in - out" in p for p in problems), problems

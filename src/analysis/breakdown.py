@@ -180,8 +180,7 @@ def cohort(data: Data, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     p["period_start"] = periods["start"].reindex(key).to_numpy()
     p["short_breaks"] = periods["short_breaks_only"].reindex(key).fillna(False).astype(bool).to_numpy()
     kids = data.children.set_index("child")
-    born = pd.Series(pd.to_datetime(kids["birth_month"].reindex(p["child"]).to_numpy(), format="%Y-%m", errors="coerce"),
-                     index=p.index) + pd.Timedelta(days=14)
+    born = placements_mod.estimated_birth_date(pd.Series(kids["birth_month"].reindex(p["child"]).to_numpy(), index=p.index))
     eighteen = born + pd.DateOffset(years=18)
     steps = [
         ("started outside the years analysed", (p["start"] < s.data_start) | (p["start"] > s.data_end)),
@@ -649,10 +648,17 @@ CALIBRATION_RULE = (f"calibrated = calibration slope {CALIBRATED_SLOPE[0]} to {C
 #: subgroup checks: bootstrap resamples of the test years, and the family-wise error rate (Holm)
 FAIRNESS_RESAMPLES = 200
 FAIRNESS_ALPHA = 0.05
+FAIRNESS_MIN_EVENTS = 20  # a group is judged with at least this many placements that ended unplanned, and that did not
 FAIRNESS_RULE = (f"a group is flagged only when its difference from the whole test set is significant after Holm's correction "
                  f"for the {{tests}} tests made (family-wise 5%): AUC difference by bootstrap ({FAIRNESS_RESAMPLES} resamples), "
-                 "observed against predicted by an exact binomial test; groups with fewer than 20 placements that ended unplanned "
-                 "(or 20 that did not) are not judged")
+                 f"observed against predicted by an exact binomial test; groups with fewer than {FAIRNESS_MIN_EVENTS} placements that "
+                 f"ended unplanned (or {FAIRNESS_MIN_EVENTS} that did not) are not judged")
+
+
+def fairness_note(subgroups: pd.DataFrame) -> str:
+    """The rule the subgroup table follows, as a sentence for its notes."""
+    rule = FAIRNESS_RULE.format(tests=subgroups.attrs.get("tests", 0))
+    return rule[0].upper() + rule[1:] + ". AUC difference: the group's AUC minus the AUC of the whole test set."
 
 
 def rank_auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -695,7 +701,7 @@ def subgroup_checks(test: pd.DataFrame, prob: str, groupings: list[tuple[str, st
             row = {"characteristic": label, "group": group, "placements": len(gy), "unplanned": int(gy.sum()),
                    "observed_pct": round(100 * gy.mean(), 1), "predicted_pct": round(100 * gp.mean(), 1), "auc": np.nan,
                    "auc_difference": np.nan, "difference_lower": np.nan, "difference_upper": np.nan, "p_auc": np.nan, "p_calibration": np.nan}
-            judged = gy.sum() >= 20 and len(gy) - gy.sum() >= 20
+            judged = gy.sum() >= FAIRNESS_MIN_EVENTS and len(gy) - gy.sum() >= FAIRNESS_MIN_EVENTS
             if judged:
                 row["auc"] = roc_auc_score(gy, gp)
                 member = np.zeros(len(y), bool)
@@ -807,7 +813,7 @@ FEATURE_LABELS = {
 
 
 def _subgroup_verdict(row) -> str:
-    if row.unplanned < 20 or row.placements - row.unplanned < 20:
+    if not row.judged:
         return "too few to judge"
     notes = []
     if row.p_auc_holm < FAIRNESS_ALPHA:

@@ -29,6 +29,7 @@ import pandas as pd
 from . import funnel
 from .config import Paths, paths
 from .disclosure import count_text, gate
+from .labels import SYMBOL_WORDS
 from .geography import resolve_la
 from .ingest import read_table
 from .params import ParameterError
@@ -600,7 +601,7 @@ def placement_mix(panel: pd.DataFrame, settings: Settings, year: int) -> pd.Data
 def fmt(value: object, unit: str, decimals: int = 0) -> str:
     """A number in words-ready form: 12%, 125 per 10,000, £61,272."""
     if isinstance(value, str):
-        return {"c": "suppressed", "..": "not published", "x": "not available", "z": "not applicable"}.get(value, value)
+        return SYMBOL_WORDS.get(value, value)
     if value is None or pd.isna(value):
         return "not published"
     v = float(value)
@@ -718,10 +719,10 @@ def trend_sentence(panel: pd.DataFrame, settings: Settings, measure: Measure) ->
 
 def coverage_notes(panel: pd.DataFrame, settings: Settings) -> list[str]:
     """When the LA's own published series starts, and why (a new council after a boundary change)."""
-    s = panel[(panel["area_code"] == settings.la_code) & panel["value"].notna() & (panel["measure"] == "cla_rate")]
-    if s.empty:
+    years = _la_cla_years(panel, settings)
+    if years.empty:
         return [f"No children looked after figures are published for {settings.la_name} in these files"]
-    first = int(s["year"].min())
+    first = int(years.min())
     brk = settings.la.get("series_break_year") if hasattr(settings.la, "get") else None
     notes = []
     if brk is not None and not pd.isna(brk):
@@ -735,8 +736,13 @@ def coverage_notes(panel: pd.DataFrame, settings: Settings) -> list[str]:
 
 def first_data_year(panel: pd.DataFrame, settings: Settings) -> int:
     """The first year shown that has the LA's own published figures."""
-    s = panel[(panel["area_code"] == settings.la_code) & panel["value"].notna() & (panel["measure"] == "cla_rate")]
-    return max(settings.first_year, int(s["year"].min())) if not s.empty else settings.first_year
+    years = _la_cla_years(panel, settings)
+    return max(settings.first_year, int(years.min())) if not years.empty else settings.first_year
+
+
+def _la_cla_years(panel: pd.DataFrame, settings: Settings) -> pd.Series:
+    """The years with a published looked-after rate for the LA (its own series)."""
+    return panel.loc[(panel["area_code"] == settings.la_code) & panel["value"].notna() & (panel["measure"] == "cla_rate"), "year"]
 
 
 def key_findings(details: dict[str, dict], la_name: str) -> list[str]:

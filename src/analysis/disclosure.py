@@ -95,14 +95,45 @@ def apply_disclosure_control(
     be suppressed wherever the count is. ``groups`` names a column whose values mark blocks of rows
     that each add up to a published total (secondary suppression within each block).
     """
+    _check_arguments(df, count_columns, row_total, total_row, label_column)
+    mask = suppression_mask(
+        df, count_columns, row_total=row_total, total_row=total_row, label_column=label_column, groups=groups, min_count=min_count
+    )
+    return _apply_mask(df, mask, linked)
+
+
+def _protect_stock_flow(df: pd.DataFrame, mask: pd.DataFrame, stock: str, inflow: str, outflow: str) -> pd.DataFrame:
+    """Rows in time order tied by ``stock[t] = stock[t-1] + inflow[t] - outflow[t]``: a suppressed cell
+    with every other cell of one of these identities shown could be worked out, so the next-smallest
+    cell of that identity is suppressed too, repeated until no identity has a single suppressed cell."""
+    mask = mask.copy()
+    idx = list(df.index)
+    while True:
+        changed = False
+        for t in range(1, len(idx)):
+            cells = [(idx[t], stock), (idx[t - 1], stock), (idx[t], inflow), (idx[t], outflow)]
+            values = pd.Series([df.at[i, c] for i, c in cells], index=range(4))
+            hidden = pd.Series([bool(mask.at[i, c]) for i, c in cells], index=range(4))
+            protected = _protect_one(values, hidden)
+            for k, (i, c) in enumerate(cells):
+                if protected[k] and not hidden[k]:
+                    mask.at[i, c] = True
+                    changed = True
+        if not changed:
+            return mask
+
+
+def _check_arguments(df: pd.DataFrame, count_columns: Sequence[str], row_total: str | None, total_row: object | None,
+                     label_column: str | None) -> None:
     if total_row is not None and label_column is None:
         raise ValueError("total_row needs label_column")
     missing = [c for c in [*count_columns, *([row_total] if row_total else [])] if c not in df.columns]
     if missing:
         raise KeyError(f"columns not in the table: {missing}")
-    mask = suppression_mask(
-        df, count_columns, row_total=row_total, total_row=total_row, label_column=label_column, groups=groups, min_count=min_count
-    )
+
+
+def _apply_mask(df: pd.DataFrame, mask: pd.DataFrame, linked: Mapping[str, Sequence[str]] | None) -> pd.DataFrame:
+    """``df`` with ``"c"`` where the mask (and a linked column's count) says so."""
     out = df.copy()
     for c in mask.columns:
         if mask[c].any():
@@ -274,6 +305,7 @@ def gate(
     total_row: object | None = None,
     label_column: str | None = None,
     groups: str | None = None,
+    stock_flow: tuple[str, str, str] | None = None,
     min_count: int = MIN_COUNT,
 ) -> Gated:
     """The one disclosure gate. Returns a :class:`Gated` table.
@@ -284,7 +316,9 @@ def gate(
     percentage, interval, exposure or money figure of a suppressed group could reveal it), except the
     time-axis columns (``year`` ...) and those named in ``independent`` (figures that do not come from
     the row's children, e.g. a planted value). A numeric column whose name looks like a count must be
-    in ``counts`` or ``not_counts``: :class:`GateError` otherwise.
+    in ``counts`` or ``not_counts``: :class:`GateError` otherwise. ``stock_flow`` = (stock, in, out)
+    count columns of rows in time order tied by stock = previous stock + in - out: no such identity
+    is left with a single suppressed cell.
     """
     if isinstance(df, Gated):
         return df
@@ -294,10 +328,12 @@ def gate(
     if undeclared:
         raise GateError(f"column(s) {undeclared} look like counts of children: name them in counts=[...] "
                         "(to suppress 1 to 4) or in not_counts=[...] (if they are not counts of children)")
-    published = apply_disclosure_control(df, counts, row_total=row_total, total_row=total_row, label_column=label_column,
-                                         linked=linked, groups=groups, min_count=min_count)
+    _check_arguments(df, counts, row_total, total_row, label_column)
     mask = suppression_mask(df, counts, row_total=row_total, total_row=total_row, label_column=label_column, groups=groups,
                             min_count=min_count) if counts else pd.DataFrame(index=df.index)
+    if stock_flow:
+        mask = _protect_stock_flow(df, mask, *stock_flow)
+    published = _apply_mask(df, mask, linked)  # the mask is worked out once (as apply_disclosure_control would)
     # suppressed: every cell the gate turned into "c", and any "c" the source already carried (DfE's own)
     suppressed = pd.DataFrame({c: published[c].map(_is_symbol_c).astype(bool).to_numpy() for c in published.columns}, index=df.index)
     row_hit = mask.any(axis=1) if len(mask.columns) else pd.Series(False, index=df.index)
@@ -310,6 +346,7 @@ def gate(
             published[c] = published[c].astype(object).where(~row_hit, SUPPRESSED)
             suppressed[c] |= row_hit.to_numpy()
     structure = {"row_total": row_total, "total_row": total_row, "label_column": label_column, "groups": groups,
+                 "stock_flow": list(stock_flow) if stock_flow else None,
                  "linked": {k: list(v) for k, v in (linked or {}).items()},
                  "derived": [c for c in df.columns if c not in counts and c not in AXIS_COLUMNS and c not in independent and c != row_total
                              and _holds_numbers(df[c])]}

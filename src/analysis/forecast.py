@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .placements import estimated_birth_date
+
 GROUPS = ("fostering", "children's home", "supported", "other")
 GROUP_OF = {"foster": "fostering", "kinship foster": "fostering", "children's home": "children's home", "secure": "children's home",
             "other residential": "children's home", "independent or supported": "supported"}
@@ -55,7 +57,7 @@ def snapshots(placements: pd.DataFrame, periods: pd.DataFrame, children: pd.Data
     p = p[p["_short"].isna()]
     p = p[p["place_group"] != "temporary"]
     pstart = periods.set_index(["child", "period"])["start"]
-    born = pd.to_datetime(children.set_index("child")["birth_month"], format="%Y-%m", errors="coerce") + pd.Timedelta(days=14)
+    born = estimated_birth_date(children.set_index("child")["birth_month"])
     frames = []
     for day in days:
         on = p[(p["start"] <= day) & (p["end"].isna() | (p["end"] > day))]

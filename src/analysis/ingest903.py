@@ -28,7 +28,7 @@ import pandas as pd
 from . import costs, geography, placements, privacy, ssda903
 from .config import DEFAULT_LA_CODE, Paths
 from .errors import AnalysisError, InputError
-from .ingest import STAMP, check_output, code_version, damaged_outputs, output_checksums
+from .ingest import STAMP, check_output, code_version, damaged_outputs, output_checksums, read_table
 
 LA_CODE_FILE = "LA_CODE"
 #: the modules whose change should rebuild the 903 tables
@@ -148,8 +148,9 @@ def _locate(p: Paths, eps: pd.DataFrame, la_code: str, uasc: set) -> tuple[pd.Da
 
 def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
     """All processed 903 tables and the report, in memory (placement costs too, from ``costs_folder``)."""
-    lookup_path = p.processed_public / "la_lookup.parquet"
-    la_code, declared = la_of_returns(folder, pd.read_parquet(lookup_path) if lookup_path.is_file() else None)
+    # the LA lookup through the one reader of processed tables (schema and checksum checked); none before `ingest` of public data
+    lookup = read_table(p, "la_lookup") if (p.processed_public / "la_lookup.parquet").is_file() else None
+    la_code, declared = la_of_returns(folder, lookup)
     v = ssda903.read_returns(folder)
     missing = ssda903.missing_tables(v)
     if missing:

@@ -17,6 +17,9 @@ import pandas as pd
 
 NOT_AVAILABLE = "x"
 
+#: DfE symbols in a sentence, in words
+SYMBOL_WORDS = {"c": "suppressed", "..": "not published", "x": "not available", "z": "not applicable", "k": "under 0.5", "low": "under 0.5"}
+
 #: the one dictionary of column labels (a column not named here gets a label made from its name)
 COLUMN_LABELS: dict[str, str] = {
     "abs_pct_error_total": "Error in the total (% of recorded)",
@@ -53,7 +56,6 @@ COLUMN_LABELS: dict[str, str] = {
     "p_calibration_holm": "p-value, observed against predicted (Holm-adjusted)",
     "unplanned_in_top_10pct": "Ended unplanned among the top 10%",
     "interval_ratio": "Interval width (upper / lower)",
-    "interval_width": "Interval width (log scale)",
     "power_pct": "Power to detect it (%)",
     "inside_95": "Inside the 95% interval?",
     "number": "Number (LA)",
@@ -209,12 +211,3 @@ def decimals_for(decimals: int | Mapping[str, int] | None, column: str) -> int |
         return None
     return decimals.get(column) if isinstance(decimals, Mapping) else decimals
 
-
-#: age bands and other ordered categories, in the order a reader expects
-CATEGORY_ORDER = ["under 1", "1 to 4", "5 to 9", "10 to 15", "16 and over", "16 to 17", "18 and over"]
-
-
-def order_key(values: pd.Series) -> pd.Series:
-    """A sort key that puts age bands in age order and leaves other values in their own order."""
-    pos = {v: i for i, v in enumerate(CATEGORY_ORDER)}
-    return values.map(lambda v: pos.get(str(v), len(pos)))

@@ -278,9 +278,15 @@ def sdq_before_start(placements: pd.DataFrame, oc2: pd.DataFrame) -> pd.Series:
     return pd.Series(merged.sort_values("_i")["sdq_score"].to_numpy(dtype=float), index=placements.index)
 
 
+def estimated_birth_date(birth_month: pd.Series) -> pd.Series:
+    """The date of birth as the processed data can know it: the 15th of the birth month (``"2014-07"``).
+    NaT where the month is not known. Same index as ``birth_month``."""
+    return pd.to_datetime(birth_month, format="%Y-%m", errors="coerce") + pd.Timedelta(days=14)
+
+
 def exact_age(on: pd.Series, birth_month: pd.Series) -> pd.Series:
-    """Age in years (with the fraction) on each date, from the birth month taken as its 15th (processed
-    data keeps the month of birth, not the date). NaN where the birth month is not known."""
-    born = pd.Series(pd.to_datetime(pd.Series(birth_month).to_numpy(), format="%Y-%m", errors="coerce"), index=on.index) + pd.Timedelta(days=14)
+    """Age in years (with the fraction) on each date, from :func:`estimated_birth_date`; NaN where the
+    birth month is not known."""
+    born = estimated_birth_date(pd.Series(pd.Series(birth_month).to_numpy(), index=on.index))
     return (pd.to_datetime(on) - born).dt.days / 365.25
 

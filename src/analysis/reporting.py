@@ -144,7 +144,8 @@ class Report:
             "tables": {t.name: {"title": t.title, "rows": len(t.frame), "count_columns": list(t.count_columns),
                                 "count_headers": [column_label(c) for c in t.count_columns],
                                 "derived_headers": [column_label(c) for c in t.structure.get("derived", [])],
-                                "structure": {k: (column_label(v) if k in ("row_total", "label_column", "groups") and v else v)
+                                "structure": {k: (column_label(v) if k in ("row_total", "label_column", "groups") and v else
+                                                  [column_label(c) for c in v] if k == "stock_flow" and v else v)
                                               for k, v in t.structure.items() if k not in ("derived", "linked")},
                                 "linked_headers": {column_label(k): [column_label(c) for c in v] for k, v in t.structure.get("linked", {}).items()}}
                        for t in self.tables},
@@ -390,6 +391,13 @@ def _sheet_leaks(sheet: str, body: pd.DataFrame, meta: Mapping[str, Any]) -> lis
         for col in counts:
             if sum(_is_c(v) for v in body.loc[block, col]) == 1 and (groups in body.columns or totals.get(col, True)):
                 problems.append(f"{where}: column '{col}': one suppressed cell in a block with a published total (it can be worked out by subtraction)")
+    tied = st.get("stock_flow") or []
+    if len(tied) == 3 and all(c in body.columns for c in tied):
+        stock, inflow, outflow = tied
+        for t in range(1, len(body)):
+            cells = [body.at[t, stock], body.at[t - 1, stock], body.at[t, inflow], body.at[t, outflow]]
+            if sum(_is_c(v) for v in cells) == 1:
+                problems.append(f"{where}: row {t + 4}: one suppressed cell in stock = last stock + in - out (it can be worked out)")
     if row_total in body.columns:
         for i, row in body.iterrows():
             parts = [c for c in counts if c != row_total]
@@ -430,8 +438,8 @@ def scan_outputs(folder: Path) -> list[str]:
     if workbook.is_file():
         tables = meta.get("tables", {})
         sheets = pd.read_excel(workbook, sheet_name=None, header=None)
-        names = [n for n in sheets if n != "About"]
-        by_sheet = dict(zip(names, tables.values())) if len(names) == len(tables) else {}
+        used: set[str] = {"about"}  # each table's sheet, named as write_workbook names it
+        by_sheet = {_sheet_name(name, used): t for name, t in tables.items()}
         for sheet, raw in sheets.items():
             if sheet == "About":
                 problems += [p for v in raw.to_numpy().ravel() if isinstance(v, str) for p in _scan_text(v, f"{WORKBOOK_FILE}[About]")]

@@ -125,10 +125,10 @@ class RawTable:
 
 def _decode(data: bytes, path: Path) -> tuple[str, str]:
     # UTF-16 (as some Excel "Unicode text" exports write): by its byte-order mark, or by the NUL bytes of ASCII text
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or (b"\x00" in data[:200] and len(data) >= 2):
-        bom_le = data[:2] == b"\xff\xfe" or (data[:2] != b"\xfe\xff" and data[1:2] == b"\x00")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:200]:
+        utf16 = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-16-le" if data[1:2] == b"\x00" else "utf-16-be"
         try:
-            return data.decode("utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-16-le" if bom_le else "utf-16-be")), "UTF-16"
+            return data.decode(utf16), "UTF-16"
         except UnicodeDecodeError:
             raise InputError("looks like UTF-16 text but cannot be decoded as such (save it as UTF-8 CSV)", path) from None
     for encoding in ("utf-8-sig", "cp1252"):

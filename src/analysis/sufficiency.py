@@ -20,6 +20,7 @@ import pandas as pd
 from . import forecast as fc
 from .config import Paths, paths
 from .disclosure import Gated, count_text, gate
+from .labels import SYMBOL_WORDS
 from .errors import AnalysisError
 from .params import ParameterError
 
@@ -228,6 +229,10 @@ FORECAST_DISCLOSURE = {"counts": ["children", "lower_95", "upper_95"]}
 #: the back-test's forecast and recorded totals are counts; its errors go with them
 BACKTEST_DISCLOSURE = {"counts": ["forecast", "actual"]}
 GROUP_FORECAST_DISCLOSURE = {"counts": ["children", "lower_95", "upper_95"], "groups": "year"}
+#: children at 31 March, entries and exits by year: counts tied by stock = last year's stock + entries - exits
+FLOWS_DISCLOSURE = {"counts": ["entries", "cla_31_march", "exits"], "stock_flow": ("cla_31_march", "entries", "exits")}
+#: projected children by scenario are counts; the cost of a suppressed number goes with it
+SCENARIO_COSTS_DISCLOSURE = {"counts": ["children"]}
 
 
 def weekly_cost_by_group(data: Data) -> pd.Series | None:
@@ -341,7 +346,7 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
         lines.append(f"- **Children's homes{syn}:** {g.say(home, 'children_now', by='group')} children in children's homes now, "
                      f"{g.say(home, 'in_own_provision_now', by='group')} of them in the LA's own.")
     if costs_t is not None and "annual_cost_gbp" in costs_t.columns:
-        gc = gate(costs_t, counts=["children"])
+        gc = gate(costs_t, **SCENARIO_COSTS_DISCLOSURE)
         last_year = costs_t["year"].max()
         c = gc.numbers("annual_cost_gbp")[(costs_t["year"] == last_year).to_numpy()]
         c.index = costs_t.loc[costs_t["year"] == last_year, "scenario"]
@@ -359,7 +364,7 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
 def _published(v: object, unit: str = "") -> str:
     """A published figure in a sentence: its DfE symbol in words when it has none."""
     if isinstance(v, str):
-        return {"c": "not published (suppressed by DfE)", "x": "not available", "z": "not applicable", "..": "not published", "k": "under 0.5" + unit}.get(v, v)
+        return "not published (suppressed by DfE)" if v == "c" else SYMBOL_WORDS.get(v, v)
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "not available"
     return f"{v:,.0f}{unit}" if float(v).is_integer() else f"{v:,.1f}{unit}"
@@ -486,7 +491,7 @@ def record_metrics(report, s: Settings, found: dict, forecasts: dict | None, bac
         errors = pd.Series(bt.numbers("abs_pct_error_total").to_numpy(), index=backtest_t["method"].to_numpy())
         report.metric("backtest_abs_pct_error_total", errors.groupby(level=0).mean().round(2).dropna().to_dict())
     if costs_t is not None and "annual_cost_gbp" in costs_t.columns:
-        gc = gate(costs_t, counts=["children"]).frame
+        gc = gate(costs_t, **SCENARIO_COSTS_DISCLOSURE).frame
         report.metric("scenario_annual_cost_gbp", {f"{r.scenario} {r.year}": r.annual_cost_gbp for r in gc.itertuples()})
     if truth_t is not None:
         report.section("planted_truth", {r.flow: {"planted": r.planted_per_year, "estimate": r.estimated_per_year, "lower_95": r.lower_95,
