@@ -590,8 +590,11 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
     for col, valid in (("RNE", r.RNE), ("LS", r.LS), ("CIN", r.CIN)):
         c.add(r.code_check(df[col], valid), col, col + " '{" + col + "}' is not a valid code")
     c.add(~r.place_valid(df["PLACE"], decom) & decom.notna(), "PLACE", "PLACE '{PLACE}' is not valid for an episode starting on {DECOM}")
+    # a provider that is blank or does not fit the placement leaves the placement usable (its provider is
+    # unknown): kept with a flag, as DfE's own tables count "placement provider not reported"
     prov = r.provider_problems(df["PLACE"], df["PLACE_PROVIDER"], year)
-    c.add(prov.notna(), "PLACE_PROVIDER", prov)
+    for reason in prov.dropna().unique():
+        c.flag(prov.eq(reason), "PLACE_PROVIDER", f"{reason}: kept, provider counted as not reported")
     rec_blank, dec_blank = _blank(df["REC"]), _blank(df["DEC"])
     # DfE rule 148: a reason for ending but no end date. The episode is still open: keep it (so the child
     # stays in the stock), blank the reason, and flag it, rather than lose the child
