@@ -76,7 +76,6 @@ def test_xlsx_returns_are_read_sheet_by_sheet(tmp_path):
     ("A1,01/05/2024,S,C2,N1,U6,PR1,01/04/2024,E8,,,,", "DEC", "before it starts"),
     ("A1,01/05/2024,S,C9,N1,U6,PR1,,,,,,", "LS", "not a valid code"),
     ("A1,01/05/2024,S,C2,N1,P2,PR4,,,,,,", "PLACE", "not valid for an episode starting"),
-    ("A1,01/05/2024,S,C2,N1,P1,PR4,,,,,,", "PLACE_PROVIDER", "not valid with placement P1"),
     ("A1,01/05/2024,S,C2,N1,U6,PR1,01/06/2024,X1,BORED,,,", "REASON_PLACE_CHANGE", "not a valid code"),
     ("A1,01/05/2026,S,C2,N1,U6,PR1,,,,,,", "DECOM", "after the end of the collection year"),
     ("A1,01/05/2011,S,C2,N1,U6,PR1,01/06/2011,E8,,,,", "DECOM", "before the child's date of birth"),
@@ -90,6 +89,17 @@ def test_bad_episode_rows_are_set_aside_with_file_row_column_and_reason(tmp_path
     assert aside["column"].iloc[0] == column and reason in aside["reason"].iloc[0]
     rec = v.reconciliation().set_index("table").loc["episodes"]
     assert (rec["rows_in"], rec["kept"], rec["set_aside"]) == (2, 1, 1)
+
+
+@pytest.mark.parametrize("provider,reason", [("PR4", "PR4 is not valid with placement P1"), ("", "placement provider is blank")])
+def test_a_provider_that_does_not_fit_is_kept_with_a_flag(tmp_path, provider, reason):
+    """The placement is usable (its provider is unknown, as DfE's 'provider not reported'): kept and flagged."""
+    v = ssda903.read_returns(_return(tmp_path, GOOD_HEADER, [f"A1,01/05/2024,S,C2,N1,P1,{provider},,,,,,", GOOD_EPISODES[2]]).parent)
+    assert v.set_aside.empty
+    assert len(v.warnings) == 1 and v.warnings["column"].iloc[0] == "PLACE_PROVIDER" and reason in v.warnings["reason"].iloc[0]
+    assert "kept" in v.warnings["reason"].iloc[0]
+    rec = v.reconciliation().set_index("table").loc["episodes"]
+    assert (rec["rows_in"], rec["kept"], rec["set_aside"]) == (2, 2, 0)
 
 
 def test_sex_codes_follow_the_collection_year(tmp_path):

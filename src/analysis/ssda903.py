@@ -529,6 +529,9 @@ def _blank(s: pd.Series) -> pd.Series:
 
 #: dates after the year end that leave the row usable: flagged and kept (a review recorded late is still a review)
 LATE_DATES_FLAGGED = frozenset({"REVIEW"})
+#: dates that may lie after the year end: the date UASC status ceases is the 18th birthday, recorded
+#: ahead (DfE rule 205B expects it so); DfE rule 304 (not after the 18th birthday) is checked instead
+LATE_DATES_ALLOWED = frozenset({"DUC"})
 
 
 def _check_dates(c: _Checks, df: pd.DataFrame, columns: Iterable[str], year: int, *, required: Iterable[str] = ()) -> dict[str, pd.Series]:
@@ -544,7 +547,9 @@ def _check_dates(c: _Checks, df: pd.DataFrame, columns: Iterable[str], year: int
             c.add(blank, col, f"{col} is blank")
         c.add(~blank & d.isna(), col, f"{col} is not a date in DD/MM/YYYY form")
         late = d > year_end(year)
-        if col in LATE_DATES_FLAGGED:
+        if col in LATE_DATES_ALLOWED:
+            pass
+        elif col in LATE_DATES_FLAGGED:
             c.flag(late, col, f"{col} is after the end of the collection year (31/03/{year}): kept")
         else:
             c.add(late, col, f"{col} is after the end of the collection year (31/03/{year})")
@@ -670,6 +675,9 @@ def _check_other(table: str, df: pd.DataFrame, year: int) -> _Checks:
         c.add(r.code_check(df["MISSING"].str.upper(), r.MISSING), "MISSING", "MISSING is not M or A")
         start, end = parse_dates(df["MIS_START"]), parse_dates(df["MIS_END"])
         c.add(end < start, "MIS_END", "the missing episode ends before it starts")
+    if table == "uasc" and "DOB" in df.columns:
+        after_18 = parse_dates(df["DUC"]) > parse_dates(df["DOB"]) + pd.DateOffset(years=18)
+        c.flag(after_18, "DUC", "DfE rule 304: the date UASC status ceased is after the 18th birthday: kept")
     if table == "reviews":
         c.add(r.code_check(df["REVIEW_CODE"], r.REVIEW_CODE, allow_blank=True), "REVIEW_CODE", "REVIEW_CODE is not PN0-PN7")
     if table == "oc2":

@@ -120,7 +120,11 @@ ETHNIC_CODES = {"white": (["WBRI", "WOTH", "WIRI", "WROM"], [0.9, 0.07, 0.02, 0.
 SELECT_WEIGHT = {"age": 10.0, "uasc": 5.0, "sex": 1.0, "ethnicity": 2.0, "need": 2.0}
 #: an adoptive placement ends with the adoption order (the child leaves care) after about this many days
 ADOPTION_ORDER_DAYS = (150, 420)
-DETAINED_DAYS = 3  # a child detained for protection (L2) at 31 March arrived in the last few days
+DETAINED_DAYS = 3
+#: a placement begun this long before 31 March or less may be relabelled in place (see _needs_move)
+RELABEL_DAYS = 14
+#: placement types that need no Ofsted URN (DfE rule 218)
+NO_URN = frozenset({"P1", "P3", "R1", "R2", "R5", "Z1", "T0", "T1", "T2", "T3", "T4"})  # a child detained for protection (L2) at 31 March arrived in the last few days
 
 
 def _settled(t: float) -> float:
@@ -131,6 +135,15 @@ def _settled(t: float) -> float:
 def _operational(days: float) -> float:
     """The inverse of :func:`_settled`: elapsed days on the constant-hazard clock."""
     return days if days <= SETTLED_AFTER_DAYS else SETTLED_AFTER_DAYS + (days - SETTLED_AFTER_DAYS) * SETTLED_FACTOR
+
+
+UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
+
+
+def upn(digits: str) -> str:
+    """A Unique Pupil Number: the DfE check letter, then 12 digits (LA, school, year, serial). The
+    check letter is the sum of each digit times its position (2 to 13), remainder after 23."""
+    return UPN_LETTERS[sum(int(d) * (i + 2) for i, d in enumerate(digits)) % 23] + digits
 
 
 def _fmt(d: pd.Timestamp) -> str:
@@ -145,7 +158,7 @@ def _age_band(age: float) -> str:
 
 
 class Child:
-    __slots__ = ("id", "dob", "sex", "eth", "ethnic", "uasc", "cin", "sdq", "home", "periods", "entered", "must_stay", "leave")
+    __slots__ = ("id", "dob", "sex", "eth", "ethnic", "uasc", "cin", "sdq", "home", "periods", "entered", "must_stay", "leave", "upn")
 
     def age(self, on: pd.Timestamp) -> float:
         return (on - self.dob).days / 365.25
@@ -252,6 +265,7 @@ class Simulation:
         c.cin = attrs["need"]
         c.sdq = float(np.clip(rng.normal(14, 6.5), 0, 40))
         c.home = int(rng.integers(len(self._in_pc)))
+        c.upn = upn("".join(str(d) for d in rng.integers(0, 10, size=12)))
         self.children.append(c)
         return c
 
@@ -304,10 +318,10 @@ class Simulation:
         if group == "other residential":
             return "R3" if child.age(on) < 1 else str(rng.choice(["R1", "R2"], p=[0.7, 0.3]))
         return {"foster": str(rng.choice(["U4", "U6"], p=[0.45, 0.55])), "kinship foster": str(rng.choice(["U1", "U3"], p=[0.4, 0.6])),
-                "children's home": "K2", "secure": "K1", "with parents": "P1", "adoption": str(rng.choice(["A5", "A6"], p=[0.2, 0.8])),
+                "children's home": "K2", "secure": "K1", "with parents": "P1", "adoption": "A6",
                 "residential school": "S1", "other": "Z1"}[group]
 
-    def _provider(self, place: str, group: str, year: int) -> str:
+    def _provider(self, place: str, group: str, year: int, outside: bool = False) -> str:
         from .ssda903_rules import provider_problem
 
         if place == "P1":
@@ -315,8 +329,10 @@ class Simulation:
         share = self._share("provider", year)
         tilt = {"children's home": {"private": 3.0, "own": 0.6}, "independent or supported": {"private": 2.5},
                 "kinship foster": {"own": 6.0}, "adoption": {"own": 2.0, "voluntary": 2.0}, "secure": {"own": 1.0}}.get(group, {})
-        w = {k: share[k] * self.m["provider"][k] * tilt.get(k, 1.0) for k in share if k != "parents"
-             and (provider_problem(place, PROVIDER_CODE[k], year) is None or k == "not_reported")}
+        # DfE rule 1015 queries own provision outside the LA; the published counts sometimes need some
+        # (more own provision than placements inside the boundary), so it is rare, not ruled out
+        w = {k: share[k] * self.m["provider"][k] * tilt.get(k, 1.0) * (0.15 if k == "own" and outside else 1.0) for k in share
+             if k != "parents" and (provider_problem(place, PROVIDER_CODE[k], year) is None or k == "not_reported")}
         return PROVIDER_CODE[self._draw(w)]
 
     def _postcode(self, child: Child, loc: str) -> tuple[str, float, float, str]:
@@ -362,10 +378,11 @@ class Simulation:
             cat = self._draw(w)
         group = self._group_for(cat, child, on)
         place = self._place_code(group, child, on)
-        s = {"group": group, "place": place, "provider": self._provider(place, group, year)}
+        s = {"group": group, "place": place}
         if not self._locate(child, s, self._location(child, group, year)):
             self._locate(child, s, "inside_unknown" if child.uasc else "inside_20_or_less")  # always possible: near home
-        s["urn"] = "" if place in ("P1", "R1", "R2", "R3", "Z1") else f"SC{int(self.rng.integers(100000, 999999))}"
+        s["provider"] = self._provider(place, group, year, s["outside"])
+        s["urn"] = "" if place in NO_URN else f"SC{int(self.rng.integers(100000, 999999))}"
         return s
 
     def _locate(self, child: Child, s: dict, loc: str) -> bool:
@@ -463,6 +480,9 @@ class Simulation:
         if last["end"] is None or last["end"] >= on:
             last["end"], last["unplanned"], last["reason"] = on, False, ""
         period["ls"] = [(d, ls) for d, ls in period["ls"] if d < on] or period["ls"][:1]
+        since_ls, ls = period["ls"][-1]
+        if ls.startswith("L") and (on - since_ls).days > 3:  # detention lasts days (an EPO at most 21: rule 362)
+            period["ls"].append((since_ls + pd.Timedelta(days=2), "V2" if child.uasc else "C1"))
         period["end"] = on
         period["exit"] = self._exit_code(child, on, last)
 
@@ -471,14 +491,17 @@ class Simulation:
         if last["group"] == "adoption":
             return "E11" if rng.random() < 0.8 else "E12"
         age = child.age(on)
-        if age >= 17.9:
+        if child.whole_age(on) >= 18:  # (E17, staying with carers at 18, only at 18: rule 460)
             codes, p = ["E17", "E5", "E6", "E8"], [0.25, 0.4, 0.25, 0.1]
+        elif age >= 17.5:
+            codes, p = ["E5", "E6", "E8", "E4A"], [0.4, 0.25, 0.15, 0.2]
         elif child.uasc:
             codes, p = ["E3", "E15", "E8", "E5"], [0.7, 0.1, 0.1, 0.1]
         elif age >= 10:
             codes, p = ["E4A", "E4B", "E13", "E47", "E41", "E8"], [0.4, 0.15, 0.15, 0.1, 0.1, 0.1]
-        else:
-            codes, p = ["E4A", "E4B", "E41", "E45", "E47", "E13"], [0.4, 0.1, 0.15, 0.12, 0.15, 0.08]
+        else:  # (a special guardianship order to former foster carers, E45, only from foster care: rule 516)
+            sgo = "E45" if last["group"] in ("foster", "kinship foster") else "E47"
+            codes, p = ["E4A", "E4B", "E41", sgo, "E47", "E13"], [0.4, 0.1, 0.15, 0.12, 0.15, 0.08]
         if last["group"] == "with parents":
             codes, p = ["E4A", "E8"], [0.9, 0.1]
         return str(rng.choice(codes, p=np.array(p) / sum(p)))
@@ -631,7 +654,7 @@ class Simulation:
                             have = category_of(c, dim, y1)
                             if have == k or counts[have] < target[have] or (strict and counts[have] == target[have]):
                                 continue
-                            if self._change(c, dim, k, y1, move=c.placement["start"] <= since):
+                            if self._change(c, dim, k, y1, move=self._needs_move(c, dim, since, y1)):
                                 counts[have] -= 1
                                 counts[k] += 1
                                 self.relabelled[dim] += 1
@@ -640,6 +663,17 @@ class Simulation:
                     break
             self._augment(candidates, dim, cats, counts, target, y1, since)
         self._match_legal(stayers, year, y1, since)
+
+    def _needs_move(self, c: Child, dim: str, since: pd.Timestamp, y1: pd.Timestamp) -> bool:
+        """Whether giving the child another setting takes a planned move (a new placement) rather than
+        a relabel. A placement held at the last 31 March cannot change (that count is published).
+        Type and location carry planted breakdown effects: a placement that has run under one
+        setting's hazard is not relabelled as another (its time survived would be credited to the
+        wrong setting) unless it began in the last fortnight; the provider carries none."""
+        started = c.placement["start"]
+        if started <= since:
+            return True
+        return dim != "provider" and (y1 - started).days > RELABEL_DAYS
 
     def _can_change(self, c: Child, dim: str, k: str) -> bool:
         """Whether :meth:`_change` could give ``c`` category ``k`` (checked before a two-step change)."""
@@ -669,14 +703,14 @@ class Simulation:
                         if c2 is c or category_of(c2, dim, y1) != mid:
                             continue
                         for k in shorts:
-                            if self._can_change(c2, dim, k) and self._change(c2, dim, k, y1, move=c2.placement["start"] <= since):
+                            if self._can_change(c2, dim, k) and self._change(c2, dim, k, y1, move=self._needs_move(c2, dim, since, y1)):
                                 counts[mid] -= 1
                                 counts[k] += 1
                                 done = True
                                 break
                         if done:
                             break
-                    if done and self._change(c, dim, mid, y1, move=c.placement["start"] <= since):
+                    if done and self._change(c, dim, mid, y1, move=self._needs_move(c, dim, since, y1)):
                         counts[over] -= 1
                         counts[mid] += 1
                         self.relabelled[dim] += 2
@@ -714,10 +748,10 @@ class Simulation:
             s = dict(pl)
             s["group"] = self._group_for(k, c, pl["start"])
             s["place"] = self._place_code(s["group"], c, pl["start"])
-            s["provider"] = self._provider(s["place"], s["group"], year)
             if not self._locate(c, s, pl["loc"]):
                 return False
-            s["urn"] = "" if s["place"] in ("P1", "R1", "R2", "R3", "Z1") else (pl["urn"] or f"SC{int(self.rng.integers(100000, 999999))}")
+            s["provider"] = self._provider(s["place"], s["group"], year, s["outside"])
+            s["urn"] = "" if s["place"] in NO_URN else (pl["urn"] or f"SC{int(self.rng.integers(100000, 999999))}")
         elif dim == "provider":
             code = PROVIDER_CODE[k]
             if k == "parents" or pl["place"] == "P1" or (code and provider_problem(pl["place"], code, year) is not None):
@@ -764,7 +798,11 @@ class Simulation:
                           "placement_order": 1.5 * (age < 6) - 3.0 * (age > 10), "section_20": 3.0 * c.uasc + 1.0 * (age >= 16),
                           "youth_justice": 0.5 * (age >= 15)}.get(k, 0.0)
                 pairs.append((score, i, k))
-        pairs.sort(key=lambda x: -x[0])
+        # children who can hold fewer statuses choose first (placed with parents: a care order), then by fit
+        options = {}
+        for _, i, _k in pairs:
+            options[i] = options.get(i, 0) + 1
+        pairs.sort(key=lambda x: (options[x[1]] > 2, -x[0]))
         for narrow in ("youth_justice",):  # few children can hold it: fill it first, from the best fits
             for _, i, k in pairs:
                 if k == narrow and i not in chosen and left[k] > 0:
@@ -849,11 +887,19 @@ class Simulation:
             bands.append(self._draw(need["age"]))
             need["age"][bands[-1]] = max(need["age"][bands[-1]] - 0.6, 0.0) + 1e-6
         bands = self._enough_of_each_age(bands, carry, year, y1)
+        # unaccompanied children arrive older: enough entrants aged 10 and over for the UASC count
+        older = [i for i, b in enumerate(bands) if b in ("10_to_15", "16_and_over")]
+        uasc_need = need["uasc"]["uasc"] / max(sum(need["uasc"].values()), 1e-9) * n_start
+        for i in [i for i, b in enumerate(bands) if b in ("5_to_9", "1_to_4")]:
+            if len(older) >= 1.3 * uasc_need + 1:
+                break
+            bands[i] = "16_and_over"
+            older.append(i)
         out = []
         for i, band in enumerate(bands):
             lo, hi = AGE_BANDS[band]
             late = i < detained
-            hi = 18.3 if band == "16_and_over" and not late else min(hi, 17.9)
+            hi = 17.95 if band == "16_and_over" else min(hi, 17.9)
             age_y1 = rng.uniform(lo, hi)
             dob = y1 - pd.Timedelta(days=int(age_y1 * 365.25))
             late = i < detained
@@ -913,6 +959,7 @@ class Simulation:
         kept = {id(c) for c in stock}
         self.children = [c for c in self.children if id(c) in kept]
         self._natural_before = {}
+        self._repair_children(stock, FIRST_YEAR - 1, y1, pd.Timestamp.min)
         self._match_episodes(stock, FIRST_YEAR - 1, y1, pd.Timestamp.min)
         return stock
 
@@ -999,10 +1046,12 @@ def episodes_of(sim: Simulation, child: Child) -> list[dict]:
         for ep in _segments(child, period, sim.rng):
             pl = ep["_pl"]
             temp = ep.get("_temp", False)
+            # DfE records no distance for unaccompanied children (rule 406): no home postcode for them
+            home = "" if child.uasc or not pl["home_known"] else (pl["home_pc"] or sim._in_pc[child.home])
             out.append({"DECOM": ep["DECOM"], "RNE": ep["RNE"], "LS": ep["LS"], "PLACE": "T2" if temp else pl["place"],
                         "PLACE_PROVIDER": "" if temp else pl["provider"], "DEC": ep["DEC"], "REC": ep["REC"],
-                        "REASON_PLACE_CHANGE": ep["REASON_PLACE_CHANGE"],
-                        "HOME_POST": (pl["home_pc"] or sim._in_pc[child.home]) if pl["home_known"] else "", "PL_POST": "" if temp else pl["post"],
+                        "REASON_PLACE_CHANGE": ep["REASON_PLACE_CHANGE"], "HOME_POST": home,
+                        "PL_POST": sim._ar_pc[(child.home * 7919) % len(sim._ar_pc)] if temp else pl["post"],  # on holiday away
                         "URN": "" if temp else pl["urn"], "_pl": pl})
     return out
 
@@ -1040,8 +1089,9 @@ def write_returns(sim: Simulation, out: Path, costs_dir: Path | None = None) -> 
             if not these:
                 continue
             sex = child.sex if year <= 2024 else {"1": "M", "2": "F"}[child.sex]
+            # UPN fixed for the child (rules 208, 442); MOTHER recorded for every girl (rules 393, 607)
             rows[year]["header"].append({"CHILD": child.id, "SEX": sex, "DOB": _fmt(child.dob), "ETHNIC": child.ethnic,
-                                         "UPN": "UN1" if child.age(y1) < 4 else "", "MOTHER": "", "MC_DOB": ""})
+                                         "UPN": child.upn, "MOTHER": "0" if child.sex == "2" else "", "MC_DOB": ""})
             for e in these:
                 open_at_end = e["DEC"] is None or e["DEC"] > y1
                 rows[year]["episodes"].append({
@@ -1049,19 +1099,24 @@ def write_returns(sim: Simulation, out: Path, costs_dir: Path | None = None) -> 
                     "PLACE": e["PLACE"], "PLACE_PROVIDER": e["PLACE_PROVIDER"], "DEC": "" if open_at_end else _fmt(e["DEC"]),
                     "REC": "" if open_at_end else e["REC"], "REASON_PLACE_CHANGE": "" if open_at_end else e["REASON_PLACE_CHANGE"],
                     "HOME_POST": e["HOME_POST"], "PL_POST": e["PL_POST"], "URN": e["URN"]})
-            if child.uasc:
-                ceased = child.dob + pd.DateOffset(years=18)
-                rows[year]["uasc"].append({"CHILD": child.id, "SEX": sex, "DOB": _fmt(child.dob), "DUC": _fmt(ceased) if ceased <= y1 else ""})
-            first = min(e["DECOM"] for e in eps)
-            age_end = child.age(y1)
-            if first <= y1 - pd.Timedelta(days=365) and any(e["DEC"] is None or e["DEC"] > y1 for e in these) and 4 <= age_end < 17:
+            if child.uasc:  # the date UASC status ceases is the 18th birthday, recorded ahead (rule 205B)
+                rows[year]["uasc"].append({"CHILD": child.id, "SEX": sex, "DOB": _fmt(child.dob),
+                                           "DUC": _fmt(child.dob + pd.DateOffset(years=18))})
+            whole = child.whole_age(y1)
+            continuous = any(pr["start"] <= y1 - pd.Timedelta(days=365) and (pr["end"] is None or pr["end"] > y1) for pr in child.periods)
+            if continuous:  # OC2: every child looked after for 12 months at 31 March, items by age (rules 186-191, 542, 546)
+                sdq = whole >= 4 and child.whole_age(y0) < 17
                 score = int(round(np.clip(child.sdq + rng.normal(0, 2), 0, 40)))
-                rows[year]["oc2"].append({"CHILD": child.id, "DOB": _fmt(child.dob), "SDQ_SCORE": str(score), "SDQ_REASON": "",
-                                          "CONVICTED": "0", "HEALTH_CHECK": "1", "IMMUNISATIONS": "1", "TEETH_CHECK": "1",
-                                          "HEALTH_ASSESSMENT": "1", "SUBSTANCE_MISUSE": "0", "INTERVENTION_RECEIVED": "", "INTERVENTION_OFFERED": ""})
-            if child.age(y1) >= 11 and rng.random() < 0.08 + child.sdq / 200:
-                day = y0 + pd.Timedelta(days=int(rng.integers(0, 360)))
-                if any(e["DECOM"] <= day and (e["DEC"] is None or e["DEC"] > day + pd.Timedelta(days=2)) for e in these):
+                rows[year]["oc2"].append({"CHILD": child.id, "DOB": _fmt(child.dob), "SDQ_SCORE": str(score) if sdq else "", "SDQ_REASON": "",
+                                          "CONVICTED": "0" if whole >= 10 else "", "HEALTH_CHECK": "1" if whole < 5 else "",
+                                          "IMMUNISATIONS": "1", "TEETH_CHECK": "1", "HEALTH_ASSESSMENT": "1", "SUBSTANCE_MISUSE": "0",
+                                          "INTERVENTION_RECEIVED": "", "INTERVENTION_OFFERED": ""})
+            if whole >= 11 and rng.random() < 0.08 + child.sdq / 200:  # missing: while looked after, within the year
+                lo = max(y0, min(e["DECOM"] for e in these))
+                ends = [e["DEC"] for e in these if e["DEC"] is not None and e["DEC"] <= y1 and e["REC"] not in ("", "X1")]
+                hi = min([y1, *ends]) - pd.Timedelta(days=3)
+                if hi > lo:
+                    day = lo + pd.Timedelta(days=int(rng.integers(0, (hi - lo).days + 1)))
                     rows[year]["missing"].append({"CHILD": child.id, "DOB": _fmt(child.dob), "MISSING": "M" if rng.random() < 0.7 else "A",
                                                   "MIS_START": _fmt(day), "MIS_END": _fmt(day + pd.Timedelta(days=int(rng.integers(0, 3))))})
     from .ssda903 import TABLES
@@ -1145,3 +1200,28 @@ def snapshot(sim: Simulation, year: int) -> dict[str, float]:
                     out += now[0]["outside"]
                     far += now[0]["miles"] > 20
     return {"three_plus": three / n if n else 0.0, "outside": out / n if n else 0.0, "over20": far / n if n else 0.0}
+
+
+def placement_frame(sim: Simulation, since: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Every placement the simulation made (from ``since``), with the generator's own covariates at
+    its start, its length in days to its end or the end of the data, and whether it ended unplanned:
+    the data to check that the planted breakdown effects are the effects the data carry."""
+    since = since if since is not None else pd.Timestamp(FIRST_YEAR - 1, 4, 1)
+    rows = []
+    for c in sim.children:
+        for period in c.periods:
+            for pl in period["placements"]:
+                if pl["start"] < since or pl["start"] > sim.end:
+                    continue
+                end = pl["end"] if pl["end"] is not None else period["end"]
+                event = bool(pl["unplanned"]) and end is not None and end <= sim.end
+                stop = min(end, sim.end) if end is not None else sim.end
+                age = c.age(pl["start"])
+                rows.append({"days": max((stop - pl["start"]).days, 0.5), "unplanned": event,
+                             "age_10_15": float(10 <= age < 16), "age_16_plus": float(age >= 16),
+                             "childrens_home": float(pl["group"] == "children's home"),
+                             "supported": float(pl["group"] == "independent or supported"),
+                             "kinship": float(pl["group"] == "kinship foster"), "over_20_miles": float(pl["miles"] > 20),
+                             "outside_la": float(pl["outside"]), "previous_moves": float(min(pl["previous"], 5)),
+                             "sdq_per_5_points": (c.sdq - 14) / 5, "group": pl["group"]})
+    return pd.DataFrame(rows)
