@@ -104,7 +104,19 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     run_ingest(p)  # calibration reads the published figures (does nothing if they are up to date)
     costs = p.raw / "costs" if out.resolve() == default_out.resolve() else None
-    truth = generate(p, args.la, args.seed, out, costs_dir=costs)
+    if args.messy is not None:  # the clean returns first, then the messy copy in their place
+        import shutil
+        import tempfile
+
+        from .messy import make_messy
+
+        with tempfile.TemporaryDirectory() as tmp:
+            truth = generate(p, args.la, args.seed, Path(tmp) / "clean", costs_dir=costs)
+            faults = make_messy(Path(tmp) / "clean", Path(tmp) / "messy", args.messy, args.seed)
+            shutil.copytree(Path(tmp) / "messy", out, dirs_exist_ok=True)
+        print(f"Injected {len(faults):,} faults at a rate of {args.messy:g}: listed in {out / 'faults.json'}.")
+    else:
+        truth = generate(p, args.la, args.seed, out, costs_dir=costs)
     cal = truth["calibration"][-1]
     print(f"Wrote a synthetic 903 for {truth['la_name']} ({truth['la_code']}), seed {args.seed}: {truth['children']:,} children, "
           f"collection years {truth['collection_years'][0]}-{truth['collection_years'][1]}, to {out}. "
@@ -254,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_syn.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p_syn.add_argument("--out", help="output folder (default data/raw/ssda903; costs then go to data/raw/costs)")
     p_syn.add_argument("--if-missing", action="store_true", help="do nothing if the folder already holds 903 data")
+    p_syn.add_argument("--messy", type=float, metavar="RATE",
+                       help="write a messy copy instead: the faults real returns have, in this share of the rows each can "
+                       "apply to (0 to 0.5), each listed in faults.json")
     p_syn.set_defaults(func=_cmd_synth)
 
     p_check = sub.add_parser(

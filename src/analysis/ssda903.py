@@ -785,6 +785,10 @@ def validate(tables: list[RawTable], skipped: list[str] | None = None, *, year_f
         files.append({"table": t.table, "collection_year": year, "file": t.file, "rows_in": rows_in, "kept": len(good),
                       "set_aside": rows_in - len(good), "notes": "; ".join(t.notes)})
     out = {name: pd.concat(frames, ignore_index=True).drop(columns=["_dob"], errors="ignore") for name, frames in kept.items()}
+    # the DfE's own rules, by code, on what was kept: usable rows that break one are kept with a flag
+    from .ssda903_dfe import check as dfe_check
+
+    warns.append(dfe_check(out))
     set_aside = pd.concat([a for a in asides if not a.empty], ignore_index=True) if any(not a.empty for a in asides) else pd.DataFrame(columns=SET_ASIDE_COLUMNS)
     warnings = pd.concat([w for w in warns if not w.empty], ignore_index=True) if any(not w.empty for w in warns) else pd.DataFrame(columns=SET_ASIDE_COLUMNS)
     return Validated(out, set_aside, warnings, files, list(skipped or []))

@@ -117,7 +117,7 @@ ETHNIC_CODES = {"white": (["WBRI", "WOTH", "WIRI", "WROM"], [0.9, 0.07, 0.02, 0.
                 "other": (["OOTH", "CHNE"], [0.95, 0.05]), "not_known": (["NOBT", "REFU"], [0.7, 0.3])}
 #: how much a child characteristic counts when choosing who stays at 31 March: age cannot be put
 #: right afterwards, UASC only for older entrants; sex, ethnicity and need can be (for entrants)
-SELECT_WEIGHT = {"age": 10.0, "uasc": 5.0, "sex": 1.0, "ethnicity": 2.0, "need": 2.0}
+SELECT_WEIGHT = {"age": 10.0, "uasc": 5.0, "sex": 1.0, "ethnicity": 3.0, "need": 2.0}
 #: an adoptive placement ends with the adoption order (the child leaves care) after about this many days
 ADOPTION_ORDER_DAYS = (150, 420)
 DETAINED_DAYS = 3
@@ -158,7 +158,7 @@ def _age_band(age: float) -> str:
 
 
 class Child:
-    __slots__ = ("id", "dob", "sex", "eth", "ethnic", "uasc", "cin", "sdq", "home", "periods", "entered", "must_stay", "leave", "upn")
+    __slots__ = ("id", "dob", "sex", "eth", "ethnic", "uasc", "cin", "sdq", "home", "periods", "entered", "must_stay", "leave", "upn", "cin0", "cin_changes")
 
     def age(self, on: pd.Timestamp) -> float:
         return (on - self.dob).days / 365.25
@@ -230,6 +230,7 @@ class Simulation:
         self._ar_n = places.around["northing"].to_numpy(dtype=float)
         self.children: list[Child] = []
         self._made = 0
+        self._since = pd.Timestamp.min
         self.start = pd.Timestamp(FIRST_YEAR - 1, 3, 31)
         self.end = pd.Timestamp(LAST_YEAR, 3, 31)
         self.relabelled: dict[str, int] = {d: 0 for d in EPISODE_DIMENSIONS}
@@ -262,7 +263,8 @@ class Simulation:
         codes, p = ETHNIC_CODES[c.eth]
         c.ethnic = codes[int(rng.choice(len(codes), p=p))]
         c.uasc = attrs["uasc"] == "uasc"
-        c.cin = attrs["need"]
+        c.cin = c.cin0 = attrs["need"]  # category of need at the start of care, then as it is recorded later
+        c.cin_changes = []
         c.sdq = float(np.clip(rng.normal(14, 6.5), 0, 40))
         c.home = int(rng.integers(len(self._in_pc)))
         c.upn = upn("".join(str(d) for d in rng.integers(0, 10, size=12)))
@@ -279,7 +281,7 @@ class Simulation:
         if attrs["uasc"] == "uasc":  # unaccompanied children: mostly boys, absent parenting, not white British
             attrs["sex"] = "male" if rng.random() < 0.92 else "female"
             attrs["need"] = "N8" if rng.random() < 0.9 else self._draw(need["need"])
-            eth = {k: v for k, v in need["ethnicity"].items() if k in ("other", "black", "asian", "mixed")}
+            eth = {k: v * (0.3 if k == "white" else 1.0) for k, v in need["ethnicity"].items() if k in ("other", "black", "asian", "mixed", "white")}
             attrs["ethnicity"] = self._draw(eth) if sum(eth.values()) > 0 else "other"
         else:
             for dim in ("sex", "need", "ethnicity"):
@@ -296,8 +298,8 @@ class Simulation:
             return age >= 16
         if cat in ("childrens_home", "residential_school"):
             return age >= 5
-        if cat == "adoption":
-            return age < 10 and not child.uasc
+        if cat == "adoption":  # (after a placement order: not in the first months of care)
+            return age < 10 and not child.uasc and (on - child.period["start"]).days >= 90
         if cat == "with_parents":
             return not child.uasc and child.ls in ("C1", "C2")
         return True
@@ -394,6 +396,8 @@ class Simulation:
         s["home_pc"] = None
         if s["group"] != "with parents":
             pc, e, n, got = self._postcode(child, loc if not loc.endswith("unknown") else loc.replace("unknown", "20_or_less"))
+            if not got and loc.endswith("unknown"):  # (the distance is not recorded: any distance will do)
+                pc, e, n, got = self._postcode(child, loc.replace("unknown", "over_20"))
             if not got and loc == "inside_over_20" and not child.uasc:
                 # no part of the LA is 20 miles from the child's home: the family lives away (the
                 # episode's HOME_POST is where they live now), more than 20 miles from the placement
@@ -495,8 +499,8 @@ class Simulation:
             codes, p = ["E17", "E5", "E6", "E8"], [0.25, 0.4, 0.25, 0.1]
         elif age >= 17.5:
             codes, p = ["E5", "E6", "E8", "E4A"], [0.4, 0.25, 0.15, 0.2]
-        elif child.uasc:
-            codes, p = ["E3", "E15", "E8", "E5"], [0.7, 0.1, 0.1, 0.1]
+        elif child.uasc:  # (moved to independent living, E5, only from 16: rule 387 says not under 14)
+            codes, p = (["E3", "E15", "E8", "E5"], [0.7, 0.1, 0.1, 0.1]) if age >= 16 else (["E3", "E15", "E8"], [0.75, 0.1, 0.15])
         elif age >= 10:
             codes, p = ["E4A", "E4B", "E13", "E47", "E41", "E8"], [0.4, 0.15, 0.15, 0.1, 0.1, 0.1]
         else:  # (a special guardianship order to former foster carers, E45, only from foster care: rule 516)
@@ -543,7 +547,7 @@ class Simulation:
                 chosen[rng.choice(members, size=take[b], replace=False, p=w)] = True
         # then swaps within an age group; a category DfE counts none of is nearly a rule: weigh it more
         dims = [d for d in CHILD_DIMENSIONS if d != "age"]
-        weight = {d: SELECT_WEIGHT[d] * np.where(target[d] == 0, 4.0, 1.0) for d in dims}
+        weight = {d: SELECT_WEIGHT[d] * np.where(target[d] == 0, 10.0, 1.0) for d in dims}
         counts = {d: np.bincount(cats[d][chosen], minlength=len(target[d])).astype(float) for d in dims}
         noise = rng.random(m) * 1e-3
         for _ in range(2 * m):
@@ -581,16 +585,19 @@ class Simulation:
 
     def _repair_children(self, stayers: list[Child], year: int, y1: pd.Timestamp, since: pd.Timestamp) -> None:
         """Relabel what is fixed about children who entered this year so each count matches."""
+        self._since = since
         new = [c for c in stayers if c.entered > since]
+        # the category of need is recorded on each episode: a child in an episode begun this year may have it revised
+        revisable = new + [c for c in stayers if c.entered <= since and self._open_episode_start(c) > since]
         for dim in ("uasc", "sex", "ethnicity", "need"):
             cats = list(DIMENSIONS[dim])
             target = dict(zip(cats, self.t.stock[dim][year]))
             counts = {c: 0 for c in cats}
             for c in stayers:
                 counts[category_of(c, dim, y1)] += 1
-            order = list(self.rng.permutation(len(new)))
-            for i in order:
-                c = new[i]
+            pool = revisable if dim == "need" else new
+            for i in self.rng.permutation(len(pool)):
+                c = pool[int(i)]
                 have = category_of(c, dim, y1)
                 if counts[have] <= target[have]:
                     continue
@@ -602,6 +609,11 @@ class Simulation:
                 counts[have] -= 1
                 counts[k] += 1
                 self.relabelled_children[dim] += 1
+
+    def _open_episode_start(self, c: Child) -> pd.Timestamp:
+        """When the child's current episode began: the later of the placement's start and the last
+        change of legal status."""
+        return max(c.placement["start"], c.period["ls"][-1][0])
 
     def _can_be(self, c: Child, dim: str, k: str) -> bool:
         if dim == "uasc" and k == "uasc":
@@ -618,7 +630,11 @@ class Simulation:
             codes, p = ETHNIC_CODES[k]
             c.ethnic = codes[int(self.rng.choice(len(codes), p=p))]
         elif dim == "need":
-            c.cin = k
+            if c.entered > self._since:
+                c.cin = c.cin0 = k
+            else:  # recorded from the episode the child is in now (it began this year)
+                c.cin = k
+                c.cin_changes.append((self._open_episode_start(c), k))
         elif dim == "uasc":
             c.uasc = k == "uasc"
             for pl in c.period["placements"]:  # DfE records no distance for unaccompanied children
@@ -639,6 +655,7 @@ class Simulation:
                 self.natural[dim][k] += counts[k]
             order = [stayers[int(i)] for i in self.rng.permutation(len(stayers))]
             recent = [c for c in order if c.placement["start"] > since]  # relabelled in place; the others by a move
+            # (a placement for adoption begun this year may be disrupted; one that has lasted a year is not moved)
             candidates = recent + [c for c in order if c.placement["start"] <= since and c.placement["group"] != "adoption"]
             # fill each short category from those over their count; where none of those can go there
             # (independent living takes only 16-17s), from a category at its count, which the next
@@ -822,6 +839,9 @@ class Simulation:
                 continue
             since_ls = c.period["ls"][-1][0]
             lo = max(since_ls + pd.Timedelta(days=1), since + pd.Timedelta(days=1))
+            for pl in c.period["placements"]:  # not while placed for adoption (that is under the placement order)
+                if pl["group"] == "adoption" and (pl["end"] is None or pl["end"] > lo):
+                    lo = max(lo, pl["end"] if pl["end"] is not None else y1)
             if c.ls.startswith("L"):  # detained for a few days, then an order or s20 (after the last 31 March)
                 on = max(since_ls + pd.Timedelta(days=int(rng.integers(1, 4))), since + pd.Timedelta(days=1))
             else:
@@ -900,7 +920,7 @@ class Simulation:
             lo, hi = AGE_BANDS[band]
             late = i < detained
             hi = 17.95 if band == "16_and_over" else min(hi, 17.9)
-            age_y1 = rng.uniform(lo, hi)
+            age_y1 = rng.uniform(max(lo, 0.03), hi)  # (born at least ten days before 31 March: in care by then)
             dob = y1 - pd.Timedelta(days=int(age_y1 * 365.25))
             late = i < detained
             on = (y1 - pd.Timedelta(days=int(rng.integers(0, DETAINED_DAYS)))) if late else y0 + pd.Timedelta(days=int(rng.integers(0, 362)))
@@ -971,6 +991,9 @@ class Simulation:
             y0, prev, y1 = pd.Timestamp(year - 1, 4, 1), y1, pd.Timestamp(year, 3, 31)
             for c in stock:
                 c.must_stay = False
+                since_ls, ls = c.period["ls"][-1]
+                if ls.startswith("L"):  # detained on arrival last March: an interim order or s20 within days
+                    c.period["ls"].append((max(since_ls, prev) + pd.Timedelta(days=int(rng.integers(1, 4))), "V2" if c.uasc else "C1"))
             entrants = self._entrants(year, stock, y0, y1)
             pool = stock + entrants
             for c in pool:
@@ -1039,6 +1062,15 @@ def _segments(child: Child, period: dict, rng: np.random.Generator) -> list[dict
     return result
 
 
+def _cin_at(child: Child, day: pd.Timestamp) -> str:
+    """The category of need recorded on an episode starting on ``day``."""
+    code = child.cin0
+    for on, k in child.cin_changes:
+        if on <= day:
+            code = k
+    return code
+
+
 def episodes_of(sim: Simulation, child: Child) -> list[dict]:
     """The child's episodes with DfE codes (see :func:`_segments`)."""
     out = []
@@ -1079,10 +1111,10 @@ def write_returns(sim: Simulation, out: Path, costs_dir: Path | None = None) -> 
                 ext = pl["provider"] in ("PR4", "PR5")
                 base = base_weekly_cost(e["PLACE"], ext)
                 ce = COST_EFFECTS
-                lp = ce["outside_la"] * pl["outside"] + ce["age_per_year_over_10"] * max(0.0, age - 10) + ce["sdq_per_5_points"] * (child.sdq - 14) / 5 + ce["disability_n2"] * (child.cin == "N2")
+                lp = ce["outside_la"] * pl["outside"] + ce["age_per_year_over_10"] * max(0.0, age - 10) + ce["sdq_per_5_points"] * (child.sdq - 14) / 5 + ce["disability_n2"] * (child.cin0 == "N2")
                 cost = base * math.exp(lp + rng.normal(0, 0.18))
                 costs.append({"CHILD": child.id, "PLACEMENT_START": _fmt(e["DECOM"]), "WEEKLY_COST": f"{cost:.2f}",
-                              "PROVIDER": pl["provider"], "FUNDING": "joint" if child.cin == "N2" and rng.random() < 0.4 else "LA"})
+                              "PROVIDER": pl["provider"], "FUNDING": "joint" if child.cin0 == "N2" and rng.random() < 0.4 else "LA"})
         for year in range(FIRST_YEAR, LAST_YEAR + 1):
             y0, y1 = pd.Timestamp(year - 1, 4, 1), pd.Timestamp(year, 3, 31)
             these = [e for e in eps if e["DECOM"] <= y1 and (e["DEC"] is None or e["DEC"] >= y0)]
@@ -1095,7 +1127,7 @@ def write_returns(sim: Simulation, out: Path, costs_dir: Path | None = None) -> 
             for e in these:
                 open_at_end = e["DEC"] is None or e["DEC"] > y1
                 rows[year]["episodes"].append({
-                    "CHILD": child.id, "DECOM": _fmt(e["DECOM"]), "RNE": e["RNE"], "LS": e["LS"], "CIN": child.cin,
+                    "CHILD": child.id, "DECOM": _fmt(e["DECOM"]), "RNE": e["RNE"], "LS": e["LS"], "CIN": _cin_at(child, e["DECOM"]),
                     "PLACE": e["PLACE"], "PLACE_PROVIDER": e["PLACE_PROVIDER"], "DEC": "" if open_at_end else _fmt(e["DEC"]),
                     "REC": "" if open_at_end else e["REC"], "REASON_PLACE_CHANGE": "" if open_at_end else e["REASON_PLACE_CHANGE"],
                     "HOME_POST": e["HOME_POST"], "PL_POST": e["PL_POST"], "URN": e["URN"]})
@@ -1149,18 +1181,24 @@ def generate(p: Paths, la_code: str, seed: int, out: Path, *, calibrate: bool = 
     la = resolve_la(la_code, read_table(p, "la_lookup"))
     t = targets_for(li, la["la_code"])
     places = places_for(la["la_code"], ltla_to_utla(p.raw_public), np.random.default_rng(seed), postcode_cache(p))
-    scale, multipliers, history = 1.0, None, []
-    for _ in range(4 if calibrate else 1):
+    scale, multipliers, history, best = 1.0, None, [], None
+    for _ in range(6 if calibrate else 1):
         sim = Simulation(la["la_code"], t, places, seed, scale, multipliers)
         sim.run()
         got = snapshot(sim, LAST_YEAR)
         history.append({"scale": round(scale, 4), **{k: round(v, 4) for k, v in got.items()},
                         "relabelled_at_31_march": dict(sim.relabelled), "children_relabelled": dict(sim.relabelled_children)})
         multipliers = sim.m
-        if not calibrate or abs(got["three_plus"] - t.three_plus) < 0.01:
+        off = abs(got["three_plus"] - t.three_plus)
+        if best is None or off < best[0]:
+            best = (off, sim, scale, len(history) - 1)
+        if not calibrate or off < 0.01:
             break
         if got["three_plus"] > 0:  # (bounded: in the smallest LAs one child moves the share a lot)
             scale = float(np.clip(scale * (t.three_plus / got["three_plus"]) ** 0.8, 0.4, 3.0))
+    _, sim, scale, chosen = best  # the run closest to the published share with 3+ placements
+    history[chosen]["chosen"] = True
+    history.append(history[chosen])  # (the last entry is the run written)
     written = write_returns(sim, out, costs_dir)
     latest = {d: dict(zip(DIMENSIONS[d], (int(v) for v in t.stock[d][LAST_YEAR]))) for d in DIMENSIONS}
     n_last = t.cla[LAST_YEAR] or 1

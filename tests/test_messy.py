@@ -1,0 +1,103 @@
+"""The DfE rules by code (analysis.ssda903_dfe) and the messy 903 (analysis.messy): each injected
+fault is found by its rule, and the rules flag nothing the faults did not put there."""
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from analysis import messy, ssda903
+
+from conftest import write_csv
+
+HEADER = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n"
+EPISODES = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n"
+
+
+def _flags(folder) -> pd.DataFrame:
+    v = ssda903.read_returns(folder)
+    rows = pd.concat([v.set_aside, v.warnings], ignore_index=True)
+    return pd.DataFrame({"rule": rows["reason"].str.extract(r"DfE rule (\S+?):")[0], "file": rows["file"], "line": rows["row"],
+                         "kept": rows.index >= len(v.set_aside)}).dropna(subset=["rule"])
+
+
+@pytest.mark.parametrize("header,episodes,rule,line", [
+    # an emergency protection order of 30 days (at most 21)
+    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,L2,N1,U6,PR1,31/05/2024,E8,,TS1 1AA,TS1 1AB,SC000001", "362", 2),
+    # police protection of 5 days (at most 72 hours)
+    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,L1,N1,U6,PR1,06/05/2024,E8,,TS1 1AA,TS1 1AB,SC000001", "361", 2),
+    # a respite break of 20 days (at most 17)
+    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,V3,N2,U6,PR1,21/05/2024,E8,,TS1 1AA,TS1 1AB,SC000001", "365", 2),
+    # remanded (J1) at 8
+    ("A1,1,01/06/2016,WBRI,A123456789012,,", "A1,01/05/2024,S,J1,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "358", 2),
+    # left for independent living (E6) at 12
+    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,V2,N1,U6,PR1,01/06/2024,E6,,TS1 1AA,TS1 1AB,SC000001", "387", 2),
+    # adopted (E11) from foster care
+    ("A1,1,01/06/2020,WBRI,A123456789012,,", "A1,01/05/2024,S,E1,N1,U6,PR1,01/06/2024,E11,,TS1 1AA,TS1 1AB,SC000001", "390", 2),
+    # placed for adoption (A6) under a care order, not a placement order
+    ("A1,1,01/06/2020,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,A6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "408", 2),
+    # a URN for a placement with parents
+    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,P1,PR0,,,,TS1 1AA,TS1 1AA,SC000001", "222", 2),
+    # no placement postcode
+    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,U6,PR1,,,,TS1 1AA,,SC000001", "392b", 2),
+    # a girl with MOTHER blank; a child with no UPN
+    ("A1,2,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "393", 2),
+    ("A1,1,01/06/2012,WBRI,,,", "A1,01/05/2024,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "442", 2),
+    # X1 but nothing follows
+    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,U6,PR1,01/06/2024,X1,CARPL,TS1 1AA,TS1 1AB,SC000001", "388", 2),
+])
+def test_each_dfe_rule_flags_its_row_and_keeps_it(tmp_path, header, episodes, rule, line):
+    year = "2023-24"
+    write_csv(tmp_path / year / "header.csv", HEADER + header + "\n")
+    write_csv(tmp_path / year / "episodes.csv", EPISODES + episodes.replace("/2024", "/2023") + "\n")
+    f = _flags(tmp_path)
+    assert rule in set(f["rule"]), f
+    hit = f[f["rule"] == rule].iloc[0]
+    assert hit["line"] == line and hit["kept"]
+    v = ssda903.read_returns(tmp_path)
+    assert v.set_aside.empty, "a row breaking a DfE rule that the papers can use is kept"
+    assert f"DfE rule {rule}:" in v.warnings["reason"].str.cat()
+
+
+def test_a_clean_record_breaks_no_dfe_rule(tmp_path):
+    write_csv(tmp_path / "2023-24" / "header.csv", HEADER + "A1,1,01/06/2012,WBRI,A123456789012,,\n")
+    write_csv(tmp_path / "2023-24" / "episodes.csv", EPISODES + "A1,01/05/2023,S,C2,N1,U6,PR1,01/06/2023,X1,CARPL,TS1 1AA,TS1 1AB,SC000001\n"
+              "A1,01/06/2023,P,C2,N1,U4,PR1,,,,TS1 1AA,TS1 1AC,SC000002\n")
+    write_csv(tmp_path / "2024-25" / "header.csv", HEADER + "A1,M,01/06/2012,WBRI,A123456789012,,\n")
+    write_csv(tmp_path / "2024-25" / "episodes.csv", EPISODES + "A1,01/06/2023,P,C2,N1,U4,PR1,,,,TS1 1AA,TS1 1AC,SC000002\n")
+    assert _flags(tmp_path).empty, "and 1/2 in 2023-24 against M/F in 2024-25 is the same sex (DfE 202 compares like with like)"
+
+
+def test_continuity_with_last_year(tmp_path):
+    write_csv(tmp_path / "2023-24" / "header.csv", HEADER + "A1,1,01/06/2012,WBRI,A123456789012,,\n")
+    write_csv(tmp_path / "2023-24" / "episodes.csv", EPISODES + "A1,01/05/2023,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001\n")
+    write_csv(tmp_path / "2024-25" / "header.csv", HEADER + "A1,F,01/06/2012,WBRI,A123456789099,,\n")
+    write_csv(tmp_path / "2024-25" / "episodes.csv", EPISODES + "A1,01/05/2023,S,V2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001\n")
+    assert {"202", "208", "503B"} <= set(_flags(tmp_path)["rule"])
+
+
+@pytest.mark.slow
+def test_messy_903_faults_are_found_and_nothing_else(project_903, tmp_path):
+    """Faults at 3% of rows, in every family: each rule finds every fault injected for it (recall),
+    and flags no row the faults did not break (precision), against the clean data's own flags."""
+    from analysis import ingest903
+
+    clean = tmp_path / "clean"
+    shutil.copytree(ingest903.raw_903(project_903), clean)
+    faults = messy.make_messy(clean, tmp_path / "messy", 0.03, seed=5)
+    listed = messy.read_faults(tmp_path / "messy")
+    assert len(listed) == len(faults) and set(messy.FAMILIES) <= set(listed["rule"]) | {"460"}
+    score = messy.score(listed, _flags(tmp_path / "messy"), _flags(clean))
+    assert len(score) >= 14 and (score["injected"] > 0).all()
+    assert (score["recall"] >= 0.99).all() and (score["precision"] >= 0.99).all(), score.to_string()
+    # the file faults: a stray quote loses no row, a repeated row is set aside, the renamed folder is read
+    v = ssda903.read_returns(tmp_path / "messy")
+    rec = v.reconciliation()
+    assert (rec["rows_in"] == rec["kept"] + rec["set_aside"]).all()
+    assert "never closed" in " ".join(rec["notes"])
+    assert v.set_aside["reason"].str.contains("duplicate of row").sum() == (listed["rule"] == "duplicate row").sum()
+
+
+def test_messy_rate_is_checked(tmp_path):
+    with pytest.raises(ValueError, match="between 0 and 0.5"):
+        messy.make_messy(tmp_path, tmp_path / "out", 0.9)
