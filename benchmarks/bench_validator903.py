@@ -35,7 +35,11 @@ OWN_TO_DFE = [(r"placement provider is blank", "526"), (r"is not valid with plac
               (r"REC '.*' is not a valid", "149"), (r"REC is blank but the episode has an end date|DfE rule 148", "148"),
               (r"starts before the previous episode", "142"), (r"DECOM is after the end of the collection year", "354"),
               (r"DEC is after the end of the collection year", "385"), (r"episode starts before the child's date of birth", "302"),
-              (r"DfE rule 304", "304"), (r"DOB is after the end", "301")]
+              (r"DfE rule 304", "304"), (r"DOB is after the end", "301"), (r"DOB is not a date", "102"), (r"DECOM is not a date", "141"),
+              (r"DEC is not a date", "147"), (r"DUC is not a date", "104"), (r"episode ends \(DEC\) before it starts", "356"),
+              (r"blank, but the next episode is a placement change", "225"), (r"recorded, but the child left care", "226"),
+              (r"no header row", "INT03"), (r"a second header row for the same child", "INT32"),
+              (r"SDQ_SCORE is not a whole number", "180"), (r"DECOM is before 1980", "353")]
 
 
 def ensure_venv(path: Path) -> Path:

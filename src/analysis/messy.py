@@ -69,6 +69,7 @@ def make_messy(clean: Path, out: Path, rate: float, seed: int = 0, *, file_fault
     faults: list[Fault] = []
     years = sorted(p for p in out.iterdir() if p.is_dir() and (p / "episodes.csv").is_file())
     used: set[tuple[str, int]] = set()
+    unrecorded: set[str] = set()  # children whose MOTHER or UPN a fault blanked (continuity faults leave them alone)
 
     def pick(df: pd.DataFrame, mask: pd.Series, key: str) -> list[int]:
         idx = [i for i in df.index[mask.to_numpy()] if (key, i) not in used]
@@ -85,6 +86,15 @@ def make_messy(clean: Path, out: Path, rate: float, seed: int = 0, *, file_fault
         age = _age(e["DECOM"], dob)
         ended_age = _age(e["DEC"], dob)
         key = rel_e
+        girls = h["SEX"].isin(["F", "2"]) & h["MOTHER"].ne("")
+        for i in pick(h, girls, rel_h):
+            faults.append(Fault(FAMILIES["393"], "393", rel_h, int(i) + 2, str(h.at[i, "CHILD"]), "MOTHER", str(h.at[i, "MOTHER"]), ""))
+            h.at[i, "MOTHER"] = ""
+            unrecorded.add(str(h.at[i, "CHILD"]))
+        for i in pick(h, h["UPN"].ne(""), rel_h):
+            faults.append(Fault(FAMILIES["442"], "442", rel_h, int(i) + 2, str(h.at[i, "CHILD"]), "UPN", str(h.at[i, "UPN"]), ""))
+            h.at[i, "UPN"] = ""
+            unrecorded.add(str(h.at[i, "CHILD"]))
 
         def change(i: int, col: str, value: str, rule: str, table_df: pd.DataFrame = e, rel: str = rel_e) -> None:
             faults.append(Fault(FAMILIES[rule], rule, rel, int(i) + 2, str(table_df.at[i, "CHILD"]), col, str(table_df.at[i, col]), value))
@@ -98,7 +108,10 @@ def make_messy(clean: Path, out: Path, rate: float, seed: int = 0, *, file_fault
             change(i, "LS", rng.choice(["L1", "L2"]), "361")
             if e.at[i, "LS"] == "L2":
                 faults[-1].rule, faults[-1].family = "362", FAMILIES["362"]
-        for i in pick(e, long_closed & plain & e["RNE"].eq("S") & e["PLACE"].str.startswith("U") & ~e["PLACE"].isin(["U1", "U4"]), key):
+        # (a child whose header is faulted keeps episodes that count as looked after: no respite for them)
+        header_faulted = set(h.loc[[i for (k, i) in used if k == rel_h], "CHILD"]) if any(k == rel_h for k, _ in used) else set()
+        for i in pick(e, long_closed & plain & e["RNE"].eq("S") & e["PLACE"].str.startswith("U") & ~e["PLACE"].isin(["U1", "U4"])
+                      & ~e["CHILD"].isin(header_faulted), key):
             change(i, "LS", "V3", "365")
         for i in pick(e, plain & (age < 9) & (age >= 0), key):
             change(i, "LS", "J1", "358")
@@ -114,11 +127,6 @@ def make_messy(clean: Path, out: Path, rate: float, seed: int = 0, *, file_fault
             change(i, "PL_POST", "", "392b")
         for i in pick(e, e["PLACE"].eq("P1") & e["URN"].eq(""), key):
             change(i, "URN", f"SC{int(rng.integers(100000, 999999))}", "222")
-        girls = h["SEX"].isin(["F", "2"]) & h["MOTHER"].ne("")
-        for i in pick(h, girls, rel_h):
-            change(i, "MOTHER", "", "393", h, rel_h)
-        for i in pick(h, h["UPN"].ne(""), rel_h):
-            change(i, "UPN", "", "442", h, rel_h)
         _write(e, ep_path)
         _write(h, hd_path)
         oc2_path = folder / "oc2.csv"
@@ -138,7 +146,7 @@ def make_messy(clean: Path, out: Path, rate: float, seed: int = 0, *, file_fault
     for k, (last, this) in enumerate(zip(years, years[1:])):
         h0, h1 = headers[last], headers[this]
         rel = str((this / "header.csv").relative_to(out))
-        both = h1["CHILD"].isin(set(h0["CHILD"])) & ~h1["CHILD"].isin(changed)
+        both = h1["CHILD"].isin(set(h0["CHILD"])) & ~h1["CHILD"].isin(changed | unrecorded)
         flips = []
         for i in pick(h1, both & h1["SEX"].isin(["F", "2"]) & h1["UPN"].ne("") & h1["MOTHER"].ne(""), rel):  # a girl recorded as a boy from now on
             faults.append(Fault(FAMILIES["202"], "202", rel, int(i) + 2, h1.at[i, "CHILD"], "SEX", h1.at[i, "SEX"], "M" if h1.at[i, "SEX"] == "F" else "1"))
