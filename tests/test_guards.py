@@ -84,7 +84,64 @@ def test_files_that_are_not_read_are_listed(tmp_path):
     (folder / "submission.xml").write_text("<Message/>")
     v = ssda903.read_returns(folder)
     assert any(s.endswith("2023-24.zip: not a readable zip archive") for s in v.skipped), v.skipped
-    assert any(s.startswith("submission.xml: the XML submission format") for s in v.skipped)
+    assert any("submission.xml: an XML file with no CHILD elements" in s for s in v.skipped), v.skipped
+
+
+def _as_xml(folder, out):
+    """A year's CSV return written as the DfE's XML submission (the layout of its schema, as the DfE
+    validator reads it: CHILD > HEADER (+ UASC, DUC, nested OC2 and AMISSING) and EPISODE with PL)."""
+    import xml.etree.ElementTree as ET
+
+    read = lambda name: pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False)  # noqa: E731
+    header, episodes, uasc = read("header"), read("episodes"), read("uasc")
+    oc2, missing = read("oc2"), read("missing")
+    root = ET.Element("EXPSSDA903")
+    for _, h in header.iterrows():
+        c = ET.SubElement(root, "CHILD")
+        hd = ET.SubElement(c, "HEADER")
+        for col in ("CHILD", "UPN", "SEX", "DOB", "ETHNIC", "MOTHER", "MC_DOB"):
+            ET.SubElement(hd, "CHILDID" if col == "CHILD" else col).text = h[col]
+        u = uasc[uasc["CHILD"] == h["CHILD"]]
+        if len(u):
+            ET.SubElement(hd, "UASC").text = "1"
+            ET.SubElement(hd, "DUC").text = u["DUC"].iloc[0]
+        for _, o in oc2[oc2["CHILD"] == h["CHILD"]].iterrows():
+            node = ET.SubElement(hd, "OC2")
+            for col in oc2.columns.drop(["CHILD", "DOB"]):
+                ET.SubElement(node, col).text = o[col]
+        for _, m in missing[missing["CHILD"] == h["CHILD"]].iterrows():
+            node = ET.SubElement(hd, "AMISSING")
+            for col in ("MISSING", "MIS_START", "MIS_END"):
+                ET.SubElement(node, col).text = m[col]
+        for _, e in episodes[episodes["CHILD"] == h["CHILD"]].iterrows():
+            node = ET.SubElement(c, "EPISODE")
+            for col in episodes.columns.drop("CHILD"):
+                ET.SubElement(node, "PL" if col == "PLACE" else col).text = e[col]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(out, xml_declaration=True, encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_the_xml_submission_is_read_like_the_csv_files(project_903, tmp_path):
+    """Two years of the synthetic return, one as CSV files and one as the DfE's XML: every table and
+    row reads the same as from the CSV files."""
+    import shutil
+
+    from analysis import ingest903
+
+    raw = ingest903.raw_903(project_903)
+    for year in ("2023-24", "2024-25"):
+        shutil.copytree(raw / year, tmp_path / "csv" / year)
+    shutil.copytree(raw / "2023-24", tmp_path / "mixed" / "2023-24")
+    _as_xml(raw / "2024-25", tmp_path / "mixed" / "2024-25" / "return.xml")
+    a, b = ssda903.read_returns(tmp_path / "csv"), ssda903.read_returns(tmp_path / "mixed")
+    assert not b.skipped and b.set_aside.empty
+    for name in ("header", "episodes", "uasc", "oc2", "missing"):
+        x = a.tables[name].drop(columns=["_file", "_row"]).sort_values(list(a.tables[name].columns.drop(["_file", "_row"]))).reset_index(drop=True)
+        y = b.tables[name].drop(columns=["_file", "_row"])[x.columns].sort_values(list(x.columns)).reset_index(drop=True)
+        pd.testing.assert_frame_equal(x, y, check_dtype=False, obj=name)
+    files = b.reconciliation()
+    assert files["file"].str.contains(r"return\.xml\[episodes\]").any()
 
 
 def test_a_year_in_a_zip_archive_is_read(tmp_path):

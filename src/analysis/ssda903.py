@@ -341,6 +341,13 @@ def read_table_file(path: Path, root: Path | None = None) -> tuple[list[RawTable
     year = collection_year_from_path(path.relative_to(root) if root and path.is_relative_to(root) else Path(path.name))
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         parts = [(f"{shown}[{sheet}]", df, []) for sheet, df in read_excel_sheets(path)]
+    elif path.suffix.lower() == ".xml":  # the DfE's XML submission: every table of the return in one file
+        from .ssda903_xml import read_xml
+
+        try:
+            parts = [(f"{shown}[{table}]", df, ["XML: rows are numbered by record"]) for table, df in read_xml(path).items()]
+        except InputError as e:
+            return [], [f"{shown}: {e.message if hasattr(e, 'message') else e}"]
     else:
         df, notes = read_csv_text(path)
         parts = [(shown, df, notes)]
@@ -374,12 +381,12 @@ def read_table_file(path: Path, root: Path | None = None) -> tuple[list[RawTable
 
 
 def find_files(folder: Path) -> list[Path]:
-    """CSV and Excel files under a folder, in a stable order (README files and hidden files skipped)."""
+    """CSV, Excel and XML files under a folder, in a stable order (README files and hidden files skipped)."""
     if folder.is_file():
         return [folder]
     if not folder.is_dir():
         raise InputError("no such file or folder", folder)
-    files = [f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in (".csv", ".xlsx", ".xlsm")
+    files = [f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in (".csv", ".xlsx", ".xlsm", ".xml")
              and not any(part.startswith(".") for part in f.relative_to(folder).parts)]
     return sorted(files)
 
@@ -422,8 +429,7 @@ def read_archive(archive: Path, root: Path) -> tuple[list[RawTable], list[str]]:
 
 
 #: files that can hold returns but are not read (yet): listed as not read, never ignored in silence
-UNREAD_SUFFIXES = {".xml": "the XML submission format is not read yet: export CSV",
-                   ".xls": "an old-style Excel file: save it as .xlsx or CSV", ".ods": "an OpenDocument sheet: save it as .xlsx or CSV",
+UNREAD_SUFFIXES = {".xls": "an old-style Excel file: save it as .xlsx or CSV", ".ods": "an OpenDocument sheet: save it as .xlsx or CSV",
                    ".txt": "a text file: if it is a return, save it as .csv"}
 
 
