@@ -77,8 +77,9 @@ def compare(dfe: dict, own: pd.DataFrame) -> pd.DataFrame:
     rules = sorted(set(dfe["flagged"]) | set(own["rule"]), key=lambda c: (len(re.sub(r"\D", "", c)) or 9, c))
     rows = []
     for code in rules:
-        theirs = {(t, int(line)) for t, lines in dfe["flagged"].get(code, {}).items() for line in lines}
         ours = {(t, int(line)) for t, line in own.loc[own["rule"] == code, ["table", "line"]].itertuples(index=False)}
+        tables = {t for t, _ in ours}  # (the validator may flag the child's header row too: compare the rows the project flags)
+        theirs = {(t, int(line)) for t, lines in dfe["flagged"].get(code, {}).items() for line in lines if not tables or t in tables}
         rows.append({"rule": code, "dfe_rows": len(theirs), "project_rows": len(ours), "both": len(theirs & ours),
                      "agreement": round(len(theirs & ours) / len(theirs | ours), 3) if theirs | ours else 1.0})
     return pd.DataFrame(rows)

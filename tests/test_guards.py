@@ -341,3 +341,39 @@ def test_children_with_homes_in_another_la_are_warned_of(others, warned):
     if warned:
         assert out == [f"{others} of {n_own + others} children have a home postcode in E06000005, not E06000004: "
                        "check that another LA's returns are not mixed in"]
+
+
+@pytest.mark.slow
+def test_one_multi_year_file_per_table_reads_as_the_yearly_returns(project_903, tmp_path, monkeypatch):
+    """Some tools export one file per table for all years (the latest version of each episode): it is
+    split into the yearly returns, and the stock, starts and ceased each year equal the yearly files'."""
+    import csv
+
+    from analysis import stock
+
+    monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "k" * 32)
+    raw = ingest903.raw_903(project_903)
+    out = tmp_path / "multi" / "all"
+    out.mkdir(parents=True)
+    for table, key in (("header", 1), ("episodes", 2), ("uasc", 1), ("missing", 4)):
+        rows, head = {}, None
+        for f in sorted(raw.glob(f"*/{table}.csv")):
+            lines = list(csv.reader(open(f)))
+            head = lines[0]
+            for r in lines[1:]:
+                rows[tuple(r[:key])] = r  # the latest return's version of each record
+        with open(out / f"{table}.csv", "w", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(head)
+            w.writerows(rows.values())
+    (tmp_path / "multi" / "LA_CODE").write_text((raw / "LA_CODE").read_text())
+    years = list(range(2016, 2026))
+    counts = []
+    for folder in (raw, tmp_path / "multi"):
+        tables, report = ingest903.build(project_903, folder)
+        got = stock.characteristics(tables["episodes"], tables["children"], years)
+        counts.append(got[got["dimension"].isin(["count", "placement", "legal"])].set_index(["year", "dimension", "category"])["number"])
+        if folder != raw:
+            assert report["rows_set_aside"] == 0
+            assert any("one file for several collection years" in f["notes"] for f in report["files"])
+    pd.testing.assert_series_equal(counts[0], counts[1])

@@ -749,12 +749,66 @@ def _infer_year(tables: list[RawTable]) -> None:
             t.notes.append(f"collection year {t.collection_year} taken from the episodes file beside it")
 
 
+def _split_multi_year(tables: list[RawTable]) -> list[RawTable]:
+    """One file per table for several years (as some tools export): split into the yearly returns
+    the DfE would hold. An episode goes to every collection year it was open in; a child's header and
+    UASC rows to every year the child has an episode (SEX recoded to the year's list: 1/2 to 2023-24,
+    M/F after); a missing episode to the year it began; a table with no dates (OC2) to the latest year.
+    Only a folder whose episodes file has no year in its path and holds episodes that ended before
+    the latest year began (which no single return can) is split."""
+    from .ssda903_rules import collection_years, year_end
+
+    out, by_folder = [], {}
+    for t in tables:
+        by_folder.setdefault(_folder(t), []).append(t)
+    for folder, group in by_folder.items():
+        eps = [t for t in group if t.table == "episodes" and t.collection_year is None]
+        if len(eps) != 1:
+            out += group
+            continue
+        e = eps[0].frame
+        start, end = parse_dates(e["DECOM"]), parse_dates(e["DEC"])
+        first, last = collection_years(start).min(), collection_years(pd.concat([start, end])).max()
+        if pd.isna(first) or pd.isna(last) or not (end < pd.Timestamp(int(last) - 1, 4, 1)).any():
+            out += group
+            continue
+        years = range(int(first), int(last) + 1)
+        children: dict[int, set] = {}
+        for y in years:
+            open_in = (start <= year_end(y)) & (end.isna() | (end >= pd.Timestamp(y - 1, 4, 1)))
+            children[y] = set(e.loc[open_in, "CHILD"])
+        for t in group:
+            note = "one file for several collection years: split into yearly returns"
+            for y in years:
+                f = t.frame
+                if t.table == "episodes":
+                    part = f[(start <= year_end(y)) & (end.isna() | (end >= pd.Timestamp(y - 1, 4, 1)))].copy()
+                    still_open = (end[part.index] > year_end(y)).to_numpy()  # open at that year's end: as its return showed it
+                    part.loc[still_open, [c for c in ("DEC", "REC", "REASON_PLACE_CHANGE") if c in part.columns]] = ""
+                elif t.table == "missing" and "MIS_START" in f.columns:
+                    part = f[collection_years(parse_dates(f["MIS_START"])) == y]
+                elif "CHILD" in f.columns and t.table in ("header", "uasc"):
+                    part = f[f["CHILD"].isin(children[y])].copy()
+                    if "SEX" in part.columns:
+                        code = {"1": "M", "2": "F"} if y >= 2025 else {"M": "1", "F": "2"}
+                        part["SEX"] = part["SEX"].str.upper().map(lambda v: code.get(v, v))
+                elif y == years[-1]:
+                    part = f
+                else:
+                    continue
+                if len(part):
+                    out.append(RawTable(t.table, f"{t.file}[{y - 1}-{str(y)[2:]}]", part.assign(_file=f"{t.file}[{y - 1}-{str(y)[2:]}]"),
+                                        y, [*t.notes, note]))
+    return out
+
+
 def validate(tables: list[RawTable], skipped: list[str] | None = None, *, year_from: str = "dates") -> Validated:
     """Check every table; set aside failing rows; stack the kept rows of each table across years.
     ``year_from``: where a name and the episode dates disagree on the collection year, which wins."""
     if year_from not in ("dates", "name"):
         raise ValueError(f"year_from should be 'dates' or 'name', got {year_from!r}")
     _check_year_names(tables, year_from)
+    tables = _split_multi_year(tables)
     _infer_year(tables)
     repeats = _repeated_across_files(tables)
     kept: dict[str, list[pd.DataFrame]] = {}

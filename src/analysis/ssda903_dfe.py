@@ -33,11 +33,13 @@ def _blank(s: pd.Series) -> pd.Series:
 
 
 def _episodes(t: Tables) -> pd.DataFrame:
+    """The episodes with their dates parsed (once for all the rules: see :func:`check`)."""
+    if "_episodes_dated" in t:
+        return t["_episodes_dated"]
     e = t.get("episodes")
     if e is None or e.empty:
-        return pd.DataFrame()
-    e = e.assign(_decom=_dates(e, "DECOM"), _dec=_dates(e, "DEC"))
-    return e
+        return pd.DataFrame(columns=["CHILD", "collection_year", "_decom", "_dec", "LS", "RNE", "PLACE", "REC"])
+    return e.assign(_decom=_dates(e, "DECOM"), _dec=_dates(e, "DEC"))
 
 
 def _with_dob(e: pd.DataFrame, t: Tables) -> pd.DataFrame:
@@ -200,14 +202,23 @@ def r208(t: Tables) -> pd.Index:
     return _changed_from_last_year(t, "UPN")
 
 
-def _open_last_year(e: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(last year's open episode, this year's first episode) per child and year, matched."""
+_CONTINUITY = ["CHILD", "collection_year", "_decom", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "URN", "HOME_POST", "PL_POST"]
+
+
+def _open_last_year(e: pd.DataFrame, t: Tables | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(this year's first episode beside last year's open one, matched per child and year), worked
+    out once for the continuity rules."""
+    if t is not None and "_continuity" in t:
+        return t["_continuity"]
+    e = e[[c for c in _CONTINUITY if c in e.columns] + ["_dec"]]
     last_open = e[e["_dec"].isna()].sort_values("_decom").drop_duplicates(["CHILD", "collection_year"], keep="last")
     last_open = last_open.assign(collection_year=last_open["collection_year"] + 1)
     first = e.sort_values("_decom").drop_duplicates(["CHILD", "collection_year"], keep="first")
     years = set(e["collection_year"].unique())
     last_open = last_open[last_open["collection_year"].isin(years)]
     m = first.reset_index().merge(last_open, on=["CHILD", "collection_year"], suffixes=("", "_last"))
+    if t is not None:
+        t["_continuity"] = (m, last_open)
     return m, last_open
 
 
@@ -215,7 +226,7 @@ def r502(t: Tables) -> pd.Index:
     e = _episodes(t)
     if e.empty:
         return pd.Index([])
-    m, _ = _open_last_year(e)
+    m, _ = _open_last_year(e, t)
     return pd.Index(m.loc[m["_decom"] != m["_decom_last"], "index"])
 
 
@@ -224,7 +235,7 @@ def _503(column: str) -> Callable[[Tables], pd.Index]:
         e = _episodes(t)
         if e.empty or column not in e.columns:
             return pd.Index([])
-        m, _ = _open_last_year(e)
+        m, _ = _open_last_year(e, t)
         same_start = m["_decom"] == m["_decom_last"]
         differs = m[column].fillna("").astype(str) != m[f"{column}_last"].fillna("").astype(str)
         return pd.Index(m.loc[same_start & differs, "index"])
@@ -250,6 +261,8 @@ def rNoE(t: Tables) -> pd.Index:
 def _oc2_looked_after_12_months(t: Tables) -> tuple[pd.DataFrame, pd.Series]:
     """OC2 rows and whether the child was looked after continuously for the 12 months to 31 March
     (one period of care covering the whole year in that year's episodes)."""
+    if "_oc2_cla" in t:
+        return t["_oc2_cla"]
     oc2, e = t.get("oc2"), _episodes(t)
     if oc2 is None or oc2.empty or e.empty:
         return pd.DataFrame(), pd.Series(dtype=bool)
@@ -257,12 +270,14 @@ def _oc2_looked_after_12_months(t: Tables) -> tuple[pd.DataFrame, pd.Series]:
     start = pd.to_datetime((e["collection_year"].astype(int) - 1).astype(str) + "-04-01")
     end = _year_end(e)
     g = e.groupby(["CHILD", "collection_year"])
-    covered = (g["_decom"].transform("min") <= start) & (g["_dec"].transform(lambda s: s.isna().any()) | (g["_dec"].transform("max") >= end))
+    still_open = e["_dec"].isna().groupby([e["CHILD"], e["collection_year"]]).transform("any")
+    covered = (g["_decom"].transform("min") <= start) & (still_open | (g["_dec"].transform("max") >= end))
     gap = (e["_decom"] > g["_dec"].shift()) & g.cumcount().gt(0)
     ok = covered & ~gap.groupby([e["CHILD"], e["collection_year"]]).transform("any")
     cla = ok.groupby([e["CHILD"], e["collection_year"]]).first()
     key = pd.MultiIndex.from_arrays([oc2["CHILD"], oc2["collection_year"]])
-    return oc2, pd.Series(cla.reindex(key).fillna(False).to_numpy(dtype=bool), index=oc2.index)
+    t["_oc2_cla"] = (oc2, pd.Series(cla.reindex(key).fillna(False).to_numpy(dtype=bool), index=oc2.index))
+    return t["_oc2_cla"]
 
 
 def _oc2_with(t: Tables, cols: tuple[str, ...]) -> pd.Index:
@@ -317,7 +332,7 @@ def r193(t: Tables) -> pd.Index:
 
 
 # --- postcodes, URN and completeness (392a, 392b, 222, 388, 393, 442, 607) ----------------------------
-NO_POSTCODE_PLACES = ("T0", "T1", "T2", "T3", "T4", "Z1")
+NO_POSTCODE_PLACES = ("T0", "T1", "T2", "T3", "T4")
 
 
 def r392b(t: Tables) -> pd.Index:
@@ -412,6 +427,7 @@ RULES: dict[str, tuple[str, str, str, Callable[[Tables], pd.Index]]] = {
 def check(tables: Tables) -> pd.DataFrame:
     """Every row a DfE rule flags (kept): table, collection_year, file, row, column, value, reason."""
     out = []
+    tables = {**tables, "_episodes_dated": _episodes(tables)}
     for code, (message, table, column, rule) in RULES.items():
         df = tables.get(table)
         if df is None or df.empty or column not in df.columns:
