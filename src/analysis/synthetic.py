@@ -590,11 +590,7 @@ class Simulation:
         # the category of need is recorded on each episode: a child in an episode begun this year may have it revised
         revisable = new + [c for c in stayers if c.entered <= since and self._open_episode_start(c) > since]
         for dim in ("uasc", "sex", "ethnicity", "need"):
-            cats = list(DIMENSIONS[dim])
-            target = dict(zip(cats, self.t.stock[dim][year]))
-            counts = {c: 0 for c in cats}
-            for c in stayers:
-                counts[category_of(c, dim, y1)] += 1
+            cats, target, counts = self._counts(stayers, dim, year, y1)
             pool = revisable if dim == "need" else new
             for i in self.rng.permutation(len(pool)):
                 c = pool[int(i)]
@@ -646,11 +642,7 @@ class Simulation:
         """Relabel placements that began this year (and legal status) so the 31 March counts match;
         where those are not enough, a planned move in the last week of March to the setting lacking."""
         for dim in ("placement", "provider", "location"):
-            cats = list(DIMENSIONS[dim])
-            target = dict(zip(cats, self.t.stock[dim][year]))
-            counts = {k: 0 for k in cats}
-            for c in stayers:
-                counts[category_of(c, dim, y1)] += 1
+            cats, target, counts = self._counts(stayers, dim, year, y1)
             for k in cats:
                 self.natural[dim][k] += counts[k]
             order = [stayers[int(i)] for i in self.rng.permutation(len(stayers))]
@@ -853,23 +845,24 @@ class Simulation:
             c.period["ls"].append((on, code))
             c.period["ls"].sort(key=lambda x: x[0])
 
+    def _counts(self, stayers: list[Child], dim: str, year: int, y1: pd.Timestamp) -> tuple[list[str], dict, dict]:
+        """A characteristic's categories, the published count of each at 31 March and the children's."""
+        cats = list(DIMENSIONS[dim])
+        counts = {k: 0 for k in cats}
+        for c in stayers:
+            counts[category_of(c, dim, y1)] += 1
+        return cats, dict(zip(cats, self.t.stock[dim][year])), counts
+
     def _record(self, stayers: list[Child], year: int, y1: pd.Timestamp, stage: str) -> None:
         """How far each 31 March count is from its target (children), for truth.json."""
         for dim in DIMENSIONS:
-            got = {k: 0 for k in DIMENSIONS[dim]}
-            for c in stayers:
-                got[category_of(c, dim, y1)] += 1
-            off = int(sum(abs(got[k] - int(v)) for k, v in zip(DIMENSIONS[dim], self.t.stock[dim][year])))
-            self.off.setdefault(stage, {}).setdefault(dim, {})[year] = off
+            cats, target, got = self._counts(stayers, dim, year, y1)
+            self.off.setdefault(stage, {}).setdefault(dim, {})[year] = int(sum(abs(got[k] - int(target[k])) for k in cats))
 
     def _tune(self, stayers: list[Child], year: int, y1: pd.Timestamp) -> None:
         """Nudge next year's draws toward the 31 March mix (fewer relabels)."""
         for dim in ("placement", "provider", "location"):
-            cats = list(DIMENSIONS[dim])
-            target = dict(zip(cats, self.t.stock[dim][year]))
-            counts = {k: 0 for k in cats}
-            for c in stayers:
-                counts[category_of(c, dim, y1)] += 1
+            cats, target, _ = self._counts(stayers, dim, year, y1)
             for k in cats:
                 pre = self.natural[dim][k] - self._natural_before.get((dim, k), 0.0)
                 self.m[dim][k] = float(np.clip(self.m[dim][k] * ((target[k] + 1) / (pre + 1)) ** 0.5, 0.1, 10))
