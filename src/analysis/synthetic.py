@@ -1,4 +1,4 @@
-"""A synthetic SSDA903 for any LA, calibrated to its published figures, with planted effects.
+"""A synthetic SSDA903 for any LA, true to its published figures, with planted effects.
 
 ``analysis synth --la CODE --seed N --out DIR`` writes, for ten collection years, the CSV files an
 LA exports (``YYYY-YY/header.csv``, ``episodes.csv``, ``uasc.csv``, ``missing.csv``, ``oc2.csv``),
@@ -6,24 +6,25 @@ a placement weekly-cost file (``costs/placement_costs.csv``), an ``LA_CODE`` fil
 ``truth.json``. Nothing in it is real child data; the postcodes are real (ONS Postcode Directory),
 so derived distances are real distances.
 
-How it is built (a microsimulation, one child at a time, deterministic for a seed):
+How it is built (a microsimulation one year at a time, deterministic for a seed; see
+:class:`Simulation`):
 
-* **Stock and flows.** The children looked after at 31 March of the first year come from the
-  published count; each later year has the published number of starts, and enough children leave
-  (young people at 18 first) for the count at 31 March to match the published one.
-* **Who.** Ages at entry follow the published age mix at 31 March (older children stay shorter);
-  sex, ethnicity, category of need and legal status from national shares.
-* **Placements.** Each placement's type, provider and location are drawn from the LA's published
-  mix (placement type, provider, inside/outside the boundary, over 20 miles), adjusted by age.
-  Each placement ends by whichever comes first of two competing hazards: an **unplanned ending**
-  (carer or child asked, allegation, standards, closure) whose hazard has the planted effects in
-  ``truth.json``, and a **planned move**. A common scale on both is tuned so the share of children
-  with 3+ placements in a year matches the published figure.
+* **Targets** (:mod:`analysis.synthetic_targets`): for every year 2015-2025, the published count at
+  31 March, starts, ceased, and the count in every category of every characteristic DfE publishes
+  at 31 March (age, sex, ethnicity, UASC, need, legal status, placement, provider, locality with
+  distance).
+* **Each year**: starts drawn toward what the stock lacks; placements run on two competing hazards
+  (an unplanned ending, with the planted effects in ``truth.json``, and a planned move); exactly the
+  published number stay, chosen by what is fixed about them; the rest leave on a day drawn
+  independently (at 18 on the birthday; adopted when the order is made); the 31 March placement,
+  provider, location and legal status are matched by relabelling a placement begun days before or
+  by a planned move, and legal status changes are written as episodes.
 * **Costs.** Weekly cost = base cost of the type and provider x exp(planted effects of being out
   of area, age and needs) x log-normal noise.
 
-The calibration achieved is recorded in ``truth.json`` beside the targets, and a test checks it
-against stated tolerances for three LAs.
+The move rate is tuned to the published share with 3+ placements; what was achieved is in
+``truth.json``. Tests check every published figure for four LAs and the planted effects against a
+Cox model on the generator's own covariates.
 """
 
 from __future__ import annotations
