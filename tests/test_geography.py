@@ -152,3 +152,13 @@ def test_the_postcode_directory_is_kept_as_parquet_reused_and_rebuilt_when_damag
     pd.testing.assert_frame_equal(pd.read_parquet(files[0]), first)
     assert not list(tmp_path.glob(".*partial"))
     geography._directory_letter.cache_clear()
+
+
+def test_barnsley_and_sheffield_postcodes_belong_to_the_codes_the_dfe_uses(built):
+    """The postcode directory gives Barnsley and Sheffield their 2024 codes (E08000038, E08000039); the
+    DfE and the LA lookup keep E08000016 and E08000019. A placement there is inside its own LA."""
+    from analysis import geography
+
+    utla_of = geography.ltla_to_utla(built[0].raw_public)
+    got = geography.placement_la(pd.Series(["E08000038", "E08000039", "E08000016"]), utla_of)
+    assert got.tolist() == ["E08000016", "E08000019", "E08000016"]

@@ -363,10 +363,17 @@ def postcode_directory(postcodes: Iterable[str], cache: Path | None = None) -> p
     return out.set_index("postcode")
 
 
+#: codes the postcode directory uses that the April 2023 lookup (and the DfE) do not: Barnsley and
+#: Sheffield took new codes in a 2024 boundary change between them; the DfE still publishes the old
+POSTCODE_LTLA_ALIASES = {"E08000038": "E08000016", "E08000039": "E08000019"}
+
+
 def ltla_to_utla(raw_public: Path) -> dict[str, str]:
-    """Lower-tier to upper-tier LA codes (ONS, April 2023), with later code changes applied."""
+    """Lower-tier to upper-tier LA codes (ONS, April 2023), with later code changes applied, and the
+    postcode directory's newer codes for Barnsley and Sheffield."""
     df = pd.read_csv(raw_public / LTLA_UTLA_SOURCE, dtype=str, encoding="utf-8-sig")
-    return {ltla: canonical_code(utla) for ltla, utla in zip(df["LTLA23CD"], df["UTLA23CD"])}
+    out = {ltla: canonical_code(utla) for ltla, utla in zip(df["LTLA23CD"], df["UTLA23CD"])}
+    return {**out, **{new: out.get(old, old) for new, old in POSTCODE_LTLA_ALIASES.items()}}
 
 
 #: a warning when at least this share of children (and this many) have home postcodes in one other LA

@@ -80,7 +80,11 @@ def places_for(la_code: str, utla_of: dict[str, str], rng: np.random.Generator, 
 
     df = full_postcode_directory(cache)
     df = df[df["ltla"].str.startswith("E") & df["easting"].notna()]
-    utla = df["ltla"].map(lambda c: utla_of.get(c, c))
+    from .geography import canonical_code
+
+    # (codes that changed without the area changing, such as Barnsley's and Sheffield's in 2019, compare as one)
+    utla = df["ltla"].map(lambda c: canonical_code(utla_of.get(c, c)))
+    la_code = canonical_code(la_code)
     inside = df[utla == la_code]
     if inside.empty:
         raise AnalysisError(f"no postcodes found for {la_code} in the postcode directory")
