@@ -101,3 +101,33 @@ def test_messy_903_faults_are_found_and_nothing_else(project_903, tmp_path):
 def test_messy_rate_is_checked(tmp_path):
     with pytest.raises(ValueError, match="between 0 and 0.5"):
         messy.make_messy(tmp_path, tmp_path / "out", 0.9)
+
+
+@pytest.mark.slow
+def test_papers_on_messy_data_stay_within_the_clean_figures_intervals(project_903, tmp_path, monkeypatch):
+    """Faults at 2% of rows (kept with flags, not dropped): paper 02's hazard ratios on the messy copy
+    stay inside the clean data's 95% intervals, and the stock at each 31 March that paper 04 starts
+    from moves by no more than the short breaks the faults made (2% of rows) allow."""
+    from analysis import breakdown, ingest903, stock
+
+    monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "k" * 32)
+    clean = tmp_path / "clean"
+    shutil.copytree(ingest903.raw_903(project_903), clean)
+    messy.make_messy(clean, tmp_path / "messy", 0.02, seed=7, file_faults=False)
+    fits, stocks = [], []
+    for folder in (clean, tmp_path / "messy"):
+        tables, report = ingest903.build(project_903, folder)
+        data = breakdown.Data(tables["placements"], tables["periods"], tables["children"], tables["oc2"], report, None)
+        s = breakdown.Settings(la_code="E06000004", la_name="Stockton-on-Tees", first_year=2016, last_year=2025, definition="standard",
+                               horizons=[6, 12], model_horizon=12, test_years=2)
+        c, _ = breakdown.cohort(data, s)
+        fits.append(breakdown.fit_cox(c).table.set_index("term"))
+        got = stock.characteristics(tables["episodes"], tables["children"], list(range(2016, 2026)))
+        stocks.append(got[got["category"] == "looked_after_31_march"].set_index("year")["number"])
+    clean_fit, messy_fit = fits
+    shared = clean_fit.index.intersection(messy_fit.index)
+    assert len(shared) >= 8
+    ratio = messy_fit.loc[shared, "ratio"]  # hazard ratios; the interval is on the same scale
+    inside = (ratio >= clean_fit.loc[shared, "lower"]) & (ratio <= clean_fit.loc[shared, "upper"])
+    assert inside.all(), pd.concat([clean_fit.loc[shared, ["ratio", "lower", "upper"]], ratio.rename("messy")], axis=1)
+    assert ((stocks[0] - stocks[1]).abs() <= 0.02 * stocks[0] + 2).all(), pd.concat([stocks[0], stocks[1]], axis=1)
