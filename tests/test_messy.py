@@ -47,9 +47,7 @@ def _flags(folder) -> pd.DataFrame:
     ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,U6,PR1,01/06/2024,X1,CARPL,TS1 1AA,TS1 1AB,SC000001", "388", 2),
 ])
 def test_each_dfe_rule_flags_its_row_and_keeps_it(tmp_path, header, episodes, rule, line):
-    year = "2023-24"
-    write_csv(tmp_path / year / "header.csv", HEADER + header + "\n")
-    write_csv(tmp_path / year / "episodes.csv", EPISODES + episodes.replace("/2024", "/2023") + "\n")
+    _year(tmp_path, "2023-24", [header], [episodes.replace("/2024", "/2023")])
     f = _flags(tmp_path)
     assert rule in set(f["rule"]), f
     hit = f[f["rule"] == rule].iloc[0]
@@ -59,20 +57,21 @@ def test_each_dfe_rule_flags_its_row_and_keeps_it(tmp_path, header, episodes, ru
     assert f"DfE rule {rule}:" in v.warnings["reason"].str.cat()
 
 
+def _year(folder, year, header_rows, episode_rows):
+    write_csv(folder / year / "header.csv", HEADER + "".join(r + "\n" for r in header_rows))
+    write_csv(folder / year / "episodes.csv", EPISODES + "".join(r + "\n" for r in episode_rows))
+
+
 def test_a_clean_record_breaks_no_dfe_rule(tmp_path):
-    write_csv(tmp_path / "2023-24" / "header.csv", HEADER + "A1,1,01/06/2012,WBRI,A123456789012,,\n")
-    write_csv(tmp_path / "2023-24" / "episodes.csv", EPISODES + "A1,01/05/2023,S,C2,N1,U6,PR1,01/06/2023,X1,CARPL,TS1 1AA,TS1 1AB,SC000001\n"
-              "A1,01/06/2023,P,C2,N1,U4,PR1,,,,TS1 1AA,TS1 1AC,SC000002\n")
-    write_csv(tmp_path / "2024-25" / "header.csv", HEADER + "A1,M,01/06/2012,WBRI,A123456789012,,\n")
-    write_csv(tmp_path / "2024-25" / "episodes.csv", EPISODES + "A1,01/06/2023,P,C2,N1,U4,PR1,,,,TS1 1AA,TS1 1AC,SC000002\n")
+    _year(tmp_path, "2023-24", ["A1,1,01/06/2012,WBRI,A123456789012,,"],
+          ["A1,01/05/2023,S,C2,N1,U6,PR1,01/06/2023,X1,CARPL,TS1 1AA,TS1 1AB,SC000001", "A1,01/06/2023,P,C2,N1,U4,PR1,,,,TS1 1AA,TS1 1AC,SC000002"])
+    _year(tmp_path, "2024-25", ["A1,M,01/06/2012,WBRI,A123456789012,,"], ["A1,01/06/2023,P,C2,N1,U4,PR1,,,,TS1 1AA,TS1 1AC,SC000002"])
     assert _flags(tmp_path).empty, "and 1/2 in 2023-24 against M/F in 2024-25 is the same sex (DfE 202 compares like with like)"
 
 
 def test_continuity_with_last_year(tmp_path):
-    write_csv(tmp_path / "2023-24" / "header.csv", HEADER + "A1,1,01/06/2012,WBRI,A123456789012,,\n")
-    write_csv(tmp_path / "2023-24" / "episodes.csv", EPISODES + "A1,01/05/2023,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001\n")
-    write_csv(tmp_path / "2024-25" / "header.csv", HEADER + "A1,F,01/06/2012,WBRI,A123456789099,,\n")
-    write_csv(tmp_path / "2024-25" / "episodes.csv", EPISODES + "A1,01/05/2023,S,V2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001\n")
+    _year(tmp_path, "2023-24", ["A1,1,01/06/2012,WBRI,A123456789012,,"], ["A1,01/05/2023,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001"])
+    _year(tmp_path, "2024-25", ["A1,F,01/06/2012,WBRI,A123456789099,,"], ["A1,01/05/2023,S,V2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001"])
     assert {"202", "208", "503B"} <= set(_flags(tmp_path)["rule"])
 
 

@@ -117,7 +117,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         print(f"Injected {len(faults):,} faults at a rate of {args.messy:g}: listed in {out / 'faults.json'}.")
     else:
         truth = generate(p, args.la, args.seed, out, costs_dir=costs)
-    cal = truth["calibration"][-1]
+    cal = next(c for c in truth["calibration"] if c.get("chosen"))  # the run written
     print(f"Wrote a synthetic 903 for {truth['la_name']} ({truth['la_code']}), seed {args.seed}: {truth['children']:,} children, "
           f"collection years {truth['collection_years'][0]}-{truth['collection_years'][1]}, to {out}. "
           f"3+ placements {cal['three_plus']:.1%} (published {truth['targets']['three_plus']:.0%}), outside the LA {cal['outside']:.0%} "

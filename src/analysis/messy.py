@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .placements import whole_years
+from .ssda903 import parse_dates
+
 #: the row faults: family, DfE rule, table, and how the fault is made (see _ROW_FAULTS)
 FAMILIES = {
     "361": "legal status durations", "362": "legal status durations", "365": "short breaks", "358": "age against legal status",
@@ -52,9 +55,8 @@ def _write(df: pd.DataFrame, path: Path) -> None:
 
 
 def _age(on: pd.Series, dob: pd.Series) -> pd.Series:
-    on, dob = pd.to_datetime(on, format="%d/%m/%Y", errors="coerce"), pd.to_datetime(dob, format="%d/%m/%Y", errors="coerce")
-    had = (on.dt.month > dob.dt.month) | ((on.dt.month == dob.dt.month) & (on.dt.day >= dob.dt.day))
-    return on.dt.year - dob.dt.year - (~had).astype(float)
+    """Whole years of age between two columns of DD/MM/YYYY text."""
+    return whole_years(parse_dates(on.fillna("")), parse_dates(dob.fillna("")))
 
 
 def make_messy(clean: Path, out: Path, rate: float, seed: int = 0, *, file_faults: bool = True) -> list[Fault]:

@@ -184,11 +184,16 @@ def derive(episodes: pd.DataFrame, birth: pd.Series | None = None, child: str = 
     return p, periods[PERIOD_COLUMNS].sort_values(["child", "period"]).reset_index(drop=True)
 
 
-def _age(at: pd.Series, born: pd.Series) -> pd.Series:
-    """Whole years of age on a date."""
-    born = pd.to_datetime(born)
+def whole_years(at: pd.Series, born: pd.Series) -> pd.Series:
+    """Whole years of age on each date (float; NaN where either date is missing)."""
+    at, born = pd.to_datetime(at), pd.to_datetime(born)
     had_birthday = (at.dt.month > born.dt.month) | ((at.dt.month == born.dt.month) & (at.dt.day >= born.dt.day))
-    return (at.dt.year - born.dt.year - (~had_birthday).astype(int)).astype("Int64")
+    return at.dt.year - born.dt.year - (~had_birthday).astype(float)
+
+
+def _age(at: pd.Series, born: pd.Series) -> pd.Series:
+    """Whole years of age on a date (Int64)."""
+    return whole_years(at, born).astype("Int64")
 
 
 # --- DfE measures --------------------------------------------------------------------------------------

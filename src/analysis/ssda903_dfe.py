@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from .placements import whole_years
 from .ssda903 import SET_ASIDE_COLUMNS, parse_dates
 
 Tables = dict[str, pd.DataFrame]
@@ -77,10 +78,7 @@ def _with_dob(e: pd.DataFrame, t: Tables) -> pd.DataFrame:
     return t["_with_dob"]
 
 
-def _age(on: pd.Series, dob: pd.Series) -> pd.Series:
-    """Whole years of age on a date (NaN where either is missing)."""
-    had = (on.dt.month > dob.dt.month) | ((on.dt.month == dob.dt.month) & (on.dt.day >= dob.dt.day))
-    return on.dt.year - dob.dt.year - (~had).astype(float)
+_age = whole_years  # whole years of age on a date (NaN where either is missing)
 
 
 def _year_day(e: pd.DataFrame, start: bool) -> pd.Series:

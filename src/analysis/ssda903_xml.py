@@ -66,9 +66,10 @@ def read_xml(path: Path) -> dict[str, pd.DataFrame]:
     for name, records in rows.items():
         if not records:
             continue
-        cols = list(TABLES[name][1])
-        df = pd.DataFrame(records).reindex(columns=[*cols, *[c for c in pd.DataFrame(records).columns if c not in cols]]).fillna("").astype(str)
-        df = df[[c for c in df.columns if c in cols or name == "episodes" and c in ("PL_DISTANCE", "PL_LA", "PL_LOCATION")]]
+        # the table's columns (the ones the DfE derives kept for episodes); others in the record dropped
+        keep = [*TABLES[name][1], *(("PL_DISTANCE", "PL_LA", "PL_LOCATION") if name == "episodes" else ())]
+        found = pd.DataFrame(records)
+        df = found.reindex(columns=[c for c in keep if c in found.columns or c in TABLES[name][1]]).fillna("").astype(str)
         df["_row"] = range(1, len(df) + 1)
         out[name] = df
     return out

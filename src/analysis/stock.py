@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 
 from . import ssda903_rules as r
-from .placements import estimated_birth_date
+from .placements import estimated_birth_date, looked_after_on, whole_years
 from .synthetic_targets import DIMENSIONS
 
 AGE_BAND_EDGES = [0, 1, 5, 10, 16, 200]
-PLACEMENT_CATEGORY = {
-    **{c: "foster" for c in ("U1", "U2", "U3", "U4", "U5", "U6")}, **{c: "adoption" for c in ("A3", "A4", "A5", "A6")},
-    "P1": "with_parents", "H5": "independent", "P2": "independent", "K3": "independent", "K1": "childrens_home", "K2": "childrens_home",
-    "R1": "other_residential", "R2": "other_residential", "R3": "other_residential", "R5": "other_residential", "S1": "residential_school",
-    "Z1": "other", "P3": "other", **{c: "other" for c in r.Z_SPLIT}, **{c: "other" for c in r.TEMPORARY},
-}
+#: the project's placement groups (ssda903_rules.PLACE_GROUP) -> DfE's published placement categories
+GROUP_CATEGORY = {"foster": "foster", "kinship foster": "foster", "children's home": "childrens_home", "secure": "childrens_home",
+                  "independent or supported": "independent", "with parents": "with_parents", "adoption": "adoption",
+                  "other residential": "other_residential", "custody": "other_residential", "residential school": "residential_school",
+                  "other": "other", "temporary": "other"}
+PLACEMENT_CATEGORY = {code: GROUP_CATEGORY[group] for code, group in r.PLACE_GROUP.items()}
 PROVIDER_CATEGORY = {"PR0": "parents", "PR1": "own", "PR2": "other_la", "PR3": "other_public", "PR4": "private", "PR5": "voluntary", "": "not_reported"}
 LEGAL_CATEGORY = {"C1": "interim_care_order", "C2": "full_care_order", "E1": "placement_order", "D1": "placement_order", "V2": "section_20",
                   "L1": "detained", "L2": "detained", "L3": "detained", "J1": "youth_justice", "J2": "youth_justice", "J3": "youth_justice"}
@@ -41,24 +41,22 @@ def _location(pl_location: pd.Series, distance: pd.Series) -> pd.Series:
 def characteristics(episodes: pd.DataFrame, children: pd.DataFrame, years: list[int]) -> pd.DataFrame:
     """year, dimension, category, number: the stock at 31 March by characteristic, and the counts
     (dimension ``count``) looked after at 31 March, started and ceased in the year."""
-    e = episodes[~episodes["ls"].isin(r.SHORT_BREAKS_LS)]
+    e = episodes.rename(columns={"decom": "_decom", "dec": "_dec", "ls": "LS"})
     kids = children.set_index("child")
     born = estimated_birth_date(kids["birth_month"])
     rows = []
     for year in years:
         y0, y1 = pd.Timestamp(year - 1, 4, 1), r.year_end(year)
-        on = e[(e["decom"] <= y1) & (e["dec"].isna() | (e["dec"] > y1))].sort_values("decom").drop_duplicates("child", keep="last")
+        on = looked_after_on(e, y1, child="child")
         kid = kids.reindex(on["child"])
-        at = pd.Series(y1, index=on.index)
-        b = pd.Series(born.reindex(on["child"]).to_numpy(), index=on.index)
-        age = at.dt.year - b.dt.year - ((at.dt.month < b.dt.month) | ((at.dt.month == b.dt.month) & (at.dt.day < b.dt.day))).astype(int)
+        age = whole_years(pd.Series(y1, index=on.index), pd.Series(born.reindex(on["child"]).to_numpy(), index=on.index))
         values = {
             "age": pd.cut(age, AGE_BAND_EDGES, right=False, labels=list(DIMENSIONS["age"])).astype(str),
             "sex": kid["sex"].map({"M": "male", "F": "female"}).fillna("unknown").to_numpy(),
             "ethnicity": kid["ethnic"].map(ETHNIC_GROUP).fillna("not_known").to_numpy(),
             "uasc": np.where(kid["uasc"].fillna(False).to_numpy(dtype=bool), "uasc", "not_uasc"),
             "need": on["cin"].to_numpy(),
-            "legal": on["ls"].map(LEGAL_CATEGORY).fillna("other").to_numpy(),
+            "legal": on["LS"].map(LEGAL_CATEGORY).fillna("other").to_numpy(),
             "placement": on["place"].map(PLACEMENT_CATEGORY).fillna("other").to_numpy(),
             "provider": on["place_provider"].fillna("").map(PROVIDER_CATEGORY).fillna("not_reported").to_numpy(),
             "location": _location(on["pl_location"], on["pl_distance"]).to_numpy(),
@@ -68,8 +66,9 @@ def characteristics(episodes: pd.DataFrame, children: pd.DataFrame, years: list[
             counts = pd.Series(np.asarray(v, dtype=object)).value_counts()
             for cat in DIMENSIONS[dim]:
                 rows.append({"year": year, "dimension": dim, "category": cat, "number": int(counts.get(cat, 0))})
-        starts = e[(e["rne"] == "S") & (e["decom"] >= y0) & (e["decom"] <= y1)]["child"].nunique()
-        ceased = e[e["dec"].between(y0, y1) & ~e["rec"].isin(["X1", ""])]["child"].nunique()
+        counted = e[~e["LS"].isin(r.SHORT_BREAKS_LS)]
+        starts = counted[(counted["rne"] == "S") & counted["_decom"].between(y0, y1)]["child"].nunique()
+        ceased = counted[counted["_dec"].between(y0, y1) & ~counted["rec"].isin(["X1", ""])]["child"].nunique()
         rows += [{"year": year, "dimension": "count", "category": "started", "number": int(starts)},
                  {"year": year, "dimension": "count", "category": "ceased", "number": int(ceased)}]
     return pd.DataFrame(rows)

@@ -40,7 +40,8 @@ import pandas as pd
 from .config import Paths
 from .costs import COST_COLUMNS
 from .errors import AnalysisError
-from .ssda903_rules import collection_year_of
+from .ssda903_rules import collection_year_of, provider_problem
+from .stock import GROUP_CATEGORY, LEGAL_CATEGORY, PROVIDER_CATEGORY
 from .synthetic_targets import CHILD_DIMENSIONS, DIMENSIONS, EPISODE_DIMENSIONS, Targets, targets_for
 
 FIRST_YEAR, LAST_YEAR = 2016, 2025  # collection years written (2015-16 to 2024-25)
@@ -106,17 +107,10 @@ def places_for(la_code: str, utla_of: dict[str, str], rng: np.random.Generator, 
 AGE_BANDS = {"under_1": (0, 1), "1_to_4": (1, 5), "5_to_9": (5, 10), "10_to_15": (10, 16), "16_and_over": (16, 18)}
 #: placements settle: after the first year the hazards of ending fall to this fraction
 SETTLED_AFTER_DAYS, SETTLED_FACTOR = 365, 0.3
-#: the generator's placement groups (as the 903 ingest groups PLACE codes) -> DfE's published placement categories
-GROUP_CATEGORY = {"foster": "foster", "kinship foster": "foster", "children's home": "childrens_home", "secure": "childrens_home",
-                  "independent or supported": "independent", "with parents": "with_parents", "adoption": "adoption",
-                  "other residential": "other_residential", "residential school": "residential_school", "other": "other"}
+#: DfE's published legal status categories -> the code the generator records
 LEGAL_CODE = {"interim_care_order": "C1", "full_care_order": "C2", "placement_order": "E1", "section_20": "V2", "detained": "L2",
               "youth_justice": "J1"}
-LEGAL_CATEGORY = {"C1": "interim_care_order", "C2": "full_care_order", "E1": "placement_order", "D1": "placement_order",
-                  "V2": "section_20", "L1": "detained", "L2": "detained", "L3": "detained", "J1": "youth_justice", "J2": "youth_justice",
-                  "J3": "youth_justice"}
-PROVIDER_CODE = {"own": "PR1", "other_la": "PR2", "other_public": "PR3", "private": "PR4", "voluntary": "PR5", "parents": "PR0", "not_reported": ""}
-PROVIDER_CATEGORY = {v: k for k, v in PROVIDER_CODE.items()}
+PROVIDER_CODE = {k: v for v, k in PROVIDER_CATEGORY.items()}  # category -> code ("not_reported": blank)
 ETHNIC_CODES = {"white": (["WBRI", "WOTH", "WIRI", "WROM"], [0.9, 0.07, 0.02, 0.01]), "mixed": (["MWBC", "MWBA", "MWAS", "MOTH"], [0.4, 0.15, 0.15, 0.3]),
                 "asian": (["APKN", "ABAN", "AIND", "AOTH"], [0.35, 0.15, 0.1, 0.4]), "black": (["BAFR", "BCRB", "BOTH"], [0.6, 0.25, 0.15]),
                 "other": (["OOTH", "CHNE"], [0.95, 0.05]), "not_known": (["NOBT", "REFU"], [0.7, 0.3])}
@@ -329,8 +323,6 @@ class Simulation:
                 "residential school": "S1", "other": "Z1"}[group]
 
     def _provider(self, place: str, group: str, year: int, outside: bool = False) -> str:
-        from .ssda903_rules import provider_problem
-
         if place == "P1":
             return "PR0"
         share = self._share("provider", year)
@@ -489,9 +481,6 @@ class Simulation:
         if last["end"] is None or last["end"] >= on:
             last["end"], last["unplanned"], last["reason"] = on, False, ""
         period["ls"] = [(d, ls) for d, ls in period["ls"] if d < on] or period["ls"][:1]
-        since_ls, ls = period["ls"][-1]
-        if ls.startswith("L") and (on - since_ls).days > 3:  # detention lasts days (an EPO at most 21: rule 362)
-            period["ls"].append((since_ls + pd.Timedelta(days=2), "V2" if child.uasc else "C1"))
         period["end"] = on
         period["exit"] = self._exit_code(child, on, last)
 
@@ -689,16 +678,14 @@ class Simulation:
             return True
         return dim != "provider" and (y1 - started).days > RELABEL_DAYS
 
-    def _can_change(self, c: Child, dim: str, k: str) -> bool:
+    def _can_change(self, c: Child, dim: str, k: str, y1: pd.Timestamp) -> bool:
         """Whether :meth:`_change` could give ``c`` category ``k`` (checked before a two-step change)."""
-        from .ssda903_rules import provider_problem
-
         pl = c.placement
         if dim == "placement":
             return self._eligible(c, k, pl["start"])
         if dim == "provider":
             code = PROVIDER_CODE[k]
-            return k != "parents" and pl["place"] != "P1" and (not code or provider_problem(pl["place"], code, 2025) is None)
+            return k != "parents" and pl["place"] != "P1" and (not code or provider_problem(pl["place"], code, collection_year_of(y1)) is None)
         return pl["group"] != "with parents" and (not c.uasc or k.endswith("unknown"))
 
     def _augment(self, candidates: list[Child], dim: str, cats: list[str], counts: dict, target: dict, y1: pd.Timestamp,
@@ -710,14 +697,14 @@ class Simulation:
             for c in [c for c in candidates if category_of(c, dim, y1) == over]:
                 if counts[over] <= target[over]:
                     break
-                for mid in [k for k in cats if k != over and counts[k] == target[k] and self._can_change(c, dim, k)]:
+                for mid in [k for k in cats if k != over and counts[k] == target[k] and self._can_change(c, dim, k, y1)]:
                     shorts = [k for k in cats if counts[k] < target[k]]
                     done = False
                     for c2 in candidates:
                         if c2 is c or category_of(c2, dim, y1) != mid:
                             continue
                         for k in shorts:
-                            if self._can_change(c2, dim, k) and self._change(c2, dim, k, y1, move=self._needs_move(c2, dim, since, y1)):
+                            if self._can_change(c2, dim, k, y1) and self._change(c2, dim, k, y1, move=self._needs_move(c2, dim, since, y1)):
                                 counts[mid] -= 1
                                 counts[k] += 1
                                 done = True
@@ -752,8 +739,6 @@ class Simulation:
         return False
 
     def _relabel(self, c: Child, dim: str, k: str, y1: pd.Timestamp) -> bool:
-        from .ssda903_rules import provider_problem
-
         pl = c.placement
         year = collection_year_of(y1)
         if dim == "placement":
@@ -864,11 +849,12 @@ class Simulation:
             cats, target, got = self._counts(stayers, dim, year, y1)
             self.off.setdefault(stage, {}).setdefault(dim, {})[year] = int(sum(abs(got[k] - int(target[k])) for k in cats))
 
-    def _tune(self, stayers: list[Child], year: int, y1: pd.Timestamp) -> None:
-        """Nudge next year's draws toward the 31 March mix (fewer relabels)."""
+    def _tune(self, year: int) -> None:
+        """Nudge next year's draws toward the 31 March mix (fewer relabels): each category's weight by
+        how far this year's count before relabelling fell from its target."""
         for dim in ("placement", "provider", "location"):
-            cats, target, _ = self._counts(stayers, dim, year, y1)
-            for k in cats:
+            target = dict(zip(DIMENSIONS[dim], self.t.stock[dim][year]))
+            for k in target:
                 pre = self.natural[dim][k] - self._natural_before.get((dim, k), 0.0)
                 self.m[dim][k] = float(np.clip(self.m[dim][k] * ((target[k] + 1) / (pre + 1)) ** 0.5, 0.1, 10))
 
@@ -1011,7 +997,7 @@ class Simulation:
             self._record(stayers, year, y1, "after_children")
             self._natural_before = {(d, k): v for d in self.natural for k, v in self.natural[d].items()}
             self._match_episodes(stayers, year, y1, prev)
-            self._tune(stayers, year, y1)
+            self._tune(year)
             self._record(stayers, year, y1, "after_episodes")
             stock = stayers
 
@@ -1196,7 +1182,6 @@ def generate(p: Paths, la_code: str, seed: int, out: Path, *, calibrate: bool = 
             scale = float(np.clip(scale * (t.three_plus / got["three_plus"]) ** 0.8, 0.4, 3.0))
     _, sim, scale, chosen = best  # the run closest to the published share with 3+ placements
     history[chosen]["chosen"] = True
-    history.append(history[chosen])  # (the last entry is the run written)
     written = write_returns(sim, out, costs_dir)
     latest = {d: dict(zip(DIMENSIONS[d], (int(v) for v in t.stock[d][LAST_YEAR]))) for d in DIMENSIONS}
     n_last = t.cla[LAST_YEAR] or 1
