@@ -65,18 +65,22 @@ def test_the_expected_path_has_the_closed_form_and_simulations_agree():
     assert fc.expected_path(np.zeros((18, fc.G)), r2, 12)[-1].sum() == pytest.approx(12 * 0.5 * 10 * fc.G)
 
 
-def test_scenarios_change_the_rates_as_described():
+def test_the_built_in_scenarios_change_the_rates_as_described():
+    from analysis import scenarios as scn
+
     hazard = np.full((fc.B, fc.G), 0.02)
     move = np.tile(np.full((fc.G, fc.G), 1 / fc.G), (fc.B, 1, 1))
     entry = np.ones((18, fc.G))
     r = fc.Rates(hazard, move, entry)
-    s = r.scenario(fewer_entries_pct=10, faster_exits_pct=50, shift_pct=20)
+    fewer, faster, shift = (scn.rates_function(s) for s in scn.from_parameters(10, 50, 20))
     ch, fo = fc.GROUPS.index("children's home"), fc.GROUPS.index("fostering")
-    assert s.entry.sum() == pytest.approx(0.9 * entry.sum())
-    assert s.entry[:, ch].sum() == pytest.approx(0.9 * 0.8 * 18) and s.entry[:, fo].sum() == pytest.approx(0.9 * 1.2 * 18)
-    assert np.allclose(s.exit_hazard, 0.03)
+    assert fewer(r).entry.sum() == pytest.approx(0.9 * entry.sum())
+    assert np.allclose(faster(r).exit_hazard, 0.03)
+    s = shift(r)
+    assert s.entry[:, ch].sum() == pytest.approx(0.8 * 18) and s.entry[:, fo].sum() == pytest.approx(1.2 * 18)
     assert np.allclose(s.move.sum(axis=2), 1), "transition rows still sum to 1"
-    assert s.move[0, fo, ch] == pytest.approx(0.8 / fc.G) and s.move[0, ch, ch] == pytest.approx(1 / fc.G)
+    assert s.move[0, fo, ch] == pytest.approx(0.8 / fc.G) and s.move[0, fo, fo] == pytest.approx(1.2 / fc.G)
+    assert s.move[0, ch, ch] == pytest.approx(1 / fc.G), "children already in homes are not moved"
 
 
 @pytest.fixture(scope="module")
@@ -95,24 +99,90 @@ def test_the_stock_matches_the_dfe_count_at_31_march(synthetic_snap, project_903
     assert totals.to_dict() == {2020: measures[2020], 2025: measures[2025]}
 
 
-def test_backtest_scores_the_model_and_two_naive_forecasts(synthetic_snap):
+def test_rolling_backtest_scores_every_method_and_never_looks_ahead(synthetic_snap):
     _, snap = synthetic_snap
-    bt = fc.backtest(snap, 2025, holdout_years=2, fit_years=3, bootstrap=20)
-    assert set(bt["method"]) == {"Markov model", "Last value", "Linear trend"} and set(bt["year"]) == {2024, 2025}
-    recorded = fc.actual_totals(snap, [2023, 2024, 2025]).set_index("year")["total"]
-    last = bt[(bt["method"] == "Last value")].set_index("year")
-    assert (last["forecast"] == recorded[2023]).all()
-    assert last.loc[2025, "abs_pct_error_total"] == pytest.approx(100 * abs(recorded[2023] - recorded[2025]) / recorded[2025], abs=0.05)
-    assert (bt["abs_pct_error_total"] < 25).all()
+    bt = fc.rolling_backtest(snap, 2020, 2025, fit_years=3, horizon_years=2)
+    assert set(bt["method"]) == set(fc.METHODS) and set(bt["origin"]) == {2020, 2021, 2022, 2023, 2024}
+    recorded = fc.actual_totals(snap, list(range(2019, 2026))).set_index("year")["total"]
+    assert (bt["actual"] == bt["year"].map(recorded)).all()
+    last = bt[bt["method"] == "Last value"]
+    assert (last["forecast"] == last["origin"].map(recorded)).all()
+    comb = bt[bt["method"] == "Model (combined)"].drop_duplicates("origin").set_index("origin")["weight"]
+    assert comb[2020] == 0.5, "no earlier forecast has been scored at the first origin: equal weights"
+    # the weight at 2023 is the one chosen from the forecasts whose years were recorded by 2023 (origins 2020-2022)
+    sf = bt[(bt["method"] == "Stock-and-flow") & (bt["year"] <= 2023)]
+    lv = bt[(bt["method"] == "Last value") & (bt["year"] <= 2023)]
+    assert comb[2023] == fc.choose_weight(pd.DataFrame({"model": sf["forecast"].to_numpy(), "last": lv["forecast"].to_numpy(),
+                                                        "actual": sf["actual"].to_numpy()}))
+    # the combined forecast is that weighted mean, per group
+    c = bt[(bt["method"] == "Model (combined)") & (bt["origin"] == 2023)].set_index("year")
+    s = bt[(bt["method"] == "Stock-and-flow") & (bt["origin"] == 2023)].set_index("year")
+    w = comb[2023]
+    assert c.loc[2024, "forecast"] == pytest.approx(w * s.loc[2024, "forecast"] + (1 - w) * recorded[2023])
+    sc = fc.score(bt).set_index(["method", "years_ahead"])
+    one = last[last["years_ahead"] == 1]
+    assert sc.at[("Last value", 1), "mape_total"] == pytest.approx((100 * (one["forecast"] - one["actual"]).abs() / one["actual"]).mean())
+    assert 0 <= sc.at[("Model (combined)", 1), "coverage_95"] <= 1 and np.isnan(sc.at[("Last value", 1), "coverage_95"])
 
 
-def test_planted_entries_and_exits_are_recovered(synthetic_snap):
+def test_choose_weight_picks_the_method_that_forecast_better():
+    actual = np.array([100.0, 110, 120, 130])
+    assert fc.choose_weight(pd.DataFrame({"model": actual, "last": actual - 20, "actual": actual})) == 1.0
+    assert fc.choose_weight(pd.DataFrame({"model": actual + 30, "last": actual, "actual": actual})) == 0.0
+    # one too high and the other too low by the same amount: the even mix is exact
+    assert fc.choose_weight(pd.DataFrame({"model": actual + 10, "last": actual - 10, "actual": actual})) == 0.5
+    assert fc.choose_weight(pd.DataFrame({"model": [1.0], "last": [2.0], "actual": [1.0]})) == 0.5, "too few past forecasts: equal weights"
+
+
+def test_intervals_come_from_the_series_own_yearly_swings():
+    from scipy import stats
+
+    series = pd.Series([100.0, 110, 99, 108, 100], index=range(2019, 2024))
+    tau, n = fc.spread(series, 2023)
+    d = np.diff(np.log(series.to_numpy() + 1))
+    assert n == 4 and tau == pytest.approx(np.sqrt(np.mean(d**2)))
+    lo, hi = fc.interval(100.0, tau, n, 2, 0.95)
+    z = stats.t.ppf(0.975, 3)
+    assert hi == pytest.approx(np.exp(np.log(101) + z * tau * np.sqrt(2)) - 1)
+    assert lo == pytest.approx(np.exp(np.log(101) - z * tau * np.sqrt(2)) - 1)
+    lo80, hi80 = fc.interval(100.0, tau, n, 2, 0.80)
+    assert lo < lo80 < 100 < hi80 < hi
+    assert fc.interval(100.0, tau, n, 3, 0.95)[1] > hi, "wider further ahead"
+    assert np.isnan(fc.interval(100.0, *fc.spread(series.iloc[:2], 2020), 1, 0.95)[0]), "one change is too few to say"
+
+
+@pytest.fixture(scope="module")
+def truth_inputs(synthetic_snap):
     data, snap = synthetic_snap
-    flows = fc.annual_flows(snap, data.periods, list(range(2016, 2026)))
-    truth = fc.planted_flows(data.truth, [2023, 2024, 2025], flows).set_index("flow")
-    starts = data.truth["targets"]["starts"]
-    assert truth.at["entries", "planted_per_year"] == pytest.approx(np.mean([round(starts[str(y)]) for y in (2023, 2024, 2025)]))
-    assert truth["recovered"].all(), truth.to_string()
+    years = [2023, 2024, 2025]
+    return data, snap, years, fc.planted_rates(data.truth, years)
+
+
+def test_the_truth_check_recovers_the_generators_rates(truth_inputs):
+    data, snap, years, planted = truth_inputs
+    t = fc.truth_check(fc.fit(snap, T("2025-03-31"), 3), planted, years)
+    assert len(t) == 12 and t["recovered"].all(), t.to_string()
+    # the planted numbers are the generator's own counts (truth.json), not the model's
+    d = data.truth["demand"]["by_year"]
+    entries_0_4 = sum(np.asarray(d[str(y)]["entries"])[0].sum() for y in years) / sum(d[str(y)]["months"] for y in years)
+    assert t.iloc[0]["planted_rate"] == pytest.approx(entries_0_4)
+
+
+def test_the_truth_check_fails_when_a_planted_rate_changes(truth_inputs):
+    data, snap, years, planted = truth_inputs
+    changed = {k: v.copy() for k, v in planted.items()}
+    changed["exits"][3] *= 1.5  # leaving care at 16 and 17: half as likely again as the generator made it
+    t = fc.truth_check(fc.fit(snap, T("2025-03-31"), 3), changed, years).set_index(["rate", "who"])
+    assert not t.at[("chance of leaving care in a month", "aged 16 and 17"), "recovered"]
+    assert t.drop(("chance of leaving care in a month", "aged 16 and 17"))["recovered"].all()
+
+
+def test_the_truth_check_notices_a_model_that_gets_ages_wrong(truth_inputs):
+    data, snap, years, planted = truth_inputs
+    wrong = snap.assign(age=(snap["age"] + 3).clip(upper=17))  # every child three years older than recorded
+    t = fc.truth_check(fc.fit(wrong, T("2025-03-31"), 3), planted, years)
+    assert not t[t["rate"] == "entries a month"]["recovered"].all()
+    assert not t[t["rate"] == "chance of leaving care in a month"]["recovered"].all()
 
 
 def test_processed_903_is_read_once_for_the_papers_and_a_stray_truth_file_is_ignored(project_903, tmp_path):

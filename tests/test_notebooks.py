@@ -206,19 +206,46 @@ def test_paper_03_without_903_or_cost_data_says_how_to_supply_it(kernel_env, tmp
 
 
 # --- paper 04 -------------------------------------------------------------------------------------
-def test_paper_04_run_by_hand_names_the_missing_papers_and_checks_the_planted_flows(kernel_env_903, tmp_path):
+def test_paper_04_run_by_hand_names_the_missing_papers_and_checks_the_planted_rates(kernel_env_903, tmp_path):
     import json
 
     path = next(p for p in NOTEBOOKS if p.name.startswith("04_"))
     nb = _run(path, tmp_path / "out.ipynb", {"bootstrap": 40, "forecast_years": 3, "output_dir": str(tmp_path / "run" / "04_x" / "E06000004")})
     m = json.loads((tmp_path / "run" / "04_x" / "E06000004" / "metrics.json").read_text())
     assert m["metrics"]["papers_included"]["value"] == [] and m["metrics"]["papers_included"]["missing"] == ["01", "02", "03"]
+    assert m["metrics"]["forecast_source"] == "903"
     text = _outputs_text(nb)
     assert "Missing from this pack" in text and "paper 01 did not run or failed in this run" in text
     forecast = m["metrics"]["forecast_children"]["Current trends"]
     assert list(forecast) == ["2026", "2027", "2028"] and all(v["lower_95"] <= v["mean"] <= v["upper_95"] for v in forecast.values())
-    assert set(m["metrics"]["backtest_abs_pct_error_total"]) == {"Markov model", "Last value", "Linear trend"}
-    assert all(t["recovered"] for t in m["planted_truth"].values()) and set(m["planted_truth"]) == {"entries", "exits"}
+    assert {"Model (combined) 1y", "Stock-and-flow 1y", "Last value 1y", "Linear trend 1y"} <= set(m["metrics"]["backtest"])
+    truth = m["planted_truth"]
+    rates = {k: v for k, v in truth.items() if "a month" in k}
+    assert len(rates) == 12 and all(v["recovered"] for v in rates.values()), rates
+    assert any(k.startswith("children looked after at 31 March") for k in truth)
+    assert "Monthly projection by age band and placement group" in text or "monthly projection" in text
+
+
+@pytest.mark.parametrize("la,env", [("Hartlepool", "kernel_env_903"), ("Rutland", "kernel_env_903"), ("Kent", "kernel_env")])
+def test_paper_04_runs_from_published_figures_for_an_la_without_its_903(la, env, request, tmp_path):
+    """The 903 in the project is Stockton-on-Tees' (kernel_env_903) or there is none (kernel_env): the pack
+    for another LA is built from published figures and says so."""
+    import json
+
+    request.getfixturevalue(env)
+    path = next(p for p in NOTEBOOKS if p.name.startswith("04_"))
+    out = tmp_path / "run" / "04_x" / la
+    nb = _run(path, tmp_path / "out.ipynb", {"la_code": la, "forecast_years": 3, "output_dir": str(out)})
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["metrics"]["forecast_source"] == "published"
+    text = _outputs_text(nb)
+    assert "Built from the DfE's published figures" in text and "paper 02 needs the LA's own 903 data" in text
+    assert "projected from published DfE figures" in text and "SYNTHETIC" not in text
+    forecast = m["metrics"]["forecast_children"]["Current trends"]
+    assert list(forecast) == ["2026", "2027", "2028"]
+    assert all(isinstance(v["mean"], (int, float)) and v["lower_95"] <= v["mean"] <= v["upper_95"] for v in forecast.values())
+    assert "planted_truth" not in m
+    assert "Children looked after at 31 March by age" in text and "Unit costs used" in text
 
 
 def test_paper_04_with_too_short_a_history_shows_the_descriptive_parts(kernel_env_903, tmp_path):

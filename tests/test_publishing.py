@@ -345,7 +345,7 @@ def test_the_packs_key_message_on_childrens_homes_never_writes_a_small_count():
                         "in_own_provision_now": [15, 1, 0, 0, 16], "forecast_2030": [22.0, 4.0, 6.0, 5.0, 37.0],
                         "lower_95": [15.0, 1.0, 3.0, 2.0, 25.0], "upper_95": [30.0, 8.0, 10.0, 9.0, 49.0],
                         "extra_places_needed_if_own_share_kept": [1.0, 0.0, 0.0, 0.0, 1.0]})
-    settings = type("S", (), {"la_name": "Rutland"})()
+    settings = type("S", (), {"la_name": "Rutland", "source": "903"})()
     text = sufficiency.key_messages(settings, {}, None, None, None, gap, synthetic=True)
     assert "fewer than 5 children in children's homes now, fewer than 5 of them in the LA's own" in text
     assert "SYNTHETIC 903" in text

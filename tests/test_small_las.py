@@ -80,7 +80,7 @@ def test_forecasts_and_gaps_are_gated_as_counts(small_la):
     meta = json.loads((pack / "metrics.json").read_text())
     if "forecast_by_group" not in meta["tables"]:
         pytest.skip("history too short for a forecast")
-    assert set(meta["tables"]["forecast_by_group"]["count_columns"]) == {"children", "lower_95", "upper_95"}
+    assert set(meta["tables"]["forecast_by_group"]["count_columns"]) == {"children", "lower_80", "upper_80", "lower_95", "upper_95"}
     assert {"children_now", "in_own_provision_now"} <= set(meta["tables"]["gap"]["count_columns"])
     for years in meta["metrics"]["forecast_children"].values():
         for v in years.values():

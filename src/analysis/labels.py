@@ -22,6 +22,15 @@ SYMBOL_WORDS = {"c": "suppressed", "..": "not published", "x": "not available", 
 
 #: the one dictionary of column labels (a column not named here gets a label made from its name)
 COLUMN_LABELS: dict[str, str] = {
+    # paper 04: forecast, back-test, costs, truth check
+    "planted_rate": "Planted rate", "estimated_rate": "Estimated rate", "rate_lower_95": "Lower 95% (rate)",
+    "rate_upper_95": "Upper 95% (rate)", "events": "Events counted", "forecast_from": "Forecast made at 31 March",
+    "recorded": "Recorded", "mape_total": "Error in the total (mean %)", "coverage_80_pct": "Inside the 80% interval (%)",
+    "coverage_95_pct": "Inside the 95% interval (%)", "forecasts": "Forecasts tested", "lower_80": "Lower 80%", "upper_80": "Upper 80%",
+    "weekly_cost_gbp": "Cost a week (£)", "cost_basis": "Costed from", "published_weekly": "Published cost a week (£)",
+    "price_year": "Prices of", "uprating_factor": "Uprated by (x)", "weekly": "Cost a week (£, price base)", "daily": "Cost a day (£)",
+    "type": "Key (for a scenario file)", "label": "Placement type", "origin": "Forecast made at 31 March", "month": "Month",
+    "band": "Age band", "who": "Children", "rate": "Rate", "bias_pct": "Bias (mean %, + too high)",
     "abs_pct_error_total": "Error in the total (% of recorded)",
     "actual": "Recorded",
     "actual_spend_per_child": "Actual spend per child (£)",

@@ -1,11 +1,15 @@
-"""Paper 04: the sufficiency evidence pack.
+"""Paper 04: the sufficiency evidence pack, for every LA.
 
-It brings together, for one LA: the needs profile of its children in care (903), the demand
-forecast (:mod:`analysis.forecast`), supply (Ofsted places in the LA; in-house against external
-provision) against forecast demand, projected placement cost under each scenario (with paper 03's
-cost model), and the headline results of papers 01-03 **from the same run** (their
-``metrics.json``). A paper that failed or did not run is named as missing; its numbers are never
-taken from an older run without saying so.
+It brings together, for one LA: the needs profile of its children in care, the demand forecast,
+supply (Ofsted places in the LA; in-house against external provision) against forecast demand,
+projected placement cost by placement type under each scenario, and the headline results of papers
+01-03 **from the same run** (their ``metrics.json``). A paper that failed or did not run is named as
+missing; its numbers are never taken from an older run without saying so.
+
+Where the project holds the LA's own 903, the forecast is the monthly stock-and-flow model of
+:mod:`analysis.forecast` and the profile, provision and truth check come from the 903; for every
+other LA the pack is built from the DfE's published figures (:mod:`analysis.forecast_published`)
+and says so.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import numpy as np
 import pandas as pd
 
 from . import forecast as fc
+from . import forecast_published as fp
+from . import scenarios as scn
 from .config import Paths, paths
 from .disclosure import Gated, count_text, gate
 from .labels import SYMBOL_WORDS
@@ -26,8 +32,10 @@ from .params import ParameterError
 
 PARAMETER_TYPES: dict[str, type] = {
     "la_code": str, "first_year": int, "forecast_years": int, "fit_years": int, "holdout_years": int, "bootstrap": int,
-    "fewer_entries_pct": float, "faster_exits_pct": float, "shift_to_fostering_pct": float, "output_dir": str,
+    "fewer_entries_pct": float, "faster_exits_pct": float, "shift_to_fostering_pct": float, "scenario_file": str, "output_dir": str,
 }
+#: where the forecast and profile come from
+FROM_903, FROM_PUBLISHED = "903", "published"
 PAPERS = {"01": "How the LA compares (paper 01)", "02": "Stability and breakdown risk (paper 02)", "03": "Placement costs (paper 03)"}
 AGE_BANDS = [(0, 1, "under 1"), (1, 5, "1 to 4"), (5, 10, "5 to 9"), (10, 16, "10 to 15"), (16, 19, "16 and over")]
 LEGAL = {"C1": "interim care order", "C2": "full care order", "V2": "voluntary (section 20)", "E1": "placement order",
@@ -40,24 +48,34 @@ NEED = {"N1": "abuse or neglect", "N2": "disability", "N3": "parental illness or
 # --- data and settings ----------------------------------------------------------------------------------
 @dataclass
 class Data:
-    episodes: pd.DataFrame
-    placements: pd.DataFrame
-    periods: pd.DataFrame
-    children: pd.DataFrame
-    oc2: pd.DataFrame
+    """The LA's processed 903 (any of it None when the project has none) and the published figures."""
+
+    episodes: pd.DataFrame | None
+    placements: pd.DataFrame | None
+    periods: pd.DataFrame | None
+    children: pd.DataFrame | None
+    oc2: pd.DataFrame | None
     costs: pd.DataFrame | None
-    report: dict
+    report: dict | None
     truth: dict | None
+    indicators: pd.DataFrame | None = None
 
     @classmethod
     def load(cls, p: Paths | None = None) -> Data:
-        from .ingest903 import NO_903, read_processed
+        from .ingest import read_table
+        from .ingest903 import read_processed
 
-        d = read_processed(p or paths(), ("episodes", "placements", "periods", "children", "oc2", "placement_costs"))
+        p = p or paths()
+        li = read_table(p, "la_indicators")
+        d = read_processed(p, ("episodes", "placements", "periods", "children", "oc2", "placement_costs"))
         if d is None:
-            raise AnalysisError(NO_903)
+            return cls(None, None, None, None, None, None, None, None, li)
         t = d.tables
-        return cls(t["episodes"], t["placements"], t["periods"], t["children"], t["oc2"], t["placement_costs"], d.report, d.truth)
+        return cls(t["episodes"], t["placements"], t["periods"], t["children"], t["oc2"], t["placement_costs"], d.report, d.truth, li)
+
+    def for_la(self, la_code: str) -> bool:
+        """Whether the project's 903 is this LA's."""
+        return self.report is not None and self.report.get("la_code") == la_code
 
 
 @dataclass
@@ -69,22 +87,29 @@ class Settings:
     fit_years: int
     holdout_years: int
     bootstrap: int
-    scenarios: dict[str, dict]
+    scenarios: list[scn.Scenario]
+    source: str = FROM_903
+    unit_costs: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
     def last_year(self) -> int:
         return self.years[-1]
 
+    @property
+    def scenario_names(self) -> list[str]:
+        return [CURRENT] + [sc.name for sc in self.scenarios]
+
+
+CURRENT = "Current trends"
+
 
 def setup(data: Data, *, la_code: str, first_year: int, forecast_years: int, fit_years: int, holdout_years: int, bootstrap: int,
-          fewer_entries_pct: float, faster_exits_pct: float, shift_to_fostering_pct: float, p: Paths | None = None) -> Settings:
+          fewer_entries_pct: float, faster_exits_pct: float, shift_to_fostering_pct: float, scenario_file: str = "",
+          p: Paths | None = None) -> Settings:
     from .params import resolve_la_param
 
     la = resolve_la_param(la_code, p)
-    if la["la_code"] != data.report.get("la_code"):
-        raise ParameterError(f"the 903 data in this project is for {data.report.get('la_code')}, not {la['la_name']} ({la['la_code']}): "
-                             "the sufficiency pack needs the LA's own 903 data")
     if not 3 <= forecast_years <= 5:
         raise ParameterError(f"parameter 'forecast_years' should be 3 to 5, got {forecast_years!r}")
     if not 1 <= fit_years <= 5:
@@ -96,25 +121,43 @@ def setup(data: Data, *, la_code: str, first_year: int, forecast_years: int, fit
     for name, v in (("fewer_entries_pct", fewer_entries_pct), ("faster_exits_pct", faster_exits_pct), ("shift_to_fostering_pct", shift_to_fostering_pct)):
         if not 0 <= v <= 100:
             raise ParameterError(f"parameter '{name}' should be a percentage from 0 to 100, got {v!r}")
-    available = [int(y) for y in data.report["collection_years"]]
-    if first_year and not available[0] <= first_year <= available[-1]:
-        raise ParameterError(f"parameter 'first_year' should be within the 903 data ({available[0]} to {available[-1]}), or 0 for all; got {first_year}")
-    years = [y for y in available if y >= (first_year or available[0])]
     notes = []
-    scenarios = {
-        "Current trends": {},
-        f"{fewer_entries_pct:g}% fewer entries": {"fewer_entries_pct": fewer_entries_pct},
-        f"{faster_exits_pct:g}% faster exits": {"faster_exits_pct": faster_exits_pct},
-        f"{shift_to_fostering_pct:g}% of new children's home placements to fostering": {"shift_pct": shift_to_fostering_pct},
-    }
-    return Settings(la["la_code"], la["la_name"], years, forecast_years, fit_years, holdout_years, bootstrap, scenarios, notes)
+    if data.for_la(la["la_code"]):
+        source = FROM_903
+        available = [int(y) for y in data.report["collection_years"]]
+    else:
+        source = FROM_PUBLISHED
+        available = [int(y) for y in sorted(data.indicators.loc[(data.indicators["area_code"] == la["la_code"])
+                                                                & (data.indicators["indicator"] == "cla_31_march"), "year"].unique())]
+        if not available:
+            raise ParameterError(f"no published figures for {la['la_name']} ({la['la_code']}): the pack needs its children looked after at 31 March")
+        why = ("the project holds no 903 data" if data.report is None
+               else f"the project's 903 is for another LA ({data.report.get('la_code')})")
+        notes.append(f"Built from the DfE's published figures for {la['la_name']}: {why}. The needs profile, forecast and costs use "
+                     "published counts; placement moves, provision by provider and the truth check need the LA's own 903.")
+    if first_year and not available[0] <= first_year <= available[-1]:
+        raise ParameterError(f"parameter 'first_year' should be within the data ({available[0]} to {available[-1]}), or 0 for all; got {first_year}")
+    years = [y for y in available if y >= (first_year or available[0])]
+    scenarios = scn.from_parameters(fewer_entries_pct, faster_exits_pct, shift_to_fostering_pct)
+    overrides: dict[str, float] = {}
+    if scenario_file:
+        path = Path(scenario_file)
+        if not path.is_absolute():
+            path = (p or paths()).root / path
+        extra, overrides = scn.load(path)
+        scenarios += extra
+    names = [sc.name for sc in scenarios]
+    if len(set(names)) < len(names) or CURRENT in names:
+        raise ParameterError(f"scenario names must differ from each other and from '{CURRENT}': {names}")
+    return Settings(la["la_code"], la["la_name"], years, forecast_years, fit_years, holdout_years, bootstrap, scenarios, source, overrides, notes)
 
 
 def history_ok(s: Settings) -> str | None:
     """Why the forecast cannot run on this history, or None."""
     need = s.fit_years + s.holdout_years + 1
     if len(s.years) < need:
-        return (f"only {len(s.years)} year(s) of 903 history ({s.years[0]}-{s.years[-1]}): the forecast needs at least {need} "
+        what = "903 history" if s.source == FROM_903 else "published history"
+        return (f"only {len(s.years)} year(s) of {what} ({s.years[0]}-{s.years[-1]}): the forecast needs at least {need} "
                 f"({s.fit_years} to fit, {s.holdout_years} to test, and the year before them). The descriptive parts are shown.")
     return None
 
@@ -154,6 +197,48 @@ def profile(data: Data, s: Settings, snap: pd.DataFrame) -> dict[str, pd.DataFra
         t.columns = [str(c) for c in t.columns]
         t.loc["all children"] = t.sum()  # the total row, so that a suppressed count cannot be worked out by subtraction
         tables[k] = t.reset_index()
+    return tables
+
+
+#: the published characteristics the pack shows for an LA without its 903, with readable category names
+PUBLISHED_PROFILE = {
+    "age": ("age", {"under_1": "under 1", "1_to_4": "1 to 4", "5_to_9": "5 to 9", "10_to_15": "10 to 15", "16_and_over": "16 and over"}),
+    "legal status": ("legal", {"interim_care_order": "interim care order", "full_care_order": "full care order",
+                               "placement_order": "placement order", "section_20": "voluntary (section 20)",
+                               "detained": "detained for child protection", "youth_justice": "youth justice"}),
+    "category of need": ("need", {f"N{i}": v for i, v in enumerate(NEED.values(), start=1)}),
+    "UASC": ("uasc", {"uasc": "UASC", "not_uasc": "not UASC"}),
+    "placement": ("placement", {"foster": "foster care", "childrens_home": "secure units and children's homes",
+                                "independent": "independent and semi-independent living", "with_parents": "placed with parents",
+                                "adoption": "placed for adoption", "other_residential": "other residential settings",
+                                "residential_school": "residential schools", "other": "other placements"}),
+    "location": ("location", {"inside_20_or_less": "inside the LA, up to 20 miles", "inside_over_20": "inside the LA, over 20 miles",
+                              "inside_unknown": "inside the LA, distance not known", "outside_20_or_less": "outside, up to 20 miles",
+                              "outside_over_20": "outside, over 20 miles", "outside_unknown": "outside, distance not known"}),
+}
+
+
+def published_profile(li: pd.DataFrame, la_code: str, years: list[int]) -> dict[str, pd.DataFrame]:
+    """Children looked after at 31 March by characteristic, as the DfE published them (``c`` where it
+    suppressed a figure; ``..`` for a year it did not publish that characteristic), with the total."""
+    from .synthetic_targets import targets_for
+
+    t = targets_for(li, la_code)
+    tables = {}
+    for name, (dim, labels) in PUBLISHED_PROFILE.items():
+        pub = t.published.get(dim, {})
+        shown = [y for y in years if y in pub]
+        if not shown:
+            continue
+        rows = []
+        for cat, label in labels.items():
+            row: dict[str, object] = {"group": label}
+            for y in shown:
+                v = pub[y].get(cat, "..")
+                row[str(y)] = "c" if v is None else v
+            rows.append(row)
+        rows.append({"group": "all children", **{str(y): float(t.cla[y]) for y in shown}})
+        tables[name] = pd.DataFrame(rows)
     return tables
 
 
@@ -225,49 +310,89 @@ def gap_disclosure(gap: pd.DataFrame) -> dict:
 
 
 #: forecasts are numbers of children: the mean and both ends of its interval are gated as counts
-FORECAST_DISCLOSURE = {"counts": ["children", "lower_95", "upper_95"]}
+FORECAST_DISCLOSURE = {"counts": ["children", "lower_80", "upper_80", "lower_95", "upper_95"]}
 #: the back-test's forecast and recorded totals are counts; its errors go with them
 BACKTEST_DISCLOSURE = {"counts": ["forecast", "actual"]}
-GROUP_FORECAST_DISCLOSURE = {"counts": ["children", "lower_95", "upper_95"], "groups": "year"}
+GROUP_FORECAST_DISCLOSURE = {"counts": ["children", "lower_80", "upper_80", "lower_95", "upper_95"], "groups": "year"}
 #: children at 31 March, entries and exits by year: counts tied by stock = last year's stock + entries - exits
 FLOWS_DISCLOSURE = {"counts": ["entries", "cla_31_march", "exits"], "stock_flow": ("cla_31_march", "entries", "exits")}
 #: projected children by scenario are counts; the cost of a suppressed number goes with it
 SCENARIO_COSTS_DISCLOSURE = {"counts": ["children"]}
 
 
-def weekly_cost_by_group(data: Data) -> pd.Series | None:
-    """Average weekly cost of placements running at the last 31 March by forecast group, from paper 03's
-    cost model (its predictions for those placements); None without cost data."""
-    from . import cost_drivers as cd
-
-    if data.costs is None or data.costs.empty:
-        return None
-    cdata = cd.CostData(data.placements, data.periods, data.oc2, data.costs, data.report, None, data.children)
-    p = cd.costed_placements(cdata)
-    if len(p) < 200:
-        return None
-    fit = cd.fit_within(p)
+def own_weekly_costs(data: Data) -> dict[str, float]:
+    """The LA's own average cost a week by placement type, from its placement cost file: placements
+    running at the last 31 March with a cost, types with at least 5 of them."""
+    if data.costs is None or data.costs.empty or data.placements is None:
+        return {}
     day = pd.Timestamp(int(data.report["collection_years"][-1]), 3, 31)
-    on = p[(p["start"] <= day) & (p["end"].isna() | (p["end"] > day))]
-    pred = pd.Series(cd.predict(fit, on), index=on.index)
-    return pred.groupby(fc.group_of(on["place_group"])).mean().reindex(list(fc.GROUPS))
+    p = data.placements
+    on = p[(p["start"] <= day) & (p["end"].isna() | (p["end"] > day)) & (p["place_group"] != "temporary")]
+    on = on.merge(data.costs[["child", "period", "placement", "weekly_cost"]], on=["child", "period", "placement"], how="inner")
+    if on.empty:
+        return {}
+    types = scn.type_of_placement(on["place"], on["provider_group"], on["place_group"])
+    g = on.assign(type=types.to_numpy()).groupby("type")["weekly_cost"].agg(["mean", "size"])
+    return {t: round(float(r["mean"]), 0) for t, r in g.iterrows() if r["size"] >= 5}
 
 
-def scenario_costs(forecasts: dict[str, fc.Forecast], weekly: pd.Series | None) -> pd.DataFrame:
-    """Children and annual placement cost (children at 31 March x 52 weeks x cost a week by group) per scenario and year."""
+def type_shares_903(data: Data, s: Settings) -> pd.DataFrame:
+    """Within each forecast group, the share of children in each placement type at the last 31 March."""
+    day = pd.Timestamp(s.last_year, 3, 31)
+    p = data.placements
+    on = p[(p["start"] <= day) & (p["end"].isna() | (p["end"] > day)) & (p["place_group"] != "temporary")]
+    on = on.sort_values("start").drop_duplicates("child", keep="last")
+    return scn.type_shares(scn.type_of_placement(on["place"], on["provider_group"], on["place_group"]))
+
+
+def type_shares_published(li: pd.DataFrame, la_code: str, year: int) -> pd.DataFrame:
+    """Type shares from published figures: fostering and children's homes split between the LA's own
+    and external provision by the LA's published provider shares (all placements; the DfE does not
+    publish provider by placement type by LA); kinship and secure care are not split out."""
+    from .synthetic_targets import DIMENSIONS, targets_for
+
+    t = targets_for(li, la_code)
+    prov = dict(zip(DIMENSIONS["provider"], t.stock["provider"][year]))
+    place = dict(zip(DIMENSIONS["placement"], t.stock["placement"][year]))
+    own = prov["own"] / max(prov["own"] + prov["private"] + prov["voluntary"], 1)
+    shares = pd.DataFrame(0.0, index=list(fc.GROUPS), columns=list(scn.TYPES))
+    shares.loc["fostering", ["inhouse_fostering", "ifa_fostering"]] = [own, 1 - own]
+    shares.loc["children's home", ["la_childrens_home", "private_childrens_home"]] = [own, 1 - own]
+    shares.at["supported", "supported"] = 1.0
+    other = place["with_parents"] + place["adoption"] + place["other"]
+    shares.loc["other", ["with_parents", "other"]] = [place["with_parents"] / other, 1 - place["with_parents"] / other] if other else [0.0, 1.0]
+    return shares
+
+
+def scenario_costs(forecasts: dict[str, fc.Forecast], shares: pd.DataFrame, unit: pd.DataFrame) -> pd.DataFrame:
+    """Children at 31 March and the annual cost at that level (children by group x type shares x cost
+    a day x 365.25) by scenario and year."""
     rows = []
     for name, f in forecasts.items():
-        for y in f.years:
-            g = f.by_group[f.by_group["year"] == y].set_index("group")
-            row = {"scenario": name, "year": y, "children": round(float(g["mean"].sum()), 0)}
-            if weekly is not None:
-                row["annual_cost_gbp"] = round(float((g["mean"] * weekly.reindex(g.index).fillna(0)).sum() * fc_weeks()), -3)
-            rows.append(row)
+        c = scn.annual_costs(f, shares, unit).groupby("year")[["children", "annual_cost_gbp"]].sum()
+        for y, r in c.iterrows():
+            rows.append({"scenario": name, "year": int(y), "children": round(float(r["children"]), 0),
+                         "annual_cost_gbp": round(float(r["annual_cost_gbp"]), -3)})
     return pd.DataFrame(rows)
 
 
-def fc_weeks() -> float:
-    return 365.25 / 7
+def cost_by_type(forecast: fc.Forecast, shares: pd.DataFrame, unit: pd.DataFrame) -> pd.DataFrame:
+    """Current trends in the last forecast year: children and annual cost by placement type."""
+    c = scn.annual_costs(forecast, shares, unit)
+    c = c[c["year"] == forecast.years[-1]].merge(unit[["type", "label", "weekly", "basis"]], on="type")
+    return pd.DataFrame({"placement_type": c["label"], "children": c["children"].round(0), "weekly_cost_gbp": c["weekly"],
+                         "annual_cost_gbp": c["annual_cost_gbp"].round(-3), "cost_basis": c["basis"]})
+
+
+def monthly_projection(f: fc.Forecast) -> pd.DataFrame | None:
+    """The monthly projection by age band and placement group (the workbook's table), rounded."""
+    if f.monthly is None:
+        return None
+    return f.monthly.assign(children=f.monthly["children"].round(0), lower_95=f.monthly["lower_95"].round(0),
+                            upper_95=f.monthly["upper_95"].round(0))
+
+
+MONTHLY_DISCLOSURE = {"counts": ["children", "lower_95", "upper_95"], "groups": "month"}
 
 
 # --- the other papers' results ----------------------------------------------------------------------
@@ -297,7 +422,7 @@ def _m(metrics: dict | None, name: str):
     return v.get("value") if isinstance(v, dict) and "value" in v else v
 
 
-def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str, fc.Forecast] | None, backtest_t: pd.DataFrame | None,
+def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str, fc.Forecast] | None, scores: pd.DataFrame | None,
                  costs_t: pd.DataFrame | None, gap: pd.DataFrame | None, *, synthetic: bool = False) -> str:
     """The pack's key messages, each figure from a gated table or a paper's gated metrics. Each line says
     where its figures come from: published statistics (real) or the LA's 903 (synthetic, when it is)."""
@@ -305,6 +430,7 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
     m1, m2, m3 = found.get("01"), found.get("02"), found.get("03")
     real = " (published DfE figures)"
     syn = " (SYNTHETIC 903: not real children)" if synthetic else " (the LA's 903)"
+    src = syn if s.source == FROM_903 else " (projected from published DfE figures)"
     if m1:
         cla = m1["metrics"].get("cla_rate", {})
         if isinstance(cla, dict) and cla.get("value") is not None:
@@ -331,15 +457,18 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
                          f"{rest.get('pct', float('nan')):.0f}% remains after type, provider, age and needs are allowed for.")
     if forecasts:
         ft = gate(forecast_table(forecasts), **FORECAST_DISCLOSURE)
-        last = ft.frame.index[(ft.frame["scenario"] == "Current trends")][-1]
-        lines.append(f"- **Forecast{syn}:** on current trends about {ft.say(last, 'children')} children looked after by March "
+        last = ft.frame.index[(ft.frame["scenario"] == CURRENT)][-1]
+        lines.append(f"- **Forecast{src}:** on current trends about {ft.say(last, 'children')} children looked after by March "
                      f"{int(ft.frame.at[last, 'year'])} (95% interval {ft.say(last, 'lower_95')} to {ft.say(last, 'upper_95')}).")
-        errors = (pd.Series(gate(backtest_t, **BACKTEST_DISCLOSURE).numbers("abs_pct_error_total").to_numpy(), index=backtest_t["method"].to_numpy())
-                  .groupby(level=0).mean().dropna()) if backtest_t is not None else pd.Series(dtype=float)
-        if "Markov model" in errors.index:
-            mk, best = errors["Markov model"], errors.idxmin()
-            lines.append(f"- **How far to trust it{syn}:** on the held-out years the model's error in the total was {mk:.1f}% on average; "
-                         f"the most accurate method there was: {best.lower()}.")
+        if scores is not None:
+            one = scores[scores["years_ahead"] == 1].set_index("method")
+            if "Model (combined)" in one.index and "Last value" in one.index:
+                mk, lv = one.at["Model (combined)", "mape_total"], one.at["Last value", "mape_total"]
+                cov = one.at["Model (combined)", "coverage_95_pct"] if "coverage_95_pct" in one else float("nan")
+                better = "better than" if mk < lv else "no better than"
+                lines.append(f"- **How far to trust it{src}:** forecasting each of the last years from the years before, the forecast one year "
+                             f"ahead was out by {mk:.1f}% on average ({better} assuming no change: {lv:.1f}%), and the 95% interval held the "
+                             f"recorded number in {cov:.0f}% of {int(one.at['Model (combined)', 'forecasts'])} tests.")
     if gap is not None:
         g = gate(gap, **gap_disclosure(gap))
         home = "children's home"
@@ -353,11 +482,11 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
         if c.notna().all():
             base_cost = c.iloc[0]
             parts = [f"{name.lower()}: {_gbp(v - base_cost)}" for name, v in c.iloc[1:].items()]
-            lines.append(f"- **Cost of the scenarios{syn}** in {last_year - 1}-{str(last_year)[2:]} against current trends "
+            lines.append(f"- **Cost of the scenarios{src}** in {last_year - 1}-{str(last_year)[2:]} against current trends "
                          f"({_gbp(base_cost).lstrip('+')} a year in today's prices): " + "; ".join(parts) + ".")
-    missing = [PAPERS[pid] for pid, m in found.items() if m is None]
-    if missing:
-        lines.append(f"- **Missing from this pack:** {', '.join(missing)}: the paper did not run or failed in this run, so its results are not shown.")
+    for pid, m in found.items():
+        if m is None:
+            lines.append(f"- **Missing from this pack:** {PAPERS[pid]}: {missing_reason(pid, s)}, so its results are not shown.")
     return "\n".join(lines)
 
 
@@ -376,23 +505,30 @@ def _gbp(v: float) -> str:
     return f"{sign}£{v / 1e6:.2f}m" if v >= 1e6 else f"{sign}£{v:,.0f}"
 
 
-def paper_summary(found: dict[str, dict | None], where: str) -> pd.DataFrame:
-    """What each paper contributed, or that it is missing."""
+def missing_reason(pid: str, s: Settings) -> str:
+    """Why a paper's results are not in the pack, in a reader's words."""
+    if pid == "02" and s.source != FROM_903:
+        return "paper 02 needs the LA's own 903 data, which this project does not hold for this LA"
+    return f"paper {pid} did not run or failed in this run"
+
+
+def paper_summary(found: dict[str, dict | None], where: str, s: Settings) -> pd.DataFrame:
+    """What each paper contributed, or why it is missing."""
     rows = []
     for pid, title in PAPERS.items():
         m = found.get(pid)
-        rows.append({"paper": title, "status": "included" if m else "missing (failed or not run)",
+        rows.append({"paper": title, "status": "included" if m else f"missing: {missing_reason(pid, s)}",
                      "title": m.get("title", "") if m else "", "source": where if m else ""})
     return pd.DataFrame(rows)
 
 
-def forecast_chart_data(snap: pd.DataFrame, forecasts: dict[str, fc.Forecast], years: list[int], *, synthetic: bool = False) -> Gated:
+def forecast_chart_data(hist: pd.DataFrame, forecasts: dict[str, fc.Forecast], *, synthetic: bool = False, source: str = FROM_903) -> Gated:
     """The recorded series and each scenario's forecast, gated (every point is a number of children); with
     synthetic data every series label says so."""
-    mark = " (synthetic)" if synthetic else ""
-    hist = fc.actual_totals(snap, years)
-    rows = [{"series": f"Recorded in the 903{mark}", "year": int(r.year), "mean": float(r.total), "lower": np.nan, "upper": np.nan}
-            for r in hist.itertuples()]
+    mark = " (synthetic)" if synthetic and source == FROM_903 else ""
+    where = "Recorded in the 903" if source == FROM_903 else "Published by the DfE"
+    rows = [{"series": f"{where}{mark}", "year": int(y), "mean": float(v), "lower": np.nan, "upper": np.nan}
+            for y, v in hist.sum(axis=1).items()]
     for name, f in forecasts.items():
         rows += [{"series": f"Forecast: {name}{mark}", "year": int(r.year), "mean": round(r.mean), "lower": round(r.lower), "upper": round(r.upper)}
                  for r in f.total.itertuples()]
@@ -470,44 +606,60 @@ def forecast_table(forecasts: dict[str, fc.Forecast]) -> pd.DataFrame:
     rows = []
     for name, f in forecasts.items():
         for r in f.total.itertuples():
-            rows.append({"scenario": name, "year": int(r.year), "children": round(r.mean), "lower_95": round(r.lower), "upper_95": round(r.upper)})
+            rows.append({"scenario": name, "year": int(r.year), "children": round(r.mean), "lower_80": round(r.lower_80), "upper_80": round(r.upper_80),
+                         "lower_95": round(r.lower), "upper_95": round(r.upper)})
     return pd.DataFrame(rows)
 
 
 def group_forecast_table(f: fc.Forecast) -> pd.DataFrame:
-    t = f.by_group.assign(mean=lambda d: d["mean"].round(0), lower=lambda d: d["lower"].round(0), upper=lambda d: d["upper"].round(0))
+    t = f.by_group[["year", "group", "mean", "lower_80", "upper_80", "lower", "upper"]].round(0)
     return t.rename(columns={"mean": "children", "lower": "lower_95", "upper": "upper_95"})
 
 
-def record_metrics(report, s: Settings, found: dict, forecasts: dict | None, backtest_t: pd.DataFrame | None,
-                   truth_t: pd.DataFrame | None, costs_t: pd.DataFrame | None) -> None:
+def record_metrics(report, s: Settings, found: dict, forecasts: dict | None, scores: pd.DataFrame | None,
+                   truth_t: pd.DataFrame | None, costs_t: pd.DataFrame | None, heldout: pd.DataFrame | None = None) -> None:
     report.metric("papers_included", [pid for pid, m in found.items() if m], missing=[pid for pid, m in found.items() if not m])
+    report.metric("forecast_source", s.source)
     if forecasts:  # from the gated forecast table: a forecast of 1 to 4 children is suppressed here as in the tables
         ft = gate(forecast_table(forecasts), **FORECAST_DISCLOSURE).frame
         report.metric("forecast_children", {name: {str(int(r.year)): {"mean": r.children, "lower_95": r.lower_95, "upper_95": r.upper_95}
                                                    for r in g.itertuples()} for name, g in ft.groupby("scenario", sort=False)})
-    if backtest_t is not None:
-        bt = gate(backtest_t, **BACKTEST_DISCLOSURE)  # an error beside a suppressed recorded count is left out, as in the table
-        errors = pd.Series(bt.numbers("abs_pct_error_total").to_numpy(), index=backtest_t["method"].to_numpy())
-        report.metric("backtest_abs_pct_error_total", errors.groupby(level=0).mean().round(2).dropna().to_dict())
+        report.metric("forecast_weight_on_model", round(forecasts[CURRENT].weight, 2))
+    if scores is not None:
+        report.metric("backtest", {f"{r.method} {r.years_ahead}y": {"mape_total": r.mape_total, "bias_pct": r.bias_pct, "forecasts": r.forecasts,
+                                                                    **({"coverage_95_pct": r.coverage_95_pct} if isinstance(getattr(r, "coverage_95_pct", None), float)
+                                                                       and not np.isnan(r.coverage_95_pct) else {})}
+                                   for r in scores.itertuples()})
     if costs_t is not None and "annual_cost_gbp" in costs_t.columns:
         gc = gate(costs_t, **SCENARIO_COSTS_DISCLOSURE).frame
         report.metric("scenario_annual_cost_gbp", {f"{r.scenario} {r.year}": r.annual_cost_gbp for r in gc.itertuples()})
     if truth_t is not None:
-        report.section("planted_truth", {r.flow: {"planted": r.planted_per_year, "estimate": r.estimated_per_year, "lower_95": r.lower_95,
-                                                  "upper_95": r.upper_95, "recovered": bool(r.recovered), "scale": "per year"}
-                                         for r in truth_t.itertuples()})
+        section = {f"{r.rate}: {r.who}": {"planted": r.planted_rate, "estimate": r.estimated_rate, "lower_95": r.rate_lower_95,
+                                          "upper_95": r.rate_upper_95, "recovered": bool(r.recovered)} for r in truth_t.itertuples()}
+        if heldout is not None:
+            g = gate(heldout, **HELDOUT_DISCLOSURE).frame
+            section |= {f"children looked after at 31 March {r.year} (forecast from {r.forecast_from})": {
+                "recorded": r.recorded, "forecast": r.forecast, "lower_95": r.lower_95, "upper_95": r.upper_95, "recovered": r.inside_95 == "yes"}
+                for r in g.itertuples()}
+        report.section("planted_truth", section)
 
 
 def report_context(s: Settings, data: Data) -> dict:
-    return {"la_code": s.la_code, "la_name": s.la_name, "years": f"{s.years[0]}-{s.years[-1]}",
-            "data": "synthetic 903 (generated; not real children)" if data.truth is not None else "the LA's own 903 returns",
-            "scenarios": "; ".join(s.scenarios),
-            "data_vintage": {"903 collection years": f"{min(data.report['collection_years'])}-{max(data.report['collection_years'])}",
-                             "published figures": "as in papers 01 and 03 of the same run"}}
+    if s.source == FROM_903:
+        what = "synthetic 903 (generated; not real children)" if data.truth is not None else "the LA's own 903 returns"
+        vintage = {"903 collection years": f"{min(data.report['collection_years'])}-{max(data.report['collection_years'])}",
+                   "published figures": "as in papers 01 and 03 of the same run"}
+    else:
+        what = "published DfE figures (children looked after in England, by LA)"
+        vintage = {"published figures": f"years ending 31 March {s.years[0]}-{s.last_year}"}
+    return {"la_code": s.la_code, "la_name": s.la_name, "years": f"{s.years[0]}-{s.years[-1]}", "data": what,
+            "scenarios": "; ".join(s.scenario_names[1:]), "data_vintage": vintage}
 
 
-def data_quality(data: Data) -> pd.DataFrame:
+def data_quality(data: Data, s: Settings) -> pd.DataFrame:
+    if s.source != FROM_903:
+        return pd.DataFrame([("source", "published DfE figures; suppressed cells filled with an equal share of what the published categories leave")],
+                            columns=["item", "value"])
     r = data.report
     rows = [("903 collection years", f"{r['collection_years'][0]}-{r['collection_years'][-1]}"),
             ("rows set aside by validation", r.get("rows_set_aside")), ("warnings (rows kept)", r.get("warnings")),
@@ -522,36 +674,153 @@ def data_quality(data: Data) -> pd.DataFrame:
 class Results:
     found: dict[str, dict | None]
     source: str
-    snap: pd.DataFrame
+    history: pd.DataFrame  # children at 31 March by group (year index)
     needs: dict[str, pd.DataFrame]
     too_short: str | None
     forecasts: dict[str, fc.Forecast] | None
-    backtest: pd.DataFrame | None
+    backtest: pd.DataFrame | None  # every back-test forecast (rolling origins)
+    backtest_scores: pd.DataFrame | None
     flows: pd.DataFrame
     truth: pd.DataFrame | None
-    provision: pd.DataFrame
+    heldout: pd.DataFrame | None
+    provision: pd.DataFrame | None
     supply: pd.DataFrame
     gap: pd.DataFrame | None
     costs: pd.DataFrame | None
+    costs_by_type: pd.DataFrame | None
+    unit_costs: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def _backtest_origins(s: Settings) -> tuple[int, int]:
+    return s.years[0] + s.fit_years, s.last_year
+
+
+def forecast_903(data: Data, s: Settings, snap: pd.DataFrame) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float]:
+    """Every scenario's forecast from the 903 model, the rolling back-test, and the combination weight
+    (chosen on every back-test forecast, all of whose years are recorded)."""
+    first, last = _backtest_origins(s)
+    bt = fc.rolling_backtest(snap, first, last, s.fit_years, min(3, s.forecast_years))
+    past = bt[bt["method"] == "Stock-and-flow"][["year", "forecast", "actual", "origin"]]
+    lv = bt[bt["method"] == "Last value"]["forecast"].to_numpy()
+    weight = fc.choose_weight(pd.DataFrame({"model": past["forecast"].to_numpy(), "last": lv, "actual": past["actual"].to_numpy()}))
+    origin = pd.Timestamp(s.last_year, 3, 31)
+    forecasts = {CURRENT: fc.fit_and_project(snap, origin, s.fit_years, s.forecast_years, bootstrap=s.bootstrap, weight=weight,
+                                             first_year=s.years[0])}
+    for sc in s.scenarios:
+        forecasts[sc.name] = fc.fit_and_project(snap, origin, s.fit_years, s.forecast_years, bootstrap=s.bootstrap, weight=weight,
+                                                first_year=s.years[0], scenario=scn.rates_function(sc))
+    return forecasts, bt, weight
+
+
+def forecast_published_data(h: pd.DataFrame, s: Settings) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float, list[str]]:
+    """Every scenario's forecast from the published-data model, its rolling back-test (with the naive
+    forecasts beside it) and the combination weight."""
+    groups = list(fc.GROUPS)
+    h = h.loc[s.years[0]:s.last_year]
+    first, last = _backtest_origins(s)
+    first = max(first, int(h.index.min()) + s.fit_years + 1)
+    bt = fp.rolling_backtest(h, first, last, s.fit_years, min(3, s.forecast_years))
+    rows = bt.to_dict("records")
+    for origin in range(first, last):
+        ahead = list(range(origin + 1, min(origin + min(3, s.forecast_years), last) + 1))
+        for name, f in (("Stock-and-flow", fp.flow_mean(h, origin, s.fit_years, ahead)), ("Last value", fc.last_value(h[groups], origin, ahead)),
+                        ("Linear trend", fc.linear_trend(h[groups], origin, ahead, s.fit_years))):
+            for k, y in enumerate(ahead, start=1):
+                rows.append({"origin": origin, "year": y, "years_ahead": k, "method": name, "forecast": float(f.loc[y].sum()),
+                             "actual": float(h.loc[y, groups].sum()), **{f"forecast_{g}": float(f.at[y, g]) for g in groups},
+                             **{f"actual_{g}": float(h.at[y, g]) for g in groups}})
+    bt = pd.DataFrame(rows).replace({"method": {fp.METHOD: "Model (combined)"}})
+    sf = bt[bt["method"] == "Stock-and-flow"]
+    lv = bt[bt["method"] == "Last value"]
+    weight = fc.choose_weight(pd.DataFrame({"model": sf["forecast"].to_numpy(), "last": lv["forecast"].to_numpy(), "actual": sf["actual"].to_numpy()}))
+    forecasts = {CURRENT: fp.project(h, s.last_year, s.fit_years, s.forecast_years, weight=weight)}
+    notes = []
+    for sc in s.scenarios:
+        levers, skipped = fp.levers_for(sc.levers, h, s.last_year)
+        if skipped:
+            notes.append(f"Scenario '{sc.name}': the published-data model cannot carry {', '.join(skipped)} (moves between groups need the 903).")
+        forecasts[sc.name] = fp.project(h, s.last_year, s.fit_years, s.forecast_years, weight=weight, scenario=levers)
+    return forecasts, bt, weight, notes
+
+
+def backtest_table(bt: pd.DataFrame) -> pd.DataFrame:
+    """The back-test's forecasts of the total, for the pack (counts: gate with BACKTEST_DISCLOSURE)."""
+    t = bt[["origin", "year", "years_ahead", "method", "forecast", "actual"]].copy()
+    t["forecast"] = t["forecast"].round(0)
+    t["abs_pct_error_total"] = (100 * (t["forecast"] - t["actual"]).abs() / t["actual"].clip(lower=1)).round(1)
+    return t.sort_values(["origin", "year", "method"], key=lambda c: c.map({m: i for i, m in enumerate(fc.METHODS)}) if c.name == "method" else c)
+
+
+def scores_table(bt: pd.DataFrame) -> pd.DataFrame:
+    """Mean absolute % error, bias and interval coverage by method and years ahead (no counts of children)."""
+    sc = fc.score(bt)
+    sc["forecasts"] = sc["forecasts"].astype(int)
+    for c in ("mape_total", "bias_pct", "mape_groups"):
+        sc[c] = sc[c].round(1)
+    for c in ("coverage_80", "coverage_95"):
+        if c in sc:
+            sc[c] = (100 * sc[c]).round(0)
+    return sc.rename(columns={"coverage_80": "coverage_80_pct", "coverage_95": "coverage_95_pct"})
+
+
+def heldout_check(bt: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """The combined forecast of the held-out years (made ``holdout_years`` before the last) against
+    what the data recorded, for the truth check (counts: gate with HELDOUT_DISCLOSURE)."""
+    origin = s.last_year - s.holdout_years
+    b = bt[(bt["method"] == "Model (combined)") & (bt["origin"] == origin)]
+    return pd.DataFrame({"forecast_from": origin, "year": b["year"].astype(int).to_numpy(), "recorded": b["actual"].round(0).to_numpy(),
+                         "forecast": b["forecast"].round(0).to_numpy(), "lower_95": b["lower_95"].round(0).to_numpy(),
+                         "upper_95": b["upper_95"].round(0).to_numpy(), "inside_95": b["inside_95"].map({True: "yes", False: "no"}).to_numpy()})
+
+
+HELDOUT_DISCLOSURE = {"counts": ["recorded", "forecast", "lower_95", "upper_95"], "not_counts": ["forecast_from"]}
 
 
 def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) -> Results:
     """Every number the pack shows; the forecast is skipped, with the reason, when the history is too short."""
     p = p or paths()
     found, source = sibling_metrics(output_dir, s.la_code, p)
-    snap = fc.snapshots(data.placements, data.periods, data.children,
-                        fc.month_ends(pd.Timestamp(s.years[0] - 1, 4, 1), pd.Timestamp(s.last_year, 3, 31)))
     too_short = history_ok(s)
-    origin = pd.Timestamp(s.last_year, 3, 31)
-    forecasts = None if too_short else {name: fc.fit_and_project(snap, origin, s.fit_years, s.forecast_years, bootstrap=s.bootstrap, scenario=sc)
-                                        for name, sc in s.scenarios.items()}
-    backtest_t = None if too_short else fc.backtest(snap, s.last_year, holdout_years=s.holdout_years, fit_years=s.fit_years)
-    flows_t = fc.annual_flows(snap, data.periods, s.years)
-    window = s.years[-min(s.fit_years, len(s.years) - 1):]
-    truth = fc.planted_flows(data.truth, window, flows_t) if data.truth is not None and len(s.years) > 1 else None
-    prov = provision(data, s)
-    gap = gap_table(forecasts["Current trends"], prov, s.last_year + s.forecast_years) if forecasts else None
-    weekly = weekly_cost_by_group(data)
-    costs = scenario_costs(forecasts, weekly) if forecasts else None
-    return Results(found, source, snap, profile(data, s, snap), too_short, forecasts, backtest_t, flows_t, truth, prov,
-                   ofsted_supply(p, s.la_code), gap, costs)
+    notes = list(s.notes)
+    forecasts = bt = truth = heldout = prov = gap = None
+    if s.source == FROM_903:
+        snap = fc.snapshots(data.placements, data.periods, data.children,
+                            fc.month_ends(pd.Timestamp(s.years[0] - 1, 4, 1), pd.Timestamp(s.last_year, 3, 31)))
+        hist = fc.history(snap, s.years)
+        needs = profile(data, s, snap)
+        if not too_short:
+            forecasts, bt, weight = forecast_903(data, s, snap)
+        flows_t = fc.annual_flows(snap, data.periods, s.years)
+        window = s.years[-min(s.fit_years, len(s.years) - 1):]
+        planted = fc.planted_rates(data.truth, window) if data.truth is not None and len(s.years) > 1 else None
+        if planted is not None:
+            truth = fc.truth_check(fc.fit(snap, pd.Timestamp(s.last_year, 3, 31), len(window)), planted, window)
+            heldout = heldout_check(bt, s) if bt is not None else None
+        prov = provision(data, s)
+        shares = type_shares_903(data, s)
+        own = own_weekly_costs(data)
+    else:
+        h = fp.published_history(data.indicators, s.la_code)
+        hist = h.loc[s.years[0]:s.last_year, list(fc.GROUPS)]
+        needs = published_profile(data.indicators, s.la_code, s.years)
+        if not too_short:
+            forecasts, bt, weight, more = forecast_published_data(h, s)
+            notes += more
+        flows_t = published_flows(h, s.years)
+        shares = type_shares_published(data.indicators, s.la_code, s.last_year)
+        own = {}
+    if forecasts:
+        gap = gap_table(forecasts[CURRENT], prov, s.last_year + s.forecast_years) if prov is not None else None
+    unit = scn.unit_cost_table(s.unit_costs, own)
+    costs = scenario_costs(forecasts, shares, unit) if forecasts else None
+    by_type = cost_by_type(forecasts[CURRENT], shares, unit) if forecasts else None
+    return Results(found, source, hist, needs, too_short, forecasts, bt, scores_table(bt) if bt is not None and len(bt) else None, flows_t,
+                   truth, heldout, prov, ofsted_supply(p, s.la_code), gap, costs, by_type, unit, notes)
+
+
+def published_flows(h: pd.DataFrame, years: list[int]) -> pd.DataFrame:
+    """Started, ceased and children at 31 March by year, as published (ceased implied by the stock where not published)."""
+    t = h.loc[years]
+    return pd.DataFrame({"year": years, "entries": t["starts"].round(0).to_numpy(), "cla_31_march": t[list(fc.GROUPS)].sum(axis=1).round(0).to_numpy(),
+                         "exits": t["ceased"].round(0).to_numpy()})

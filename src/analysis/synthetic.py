@@ -1199,6 +1199,7 @@ def generate(p: Paths, la_code: str, seed: int, out: Path, *, calibrate: bool = 
                     "over20": sum(v for k, v in latest["location"].items() if k.endswith("over_20")) / n_last,
                     "three_plus": t.three_plus, "notes": t.notes},
         "calibration": history,
+        "demand": planted_demand(sim),
         "notes": sim.notes,
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=2, default=str) + "\n")
@@ -1246,3 +1247,53 @@ def placement_frame(sim: Simulation, since: pd.Timestamp | None = None) -> pd.Da
                              "outside_la": float(pl["outside"]), "previous_moves": float(min(pl["previous"], 5)),
                              "sdq_per_5_points": (c.sdq - 14) / 5, "group": pl["group"]})
     return pd.DataFrame(rows)
+
+
+def planted_demand(sim: Simulation) -> dict:
+    """What the simulation did, month by month, counted from its own records (exact dates of birth,
+    its own placements; not the 903 files): for each collection year, children in care at one month
+    end by age band and forecast group (``exposure``, excluding those who reached 18 and left), those
+    who left care by the next (``exits``), their group a month later if still in care (``moves``), and
+    children who entered care during the month and were in care at its end (``entries``, by band and
+    group). Paper 04's truth check sets the model's estimated rates beside these."""
+    from .forecast import BANDS, GROUP_OF, GROUPS
+
+    gi = {g: i for i, g in enumerate(GROUPS)}
+    rows = []
+    for k, c in enumerate(sim.children):
+        for period in c.periods:
+            for pl in period["placements"]:
+                rows.append((k, c.dob, period["start"], pl["start"], pl["end"] if pl["end"] is not None else period["end"],
+                             gi[GROUP_OF.get(pl["group"], "other")]))
+    p = pd.DataFrame(rows, columns=["child", "dob", "pstart", "start", "end", "g"])
+    p["end"] = pd.to_datetime(p["end"])
+    edges = [lo for _, lo, _ in BANDS] + [99]
+    days = pd.date_range(pd.Timestamp(FIRST_YEAR - 1, 3, 31), sim.end, freq="ME")
+
+    def on(day: pd.Timestamp) -> pd.DataFrame:
+        s = p[(p["start"] <= day) & (p["end"].isna() | (p["end"] > day))].sort_values("start").drop_duplicates("child", keep="last")
+        age = np.floor((day - s["dob"]).dt.days / 365.25).clip(0, 17)
+        return s.assign(band=np.searchsorted(edges, age, side="right") - 1).set_index("child")
+
+    nb, ng = len(BANDS), len(GROUPS)
+    out: dict[str, dict] = {}
+    s0 = on(days[0])
+    for d0, d1 in zip(days[:-1], days[1:]):
+        s1 = on(d1)
+        year = d1.year + (d1.month > 3)
+        y = out.setdefault(str(year), {"months": 0, "exposure": np.zeros((nb, ng)), "exits": np.zeros((nb, ng)),
+                                       "moves": np.zeros((nb, ng, ng)), "entries": np.zeros((nb, ng))})
+        y["months"] += 1
+        stayed = s0.index.isin(s1.index)
+        aged_out = ~stayed & (s0["dob"] + pd.DateOffset(years=18) <= d1).to_numpy()
+        risk = ~aged_out
+        np.add.at(y["exposure"], (s0["band"].to_numpy()[risk], s0["g"].to_numpy()[risk]), 1)
+        ex = ~stayed & risk
+        np.add.at(y["exits"], (s0["band"].to_numpy()[ex], s0["g"].to_numpy()[ex]), 1)
+        st = s0[stayed]
+        np.add.at(y["moves"], (st["band"].to_numpy(), st["g"].to_numpy(), s1.loc[st.index, "g"].to_numpy()), 1)
+        new = s1[~s1.index.isin(s0.index) & (s1["pstart"] > d0) & (s1["pstart"] <= d1)]
+        np.add.at(y["entries"], (new["band"].to_numpy(), new["g"].to_numpy()), 1)
+        s0 = s1
+    return {"bands": [b for b, _, _ in BANDS], "groups": list(GROUPS),
+            "by_year": {k: {n: (v.astype(int).tolist() if isinstance(v, np.ndarray) else v) for n, v in d.items()} for k, d in out.items()}}

@@ -1,0 +1,206 @@
+"""Rolling-origin back-test of the demand forecast across LAs (not part of CI).
+
+For each LA: generate its synthetic 903 (seed 1; it follows the LA's published counts of children
+looked after, starts and characteristics 2015-2025), ingest it, and forecast the children looked
+after at 31 March from every origin 2019 to 2024, one to three years ahead, within the data, with:
+
+* **Model (combined)**: the pack's forecast (the stock-and-flow model combined with the last value,
+  the weight chosen on earlier origins only), with 80% and 95% intervals;
+* **Stock-and-flow**: the monthly model alone; **Last value**; **Linear trend** (the four years
+  to the origin);
+* **cs-demand-model** (Social Finance / data-to-insight, PyPI 0.5.1), run in its own virtual
+  environment by ``csdm_runner.py`` on the same 903 files, seeing only the returns up to the origin
+  and estimating over the same three years. Its categories map to ours: FOSTERING (U1-U6) ->
+  fostering; RESIDENTIAL (K2, R1) -> children's home; SUPPORTED (H5, P2) -> supported; OTHER
+  (everything else, including secure units K1, other residential settings and placed with parents)
+  -> other. The totals are comparable; by group the two models draw the lines slightly differently.
+* **Published-data model (combined)**: the pack's forecast from the DfE's published figures alone
+  (:mod:`analysis.forecast_published`), for the same LA.
+
+Writes ``benchmarks/results/forecast_backtest.csv`` (every forecast) and prints the scores.
+
+``--published-all`` instead back-tests the published-data model on every current LA's real
+published counts (origins 2019-2024; it needs no 903), beside the last value and a linear trend, and
+builds paper 04's numbers (``sufficiency.analyse``, published figures only) for every LA, counting
+any that fail. Writes ``benchmarks/results/forecast_published_all.csv``.
+
+    .venv/bin/python benchmarks/bench_forecast.py [--workers 2] [--las CODE ...] [--n 24] [--no-csdm]
+    .venv/bin/python benchmarks/bench_forecast.py --published-all
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+CSDM_VENV = HERE / ".venv-csdm"
+CSDM_TO_OURS = {"FOSTERING": "fostering", "RESIDENTIAL": "children's home", "SUPPORTED": "supported", "OTHER": "other"}
+FIRST_ORIGIN, LAST_YEAR, FIT_YEARS, HORIZON = 2019, 2025, 3, 3
+
+
+def csdm_python() -> Path:
+    """The peer model's own virtual environment (made with pip on first use: it pins pandas 1.5)."""
+    py = CSDM_VENV / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(CSDM_VENV)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "cs-demand-model==0.5.1"], check=True)
+    return py
+
+
+def run_csdm(folder: Path, hist: pd.DataFrame) -> list[dict]:
+    out = folder.parent / "csdm.json"
+    origins = [str(o) for o in range(FIRST_ORIGIN, LAST_YEAR)]
+    subprocess.run([str(csdm_python()), str(HERE / "csdm_runner.py"), str(folder), str(out), "--origins", *origins,
+                    "--fit-years", str(FIT_YEARS), "--horizon", str(HORIZON)], check=True, capture_output=True)
+    rows = []
+    for r in json.loads(out.read_text()):
+        if r["year"] > LAST_YEAR:
+            continue
+        by = {g: 0.0 for g in CSDM_TO_OURS.values()}
+        for cat, v in r["by_category"].items():
+            by[CSDM_TO_OURS.get(cat, "other")] += v
+        actual = hist.loc[r["year"]]
+        rows.append({"origin": r["origin"], "year": r["year"], "years_ahead": r["years_ahead"], "method": "cs-demand-model",
+                     "forecast": float(sum(by.values())), "actual": float(actual.sum()),
+                     **{f"forecast_{g}": v for g, v in by.items()}, **{f"actual_{g}": float(actual[g]) for g in by}})
+    return rows
+
+
+def one(code: str, csdm: bool = True) -> list[dict]:
+    os.environ.setdefault("ANALYSIS_PSEUDONYMISATION_KEY", "benchmark-key-" + "x" * 20)
+    from analysis import forecast as fc
+    from analysis import forecast_published as fp
+    from analysis import ingest903, synthetic
+    from analysis.config import find_project_root, paths
+    from analysis.ingest import read_table
+
+    p = paths(find_project_root())
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "903"
+        try:
+            synthetic.generate(p, code, 1, folder)
+            tables, _ = ingest903.build(p, folder)
+            days = fc.month_ends(pd.Timestamp(2015, 4, 1), pd.Timestamp(LAST_YEAR, 3, 31))
+            snap = fc.snapshots(tables["placements"], tables["periods"], tables["children"], days)
+            bt = fc.rolling_backtest(snap, FIRST_ORIGIN, LAST_YEAR, FIT_YEARS, HORIZON)
+            rows = bt.to_dict("records")
+            hist = fc.history(snap, list(range(2016, LAST_YEAR + 1)))
+            pub = fp.rolling_backtest(fp.published_history(read_table(p, "la_indicators"), code), FIRST_ORIGIN, LAST_YEAR, FIT_YEARS, HORIZON,
+                                      truth=hist)
+            rows += pub.to_dict("records")
+            if csdm:
+                rows += run_csdm(folder, hist)
+        except Exception as e:  # noqa: BLE001 (a benchmark reports every LA's outcome)
+            return [{"la_code": code, "error": f"{type(e).__name__}: {e}"[:300]}]
+    took = round(time.perf_counter() - t0, 1)
+    return [r | {"la_code": code, "seconds": took, "error": ""} for r in rows]
+
+
+def choose_las(n: int) -> list[str]:
+    """Stockton-on-Tees, Hartlepool and Leeds (the LAs of the issue), then every k-th current LA by code."""
+    from analysis.config import find_project_root, paths
+    from analysis.ingest import read_table
+
+    lookup = read_table(paths(find_project_root()), "la_lookup")
+    codes = sorted(lookup.loc[lookup["status"] == "current", "la_code"].unique())
+    first = ["E06000004", "E06000001", "E08000035"]
+    rest = [c for c in codes if c not in first]
+    step = max(1, len(rest) // max(1, n - len(first)))
+    return first + rest[::step][: n - len(first)]
+
+
+def published_all() -> None:
+    """The published-data model's rolling back-test on every LA's real counts, and paper 04 (published
+    figures only) built for every LA."""
+    import warnings
+
+    from analysis import forecast as fc
+    from analysis import forecast_published as fp
+    from analysis import sufficiency
+    from analysis.config import find_project_root, paths
+    from analysis.ingest import read_table
+
+    warnings.filterwarnings("ignore")
+    p = paths(find_project_root())
+    li = read_table(p, "la_indicators")
+    lookup = read_table(p, "la_lookup")
+    codes = sorted(lookup.loc[lookup["status"] == "current", "la_code"].unique())
+    rows, failed, short = [], [], []
+    data = sufficiency.Data(None, None, None, None, None, None, None, None, li)  # published figures only, for every LA
+    t0 = time.perf_counter()
+    for code in codes:
+        try:
+            s = sufficiency.setup(data, la_code=code, first_year=0, forecast_years=3, fit_years=FIT_YEARS, holdout_years=2, bootstrap=0,
+                                  fewer_entries_pct=10, faster_exits_pct=10, shift_to_fostering_pct=20, p=p)
+            res = sufficiency.analyse(data, s, "", p)
+        except Exception as e:  # noqa: BLE001 (every LA's outcome is reported)
+            failed.append((code, f"{type(e).__name__}: {e}"[:200]))
+            continue
+        if res.too_short:  # the pack is built, with the descriptive parts and the reason there is no forecast
+            short.append(code)
+            continue
+        bt = res.backtest
+        rows += [r | {"la_code": code} for r in bt[bt["origin"] >= FIRST_ORIGIN].to_dict("records")]
+    took = time.perf_counter() - t0
+    df = pd.DataFrame(rows)
+    (HERE / "results").mkdir(exist_ok=True)
+    df.to_csv(HERE / "results" / "forecast_published_all.csv", index=False)
+    print(f"paper 04 from published figures: {len(codes) - len(failed)} of {len(codes)} LAs built in {took:.0f} s "
+          f"({len(short)} with too short a history for a forecast: {short}); failed: {failed}")
+    ok = df[df["actual"] >= 20]
+    s = fc.score(ok)
+    s["forecasts"] = s["forecasts"].astype(int)
+    print(s.round(3).to_string(index=False))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--las", nargs="*")
+    ap.add_argument("--n", type=int, default=24)
+    ap.add_argument("--no-csdm", action="store_true")
+    ap.add_argument("--published-all", action="store_true")
+    a = ap.parse_args()
+    if a.published_all:
+        published_all()
+        return
+    from analysis import forecast as fc
+
+    codes = a.las or choose_las(a.n)
+    if not a.no_csdm:
+        csdm_python()
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(a.workers) as pool:
+        rows = [r for rs in pool.map(one, codes, [not a.no_csdm] * len(codes)) for r in rs]
+    df = pd.DataFrame(rows)
+    (HERE / "results").mkdir(exist_ok=True)
+    df.to_csv(HERE / "results" / "forecast_backtest.csv", index=False)
+    bad = df[df["error"] != ""]
+    ok = df[df["error"] == ""]
+    print(f"{len(codes)} LAs in {time.perf_counter() - t0:.0f} s with {a.workers} workers; {bad['la_code'].nunique()} failed")
+    if len(bad):
+        print(bad[["la_code", "error"]].drop_duplicates().to_string(index=False))
+    s = fc.score(ok)
+    s["forecasts"] = s["forecasts"].astype(int)
+    print(s.round(3).to_string(index=False))
+    # the same, LA by LA: how often each method was the most accurate at one and two years
+    per_la = ok.assign(ape=100 * (ok["forecast"] - ok["actual"]).abs() / ok["actual"].clip(lower=1))
+    per_la = per_la[per_la["years_ahead"] <= 2].groupby(["la_code", "method"])["ape"].mean().unstack()
+    print("LAs where each method had the lowest MAPE (1-2 years ahead):")
+    print(per_la.idxmin(axis=1).value_counts().to_string())
+    print(f"median LA: {per_la.median().round(2).to_dict()}")
+
+
+if __name__ == "__main__":
+    main()
