@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KERNEL := cla-analysis
 
-.PHONY: setup install kernel run test lock clean
+.PHONY: setup install kernel run test lint format lock clean
 
 setup: kernel run
 
@@ -39,3 +39,12 @@ lock: $(STAMP)
 
 clean:
 	rm -rf data/processed/public data/processed/.public.* reports/*/ reports/index.html reports/state.json
+
+# lint and format check (CI runs it before the tests); `make format` rewrites the files
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks notebooks
+	$(BIN)/ruff format --check src tests benchmarks notebooks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests benchmarks notebooks
+	$(BIN)/ruff format src tests benchmarks notebooks

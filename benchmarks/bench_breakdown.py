@@ -44,8 +44,8 @@ def main() -> int:
     args = ap.parse_args()
     os.environ["ANALYSIS_PROJECT_ROOT"] = str(REPO)
     os.environ.setdefault("ANALYSIS_PSEUDONYMISATION_KEY", "benchmark-key-0123456789abcdef")
-    from analysis import breakdown as b
-    from analysis import ingest903
+    from analysis.papers.p02_breakdown import paper as b
+    from analysis.io import ingest903
     from analysis.config import paths
 
     p = paths(REPO)

@@ -15,7 +15,7 @@ after at 31 March from every origin 2019 to 2024, one to three years ahead, with
   (everything else, including secure units K1, other residential settings and placed with parents)
   -> other. The totals are comparable; by group the two models draw the lines slightly differently.
 * **Published-data model (combined)**: the pack's forecast from the DfE's published figures alone
-  (:mod:`analysis.forecast_published`), for the same LA.
+  (:mod:`analysis.papers.p04_sufficiency.published_model`), for the same LA.
 
 Writes ``benchmarks/results/forecast_backtest.csv`` (every forecast) and prints the scores.
 
@@ -78,11 +78,12 @@ def run_csdm(folder: Path, hist: pd.DataFrame) -> list[dict]:
 
 def one(code: str, csdm: bool = True) -> list[dict]:
     os.environ.setdefault("ANALYSIS_PSEUDONYMISATION_KEY", "benchmark-key-" + "x" * 20)
-    from analysis import forecast as fc
-    from analysis import forecast_published as fp
-    from analysis import ingest903, synthetic
+    from analysis.stats import forecast as fc
+    from analysis.papers.p04_sufficiency import published_model as fp
+    from analysis.io import ingest903
+    from analysis.synth import synthetic
     from analysis.config import find_project_root, paths
-    from analysis.ingest import read_table
+    from analysis.io.ingest import read_table
 
     p = paths(find_project_root())
     t0 = time.perf_counter()
@@ -110,7 +111,7 @@ def one(code: str, csdm: bool = True) -> list[dict]:
 def choose_las(n: int) -> list[str]:
     """Stockton-on-Tees, Hartlepool and Leeds (the LAs of the issue), then every k-th current LA by code."""
     from analysis.config import find_project_root, paths
-    from analysis.ingest import read_table
+    from analysis.io.ingest import read_table
 
     lookup = read_table(paths(find_project_root()), "la_lookup")
     codes = sorted(lookup.loc[lookup["status"] == "current", "la_code"].unique())
@@ -125,11 +126,11 @@ def published_all() -> None:
     figures only) built for every LA."""
     import warnings
 
-    from analysis import forecast as fc
-    from analysis import forecast_published as fp
-    from analysis import sufficiency
+    from analysis.stats import forecast as fc
+    from analysis.papers.p04_sufficiency import published_model as fp
+    from analysis.papers.p04_sufficiency import paper as sufficiency
     from analysis.config import find_project_root, paths
-    from analysis.ingest import read_table
+    from analysis.io.ingest import read_table
 
     warnings.filterwarnings("ignore")
     p = paths(find_project_root())
@@ -175,7 +176,7 @@ def main() -> None:
     if a.published_all:
         published_all()
         return
-    from analysis import forecast as fc
+    from analysis.stats import forecast as fc
 
     codes = a.las or choose_las(a.n)
     if not a.no_csdm:

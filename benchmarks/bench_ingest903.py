@@ -33,7 +33,7 @@ SEED_LAS = (("E06000004", 101), ("E08000025", 102), ("E10000016", 103), ("E09000
 
 def make_national(base: Path, episodes_target: int) -> dict:
     os.environ["ANALYSIS_PROJECT_ROOT"] = str(REPO)
-    from analysis import synthetic
+    from analysis.synth import synthetic
     from analysis.config import paths
 
     p = paths(REPO)
@@ -74,7 +74,7 @@ def bare_read(folder: Path) -> float:
 CHILD_SCRIPT = r"""
 import json, os, resource, sys, time
 from pathlib import Path
-from analysis import ingest903
+from analysis.io import ingest903
 from analysis.config import paths
 p = paths(sys.argv[1])
 t = time.perf_counter()

@@ -82,7 +82,7 @@ def main() -> int:
         base = Path(tmp)
         root = scratch_project(base)
         os.environ["ANALYSIS_PROJECT_ROOT"] = str(root)
-        from analysis import runner
+        from analysis.run import runner
         from analysis.config import paths
 
         p = paths(root)

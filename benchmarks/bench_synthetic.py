@@ -1,7 +1,7 @@
 """The synthetic 903 for every current LA against its published figures (not part of CI).
 
 For each LA: generate (seed 1), ingest, count the stock at each 31 March by characteristic
-(``analysis.stock``) and compare with what DfE published (``analysis.synthetic_targets.compare``):
+(``analysis.io.stock``) and compare with what DfE published (``analysis.io.published_counts.compare``):
 the share of published figures within 2% or 2 children, the worst miss, and the time taken, in a
 pool of workers. Prints a summary and writes ``benchmarks/results/synthetic_all_las.csv``.
 
@@ -24,9 +24,12 @@ HERE = Path(__file__).resolve().parent
 
 def one(code: str) -> dict:
     os.environ.setdefault("ANALYSIS_PSEUDONYMISATION_KEY", "benchmark-key-" + "x" * 20)
-    from analysis import ingest903, stock, synthetic, synthetic_targets
+    from analysis.io import ingest903
+    from analysis.io import stock
+    from analysis.synth import synthetic
+    from analysis.io import published_counts as synthetic_targets
     from analysis.config import find_project_root, paths
-    from analysis.ingest import read_table
+    from analysis.io.ingest import read_table
 
     p = paths(find_project_root())
     t0 = time.perf_counter()
@@ -53,7 +56,7 @@ def main() -> None:
     ap.add_argument("--las", nargs="*")
     a = ap.parse_args()
     from analysis.config import find_project_root, paths
-    from analysis.ingest import read_table
+    from analysis.io.ingest import read_table
 
     p = paths(find_project_root())
     lookup = read_table(p, "la_lookup")

@@ -60,7 +60,7 @@ def dfe_flags(py: Path, folder: Path, year: int, la: str) -> dict:
 
 def own_flags(folder: Path, year: int) -> pd.DataFrame:
     """The project's flagged and set-aside rows for the year, with the DfE code each implements."""
-    from analysis import ssda903
+    from analysis.io import ssda903
 
     v = ssda903.read_returns(folder)
     rows = pd.concat([v.set_aside.assign(kept=False), v.warnings.assign(kept=True)], ignore_index=True)
@@ -91,12 +91,13 @@ def main() -> None:
     ap.add_argument("--folder", type=Path, help="a 903 folder to check instead of the synthetic ones (give --la)")
     ap.add_argument("--la", help="the LA code of --folder")
     ap.add_argument("--year", type=int, default=2025)
-    ap.add_argument("--messy", type=float, default=0.0, help="inject faults at this rate first (analysis.messy)")
+    ap.add_argument("--messy", type=float, default=0.0, help="inject faults at this rate first (analysis.synth.messy)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--venv", type=Path, default=HERE / ".venv-dfe903")
     a = ap.parse_args()
     py = ensure_venv(a.venv)
-    from analysis import messy, synthetic
+    from analysis.synth import messy
+    from analysis.synth import synthetic
     from analysis.config import find_project_root, paths
 
     p = paths(find_project_root())

@@ -37,14 +37,14 @@ DERIVED = {"164": "distance is derived by the project from postcodes, the way Df
 def main() -> None:
     py = ensure_venv(HERE / ".venv-dfe903")
     rules = json.loads(subprocess.run([str(py), "-c", DUMP], check=True, capture_output=True, text=True).stdout)
-    from analysis.ssda903_dfe import RULES
+    from analysis.io.ssda903_dfe import RULES
 
     own = {code for _, code in OWN_TO_DFE}
     lines = ["# DfE 903 validation rules (2024-25) and the project", "",
              "Every rule in the DfE's 903 validator for 2024-25 (the public `csc-validator-be-903`, ruleset `lac2024_25`; "
              "the messages are the DfE's), and what the project does with it:", "",
-             "- **implemented**: `analysis.ssda903` (rows the papers cannot use are set aside; the rest are kept with a flag) or "
-             "`analysis.ssda903_dfe` (kept with a flag `DfE rule CODE: message`); the ingest report counts each rule's rows "
+             "- **implemented**: `analysis.io.ssda903` (rows the papers cannot use are set aside; the rest are kept with a flag) or "
+             "`analysis.io.ssda903_dfe` (kept with a flag `DfE rule CODE: message`); the ingest report counts each rule's rows "
              "and names the papers they could move;",
              "- **not needed for analysis**: the rule is about a table or field no paper reads, or about a value the project "
              "derives itself (why is given);", "- **not yet**: a rule that could matter and is not implemented.", "",

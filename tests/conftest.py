@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from analysis.config import paths as make_paths
-from analysis.geography import build_la_lookup
+from analysis.io.geography import build_la_lookup
 
 REPO = Path(__file__).resolve().parents[1]
 RAW_PUBLIC = REPO / "data" / "raw" / "public"
@@ -31,7 +31,7 @@ def make_project(root: Path, *, copy_raw: bool = False) -> Path:
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """A project with processed data built once from the shipped files (read-only for tests)."""
-    from analysis.ingest import run_ingest
+    from analysis.io.ingest import run_ingest
 
     root = make_project(tmp_path_factory.mktemp("built"))
     p = make_paths(root)
@@ -41,7 +41,7 @@ def built(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def la_indicators(built):
-    from analysis.ingest import read_table
+    from analysis.io.ingest import read_table
 
     return read_table(built[0], "la_indicators")
 
@@ -97,7 +97,7 @@ def published(built, tmp_path_factory):
     """Paper 01 run once through the runner for the default LA (shared by report tests)."""
     import os
 
-    from analysis import runner
+    from analysis.run import runner
 
     root = make_run_project(tmp_path_factory.mktemp("published"), built[0])
     p = make_paths(root)
@@ -120,7 +120,8 @@ def project_903(built, tmp_path_factory):
     as ``make setup`` writes it) ingested: what papers 02-04 read. Built once per session."""
     import os
 
-    from analysis import ingest903, synthetic
+    from analysis.io import ingest903
+    from analysis.synth import synthetic
 
     root = make_project(tmp_path_factory.mktemp("p903"))
     shutil.copytree(built[0].processed_public, root / "data" / "processed" / "public")

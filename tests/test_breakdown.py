@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import breakdown as b
-from analysis.params import ParameterError
+from analysis.papers.p02_breakdown import paper as b
+from analysis.papers.params import ParameterError
 
 T = pd.Timestamp
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import compare
+from analysis.papers.p01_compare import paper as compare
 from analysis.errors import UnknownLAError
-from analysis.params import ParameterError
+from analysis.papers.params import ParameterError
 
 from conftest import RAW_PUBLIC
 

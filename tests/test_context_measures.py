@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from analysis import compare
+from analysis.papers.p01_compare import paper as compare
 
 from conftest import RAW_PUBLIC
 

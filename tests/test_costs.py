@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cost_drivers as cd
-from analysis import costs
+from analysis.papers.p03_costs import paper as cd
+from analysis.io import costs
 from analysis.errors import InputError
 from conftest import write_csv
 
@@ -89,7 +89,7 @@ def test_volume_mix_price_adds_up_and_matches_a_hand_calculation():
     assert by_cell.loc[cd.VMP_TOTAL, ["children0", "children1"]].tolist() == [4, 5], "the total row counts every child"
     # gated as the paper publishes it: the one child in a children's home in 2023-24 is suppressed with its weeks, spend and
     # price, and so (secondary, against the total row) is the other cell of that year; 2024-25's 2 children likewise
-    from analysis.disclosure import gate
+    from analysis.report.disclosure import gate
     g = gate(cells, **cd.VMP_DISCLOSURE).frame.set_index("cell")
     assert (g.loc["children's home / external", ["children0", "weeks0", "spend0", "price0"]] == "c").all()
     assert g.loc["foster / own", "children0"] == "c" and g.loc[cd.VMP_TOTAL, "children0"] == "c"
@@ -183,7 +183,7 @@ def test_across_la_model_recovers_a_known_association():
 
 
 def test_across_la_panel_from_the_published_data(built):
-    from analysis import compare
+    from analysis.papers.p01_compare import paper as compare
 
     inputs = compare.Inputs.load(built[0])
     panel = cd.across_la_panel(compare.load_panel(inputs, built[0]), inputs.ro3)
@@ -223,7 +223,7 @@ def test_predictions_use_the_cell_even_when_every_row_shares_it():
 
 
 def test_without_a_cost_file_the_within_la_part_says_how_to_supply_one(project_903):
-    from analysis import compare
+    from analysis.papers.p01_compare import paper as compare
 
     data = cd.CostData.load(project_903)
     no_costs = cd.CostData(data.placements, data.periods, data.oc2, None, data.report, data.truth)

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from analysis.disclosure import SUPPRESSED, apply_disclosure_control, suppression_mask
+from analysis.report.disclosure import SUPPRESSED, apply_disclosure_control, suppression_mask
 
 
 def test_counts_of_one_to_four_are_suppressed_zero_and_five_shown():

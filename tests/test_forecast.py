@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import forecast as fc
+from analysis.stats import forecast as fc
 
 T = pd.Timestamp
 
@@ -66,7 +66,7 @@ def test_the_expected_path_has_the_closed_form_and_simulations_agree():
 
 
 def test_the_built_in_scenarios_change_the_rates_as_described():
-    from analysis import scenarios as scn
+    from analysis.papers.p04_sufficiency import scenarios as scn
 
     hazard = np.full((fc.B, fc.G), 0.02)
     move = np.tile(np.full((fc.G, fc.G), 1 / fc.G), (fc.B, 1, 1))
@@ -85,7 +85,7 @@ def test_the_built_in_scenarios_change_the_rates_as_described():
 
 @pytest.fixture(scope="module")
 def synthetic_snap(project_903):
-    from analysis import sufficiency
+    from analysis.papers.p04_sufficiency import paper as sufficiency
 
     data = sufficiency.Data.load(project_903)
     days = fc.month_ends(T("2015-04-01"), T("2025-03-31"))
@@ -189,7 +189,7 @@ def test_processed_903_is_read_once_for_the_papers_and_a_stray_truth_file_is_ign
     import json
     import shutil
 
-    from analysis import ingest903
+    from analysis.io import ingest903
     from analysis.config import paths as make_paths
     from conftest import make_project
 

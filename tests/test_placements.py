@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from analysis import placements as pl
+from analysis.io import placements as pl
 
 COLS = ["CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC", "REASON_PLACE_CHANGE",
         "PL_POST", "URN", "PL_DISTANCE", "PL_LOCATION"]

@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from analysis.indicators import catalogue, denominator_for, label_key
-from analysis.profile import format_value, headline_table
+from analysis.io.indicators import catalogue, denominator_for, label_key
+from analysis.io.profile import format_value, headline_table
 
 
 def test_format_value_shows_symbols_never_zero():

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import public_data as pdl
+from analysis.io import public_data as pdl
 from analysis.errors import InputError
 from conftest import write_csv
 

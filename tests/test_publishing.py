@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import charts, reporting
-from analysis.disclosure import SUPPRESSED, Gated, GateError, count_text, gate
-from analysis.labels import cell_text, column_label
+from analysis.report import charts
+from analysis.report import reporting
+from analysis.report.disclosure import SUPPRESSED, Gated, GateError, count_text, gate
+from analysis.report.labels import cell_text, column_label
 
 
 def _report(tmp_path, **context):
@@ -248,7 +249,7 @@ def test_a_real_data_workbook_carries_no_synthetic_note(tmp_path):
 def test_power_matches_the_normal_formula_and_drives_the_verdict():
     from scipy.stats import norm
 
-    from analysis import planted
+    from analysis.stats import planted
 
     effect, se = 0.18, 0.09
     z = effect / se
@@ -265,7 +266,7 @@ def test_power_matches_the_normal_formula_and_drives_the_verdict():
 
 
 def test_a_planted_cost_effect_the_model_dropped_is_reported_not_skipped():
-    from analysis import cost_drivers as cd
+    from analysis.papers.p03_costs import paper as cd
 
     fit = cd.WithinFit(pd.DataFrame({"term": ["outside_la"], "label": ["Placed outside the LA boundary"], "estimate": [0.12], "se": [0.01]}),
                        100, 50, pd.Series(dtype=float), [], ["disability_n2 does not vary and is left out"], 1.0)
@@ -276,7 +277,7 @@ def test_a_planted_cost_effect_the_model_dropped_is_reported_not_skipped():
 
 
 def test_calibrated_only_when_slope_and_intercept_are_near_ideal():
-    from analysis.breakdown import is_calibrated
+    from analysis.papers.p02_breakdown.paper import is_calibrated
 
     assert is_calibrated(1.0, 0.0) and is_calibrated(0.85, -0.15)
     assert not is_calibrated(2.76, 0.0), "paper 02's boosted model (slope 2.76) was called calibrated"
@@ -297,7 +298,7 @@ def _fairness_data(seed, broken_group=None):
 
 
 def test_fairness_checks_flag_nothing_when_no_group_differs():
-    from analysis.breakdown import subgroup_checks
+    from analysis.papers.p02_breakdown.paper import subgroup_checks
 
     flagged = 0
     for seed in range(3):
@@ -308,7 +309,7 @@ def test_fairness_checks_flag_nothing_when_no_group_differs():
 
 
 def test_fairness_checks_flag_a_group_the_model_cannot_rank():
-    from analysis.breakdown import subgroup_checks
+    from analysis.papers.p02_breakdown.paper import subgroup_checks
 
     t = subgroup_checks(_fairness_data(7, broken_group="10 to 15"), "prob", [("age_band", "Age at start")], resamples=100).set_index("group")
     assert t.loc["10 to 15", "assessment"].startswith("ranks risk less well")
@@ -320,7 +321,7 @@ def test_fairness_checks_flag_a_group_the_model_cannot_rank():
 def test_rank_auc_is_scikit_learns_auc():
     from sklearn.metrics import roc_auc_score
 
-    from analysis.breakdown import rank_auc
+    from analysis.papers.p02_breakdown.paper import rank_auc
 
     rng = np.random.default_rng(3)
     y = (rng.random(500) < 0.3).astype(int)
@@ -339,7 +340,7 @@ def test_the_scan_finds_small_counts_of_events_in_words(tmp_path, words):
 
 def test_the_packs_key_message_on_childrens_homes_never_writes_a_small_count():
     # Rutland: "3 children in children's homes now, 1 in the LA's own" beside a table showing c
-    from analysis import sufficiency
+    from analysis.papers.p04_sufficiency import paper as sufficiency
 
     gap = pd.DataFrame({"group": ["fostering", "children's home", "supported", "other", "all groups"], "children_now": [20, 3, 6, 5, 34],
                         "in_own_provision_now": [15, 1, 0, 0, 16], "forecast_2030": [22.0, 4.0, 6.0, 5.0, 37.0],

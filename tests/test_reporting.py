@@ -6,8 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from analysis import reporting
-from analysis.disclosure import SUPPRESSED
+from analysis.report import reporting
+from analysis.report.disclosure import SUPPRESSED
 
 
 def _report(tmp_path, **kw):

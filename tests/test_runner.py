@@ -9,14 +9,16 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from analysis import cli, reporting, runner
+from analysis import cli
+from analysis.report import reporting
+from analysis.run import runner
 from analysis.config import KERNEL_NAME
 from analysis.config import paths as make_paths
 from analysis.errors import AnalysisError, RunLockedError
 from conftest import make_run_project
 
 FAKE_BODY = '''import os
-from analysis import reporting
+from analysis.report import reporting
 report = reporting.Report(paper="{pid}", title="Fake {pid}", output_dir=output_dir, context={{"la_code": la_code}})
 if os.environ.get("FAKE_FAIL") == "{pid}":
     raise ValueError("planted failure")
@@ -197,7 +199,7 @@ def test_refresh_reruns_only_what_changed(fake_project):
     pop = p.processed_public / "population.parquet"
     pd.read_parquet(pop).iloc[::-1].to_parquet(pop, index=False)
     # as an ingest writes it: with its checksum recorded (a table changed by hand is refused as damaged)
-    from analysis.ingest import STAMP, output_checksums
+    from analysis.io.ingest import STAMP, output_checksums
     stamp = json.loads((p.processed_public / STAMP).read_text())
     (p.processed_public / STAMP).write_text(json.dumps({**stamp, "outputs": output_checksums(p.processed_public)}))
     assert runner.refresh(p, papers, progress=quiet) == 0
@@ -247,7 +249,7 @@ def test_child_level_papers_are_skipped_for_las_without_903_data(built, project_
 
 
 def test_the_pack_runs_after_its_papers_and_reads_their_results_from_the_same_run(built, project_903, tmp_path, monkeypatch):
-    from analysis import sufficiency
+    from analysis.papers.p04_sufficiency import paper as sufficiency
 
     root = make_run_project(tmp_path / "p", built[0], with_903=project_903)
     monkeypatch.setenv("ANALYSIS_PROJECT_ROOT", str(root))
@@ -270,7 +272,7 @@ def test_the_pack_runs_after_its_papers_and_reads_their_results_from_the_same_ru
 
 
 def test_a_paper_missing_from_the_run_is_named_not_filled_from_an_older_run(tmp_path):
-    from analysis import sufficiency
+    from analysis.papers.p04_sufficiency import paper as sufficiency
 
     run = tmp_path / "reports" / "runs" / "R1"
     for pid in ("01", "02"):

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import forecast as fc
-from analysis import forecast_published as fp
-from analysis import scenarios as scn
-from analysis.params import ParameterError
+from analysis.stats import forecast as fc
+from analysis.papers.p04_sufficiency import published_model as fp
+from analysis.papers.p04_sufficiency import scenarios as scn
+from analysis.papers.params import ParameterError
 
 CH, FO, SU, OT = (fc.GROUPS.index(g) for g in ("children's home", "fostering", "supported", "other"))
 

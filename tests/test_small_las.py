@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 
 import browser
-from analysis import reporting, runner
+from analysis.report import reporting
+from analysis.run import runner
 from analysis.config import paths as make_paths
-from analysis.disclosure import SUPPRESSED
-from analysis.labels import COLUMN_LABELS
+from analysis.report.disclosure import SUPPRESSED
+from analysis.report.labels import COLUMN_LABELS
 from conftest import make_project
 
 SMALL_LAS = {"E06000017": "Rutland", "E06000053": "Isles of Scilly"}
@@ -28,7 +29,8 @@ PAPERS = ("01_compare_local_authorities", "02_placement_breakdown", "03_placemen
 @pytest.fixture(scope="module", params=list(SMALL_LAS))
 def small_la(request, built, tmp_path_factory):
     """A project with one small LA's synthetic 903 ingested and all four papers run for it."""
-    from analysis import ingest903, synthetic
+    from analysis.io import ingest903
+    from analysis.synth import synthetic
 
     code = request.param
     root = make_project(tmp_path_factory.mktemp(f"small_{code}"))

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from analysis import ssda903
+from analysis.io import ssda903
 from analysis.errors import InputError
 from conftest import write_csv
 

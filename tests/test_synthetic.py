@@ -9,7 +9,10 @@ import sys
 import pandas as pd
 import pytest
 
-from analysis import ingest903, stock, synthetic, synthetic_targets
+from analysis.io import ingest903
+from analysis.io import stock
+from analysis.synth import synthetic
+from analysis.io import published_counts as synthetic_targets
 from analysis.config import paths as make_paths
 from conftest import make_project
 
@@ -128,7 +131,7 @@ def test_planted_breakdown_effects_are_the_effects_the_data_carry(project, la_in
     import numpy as np
     import statsmodels.api as sm
 
-    from analysis.geography import ltla_to_utla, postcode_cache
+    from analysis.io.geography import ltla_to_utla, postcode_cache
 
     code = "E08000025"  # Birmingham: enough placements to see a bias of 0.1
     t = synthetic_targets.targets_for(la_indicators, code)
@@ -187,7 +190,7 @@ def test_the_same_seed_gives_the_same_bytes(project, tmp_path):
 
     a = synthetic.generate(project, "E06000017", 5, tmp_path / "a", calibrate=False)  # Rutland: small
     # the same seed in another process, with another string-hash seed: nothing may depend on set order
-    script = ("import sys; from pathlib import Path; from analysis import synthetic; from analysis.config import paths; "
+    script = ("import sys; from pathlib import Path; from analysis.synth import synthetic; from analysis.config import paths; "
               "synthetic.generate(paths(sys.argv[1]), 'E06000017', 5, Path(sys.argv[2]), calibrate=False)")
     subprocess.run([sys.executable, "-c", script, str(project.root), str(tmp_path / "b")], check=True,
                    env={**os.environ, "PYTHONHASHSEED": "12345"})

@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 
-from . import __version__
-from .config import DEFAULT_LA_CODE, paths
-from .errors import AnalysisError, RunLockedError
+from analysis import __version__
+from analysis.config import DEFAULT_LA_CODE, paths
+from analysis.errors import AnalysisError, RunLockedError
 
 EXIT_FAILED = 1
 EXIT_INPUT_ERROR = 2
@@ -20,7 +20,7 @@ EXIT_LOCKED = 3
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from .ingest import run_ingest
+    from analysis.io.ingest import run_ingest
 
     p = paths()
     result = run_ingest(p, force=args.force)
@@ -38,7 +38,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest_903(p, *, force: bool = False) -> None:
-    from .ingest903 import run_ingest_903
+    from analysis.io.ingest903 import run_ingest_903
 
     result = run_ingest_903(p, force=force)  # --force rebuilds the 903 tables too
     if result.status == "no data":
@@ -55,7 +55,7 @@ def _cmd_ingest_903(p, *, force: bool = False) -> None:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .ssda903 import conflicting_dobs, missing_tables, read_returns, why_missing
+    from analysis.io.ssda903 import conflicting_dobs, missing_tables, read_returns, why_missing
 
     v = read_returns(Path(args.path), year_from=args.year_from)
     rec = v.reconciliation()
@@ -84,7 +84,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_synth(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .synthetic import generate
+    from analysis.synth.synthetic import generate
 
     p = paths()
     default_out = p.raw / "ssda903"
@@ -100,7 +100,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         return 0
     for f in existing:
         f.unlink()
-    from .ingest import run_ingest
+    from analysis.io.ingest import run_ingest
 
     run_ingest(p)  # calibration reads the published figures (does nothing if they are up to date)
     costs = p.raw / "costs" if out.resolve() == default_out.resolve() else None
@@ -108,7 +108,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         import shutil
         import tempfile
 
-        from .messy import make_messy
+        from analysis.synth.messy import make_messy
 
         with tempfile.TemporaryDirectory() as tmp:
             truth = generate(p, args.la, args.seed, Path(tmp) / "clean", costs_dir=costs)
@@ -135,7 +135,7 @@ def json_la(folder) -> str:
 
 
 def _cmd_check_data(args: argparse.Namespace) -> int:
-    from .ingest import verify_checksums, write_checksums
+    from analysis.io.ingest import verify_checksums, write_checksums
 
     p = paths()
     if args.write:
@@ -152,8 +152,8 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_las(args: argparse.Namespace) -> int:
-    from .geography import resolve_la
-    from .ingest import read_table
+    from analysis.io.geography import resolve_la
+    from analysis.io.ingest import read_table
 
     p = paths()
     lookup = read_table(p, "la_lookup")
@@ -171,9 +171,9 @@ def _cmd_las(args: argparse.Namespace) -> int:
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    from .geography import resolve_la
-    from .ingest import read_table
-    from .profile import headline_table
+    from analysis.io.geography import resolve_la
+    from analysis.io.ingest import read_table
+    from analysis.io.profile import headline_table
 
     p = paths()
     lookup = read_table(p, "la_lookup")
@@ -186,7 +186,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .runner import parse_param, resolve_las, run, select_papers
+    from analysis.run.runner import parse_param, resolve_las, run, select_papers
 
     p = paths()
     papers = select_papers(p, args.papers)
@@ -207,7 +207,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:
-    from .runner import refresh, resolve_las, select_papers
+    from analysis.run.runner import refresh, resolve_las, select_papers
 
     p = paths()
     papers = select_papers(p, args.papers)
@@ -216,7 +216,7 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from .runner import write_index
+    from analysis.run.runner import write_index
 
     p = paths()
     print(write_index(p).relative_to(p.root))

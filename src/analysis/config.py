@@ -10,6 +10,7 @@ JupyterLab and the command line all see the same files. The root is, in order:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,3 +82,15 @@ class Paths:
 
 def paths(root: Path | str | None = None) -> Paths:
     return Paths(Path(root).resolve() if root is not None else find_project_root())
+
+
+def package_digest() -> str:
+    """A short digest of every module and data file of the ``analysis`` package: a change to any of
+    them re-runs the papers (runner) and rebuilds paper 01's panel cache."""
+    pkg = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(pkg.rglob("*")):
+        if f.is_file() and f.suffix in (".py", ".yaml", ".json") and "__pycache__" not in f.parts:
+            h.update(f.relative_to(pkg).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]

@@ -36,6 +36,10 @@ class InputError(AnalysisError):
         return f"{': '.join([', '.join(where), self.message]) if where else self.message}"
 
 
+class ParameterError(AnalysisError):
+    """A notebook parameter with the wrong type or an unusable value."""
+
+
 class UnknownLAError(AnalysisError):
     """An LA code or name that is not in the lookup; the message names the closest matches."""
 

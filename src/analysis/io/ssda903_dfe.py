@@ -1,0 +1,491 @@
+"""The DfE's own 903 validation rules, by their codes, on a checked return (rows kept, with a flag).
+
+:mod:`analysis.io.ssda903` sets aside only what the papers cannot use. The DfE's rules that follow
+here find rows that are usable but doubtful: a legal status held longer than the law allows, an
+adoption without a placement for adoption, a child whose record does not continue from last year's.
+Each is kept with a flag ``DfE rule CODE: message`` (the DfE's wording, from its public validator's
+rule list, ``docs/dfe-903-rules.md``), and the ingest report counts them per rule with the papers
+they could move.
+
+Which rules are here, which are not needed for analysis and why, and which are not yet: the
+table in ``docs/dfe-903-rules.md``. Each rule is a small function of the stacked tables (all years,
+``collection_year`` added) returning the flagged rows' index; :data:`RULES` lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from analysis.io.placements import whole_years
+from analysis.io.ssda903 import SET_ASIDE_COLUMNS, parse_dates
+
+Tables = dict[str, pd.DataFrame]
+
+
+def _dates(df: pd.DataFrame, col: str) -> pd.Series:
+    return parse_dates(df[col]) if col in df.columns else pd.Series(pd.NaT, index=df.index)
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s.fillna("").astype(str).str.strip().eq("")
+
+
+def _episodes(t: Tables) -> pd.DataFrame:
+    """The episodes with their dates parsed (once for all the rules: see :func:`check`)."""
+    if "_episodes_dated" in t:
+        return t["_episodes_dated"]
+    e = t.get("episodes")
+    if e is None or e.empty:
+        return pd.DataFrame(columns=["CHILD", "collection_year", "_decom", "_dec", "LS", "RNE", "PLACE", "REC"])
+    return e.assign(_decom=_dates(e, "DECOM"), _dec=_dates(e, "DEC"))
+
+
+def _key(t: Tables, child: pd.Series, other: pd.Series) -> np.ndarray:
+    """An integer key of child (a number: :func:`check` numbers the children) and a year or day."""
+    return np.asarray(child, dtype=np.int64) * 1_000_000 + np.asarray(other, dtype=np.int64)
+
+
+def _isin(values: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """Membership by hashing (numpy's isin sorts: ten times slower on two million keys)."""
+    return pd.Series(values).isin(within).to_numpy()
+
+
+def _days(d: pd.Series) -> np.ndarray:
+    return (d.to_numpy(dtype="datetime64[D]").astype(np.int64)) % 1_000_000
+
+
+def _looked_after_years(t: Tables) -> np.ndarray:
+    """Keys (child, year) with an episode that is not a short break."""
+    if "_la_years" not in t:
+        e = _episodes(t)
+        keep = ~e["LS"].isin(["V3", "V4"])
+        t["_la_years"] = pd.unique(_key(t, e.loc[keep, "CHILD"], e.loc[keep, "collection_year"]))
+    return t["_la_years"]
+
+
+def _with_dob(e: pd.DataFrame, t: Tables) -> pd.DataFrame:
+    if "_with_dob" in t:
+        return t["_with_dob"]
+    h = t.get("header")
+    if h is None or h.empty or e.empty:
+        return e.assign(_dob=pd.NaT)
+    h = h.drop_duplicates(["CHILD", "collection_year"], keep="last")
+    dob = pd.Series(_dates(h, "DOB").to_numpy(), index=_key(t, h["CHILD"], h["collection_year"]))
+    t["_with_dob"] = e.assign(_dob=dob.reindex(_key(t, e["CHILD"], e["collection_year"])).to_numpy())
+    return t["_with_dob"]
+
+
+_age = whole_years  # whole years of age on a date (NaN where either is missing)
+
+
+def _year_day(e: pd.DataFrame, start: bool) -> pd.Series:
+    """31 March of each row's collection year (or 1 April before it), by a lookup of the few years."""
+    years = e["collection_year"].astype(int)
+    day = {y: pd.Timestamp(y - 1, 4, 1) if start else pd.Timestamp(y, 3, 31) for y in years.unique()}
+    return years.map(day).astype("datetime64[ns]")
+
+
+def _year_end(e: pd.DataFrame) -> pd.Series:
+    return _year_day(e, start=False)
+
+
+def _year_start(e: pd.DataFrame) -> pd.Series:
+    return _year_day(e, start=True)
+
+
+# --- legal status durations (361-364) --------------------------------------------------------------
+def _held_longer(e: pd.DataFrame, codes: tuple[str, ...], days: float) -> pd.Index:
+    """Episodes in a run of consecutive episodes (no gap) under one of ``codes`` that lasts longer
+    than ``days`` (an open run counts to the year end)."""
+    s = e[e["LS"].isin(codes)].sort_values(["CHILD", "_decom"])
+    if s.empty:
+        return s.index
+    end = s["_dec"].fillna(_year_end(s))
+    new_run = (s["CHILD"] != s["CHILD"].shift()) | (s["_decom"] != end.shift())
+    run = new_run.cumsum()
+    length = (end.groupby(run).transform("max") - s["_decom"].groupby(run).transform("min")).dt.total_seconds() / 86400
+    return s.index[length > days]
+
+
+def r361(t: Tables) -> pd.Index:
+    return _held_longer(_episodes(t), ("L1",), 3)
+
+
+def r362(t: Tables) -> pd.Index:
+    return _held_longer(_episodes(t), ("L2",), 21)
+
+
+def r363(t: Tables) -> pd.Index:
+    return _held_longer(_episodes(t), ("L3",), 7)
+
+
+def r364(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    return _held_longer(e, ("J2",), 1)
+
+
+# --- short breaks (365-367, 384, 426) ----------------------------------------------------------------
+def r365(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    v3 = e[e["LS"].eq("V3") & e["_dec"].notna()]
+    return v3.index[(v3["_dec"] - v3["_decom"]).dt.days > 17]
+
+
+def r366(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    return e.index[e["LS"].eq("V3") & e["RNE"].isin(["P", "B", "T", "U"])]
+
+
+def r367(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    v3 = e[e["LS"].eq("V3")]
+    days = ((v3["_dec"].fillna(_year_end(v3)) - v3["_decom"]).dt.days).groupby([v3["CHILD"], v3["collection_year"]]).transform("sum")
+    return v3.index[days > 75]
+
+
+def r384(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    return e.index[e["LS"].isin(["V3", "V4"]) & e["PLACE"].isin(["U1", "U4"])]
+
+
+def r426(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    sb = e[e["LS"].isin(["V3", "V4"])]
+    both = sb.groupby(["CHILD", "collection_year"])["LS"].transform("nunique") > 1
+    return sb.index[both]
+
+
+# --- age against legal status or reason for ending (358, 387, 389, 460) -------------------------------
+def r358(t: Tables) -> pd.Index:
+    e = _with_dob(_episodes(t), t)
+    j = e[e["LS"].isin(["J1", "J2", "J3"])]
+    return j.index[_age(j["_decom"], j["_dob"]) < 10]
+
+
+def _ended_under(t: Tables, recs: tuple[str, ...], age: int) -> pd.Index:
+    e = _with_dob(_episodes(t), t)
+    x = e[e["REC"].isin(recs) & e["_dec"].notna()]
+    return x.index[_age(x["_dec"], x["_dob"]) < age]
+
+
+def r387(t: Tables) -> pd.Index:
+    return _ended_under(t, ("E5", "E6"), 14)
+
+
+def r389(t: Tables) -> pd.Index:
+    return _ended_under(t, ("E7",), 16)
+
+
+def r460(t: Tables) -> pd.Index:
+    return _ended_under(t, ("E17",), 18)
+
+
+# --- adoption (390, 408, 217) ------------------------------------------------------------------------
+ADOPTION_PLACES = ("A3", "A4", "A5", "A6")
+
+
+def r390(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    return e.index[e["REC"].isin(["E11", "E12"]) & ~e["PLACE"].isin(ADOPTION_PLACES)]
+
+
+def r408(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    return e.index[e["PLACE"].isin(["A5", "A6"]) & ~e["LS"].isin(["E1", "D1"])]
+
+
+def r217(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    return e.index[e["PLACE"].isin(["A3", "A5"]) & ~e["RNE"].isin(["S", "T", "U"])]
+
+
+def r516(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    return e.index[e["REC"].isin(["E45", "E46"]) & ~e["PLACE"].str.startswith("U", na=False)]
+
+
+# --- continuity with last year (202, 203, 208, 502, 503A-J, NoE) ---------------------------------------
+def _changed_from_last_year(t: Tables, col: str) -> pd.Index:
+    h = t.get("header")
+    if h is None or h.empty or col not in h.columns:
+        return pd.Index([])
+    if "_header_once" not in t:
+        t["_header_once"] = h.drop_duplicates(["CHILD", "collection_year"], keep="last")
+    h = t["_header_once"]
+    last = pd.Series(h[col].to_numpy(), index=_key(t, h["CHILD"], h["collection_year"] + 1))
+    before = last.reindex(_key(t, h["CHILD"], h["collection_year"])).to_numpy()
+    now = h[col].fillna("").astype(str).str.upper().to_numpy()
+    was = pd.Series(before, index=h.index).fillna("\0").astype(str).str.upper()
+    if col == "SEX":  # DfE moved from 1/2 to M/F in 2024-25: compare like with like
+        code = {"1": "M", "2": "F"}
+        now = pd.Series(now, index=h.index).replace(code).to_numpy()
+        was = was.replace(code)
+    blank = (was == "").to_numpy() | (np.asarray(now) == "")  # a value not recorded is another rule's (442), not a disagreement
+    return h.index[(was != "\0").to_numpy() & (was.to_numpy() != now) & ~blank]
+
+
+def r202(t: Tables) -> pd.Index:
+    return _changed_from_last_year(t, "SEX")
+
+
+def r203(t: Tables) -> pd.Index:
+    return _changed_from_last_year(t, "DOB")
+
+
+def r208(t: Tables) -> pd.Index:
+    return _changed_from_last_year(t, "UPN")
+
+
+_CONTINUITY = ["CHILD", "collection_year", "_decom", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "URN", "HOME_POST", "PL_POST"]
+
+
+def _open_last_year(e: pd.DataFrame, t: Tables | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(this year's first episode beside last year's open one, matched per child and year), worked
+    out once for the continuity rules."""
+    if t is not None and "_continuity" in t:
+        return t["_continuity"]
+    e = e[[c for c in _CONTINUITY if c in e.columns] + ["_dec"]]
+    open_ = e[e["_dec"].isna()]
+    # the latest open episode and the first episode of each child and year, found by grouping (children are numbers)
+    last_open = open_.loc[open_.groupby(["CHILD", "collection_year"])["_decom"].idxmax().to_numpy()]
+    last_open = last_open.assign(collection_year=last_open["collection_year"] + 1)
+    first = e.loc[e.groupby(["CHILD", "collection_year"])["_decom"].idxmin().to_numpy()]
+    years = set(e["collection_year"].unique())
+    last_open = last_open[last_open["collection_year"].isin(years)]
+    m = first.reset_index().merge(last_open, on=["CHILD", "collection_year"], suffixes=("", "_last"))
+    if t is not None:
+        t["_continuity"] = (m, last_open)
+    return m, last_open
+
+
+def r502(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    if e.empty:
+        return pd.Index([])
+    m, _ = _open_last_year(e, t)
+    return pd.Index(m.loc[m["_decom"] != m["_decom_last"], "index"])
+
+
+def _503(column: str) -> Callable[[Tables], pd.Index]:
+    def rule(t: Tables) -> pd.Index:
+        e = _episodes(t)
+        if e.empty or column not in e.columns:
+            return pd.Index([])
+        m, _ = _open_last_year(e, t)
+        same_start = m["_decom"] == m["_decom_last"]
+        differs = m[column].fillna("").astype(str) != m[f"{column}_last"].fillna("").astype(str)
+        return pd.Index(m.loc[same_start & differs, "index"])
+    return rule
+
+
+def rNoE(t: Tables) -> pd.Index:
+    """A child looked after from before this year with no episodes in last year's return (when that
+    return was supplied)."""
+    e = _episodes(t)
+    if e.empty:
+        return pd.Index([])
+    e = e[["CHILD", "collection_year", "_decom"]]
+    years = set(e["collection_year"].unique())
+    first = e.sort_values("_decom").drop_duplicates(["CHILD", "collection_year"], keep="first")
+    start_of_year = _year_start(first)
+    had_last = pd.unique(_key(t, e["CHILD"], e["collection_year"] + 1))
+    key = _key(t, first["CHILD"], first["collection_year"])
+    missing = ~_isin(key, had_last) & (first["_decom"] < start_of_year).to_numpy() & first["collection_year"].sub(1).isin(years).to_numpy()
+    return first.index[missing]
+
+
+# --- OC2 (158, 185, 190, 193, 198, 542, 546) ------------------------------------------------------------
+def _oc2_looked_after_12_months(t: Tables) -> tuple[pd.DataFrame, pd.Series]:
+    """OC2 rows and whether the child was looked after continuously for the 12 months to 31 March
+    (one period of care covering the whole year in that year's episodes)."""
+    if "_oc2_cla" in t:
+        return t["_oc2_cla"]
+    oc2, e = t.get("oc2"), _episodes(t)
+    if oc2 is None or oc2.empty or e.empty:
+        return pd.DataFrame(), pd.Series(dtype=bool)
+    e = e.loc[~e["LS"].isin(["V3", "V4"]), ["CHILD", "collection_year", "_decom", "_dec"]].sort_values(["CHILD", "collection_year", "_decom"])
+    start = _year_start(e)
+    end = _year_end(e)
+    g = e.groupby(["CHILD", "collection_year"])
+    still_open = e["_dec"].isna().groupby([e["CHILD"], e["collection_year"]]).transform("any")
+    covered = (g["_decom"].transform("min") <= start) & (still_open | (g["_dec"].transform("max") >= end))
+    gap = (e["_decom"] > g["_dec"].shift()) & g.cumcount().gt(0)
+    ok = covered & ~gap.groupby([e["CHILD"], e["collection_year"]]).transform("any")
+    cla = ok.groupby([e["CHILD"], e["collection_year"]]).first()
+    cla = pd.Series(cla.to_numpy(), index=_key(t, cla.index.get_level_values(0).to_series(), cla.index.get_level_values(1)))
+    t["_oc2_cla"] = (oc2, pd.Series(cla.reindex(_key(t, oc2["CHILD"], oc2["collection_year"])).fillna(False).to_numpy(dtype=bool), index=oc2.index))
+    return t["_oc2_cla"]
+
+
+def _oc2_with(t: Tables, cols: tuple[str, ...]) -> pd.Index:
+    oc2, cla = _oc2_looked_after_12_months(t)
+    if oc2.empty:
+        return pd.Index([])
+    filled = ~pd.concat([_blank(oc2[c]) for c in cols if c in oc2.columns], axis=1).all(axis=1)
+    return oc2.index[filled & ~cla]
+
+
+def r185(t: Tables) -> pd.Index:
+    return _oc2_with(t, ("SDQ_SCORE",))
+
+
+def r198(t: Tables) -> pd.Index:
+    return _oc2_with(t, ("SDQ_REASON",))
+
+
+def r190(t: Tables) -> pd.Index:
+    return _oc2_with(t, ("CONVICTED", "HEALTH_CHECK", "IMMUNISATIONS", "TEETH_CHECK", "HEALTH_ASSESSMENT", "SUBSTANCE_MISUSE"))
+
+
+def _oc2_age(t: Tables, col: str, at_least: int | None, under: int | None) -> pd.Index:
+    oc2 = t.get("oc2")
+    if oc2 is None or oc2.empty or col not in oc2.columns:
+        return pd.Index([])
+    age = _age(_year_end(oc2), _dates(oc2, "DOB"))
+    wrong = (age < at_least) if at_least is not None else (age >= under)
+    return oc2.index[~_blank(oc2[col]) & wrong.fillna(False)]
+
+
+def r542(t: Tables) -> pd.Index:
+    return _oc2_age(t, "CONVICTED", 10, None)
+
+
+def r546(t: Tables) -> pd.Index:
+    return _oc2_age(t, "HEALTH_CHECK", None, 5)
+
+
+def r158(t: Tables) -> pd.Index:
+    oc2 = t.get("oc2")
+    if oc2 is None or oc2.empty or "INTERVENTION_RECEIVED" not in oc2.columns:
+        return pd.Index([])
+    return oc2.index[oc2["INTERVENTION_RECEIVED"].eq("1") & ~oc2["INTERVENTION_OFFERED"].eq("1")]
+
+
+def r193(t: Tables) -> pd.Index:
+    oc2 = t.get("oc2")
+    if oc2 is None or oc2.empty or "SUBSTANCE_MISUSE" not in oc2.columns:
+        return pd.Index([])
+    return oc2.index[oc2["SUBSTANCE_MISUSE"].eq("0") & (~_blank(oc2["INTERVENTION_RECEIVED"]) | ~_blank(oc2["INTERVENTION_OFFERED"]))]
+
+
+# --- postcodes, URN and completeness (392a, 392b, 222, 388, 393, 442, 607) ----------------------------
+NO_POSTCODE_PLACES = ("T0", "T1", "T2", "T3", "T4")
+
+
+def r392b(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    looked_after = ~e["LS"].isin(["V3", "V4"]) & ~e["PLACE"].isin(NO_POSTCODE_PLACES)
+    uasc = set(t["uasc"]["CHILD"]) if "uasc" in t and not t["uasc"].empty else set()
+    return e.index[looked_after & ~e["CHILD"].isin(uasc) & (_blank(e["HOME_POST"]) | _blank(e["PL_POST"]))]
+
+
+def r222(t: Tables) -> pd.Index:
+    e = _episodes(t)
+    return e.index[e["PLACE"].isin(["P1", "R2", "R5", "T0", "T1", "T2", "T3", "T4", "Z1"]) & ~_blank(e["URN"])
+                   & ~e["URN"].astype(str).str.upper().eq("XXXXXXX")]
+
+
+def r388(t: Tables) -> pd.Index:
+    """REC X1 (a new episode follows) but no episode starts on that day for the child."""
+    e = _episodes(t)
+    x1 = e[e["REC"].eq("X1") & e["_dec"].notna()]
+    starts = _key(t, e["CHILD"], _days(e["_decom"]))
+    return x1.index[~_isin(_key(t, x1["CHILD"], _days(x1["_dec"])), starts)]
+
+
+def _female_looked_after(t: Tables) -> tuple[pd.DataFrame, pd.Series]:
+    h, e = t.get("header"), _episodes(t)
+    if h is None or h.empty or e.empty or "MOTHER" not in h.columns:
+        return pd.DataFrame(), pd.Series(dtype=bool)
+    looked_after = _isin(_key(t, h["CHILD"], h["collection_year"]), _looked_after_years(t))
+    return h, h["SEX"].astype(str).str.upper().isin(["F", "2"]) & looked_after
+
+
+def r393(t: Tables) -> pd.Index:
+    h, girl = _female_looked_after(t)
+    return h.index[girl & _blank(h["MOTHER"])] if len(h) else pd.Index([])
+
+
+def r442(t: Tables) -> pd.Index:
+    h, e = t.get("header"), _episodes(t)
+    if h is None or h.empty or e.empty or "UPN" not in h.columns:
+        return pd.Index([])
+    return h.index[_blank(h["UPN"]) & _isin(_key(t, h["CHILD"], h["collection_year"]), _looked_after_years(t))]
+
+
+#: code -> (DfE's message, the table flagged, the column, the rule)
+RULES: dict[str, tuple[str, str, str, Callable[[Tables], pd.Index]]] = {
+    "361": ("Police protection legal status lasted longer than maximum 72 hours allowed in the Children Act 1989.", "episodes", "LS", r361),
+    "362": ("Emergency protection order (EPO) lasted longer than 21 days", "episodes", "LS", r362),
+    "363": ("Child assessment order (CAO) lasted longer than 7 days allowed in the Children Act 1989.", "episodes", "LS", r363),
+    "364": ("Sections 41-46 of PACE (1984) severely limit the time a child can be detained in custody in LA accommodation.", "episodes", "LS", r364),
+    "365": ("Any individual short-term respite placement must not exceed 17 days.", "episodes", "DEC", r365),
+    "366": ("A child cannot change placement during the course of an individual short-term respite break.", "episodes", "RNE", r366),
+    "367": ("The maximum amount of respite care allowable is 75 days in any 12-month period.", "episodes", "DEC", r367),
+    "384": ("A child receiving respite care cannot be in a long-term foster placement", "episodes", "PLACE", r384),
+    "426": ("A child receiving respite care cannot be recorded under a legal status of V3 and V4 in the same year.", "episodes", "LS", r426),
+    "358": ("Child with this legal status should not be under 10.", "episodes", "LS", r358),
+    "387": ("Reason episode ceased is child moved into independent living arrangement, but the child is aged under 14.", "episodes", "REC", r387),
+    "389": ("Reason episode ceased is that child transferred to care of adult social care services, but child is aged under 16.", "episodes", "REC", r389),
+    "460": ("Reason episode ceased is that child stayed with current carers at age 18 (or above), but child is aged under 18.", "episodes", "REC", r460),
+    "390": ("Reason episode ceased is adopted but child has not been previously placed for adoption.", "episodes", "REC", r390),
+    "408": ("Child is placed for adoption with a placement order, but no placement order has been recorded.", "episodes", "LS", r408),
+    "217": ("Children placed for adoption with current foster carers (A3 or A5) must have a reason for new episode of S, T or U.", "episodes", "RNE", r217),
+    "516": ("SGO to former foster carers (E45, E46), but the episode is not a foster placement.", "episodes", "REC", r516),
+    "202": ("The gender code conflicts with the gender already recorded for this child.", "header", "SEX", r202),
+    "203": ("Date of birth disagrees with the date of birth already recorded for this child.", "header", "DOB", r203),
+    "208": ("Unique Pupil Number (UPN) for the current year disagrees with the UPN already recorded for this child.", "header", "UPN", r208),
+    "502": ("Last year's record ended with an open episode. The date on which that episode started does not match the start date of the first episode on this year's record.", "episodes", "DECOM", r502),
+    "503A": ("The reason for new episode in the first episode does not match open episode at end of last year.", "episodes", "RNE", _503("RNE")),
+    "503B": ("The legal status in the first episode does not match open episode at end of last year.", "episodes", "LS", _503("LS")),
+    "503C": ("The category of need in the first episode does not match open episode at end of last year.", "episodes", "CIN", _503("CIN")),
+    "503D": ("The placement type in the first episode does not match open episode at end of last year", "episodes", "PLACE", _503("PLACE")),
+    "503E": ("The placement provider in the first episode does not match open episode at end of last year.", "episodes", "PLACE_PROVIDER", _503("PLACE_PROVIDER")),
+    "503F": ("The Ofsted URN in the first episode does not match open episode at end of last year.", "episodes", "URN", _503("URN")),
+    "503G": ("The home postcode in the first episode does not match open episode at end of last year (the distance, DfE 503G).", "episodes", "HOME_POST", _503("HOME_POST")),
+    "503H": ("The placement postcode in the first episode does not match open episode at end of last year (placement LA, DfE 503H/J).", "episodes", "PL_POST", _503("PL_POST")),
+    "NoE": ("This child has no episodes loaded for previous year even though child started to be looked after before this current year.", "episodes", "DECOM", rNoE),
+    "185": ("Child has not been looked after continuously for at least 12 months at 31 March but a SDQ score has been completed.", "oc2", "SDQ_SCORE", r185),
+    "190": ("Child has not been looked after continuously for at least 12 months at 31 March but one or more data items relating to children looked after for 12 months have been completed.", "oc2", "CONVICTED", r190),
+    "198": ("Child has not been looked after continuously for at least 12 months at 31 March but a reason for no SDQ score has been completed.", "oc2", "SDQ_REASON", r198),
+    "542": ("A child aged under 10 at 31 March should not have conviction information completed.", "oc2", "CONVICTED", r542),
+    "546": ("Children aged 5 or over at 31 March should not have health promotion information completed.", "oc2", "HEALTH_CHECK", r546),
+    "158": ("If a child has been recorded as receiving an intervention for their substance misuse problem, then the additional item on whether an intervention was offered must be 1.", "oc2", "INTERVENTION_OFFERED", r158),
+    "193": ("Child not identified as having a substance misuse problem but at least one of the two additional items on whether an intervention were offered and received have been completed.", "oc2", "SUBSTANCE_MISUSE", r193),
+    "392b": ("Child is looked after but no postcodes are recorded.", "episodes", "HOME_POST", r392b),
+    "222": ("Ofsted Unique reference number (URN) should not be recorded for this placement type.", "episodes", "URN", r222),
+    "388": ("Reason episode ceased is coded new episode begins, but there is no continuation episode.", "episodes", "REC", r388),
+    "393": ("Child is looked after but mother field is not completed.", "header", "MOTHER", r393),
+    "442": ("Unique Pupil Number (UPN) field is not completed.", "header", "UPN", r442),
+}
+
+
+def check(tables: Tables) -> pd.DataFrame:
+    """Every row a DfE rule flags (kept): table, collection_year, file, row, column, value, reason."""
+    out = []
+    # the rules work on children numbered once (integers sort, group and match far faster than IDs)
+    originals = tables
+    names = [n for n, df in tables.items() if isinstance(df, pd.DataFrame) and "CHILD" in df.columns]
+    numbers, _ = pd.factorize(pd.concat([tables[n]["CHILD"] for n in names], ignore_index=True)) if names else (np.array([]), None)
+    tables, at = dict(tables), 0
+    for n in names:
+        tables[n] = tables[n].assign(CHILD=numbers[at:at + len(tables[n])])
+        at += len(originals[n])
+    tables["_episodes_dated"] = _episodes(tables)
+    for code, (message, table, column, rule) in RULES.items():
+        df = originals.get(table)
+        if df is None or df.empty or column not in df.columns:
+            continue
+        idx = rule(tables)
+        idx = [i for i in idx if i in df.index]
+        if not idx:
+            continue
+        rows = df.loc[idx]
+        out.append(pd.DataFrame({"table": table, "collection_year": rows["collection_year"].astype(int).to_numpy(),
+                                 "file": rows["_file"].to_numpy() if "_file" in rows else "", "row": rows["_row"].to_numpy() if "_row" in rows else np.nan,
+                                 "column": column, "value": rows[column].fillna("").astype(str).str.slice(0, 40).to_numpy(),
+                                 "reason": f"DfE rule {code}: {message} Kept."}))
+    return pd.concat(out, ignore_index=True)[SET_ASIDE_COLUMNS] if out else pd.DataFrame(columns=SET_ASIDE_COLUMNS)

@@ -1,0 +1,186 @@
+"""Demand forecast from the DfE's published LA figures alone, for LAs without their own 903 in the project.
+
+The DfE publishes, for every LA and year ending 31 March: children looked after at 31 March (by
+age band and placement type), children who started and who ceased to be looked after. From those
+(:func:`published_history`, with suppressed cells filled as :mod:`analysis.io.published_counts` does:
+an equal share of what the published categories leave) an **annual stock-and-flow** model:
+
+    children next March = (children this March + entries in the year) x (1 - the share who leave)
+
+with entries the mean of the ``fit_years`` to the origin and the share who leave their ceased over
+children at the previous March plus starts over the same years. Placement groups and age bands keep
+their shares at the origin. As with the 903 model, the pack's forecast combines it with the last
+value, the weight chosen on earlier origins (:func:`analysis.stats.forecast.choose_weight`), and the
+intervals come from the LA's own past yearly swings (:func:`analysis.stats.forecast.interval`).
+
+Scenarios: entries and the share leaving scaled by a percentage; a share of new placements in
+children's homes (entries placed in the groups' proportions at the origin) made in fostering.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.stats import forecast as fc
+from analysis.io import published_counts as st
+
+#: the DfE's published placement types (synthetic_targets.DIMENSIONS["placement"]) in the forecast's groups
+GROUP_OF_PUBLISHED = {"foster": "fostering", "childrens_home": "children's home", "other_residential": "children's home",
+                      "residential_school": "children's home", "independent": "supported", "with_parents": "other",
+                      "adoption": "other", "other": "other"}
+#: published age bands (synthetic_targets.DIMENSIONS["age"]) in the forecast's bands
+BAND_OF_PUBLISHED = {"under_1": "0 to 4", "1_to_4": "0 to 4", "5_to_9": "5 to 9", "10_to_15": "10 to 15", "16_and_over": "16 and 17"}
+METHOD = "Published-data model (combined)"
+
+
+def published_history(li: pd.DataFrame, la_code: str) -> pd.DataFrame:
+    """Year index (2015-2025): children at 31 March by forecast group (columns :data:`analysis.stats.forecast.GROUPS`)
+    and age band (``band: <name>``), ``starts`` and ``ceased`` (ceased implied by the stock where DfE
+    did not publish it)."""
+    t = st.targets_for(li, la_code)
+    rows = []
+    for y in sorted(t.cla):
+        row: dict[str, float] = {"year": y}
+        for g in fc.GROUPS:
+            row[g] = 0.0
+        for cat, v in zip(st.DIMENSIONS["placement"], t.stock["placement"][y]):
+            row[GROUP_OF_PUBLISHED[cat]] += float(v)
+        for name, _, _ in fc.BANDS:
+            row[f"band: {name}"] = 0.0
+        for cat, v in zip(st.DIMENSIONS["age"], t.stock["age"][y]):
+            row[f"band: {BAND_OF_PUBLISHED[cat]}"] += float(v)
+        row["starts"] = float(t.starts.get(y, np.nan))
+        ceased = t.ceased.get(y)
+        row["ceased"] = float(ceased) if ceased is not None else np.nan
+        rows.append(row)
+    h = pd.DataFrame(rows).set_index("year")
+    implied = h[list(fc.GROUPS)].sum(axis=1).shift(1) + h["starts"] - h[list(fc.GROUPS)].sum(axis=1)
+    h["ceased"] = h["ceased"].fillna(implied)
+    return h
+
+
+def rates(h: pd.DataFrame, origin: int, fit_years: int) -> tuple[float, float]:
+    """(entries a year, share leaving in a year) over the ``fit_years`` to the origin."""
+    ys = [y for y in range(origin - fit_years + 1, origin + 1) if y - 1 in h.index]
+    total = h[list(fc.GROUPS)].sum(axis=1)
+    entries = float(h.loc[ys, "starts"].mean())
+    at_risk = float(sum(total[y - 1] + h.at[y, "starts"] for y in ys))
+    leave = float(h.loc[ys, "ceased"].sum()) / at_risk if at_risk > 0 else 0.0
+    return entries, float(np.clip(leave, 0, 1))
+
+
+def flow_mean(h: pd.DataFrame, origin: int, fit_years: int, years: list[int], scenario: dict | None = None) -> pd.DataFrame:
+    """The annual stock-and-flow model's children by group at each year (year index)."""
+    entries, leave = rates(h, origin, fit_years)
+    sc = scenario or {}
+    entries = max(0.0, entries * (1 + sc.get("entries_pct", 0.0) / 100) + sc.get("entries_add", 0.0))
+    leave = float(np.clip(leave * (1 + sc.get("exits_pct", 0.0) / 100), 0, 1))
+    now = h.loc[origin, list(fc.GROUPS)].astype(float)
+    share = now / now.sum() if now.sum() > 0 else pd.Series(1 / fc.G, index=now.index)
+    n = float(now.sum())
+    out = []
+    moved = 0.0
+    ch, fo = "children's home", "fostering"
+    for _ in years:
+        n = (n + entries) * (1 - leave)
+        moved = (moved + entries * share[ch] * sc.get("shift_pct", 0.0) / 100) * (1 - leave)
+        g = share * n
+        g[ch] -= moved
+        g[fo] += moved
+        out.append(g.clip(lower=0))
+    return pd.DataFrame(out, index=pd.Index(years, name="year"))
+
+
+def rolling_backtest(h: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3,
+                     truth: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Like :func:`analysis.stats.forecast.rolling_backtest`, for the published-data model: each origin's
+    combined forecast (weight from earlier origins only), scored against ``truth`` (year x groups; the
+    published counts by default)."""
+    groups = list(fc.GROUPS)
+    truth = h[groups] if truth is None else truth[groups]
+    past: list[dict] = []
+    rows = []
+    for origin in range(first_origin, last_year):
+        ahead = list(range(origin + 1, min(origin + horizon_years, last_year) + 1))
+        if not ahead or origin - fit_years - 1 < h.index.min():
+            continue
+        mean = flow_mean(h, origin, fit_years, ahead)
+        known = pd.DataFrame([p for p in past if p["year"] <= origin])
+        w = fc.choose_weight(known) if len(known) else 0.5
+        by_g, tot = fc.combine(mean, h[groups], origin, w)
+        tot = tot.set_index("year")
+        comb = by_g.pivot(index="year", columns="group", values="mean")[groups]
+        for k, y in enumerate(ahead, start=1):
+            actual = truth.loc[y]
+            rows.append({"origin": origin, "year": y, "years_ahead": k, "method": METHOD, "weight": w,
+                         "forecast": float(comb.loc[y].sum()), "actual": float(actual.sum()),
+                         **{f"forecast_{g}": float(comb.at[y, g]) for g in groups}, **{f"actual_{g}": float(actual[g]) for g in groups},
+                         "lower_95": float(tot.at[y, "lower"]), "upper_95": float(tot.at[y, "upper"]),
+                         "inside_80": bool(tot.at[y, "lower_80"] <= actual.sum() <= tot.at[y, "upper_80"]),
+                         "inside_95": bool(tot.at[y, "lower"] <= actual.sum() <= tot.at[y, "upper"])})
+            past.append({"year": y, "model": float(mean.loc[y].sum()), "last": float(h.loc[origin, groups].sum()),
+                         "actual": float(h.loc[y, groups].sum())})
+    return pd.DataFrame(rows)
+
+
+def project(h: pd.DataFrame, origin: int, fit_years: int, horizon_years: int, *, weight: float,
+            scenario: dict | None = None) -> fc.Forecast:
+    """The published-data forecast from ``origin``: combined with the last value at ``weight``; a
+    scenario's effect on the flow model is added to the combined forecast."""
+    years = [origin + k + 1 for k in range(horizon_years)]
+    base = flow_mean(h, origin, fit_years, years)
+    shift = (flow_mean(h, origin, fit_years, years, scenario) - base) if scenario else None
+    by_g, tot = fc.combine(base, h[list(fc.GROUPS)], origin, weight, shift=shift)
+    bands = h.loc[origin, [f"band: {n}" for n, _, _ in fc.BANDS]].astype(float)
+    share = bands / bands.sum() if bands.sum() > 0 else bands * 0 + 1 / len(bands)
+    by_band = pd.DataFrame([{"year": int(r.year), "band": b.removeprefix("band: "), "mean": r.mean * share[b]}
+                            for r in tot.itertuples() for b in share.index])
+    return fc.Forecast(pd.Timestamp(origin, 3, 31), years, by_g, by_band, tot, None,
+                       method="published-data stock-and-flow model combined with the last value", weight=weight)
+
+
+def levers_for(levers: dict[str, list[dict]], h: pd.DataFrame, origin: int) -> tuple[dict, list[str]]:
+    """A scenario's levers (:mod:`analysis.papers.p04_sufficiency.scenarios`) as the annual model's: entries and exits
+    scaled by the levers' average change, weighted by the children in each age band and group at
+    the origin; entry numbers added; a fall in moves into children's homes, or a shift of their
+    entries, made into fostering. Levers the annual model cannot carry (other moves between
+    groups) are listed."""
+    groups = list(fc.GROUPS)
+    bands = h.loc[origin, [f"band: {n}" for n, _, _ in fc.BANDS]].to_numpy(float)
+    gshare = h.loc[origin, groups].to_numpy(float)
+    w = np.outer(bands / max(bands.sum(), 1), gshare / max(gshare.sum(), 1))  # B x G, sums to 1
+    names = [n for n, _, _ in fc.BANDS]
+
+    def cells(lv: dict, key: str = "group") -> np.ndarray:
+        m = np.zeros_like(w, dtype=bool)
+        bi = range(fc.B) if lv.get("band", "all") == "all" else [names.index(lv["band"])]
+        gi = range(fc.G) if lv.get(key, "all") == "all" else [groups.index(lv[key])]
+        for b in bi:
+            for g in gi:
+                m[b, g] = True
+        return m
+
+    out: dict[str, float] = {}
+    skipped = []
+    for kind, key in (("entries", "entries_pct"), ("exits", "exits_pct")):
+        mult = np.ones_like(w)
+        for lv in levers.get(kind, []):
+            mult[cells(lv)] *= 1 + lv["change_pct"] / 100
+        if levers.get(kind):
+            out[key] = 100 * (float((w * mult).sum()) - 1)
+    add = sum(lv["per_year"] for lv in levers.get("entry_numbers", []))
+    if add:
+        out["entries_add"] = float(add)
+    shift = 0.0
+    for lv in levers.get("moves", []):
+        if lv.get("to") == "children's home" and lv.get("instead") == "fostering" and lv["change_pct"] < 0:
+            shift += -lv["change_pct"]
+        else:
+            skipped.append(f"moves into {lv.get('to')} ({lv['change_pct']:+g}%)")
+    for lv in levers.get("shift_entries", []):
+        if lv["from"] == "children's home" and lv["to"] == "fostering":
+            shift = max(shift, lv["pct"])
+    if shift:
+        out["shift_pct"] = min(shift, 100.0)
+    return out, skipped

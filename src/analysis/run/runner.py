@@ -1,0 +1,891 @@
+"""Run the papers: papermill execution, published reports, run manifests, the index, refresh.
+
+Layout under ``reports/`` (rebuilt by code, never committed)::
+
+    reports/
+      index.html                      every report, newest run first; latest reports at the top
+      latest/<paper>/<LA code>/       the last good report for each paper and LA (stable path)
+          report.html  tables.xlsx  metrics.json  notebook.ipynb
+      runs/<run id>/manifest.json     git commit, packages, parameters, input checksums, vintage,
+      runs/<run id>/<paper>/<LA>/     timings and status of every job; that run's outputs
+      state.json                      fingerprint of the last good run of each job (for refresh)
+      logs/refresh.log                what each scheduled refresh did
+      .lock                           held while a run or refresh is writing
+
+A job that fails keeps its executed notebook (with the error) in its run folder and is marked
+failed in the index with the failing cell; ``latest/`` keeps the previous good report. Each job
+runs in a fresh kernel with an explicit kernel name, working directory and timeouts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from analysis.config import DEFAULT_LA_CODE, KERNEL_NAME, Paths, package_digest
+from analysis.errors import AnalysisError, RunLockedError
+
+log = logging.getLogger(__name__)
+
+EXECUTION_TIMEOUT = 600  # seconds per cell
+START_TIMEOUT = 120  # seconds for the kernel to start
+PACKAGES = ("analysis", "pandas", "numpy", "pyarrow", "scipy", "statsmodels", "scikit-learn", "matplotlib", "seaborn",
+            "papermill", "nbconvert", "nbclient", "ipykernel", "openpyxl")
+OUTPUT_FILES = ("report.html", "report.pdf", "tables.xlsx", "metrics.json", "notebook.ipynb")
+PDF_FILE = "report.pdf"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+FAVICON = '<link rel="icon" href="data:,">\n'
+REPORT_CSS = """
+<style>
+  body { max-width: 1180px; margin: 0 auto !important; padding: 0 1.2em 3em; font-family: Arial, Helvetica, sans-serif; }
+  .jp-Notebook { padding: 0 !important; }
+  .jp-RenderedHTMLCommon table.published, table.published { border-collapse: collapse; font-size: 0.86em; margin: 0.2em 0 0.6em; }
+  table.published th { background: #12436D; color: #fff; text-align: left !important; padding: 4px 8px; }
+  table.published td { border-bottom: 1px solid #d8d8d8; padding: 3px 8px; text-align: left !important; }
+  table.published tbody th { background: #eef2f6; color: #0b0c0c; font-weight: 600; border-bottom: 1px solid #d8d8d8; }
+  table.published caption { caption-side: top; }
+  table.published tr:nth-child(even) td { background: #f5f7f9; }
+  .run-banner { font-size: 0.85em; color: #3D3D3D; border-bottom: 1px solid #ccc; padding: 0.6em 0; margin-bottom: 0.6em; }
+  figure.chart img { border: 1px solid #eee; }
+  .synthetic-banner { background: #801650; color: #fff; font-weight: bold; padding: 0.6em 0.9em; margin: 0.4em 0 0.8em; border-radius: 3px;
+                      position: sticky; top: 0; z-index: 10; }
+  .synthetic-watermark { display: none; }
+  @page { size: A4; margin: 18mm 14mm 18mm 14mm;
+          @bottom-right { content: "Page " counter(page) " of " counter(pages); font: 8pt Arial, sans-serif; color: #505a5f; } }
+  @media print {
+    body { max-width: none; padding: 0; }
+    .synthetic-banner { position: static; }
+    .synthetic-watermark { display: block; position: fixed; top: 42%; left: 0; width: 100%; text-align: center; transform: rotate(-30deg);
+                           font: bold 64pt Arial, sans-serif; color: rgba(128, 22, 80, 0.13); z-index: 1000; pointer-events: none; }
+    figure, table.published { break-inside: avoid; }
+    h1, h2, h3 { break-after: avoid; }
+  }
+</style>
+"""
+
+
+def page_css(running_title: str, footer: str, synthetic: bool) -> str:
+    """The printed page's running title and footer (CSS page margin boxes), with SYNTHETIC in both when it is."""
+    def css_string(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+    title = ("SYNTHETIC DATA · " if synthetic else "") + running_title
+    margin = ("@top-right { content: \"SYNTHETIC DATA: not real children\"; font: bold 8pt Arial, sans-serif; color: #801650; }"
+              if synthetic else "")
+    return (f"<style>@page {{ @top-left {{ content: {css_string(title)}; font: 8pt Arial, sans-serif; color: #505a5f; }} "
+            f"@bottom-left {{ content: {css_string(footer)}; font: 7.5pt Arial, sans-serif; color: #505a5f; }} {margin} }}</style>")
+
+
+# --- papers ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Paper:
+    id: str  # "01"
+    slug: str  # "01_compare_local_authorities"
+    path: Path
+    title: str
+    default: bool
+    inputs: tuple[str, ...]
+    parameters: tuple[str, ...]
+    child_level: bool = False  # needs the LA's own 903 data (notebook metadata ``analysis.child_level``)
+    after: tuple[str, ...] = ()  # papers whose results (same run, same LA) it reads: they run first
+    pdf: bool = False  # also print the HTML report to PDF with headless Chromium
+
+    @property
+    def takes_output_dir(self) -> bool:
+        return "output_dir" in self.parameters
+
+
+def _parameters_of(nb: dict) -> tuple[str, ...]:
+    for cell in nb["cells"]:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            return tuple(re.findall(r"^([A-Za-z_]\w*)\s*[:=]", src, flags=re.M))
+    return ()
+
+
+def discover_papers(p: Paths) -> list[Paper]:
+    """Every ``notebooks/NN_*.ipynb``, with its title, default flag and declared inputs."""
+    papers = []
+    for path in sorted(p.notebooks.glob("[0-9][0-9]_*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        meta = nb.get("metadata", {}).get("analysis", {})
+        title = meta.get("title")
+        if not title:
+            first = next((c for c in nb["cells"] if c["cell_type"] == "markdown"), None)
+            src = "".join(first["source"]) if first else path.stem
+            title = src.splitlines()[0].lstrip("# ").strip()
+        papers.append(Paper(path.stem[:2], path.stem, path, title, bool(meta.get("default", False)),
+                            tuple(meta.get("inputs", ())), _parameters_of(nb), bool(meta.get("child_level", False)),
+                            tuple(meta.get("after", ())), bool(meta.get("pdf", False))))
+    return papers
+
+
+def select_papers(p: Paths, names: Iterable[str] = ()) -> list[Paper]:
+    """Papers by number (``01`` or ``1``) or name (``compare``); none named -> the default set."""
+    papers = discover_papers(p)
+    names = list(names)
+    if not names:
+        return [x for x in papers if x.default]
+    chosen = []
+    for name in names:
+        key = name.strip().lower().removesuffix(".ipynb")
+        hits = [x for x in papers if key in (x.id, x.id.lstrip("0"), x.slug.lower()) or (not key.isdigit() and key in x.slug.lower())]
+        if len(hits) != 1:
+            listing = ", ".join(f"{x.id} ({x.slug})" for x in papers)
+            what = "matches several papers" if hits else "is not a paper"
+            raise AnalysisError(f"'{name}' {what}; papers: {listing}")
+        if hits[0] not in chosen:
+            chosen.append(hits[0])
+    return with_prerequisites(papers, chosen)
+
+
+def with_prerequisites(papers: list[Paper], chosen: list[Paper]) -> list[Paper]:
+    """Add the papers a chosen paper reads (``after``), so that a pack is built from the same run; in paper order."""
+    by_id = {x.id: x for x in papers}
+    wanted = {x.id for x in chosen}
+    for x in chosen:
+        wanted |= {a for a in x.after if a in by_id}
+    return [x for x in papers if x.id in wanted]
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE``: the value is read as YAML, so 2024, [E06000001, E06000002] and true work."""
+    import yaml
+
+    if "=" not in text:
+        raise AnalysisError(f"--param should be NAME=VALUE, got {text!r}")
+    name, raw = text.split("=", 1)
+    name = name.strip()
+    if not re.fullmatch(r"[A-Za-z_]\w*", name):
+        raise AnalysisError(f"--param name {name!r} is not a valid parameter name")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise AnalysisError(f"--param {name}: cannot read value {raw!r} ({exc.__class__.__name__})") from exc
+    if isinstance(value, (datetime,)) or type(value).__name__ == "date":
+        value = raw.strip()
+    return name, value
+
+
+# --- jobs -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Job:
+    paper: Paper
+    la_code: str
+    la_name: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        base = f"{self.paper.id}/{self.la_code}"
+        if not self.parameters:
+            return base
+        return base + "?" + json.dumps(self.parameters, sort_keys=True, separators=(",", ":"))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def code_digest() -> str:
+    """One digest of the whole analysis package (a change to any module re-runs every paper)."""
+    return package_digest()
+
+
+def input_checksums(p: Paths, paper: Paper) -> dict[str, str]:
+    """SHA-256 of each processed table the paper declares it reads.
+
+    A plain name (``la_indicators``) is a published table in ``data/processed/public/``; a name with
+    a folder (``ssda903/placements``) is relative to ``data/processed/``.
+    """
+    out = {}
+    for name in paper.inputs:
+        rel = f"{name}.parquet" if "/" in name else f"public/{name}.parquet"
+        path = p.processed / rel
+        out[f"processed/{rel}"] = sha256_file(path) if path.is_file() else "missing"
+    return out
+
+
+def fingerprint(p: Paths, job: Job, code: str, inputs: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    h.update(job.key.encode())
+    h.update(sha256_file(job.paper.path).encode())
+    h.update(code.encode())
+    h.update(json.dumps(inputs, sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _failing_cell(nb_path: Path) -> dict[str, Any] | None:
+    """Index, first line and error of the cell that failed in an executed notebook."""
+    if not nb_path.is_file():
+        return None
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    code_index = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        if "papermill-error-cell-tag" in cell.get("metadata", {}).get("tags", []):
+            continue
+        code_index += 1
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+                first = next((line for line in src.splitlines() if line.strip() and not line.startswith("#")), "")
+                return {"cell": code_index, "cell_id": cell.get("id"), "source": first[:160],
+                        "error": f"{out.get('ename')}: {out.get('evalue')}"[:600]}
+    return None
+
+
+def export_html(nb_path: Path, out_path: Path, title: str, banner: str, *, synthetic: bool = False, footer: str = "") -> None:
+    """HTML for readers: no code, no parameters cell, no prompts, no stderr; a run banner on top; on
+    synthetic data a banner that says so (and a watermark on every printed page); A4 pages with a
+    running title, the date and data vintage and page numbers when printed."""
+    import html as html_lib
+
+    from analysis.report.reporting import SYNTHETIC_NOTE
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(nb_path, as_version=4)
+    keep = []
+    for cell in nb.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if tags & {"parameters", "injected-parameters", "papermill-error-cell-tag", "remove-cell"}:
+            continue
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        keep.append(cell)
+    nb.cells = keep
+    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    # self-contained: no scripts from CDNs (require.js, MathJax), which readers' browsers would fetch
+    body = re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", body)
+    body = re.sub(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", "", body, flags=re.S)
+    body = re.sub(r"<script[^>]*>(?:(?!</script>).)*cdnjs(?:(?!</script>).)*</script>", "", body, flags=re.S)
+    body = body.replace("</head>", FAVICON + REPORT_CSS + page_css(title, footer, synthetic) + "</head>", 1)
+    top = f'\n<div class="run-banner">{banner}</div>'
+    if synthetic:
+        top += (f'\n<div class="synthetic-banner" role="note">{html_lib.escape(SYNTHETIC_NOTE)}</div>'
+                '\n<div class="synthetic-watermark" aria-hidden="true">SYNTHETIC DATA</div>')
+    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + top, body, count=1)
+    tmp = out_path.with_suffix(".tmp")
+    tmp.write_text(body, encoding="utf-8")
+    tmp.replace(out_path)
+
+
+def _report_meta(out: Path) -> dict[str, Any]:
+    path = out / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _footer(banner: str, meta: Mapping[str, Any]) -> str:
+    """The printed footer: when it was made, and which data it reads (its vintage)."""
+    made = banner.split(" · ")[0]
+    vintage = meta.get("data_vintage")
+    if isinstance(vintage, Mapping):
+        vintage = "; ".join(f"{k} {v}" for k, v in vintage.items())
+    data = meta.get("data", "")
+    parts = [made, f"Data: {data}" if data else "", f"Vintage: {vintage}" if vintage else ""]
+    return " · ".join(p for p in parts if p)
+
+
+def chromium() -> str | None:
+    """A headless-capable Chromium or Chrome on PATH (``ANALYSIS_CHROMIUM`` overrides)."""
+    if os.environ.get("ANALYSIS_CHROMIUM"):
+        return os.environ["ANALYSIS_CHROMIUM"]
+    return next((path for name in CHROMIUM_NAMES if (path := shutil.which(name))), None)
+
+
+def print_pdf(html_path: Path, pdf_path: Path, timeout: int = 120) -> str | None:
+    """Print an HTML report to PDF with headless Chromium (A4, backgrounds, no header or footer).
+    Returns a note when no PDF could be made (the HTML report is unaffected)."""
+    browser = chromium()
+    if browser is None:
+        return "no PDF: Chromium is not installed (apt install chromium, or set ANALYSIS_CHROMIUM)"
+    tmp = pdf_path.with_suffix(".tmp.pdf")
+    with tempfile.TemporaryDirectory(prefix="cla-chromium-") as profile:
+        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
+               "--no-pdf-header-footer", "--print-to-pdf-no-header", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()]
+        try:
+            subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"no PDF: Chromium failed ({exc.__class__.__name__})"
+    if not tmp.is_file() or tmp.read_bytes()[:5] != b"%PDF-":
+        return "no PDF: Chromium did not write one"
+    tmp.replace(pdf_path)
+    return None
+
+
+def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, timeout: int = EXECUTION_TIMEOUT) -> dict[str, Any]:
+    """Run one paper for one LA (in this process or a worker) and return its result record."""
+    import html as html_lib
+
+    import papermill as pm
+    from jupyter_client.manager import KernelManager
+
+    from analysis.report.reporting import HTML_FILE, is_synthetic, scan_outputs
+
+    os.environ["ANALYSIS_PROJECT_ROOT"] = root  # the kernel reads the same project as the runner
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    logging.getLogger("traitlets").setLevel(logging.ERROR)  # "could not destroy zmq context" noise
+    out = Path(run_dir) / job.paper.slug / job.la_code
+    out.mkdir(parents=True, exist_ok=True)
+    nb_out = out / "notebook.ipynb"
+    params = {**job.parameters, "la_code": job.la_code}
+    if job.paper.takes_output_dir:
+        params["output_dir"] = str(out)
+    started = time.perf_counter()
+    record: dict[str, Any] = {"key": job.key, "paper": job.paper.id, "slug": job.paper.slug, "title": job.paper.title,
+                              "la_code": job.la_code, "la_name": job.la_name, "parameters": job.parameters,
+                              "folder": str(out.relative_to(Path(root) / "reports")), "status": "ok", "error": None,
+                              "failing_cell": None, "problems": []}
+    for attempt in (1, 2):
+        try:
+            with tempfile.TemporaryDirectory(prefix="cla-kernel-") as sockets:
+                # IPC sockets in a private folder: no TCP ports to clash between parallel workers
+                km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(sockets) / "k"))
+                try:
+                    pm.execute_notebook(
+                        str(job.paper.path), str(nb_out), parameters=params, kernel_name=KERNEL_NAME,
+                        cwd=str(job.paper.path.parent), execution_timeout=timeout, start_timeout=START_TIMEOUT,
+                        progress_bar=False, log_output=False, report_mode=False, km=km,
+                    )
+                finally:  # papermill does not own a kernel manager it is given: stop the kernel here
+                    if km.has_kernel:
+                        km.shutdown_kernel(now=True)
+            break
+        except pm.PapermillExecutionError as exc:
+            record["status"] = "failed"
+            record["failing_cell"] = _failing_cell(nb_out) or {"cell": exc.exec_count, "source": "", "error": f"{exc.ename}: {exc.evalue}"}
+            record["error"] = f"{exc.ename}: {exc.evalue}"
+            break
+        except Exception as exc:  # kernel failed to start or died: retry once (parallel port clashes)
+            if attempt == 2:
+                record["status"] = "failed"
+                record["error"] = f"{exc.__class__.__name__}: {exc}"[:600]
+                record["failing_cell"] = _failing_cell(nb_out)
+    if record["status"] == "ok":
+        try:
+            meta = _report_meta(out)
+            export_html(nb_out, out / HTML_FILE, f"{job.paper.title}: {job.la_name}", html_lib.escape(banner),
+                        synthetic=is_synthetic(meta), footer=_footer(banner, meta))
+            problems = scan_outputs(out)
+            if job.paper.pdf and not problems:
+                note = print_pdf(out / HTML_FILE, out / PDF_FILE)
+                if note:
+                    record["notes"] = [note]
+                problems = scan_outputs(out)  # the PDF is read too
+                if problems:
+                    (out / PDF_FILE).unlink(missing_ok=True)
+            if problems:
+                record["status"] = "failed"
+                record["error"] = "disclosure check failed: " + "; ".join(problems[:5])
+                record["problems"] = problems
+        except Exception as exc:  # pragma: no cover - a bug in export; keep the run going
+            record["status"] = "failed"
+            record["error"] = f"report export failed: {exc.__class__.__name__}: {exc}"[:600]
+    record["duration_s"] = round(time.perf_counter() - started, 2)
+    record["outputs"] = [f for f in OUTPUT_FILES if (out / f).is_file()]
+    return record
+
+
+# --- the lock --------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def run_lock(p: Paths, what: str) -> Iterator[None]:
+    """Hold ``reports/.lock`` (an OS lock, released if the process dies) or refuse at once."""
+    p.reports.mkdir(parents=True, exist_ok=True)
+    path = p.reports / ".lock"
+    fh = path.open("a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise RunLockedError(f"another run or refresh is writing reports/ ({holder}); try again when it has finished") from None
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{what}, pid {os.getpid()}, since {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}")
+        fh.flush()
+        yield
+    finally:
+        fh.seek(0)
+        fh.truncate()
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+# --- provenance ---------------------------------------------------------------------------------------
+def git_info(root: Path) -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def data_vintage(p: Paths) -> dict[str, Any]:
+    """The latest period in each processed source (read from the tables, cheaply)."""
+    import pyarrow.parquet as pq
+
+    out: dict[str, Any] = {}
+    for table, column in (("la_indicators", "year"), ("ro3_spend", "financial_year"), ("ofsted_places", "year"), ("population", "year")):
+        path = p.processed_public / f"{table}.parquet"
+        if path.is_file():
+            values = pq.read_table(path, columns=[column]).column(0).to_pylist()
+            out[table] = max(values) if values else None
+    stamp = p.processed_public / "_inputs.json"
+    if stamp.is_file():
+        out["raw_inputs_digest"] = hashlib.sha256(stamp.read_bytes()).hexdigest()[:16]
+    return out
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_state(p: Paths) -> dict[str, Any]:
+    path = p.reports / "state.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def publish_latest(p: Paths, record: dict[str, Any]) -> None:
+    """Copy a good job's outputs to ``reports/latest/<paper>/<LA>/``, swapping the folder atomically."""
+    src = p.reports / record["folder"]
+    dest = p.reports / "latest" / record["slug"] / record["la_code"]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = dest.parent / f".{record['la_code']}.new"
+    old = dest.parent / f".{record['la_code']}.old"
+    for d in (staging, old):
+        if d.exists():
+            shutil.rmtree(d)
+    shutil.copytree(src, staging)
+    (staging / "run.json").write_text(json.dumps({"run_id": record["run_id"], "key": record["key"], "parameters": record["parameters"]}, indent=2) + "\n")
+    if dest.exists():
+        dest.rename(old)
+    staging.rename(dest)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+# --- running ---------------------------------------------------------------------------------------------
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _run_waves(p: Paths, waves: list[list[Job]], run_dir: Path, run_id: str, banner: str, timeout: int, workers: int,
+               done: Callable[[dict[str, Any]], None]) -> None:
+    for wave in waves:
+        args = [(job, str(p.root), str(run_dir), run_id, banner, timeout) for job in wave]
+        if workers <= 1 or len(args) <= 1:
+            for a in args:
+                done(execute_job(*a))
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                futures = [pool.submit(execute_job, *a) for a in args]
+                for fut in as_completed(futures):
+                    done(fut.result())
+@dataclass
+class RunResult:
+    run_id: str
+    manifest: dict[str, Any]
+    records: list[dict[str, Any]]
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r["status"] != "ok"]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def make_jobs(papers: list[Paper], las: list[tuple[str, str]], parameters: dict[str, Any]) -> list[Job]:
+    return [Job(paper, code, name, dict(parameters)) for paper in papers for code, name in las]
+
+
+def run_jobs(p: Paths, jobs: list[Job], *, workers: int = 1, command: str = "analysis run",
+             progress: Callable[[str], None] | None = None, timeout: int = EXECUTION_TIMEOUT) -> RunResult:
+    """Execute jobs (the caller holds the lock), publish the good ones, write manifest, state, index."""
+    progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    run_id = new_run_id()
+    run_dir = p.reports / "runs" / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    git = git_info(p.root)
+    code = code_digest()
+    started_at = datetime.now(UTC)
+    banner = (f"Generated {started_at.strftime('%d %B %Y %H:%M UTC')} · run {run_id} · code "
+              f"{(git['commit'] or 'unknown')[:10]}{' (uncommitted changes)' if git['dirty'] else ''}")
+    inputs = {job.key: input_checksums(p, job.paper) for job in jobs}
+    manifest: dict[str, Any] = {
+        "run_id": run_id, "command": command, "started": started_at.isoformat(timespec="seconds"),
+        "git": git, "packages": package_versions(), "kernel": KERNEL_NAME, "workers": workers,
+        "execution_timeout_s": timeout, "data_vintage": data_vintage(p),
+        "raw_checksums": {"file": "data/raw/public/SHA256SUMS", "sha256": sha256_file(p.checksums) if p.checksums.is_file() else None},
+        "status": "running", "jobs": [],
+    }
+    _write_json(run_dir / "manifest.json", manifest)
+    progress(f"run {run_id}: {len(jobs)} job(s), {workers} worker(s); outputs in {run_dir.relative_to(p.root)}/")
+    records: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+
+    def done(record: dict[str, Any]) -> None:
+        record["run_id"] = run_id
+        record["inputs"] = inputs[record["key"]]
+        records.append(record)
+        status = "ok" if record["status"] == "ok" else "FAILED"
+        extra = ""
+        if record["status"] != "ok":
+            cell = record.get("failing_cell") or {}
+            extra = f" at cell {cell.get('cell')}: {record['error']}" if cell.get("cell") else f": {record['error']}"
+        progress(f"[{len(records)}/{len(jobs)}] {record['paper']} {record['la_code']} {record['la_name']}: {status} ({record['duration_s']:.1f} s){extra}")
+
+    # papers that read other papers' results (``after``) run once those have finished
+    waves = [[j for j in jobs if not j.paper.after], [j for j in jobs if j.paper.after]]
+    # parallel kernels share the cores: one maths thread each, or OpenMP and BLAS threads fight (10x slower)
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
+    for v in THREAD_VARIABLES:
+        os.environ.setdefault(v, threads)
+    try:
+        _run_waves(p, waves, run_dir, run_id, banner, timeout, workers, done)
+    finally:
+        for v, old in saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
+    order = {job.key: i for i, job in enumerate(jobs)}
+
+    records.sort(key=lambda r: order[r["key"]])
+
+    state = read_state(p)
+    for record in records:
+        if record["status"] == "ok":
+            publish_latest(p, record)
+            state[record["key"]] = {
+                "fingerprint": fingerprint(p, next(j for j in jobs if j.key == record["key"]), code, record["inputs"]),
+                "run_id": run_id, "paper": record["paper"], "slug": record["slug"], "la_code": record["la_code"],
+                "la_name": record["la_name"], "parameters": record["parameters"], "inputs": record["inputs"],
+                "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+    _write_json(p.reports / "state.json", state)
+    manifest.update({
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "duration_s": round(time.perf_counter() - t0, 1),
+        "status": "failed" if any(r["status"] != "ok" for r in records) else "ok",
+        "jobs": records,
+    })
+    _write_json(run_dir / "manifest.json", manifest)
+    write_index(p)
+    n_failed = sum(r["status"] != "ok" for r in records)
+    progress(f"run {run_id}: {len(records) - n_failed} ok, {n_failed} failed in {manifest['duration_s']:.0f} s; index: {(p.reports / 'index.html').relative_to(p.root)}")
+    return RunResult(run_id, manifest, records)
+
+
+def resolve_las(p: Paths, codes: Iterable[str] = (), all_las: bool = False) -> list[tuple[str, str]]:
+    """(code, name) of the LAs asked for; unknown codes name the closest matches."""
+    from analysis.io.geography import current_las, resolve_la
+    from analysis.io.ingest import read_table
+
+    lookup = read_table(p, "la_lookup")
+    if all_las:
+        cur = current_las(lookup).sort_values("la_code")
+        return list(zip(cur["la_code"], cur["la_name"]))
+    out: list[tuple[str, str]] = []
+    for q in list(codes) or [DEFAULT_LA_CODE]:
+        row = resolve_la(q, lookup)
+        if (row["la_code"], row["la_name"]) not in out:
+            out.append((row["la_code"], row["la_name"]))
+    return out
+
+
+def run(p: Paths, papers: list[Paper], las: list[tuple[str, str]], parameters: dict[str, Any] | None = None,
+        *, workers: int = 1, command: str = "analysis run", progress: Callable[[str], None] | None = None,
+        timeout: int = EXECUTION_TIMEOUT) -> RunResult:
+    """``analysis run``: hold the lock and run every paper for every LA."""
+    for paper in papers:
+        unknown = sorted(set(parameters or {}) - set(paper.parameters))
+        if unknown:
+            raise AnalysisError(f"paper {paper.id} has no parameter {', '.join(unknown)}; its parameters: {', '.join(paper.parameters)}")
+    with run_lock(p, command):
+        if not (p.processed_public / "la_indicators.parquet").is_file():
+            raise AnalysisError("no processed data: run `analysis ingest` first")
+        jobs, skipped = child_level_jobs(p, make_jobs(papers, las, parameters or {}))
+        for note in skipped:
+            (progress or (lambda m: print(m, file=sys.stderr, flush=True)))(note)
+        if not jobs:
+            raise AnalysisError("nothing to run: " + "; ".join(skipped))
+        return run_jobs(p, jobs, workers=workers, command=command, progress=progress, timeout=timeout)
+
+
+def data_903_la(p: Paths) -> str | None:
+    """The LA whose 903 data has been ingested, or None."""
+    report = p.processed / "ssda903" / "ingest_report.json"
+    return json.loads(report.read_text()).get("la_code") if report.is_file() else None
+
+
+def child_level_jobs(p: Paths, jobs: list[Job]) -> tuple[list[Job], list[str]]:
+    """Drop jobs for papers that need the LA's own 903 data (``child_level``) when the 903 data is for
+    another LA (or absent). Papers that only use it when present (paper 03) run for every LA."""
+    la = data_903_la(p)
+    keep, notes = [], []
+    for job in jobs:
+        if not job.paper.child_level or job.la_code == la:
+            keep.append(job)
+        elif la is None:
+            notes.append(f"skipped {job.paper.id} for {job.la_name}: no 903 data ingested (put the LA's 903 files in "
+                         "data/raw/ssda903/ and run `analysis ingest`)")
+        else:
+            notes.append(f"skipped {job.paper.id} for {job.la_name}: it needs the LA's own 903 data, and this project's 903 "
+                         f"data is for {la}")
+    return keep, notes
+
+
+# --- refresh ----------------------------------------------------------------------------------------------
+def refresh_log(p: Paths) -> logging.Logger:
+    logger = logging.getLogger("analysis.refresh")
+    logger.setLevel(logging.INFO)
+    path = p.reports / "logs" / "refresh.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not any(getattr(h, "baseFilename", None) == str(path) for h in logger.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
+def plan_refresh(p: Paths, papers: list[Paper], las: list[tuple[str, str]] | None) -> tuple[list[Job], list[str]]:
+    """Jobs whose notebook, code or input tables changed since their last good run, with reasons.
+
+    With no LAs given, the LAs each paper was last run for (or the default LA if none)."""
+    state = read_state(p)
+    code = code_digest()
+    jobs: list[Job] = []
+    reasons: list[str] = []
+    for paper in papers:
+        if las is not None:
+            targets = [Job(paper, c, n) for c, n in las]
+        else:
+            previous = [s for s in state.values() if s.get("paper") == paper.id]
+            targets = [Job(paper, s["la_code"], s["la_name"], s.get("parameters") or {}) for s in previous]
+            if not targets:
+                from analysis.io.geography import resolve_la
+                from analysis.io.ingest import read_table
+
+                row = resolve_la(DEFAULT_LA_CODE, read_table(p, "la_lookup"))
+                targets = [Job(paper, row["la_code"], row["la_name"])]
+        targets, skipped = child_level_jobs(p, targets)
+        reasons += skipped
+        for job in targets:
+            inputs = input_checksums(p, paper)
+            before = state.get(job.key)
+            if before is None:
+                jobs.append(job)
+                reasons.append(f"{job.key}: no earlier good run")
+            elif before["fingerprint"] != fingerprint(p, job, code, inputs):
+                changed = [k for k, v in inputs.items() if before.get("inputs", {}).get(k) != v]
+                why = f"inputs changed ({', '.join(changed)})" if changed else "notebook or code changed"
+                jobs.append(job)
+                reasons.append(f"{job.key}: {why}")
+    return with_pack_companions(papers, jobs, reasons, state)
+
+
+def with_pack_companions(papers: list[Paper], jobs: list[Job], reasons: list[str], state: dict) -> tuple[list[Job], list[str]]:
+    """A pack reads its papers' results from the same run, so when a pack or a paper it reads is
+    re-run for an LA, the pack and all its papers are re-run for that LA together."""
+    jobs, reasons = list(jobs), list(reasons)
+    for pack in [x for x in papers if x.after]:
+        group = [pack] + [x for x in papers if x.id in pack.after]
+        touched = {(j.la_code, j.la_name) for j in jobs if j.paper in group}
+        for la_code, la_name in sorted(touched):
+            for paper in group:
+                key = Job(paper, la_code, la_name).key
+                if any(j.key == key for j in jobs):
+                    continue
+                params = (state.get(key) or {}).get("parameters") or {}
+                jobs.append(Job(paper, la_code, la_name, params))
+                reasons.append(f"{key}: re-run with {pack.id}, which reads its results from the same run")
+    order = {x.id: i for i, x in enumerate(papers)}
+    jobs.sort(key=lambda j: (order.get(j.paper.id, len(order)), j.la_code))
+    return jobs, reasons
+
+
+def refresh(p: Paths, papers: list[Paper], las: list[tuple[str, str]] | None = None, *, workers: int = 1,
+            progress: Callable[[str], None] | None = None) -> int:
+    """``analysis refresh``: re-ingest if inputs changed, re-run only what changed. Exit status."""
+    from analysis.io.ingest import run_ingest
+
+    logger = refresh_log(p)
+
+    def say(msg: str) -> None:
+        logger.info(msg)
+        (progress or (lambda m: print(m, file=sys.stderr, flush=True)))(msg)
+
+    try:
+        with run_lock(p, "analysis refresh"):
+            say("refresh started")
+            result = run_ingest(p)
+            say("published data unchanged since the last ingest" if result.status == "up to date" else f"re-ingested published data ({result.status})")
+            jobs, reasons = plan_refresh(p, papers, las)
+            for r in reasons:
+                say(f"to run: {r}")
+            if not jobs:
+                say("nothing to do: every report is up to date with its inputs and code")
+                return 0
+            run_result = run_jobs(p, jobs, workers=workers, command="analysis refresh", progress=say)
+            for rec in run_result.failed:
+                logger.error("%s failed: %s", rec["key"], rec["error"])
+            say(f"refresh finished: {len(jobs) - len(run_result.failed)} ok, {len(run_result.failed)} failed (run {run_result.run_id})")
+            return run_result.exit_code
+    except RunLockedError as exc:
+        logger.warning("refresh skipped: %s", exc)
+        raise
+    except AnalysisError as exc:
+        logger.error("refresh failed: %s", exc)
+        raise
+
+
+# --- index -------------------------------------------------------------------------------------------------
+def _manifests(p: Paths) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((p.reports / "runs").glob("*/manifest.json"), reverse=True):
+        try:
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return out
+
+
+def write_index(p: Paths) -> Path:
+    """``reports/index.html``: latest good reports, then every run, newest first."""
+    import html
+
+    e = html.escape
+    manifests = _manifests(p)
+    state = read_state(p)
+    last_attempt: dict[str, dict[str, Any]] = {}
+    for m in manifests:  # newest first
+        for rec in m.get("jobs", []):
+            last_attempt.setdefault(rec["key"], {**rec, "started": m.get("started")})
+
+    def links(folder: str, outputs: list[str]) -> str:
+        names = {"report.html": "report", "report.pdf": "PDF", "tables.xlsx": "tables (Excel)", "metrics.json": "metrics",
+                 "notebook.ipynb": "notebook"}
+        return " · ".join(f'<a href="{e(folder)}/{f}">{names[f]}</a>' for f in OUTPUT_FILES if f in outputs)
+
+    rows = []
+    for key, s in sorted(state.items(), key=lambda kv: (kv[1]["paper"], kv[1]["la_name"])):
+        folder = f"latest/{s['slug']}/{s['la_code']}"
+        outputs = [f for f in OUTPUT_FILES if (p.reports / folder / f).is_file()]
+        attempt = last_attempt.get(key)
+        note = ""
+        if attempt and attempt["status"] != "ok":
+            cell = attempt.get("failing_cell") or {}
+            note = f'<span class="failed">latest attempt failed ({e(attempt.get("run_id", ""))}{", cell " + str(cell.get("cell")) if cell.get("cell") else ""}): {e(attempt.get("error") or "")}</span>; showing the previous good report'
+        params = e(json.dumps(s.get("parameters") or {})) if s.get("parameters") else ""
+        rows.append(f"<tr><td>{e(s['paper'])}</td><td>{e(s['la_name'])} ({e(s['la_code'])})</td><td>{params}</td><td>{e(s['finished'][:16].replace('T', ' '))}</td><td>{links(folder, outputs)}</td><td>{note}</td></tr>")
+    never_good = [a for k, a in last_attempt.items() if k not in state]
+    for a in never_good:
+        cell = a.get("failing_cell") or {}
+        rows.append(f"<tr><td>{e(a['paper'])}</td><td>{e(a['la_name'])} ({e(a['la_code'])})</td><td></td><td></td><td>no good report yet</td>"
+                    f"<td><span class='failed'>failed{', cell ' + str(cell.get('cell')) if cell.get('cell') else ''}: {e(a.get('error') or '')}</span></td></tr>")
+
+    runs = []
+    for m in manifests:
+        jobs = m.get("jobs", [])
+        n_bad = sum(j["status"] != "ok" for j in jobs)
+        status = m.get("status", "?")
+        items = []
+        for j in jobs:
+            cell = j.get("failing_cell") or {}
+            if j["status"] == "ok":
+                items.append(f"<li>{e(j['paper'])} {e(j['la_name'])}: ok ({j['duration_s']:.1f} s) — {links('runs/' + m['run_id'] + '/' + j['slug'] + '/' + j['la_code'], j.get('outputs', []))}</li>")
+            else:
+                where = f" at cell {cell.get('cell')} (<code>{e(cell.get('source') or '')}</code>)" if cell.get("cell") else ""
+                items.append(f"<li class='failed'>{e(j['paper'])} {e(j['la_name'])}: <strong>failed</strong>{where}: {e(j.get('error') or '')} — "
+                             f"{links('runs/' + m['run_id'] + '/' + j['slug'] + '/' + j['la_code'], j.get('outputs', []))}</li>")
+        git = m.get("git", {})
+        vintage = m.get("data_vintage", {})
+        runs.append(
+            f"<details{' open' if not runs else ''}><summary><strong>{e(m['run_id'])}</strong> · {e(m.get('command', ''))} · "
+            f"<span class='{'failed' if status != 'ok' else 'ok'}'>{e(status)}</span> · {len(jobs) - n_bad} ok, {n_bad} failed · "
+            f"{m.get('duration_s', '?')} s</summary><p class='meta'>Started {e(str(m.get('started')))}; code {e(str(git.get('commit'))[:10])}"
+            f"{' (uncommitted changes)' if git.get('dirty') else ''}; data: DfE to {e(str(vintage.get('la_indicators')))}, RO3 to {e(str(vintage.get('ro3_spend')))}; "
+            f"<a href='runs/{e(m['run_id'])}/manifest.json'>manifest</a></p><ul>{''.join(items[:400])}</ul></details>"
+        )
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+{FAVICON}
+<title>Reports: children looked after sufficiency evidence</title>
+<style>
+body {{ font-family: Arial, Helvetica, sans-serif; max-width: 1180px; margin: 0 auto; padding: 1em 1.2em 3em; color: #0b0c0c; }}
+h1 {{ font-size: 1.6em; }} table {{ border-collapse: collapse; width: 100%; font-size: 0.92em; }}
+th {{ background: #12436D; color: #fff; text-align: left; padding: 5px 8px; }} td {{ border-bottom: 1px solid #ddd; padding: 4px 8px; vertical-align: top; }}
+.failed {{ color: #801650; }} .ok {{ color: #28A197; }} .meta {{ color: #3D3D3D; font-size: 0.9em; }}
+details {{ margin: 0.5em 0; border-left: 3px solid #12436D; padding-left: 0.8em; }} summary {{ cursor: pointer; }}
+a {{ color: #12436D; }}
+</style></head><body>
+<h1>Reports</h1>
+<p class="meta">Each row links the latest good report for a paper and local authority. Rebuilt by <code>analysis run</code> and <code>analysis refresh</code>; earlier runs are kept below, newest first.</p>
+<h2>Latest reports</h2>
+<table><thead><tr><th>Paper</th><th>Local authority</th><th>Parameters</th><th>Run finished (UTC)</th><th>Files</th><th>Notes</th></tr></thead>
+<tbody>{''.join(rows) or '<tr><td colspan="6">No reports yet.</td></tr>'}</tbody></table>
+<h2>Runs</h2>
+{''.join(runs) or '<p>No runs yet.</p>'}
+</body></html>
+"""
+    out = p.reports / "index.html"
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)
+    return out

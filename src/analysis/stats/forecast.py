@@ -1,0 +1,517 @@
+"""Demand forecast for paper 04: a monthly stock-and-flow (Markov) model of children looked after.
+
+State: single year of age (0-17) by placement group (:data:`GROUPS`). Each month, from month-end
+snapshots of the 903 placements (:func:`snapshots`):
+
+* **exits**: children in care at one month end and not at the next, other than those who turned
+  18 (ageing out is structural: 1/12 of 17-year-olds reach 18 each month and leave);
+* **moves** between placement groups, for children in care at both month ends;
+* **entries**: children in care at a month end whose period of care began during that month,
+  by age and first placement group;
+* **ageing**: 1/12 of each single year of age moves up a year each month.
+
+Rates come from the last ``fit_years`` years before the forecast origin (exit hazards and move
+probabilities by age band and group; entries as monthly Poisson rates by age and group).
+:func:`project` simulates the stock forward with binomial, multinomial and Poisson draws; with
+``bootstrap`` resamples of children (parameter uncertainty) the simulations give intervals.
+:func:`backtest` refits on data up to an earlier origin and compares the forecast of the held-out
+years with two naive forecasts (the last value; a straight-line trend).
+
+Scenarios: fewer entries (%), faster exits (%), and a shift of new placements (entries and moves)
+from children's homes to fostering (%).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.io.placements import estimated_birth_date
+from analysis.stats.rates import poisson_interval
+
+GROUPS = ("fostering", "children's home", "supported", "other")
+GROUP_OF = {"foster": "fostering", "kinship foster": "fostering", "children's home": "children's home", "secure": "children's home",
+            "other residential": "children's home", "independent or supported": "supported"}
+AGES = np.arange(18)
+BANDS = (("0 to 4", 0, 5), ("5 to 9", 5, 10), ("10 to 15", 10, 16), ("16 and 17", 16, 18))
+BAND_OF_AGE = np.array([next(i for i, (_, lo, hi) in enumerate(BANDS) if lo <= a < hi) for a in AGES])
+G = len(GROUPS)
+B = len(BANDS)
+
+
+def group_of(place_group: pd.Series) -> pd.Series:
+    return place_group.map(GROUP_OF).fillna("other")
+
+
+def month_ends(start: pd.Timestamp, end: pd.Timestamp) -> list[pd.Timestamp]:
+    """Month ends from the end of ``start``'s month to ``end`` (inclusive)."""
+    return list(pd.date_range(start, end, freq="ME"))
+
+
+def snapshots(placements: pd.DataFrame, periods: pd.DataFrame, children: pd.DataFrame, days: list[pd.Timestamp]) -> pd.DataFrame:
+    """One row per child in care (not on short breaks only) at each day: child, day, age (whole
+    years, from the birth month taken as mid-month), group, and the start of the period of care."""
+    short = periods.loc[periods["short_breaks_only"].astype(bool), ["child", "period"]]
+    p = placements.merge(short.assign(_short=True), on=["child", "period"], how="left")
+    p = p[p["_short"].isna()]
+    p = p[p["place_group"] != "temporary"]
+    pstart = periods.set_index(["child", "period"])["start"]
+    born = estimated_birth_date(children.set_index("child")["birth_month"])
+    frames = []
+    for day in days:
+        on = p[(p["start"] <= day) & (p["end"].isna() | (p["end"] > day))]
+        on = on.sort_values("start").drop_duplicates("child", keep="last")
+        b = born.reindex(on["child"]).to_numpy()
+        age = ((day - pd.to_datetime(b)).days / 365.25).to_numpy()
+        frames.append(pd.DataFrame({"child": on["child"].to_numpy(), "day": day, "age": np.floor(age), "born": b,
+                                    "group": group_of(on["place_group"]).to_numpy(),
+                                    "period_start": pstart.reindex(pd.MultiIndex.from_frame(on[["child", "period"]])).to_numpy()}))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["child", "day", "age", "born", "group", "period_start"])
+    # the birth month gives age to within a month: a child shown as 18 while still looked after is counted as 17
+    out["age"] = out["age"].fillna(0).clip(0, 17).astype(int)
+    return out
+
+
+def stock(snap: pd.DataFrame, day: pd.Timestamp) -> np.ndarray:
+    """The 18 x G stock on a day."""
+    s = snap[snap["day"] == day]
+    n = np.zeros((18, G))
+    np.add.at(n, (s["age"].to_numpy(int), s["group"].map({g: i for i, g in enumerate(GROUPS)}).to_numpy(int)), 1)
+    return n
+
+
+@dataclass
+class Flows:
+    """Per-child counts over a fitting window, so that children can be resampled cheaply."""
+
+    children: np.ndarray
+    exposure: np.ndarray  # children x B x G   child-months at risk of exit / move
+    exits: np.ndarray     # children x B x G   exits (not ageing out)
+    moves: np.ndarray     # children x B x G x G  group at t -> group at t+1 (incl. staying)
+    entries: np.ndarray   # children x 18 x G  entries by age and group
+    months: int
+    aged_out: int
+
+
+def flows(snap: pd.DataFrame, days: list[pd.Timestamp]) -> Flows:
+    """Count each child's exposure, exits, moves and entries between consecutive month ends."""
+    gi = {g: i for i, g in enumerate(GROUPS)}
+    kids = np.array(sorted(snap["child"].unique()))
+    ci = {c: i for i, c in enumerate(kids)}
+    n = len(kids)
+    exposure, exits = np.zeros((n, B, G)), np.zeros((n, B, G))
+    moves, entries = np.zeros((n, B, G, G)), np.zeros((n, 18, G))
+    by_day = {d: s.set_index("child") for d, s in snap.groupby("day")}
+    aged_out = 0
+    for d0, d1 in zip(days[:-1], days[1:]):
+        s0, s1 = by_day.get(d0), by_day.get(d1)
+        if s0 is None or s1 is None:
+            continue
+        idx = np.array([ci[c] for c in s0.index])
+        band = BAND_OF_AGE[s0["age"].to_numpy(int)]
+        g0 = s0["group"].map(gi).to_numpy(int)
+        stayed = s0.index.isin(s1.index)
+        # leaving at 18: 17-year-olds whose 18th birthday fell in the month are ageing out, not exits
+        turned_18 = ~stayed & (pd.to_datetime(s0["born"]) + pd.DateOffset(years=18) <= d1).to_numpy()
+        aged_out += int(turned_18.sum())
+        risk = ~turned_18
+        np.add.at(exposure, (idx[risk], band[risk], g0[risk]), 1)
+        ex = ~stayed & risk
+        np.add.at(exits, (idx[ex], band[ex], g0[ex]), 1)
+        g1 = s1["group"].reindex(s0.index[stayed]).map(gi).to_numpy(int)
+        np.add.at(moves, (idx[stayed], band[stayed], g0[stayed], g1), 1)
+        new = s1[~s1.index.isin(s0.index) & (s1["period_start"] > d0) & (s1["period_start"] <= d1)]
+        if len(new):
+            np.add.at(entries, (np.array([ci[c] for c in new.index]), new["age"].to_numpy(int), new["group"].map(gi).to_numpy(int)), 1)
+    return Flows(kids, exposure, exits, moves, entries, max(1, len(days) - 1), aged_out)
+
+
+@dataclass
+class Rates:
+    exit_hazard: np.ndarray  # B x G monthly probability of leaving care
+    move: np.ndarray         # B x G x G monthly transition probabilities among those who stay
+    entry: np.ndarray        # 18 x G monthly Poisson rates
+
+
+def rates_from(f: Flows, weights: np.ndarray | None = None) -> Rates:
+    """Monthly rates from (optionally weighted, i.e. resampled) per-child counts. Cells with no
+    exposure borrow the rate of the same group across all ages."""
+    w = np.ones(len(f.children)) if weights is None else weights
+    exposure = np.tensordot(w, f.exposure, axes=1)
+    exits = np.tensordot(w, f.exits, axes=1)
+    moves = np.tensordot(w, f.moves, axes=1)
+    entries = np.tensordot(w, f.entries, axes=1)
+    pooled_h = exits.sum(0) / np.maximum(exposure.sum(0), 1)
+    hazard = np.where(exposure > 0, exits / np.maximum(exposure, 1), pooled_h[None, :])
+    rows = moves.sum(axis=2, keepdims=True)
+    pooled_m = moves.sum(0) / np.maximum(moves.sum(0).sum(1, keepdims=True), 1)
+    move = np.where(rows > 0, moves / np.maximum(rows, 1), pooled_m[None, :, :])
+    for b in range(B):  # a group never seen at all: stay put
+        for g in range(G):
+            if move[b, g].sum() == 0:
+                move[b, g, g] = 1.0
+    return Rates(hazard, move, entries / f.months)
+
+
+def project(n0: np.ndarray, r: Rates, months: int, rng: np.random.Generator) -> np.ndarray:
+    """One stochastic path: the 18 x G stock at each month end (months x 18 x G)."""
+    n = n0.astype(np.int64).copy()
+    out = np.zeros((months, 18, G))
+    hazard_by_age = r.exit_hazard[BAND_OF_AGE]  # 18 x G
+    move_by_age = r.move[BAND_OF_AGE]  # 18 x G x G
+    for m in range(months):
+        stay = n - rng.binomial(n, hazard_by_age)
+        moved = np.zeros_like(n)
+        for a in range(18):
+            for g in range(G):
+                if stay[a, g]:
+                    moved[a] += rng.multinomial(stay[a, g], move_by_age[a, g])
+        older = rng.binomial(moved, 1 / 12)
+        n = moved - older
+        n[1:] += older[:-1]  # 17-year-olds who age reach 18 and leave
+        n += rng.poisson(r.entry)
+        out[m] = n
+    return out
+
+
+def expected_path(n0: np.ndarray, r: Rates, months: int) -> np.ndarray:
+    """The mean path (same recursion with expected values)."""
+    n = n0.astype(float).copy()
+    out = np.zeros((months, 18, G))
+    hazard_by_age, move_by_age = r.exit_hazard[BAND_OF_AGE], r.move[BAND_OF_AGE]
+    for m in range(months):
+        stay = n * (1 - hazard_by_age)
+        moved = np.einsum("ag,agh->ah", stay, move_by_age)
+        older = moved / 12
+        n = moved - older
+        n[1:] += older[:-1]
+        n += r.entry
+        out[m] = n
+    return out
+
+
+@dataclass
+class Forecast:
+    """A projection of children looked after at 31 March: by placement group, age band and in total,
+    each with its mean and 80% and 95% intervals; how it was made (``method``, ``weight`` given to
+    the stock-and-flow model against the last value) and, for the 903 model, its rates and monthly path."""
+
+    origin: pd.Timestamp
+    years: list[int]  # 31 March of each forecast year
+    by_group: pd.DataFrame  # year, group, mean, lower, upper, lower_80, upper_80
+    by_band: pd.DataFrame  # year, band, mean, lower, upper, lower_80, upper_80
+    total: pd.DataFrame  # year, mean, lower, upper, lower_80, upper_80
+    rates: Rates | None
+    method: str = ""
+    weight: float = 1.0
+    monthly: pd.DataFrame | None = None  # month, band, group, mean (the model's expected path; 903 only)
+    notes: list[str] = field(default_factory=list)
+
+
+# --- simple forecasts, the combination and its intervals ------------------------------------------------
+#: the forecasts every back-test scores
+METHODS = ("Model (combined)", "Stock-and-flow", "Last value", "Linear trend")
+
+
+def last_value(hist: pd.DataFrame, origin: int, years: list[int]) -> pd.DataFrame:
+    """Every column of the annual history (year index) held at its value at the origin."""
+    return pd.DataFrame([hist.loc[origin].to_numpy()] * len(years), index=pd.Index(years, name="year"), columns=hist.columns, dtype=float)
+
+
+def linear_trend(hist: pd.DataFrame, origin: int, years: list[int], fit_years: int) -> pd.DataFrame:
+    """A straight line through the ``fit_years + 1`` years to the origin, per column, never below 0."""
+    h = hist.loc[origin - fit_years:origin]
+    out = {}
+    for col in hist.columns:
+        slope, icept = np.polyfit(h.index.to_numpy(float), h[col].to_numpy(float), 1)
+        out[col] = [max(0.0, slope * y + icept) for y in years]
+    return pd.DataFrame(out, index=pd.Index(years, name="year"))
+
+
+def spread(series: pd.Series, origin: int) -> tuple[float, int]:
+    """How much the series moves from one 31 March to the next, up to the origin: the root mean square
+    of its yearly log changes (log of count + 1), and how many changes it rests on. A random walk's
+    h-year-ahead error has this spread times the square root of h."""
+    v = np.log(series.loc[:origin].to_numpy(float) + 1)
+    d = np.diff(v)
+    d = d[np.isfinite(d)]
+    if len(d) == 0:
+        return float("nan"), 0
+    return float(np.sqrt(np.mean(d**2))), len(d)
+
+
+def interval(mean: float, tau: float, n: int, h: int, level: float, sim_sd: float = 0.0) -> tuple[float, float]:
+    """A ``level`` prediction interval h years ahead, on the log scale: the spread of past yearly
+    changes times the square root of h (with a t quantile, for estimating it from n changes) and the
+    model's own simulation spread."""
+    from scipy import stats
+
+    if not np.isfinite(tau) or n < 2:
+        return float("nan"), float("nan")
+    z = float(stats.t.ppf(0.5 + level / 2, n - 1))
+    sd = np.sqrt(tau**2 * h + sim_sd**2)
+    m = np.log(max(mean, 0.0) + 1)
+    return float(max(0.0, np.exp(m - z * sd) - 1)), float(np.exp(m + z * sd) - 1)
+
+
+WEIGHT_GRID = np.round(np.linspace(0, 1, 11), 2)
+
+
+def choose_weight(past: pd.DataFrame, default: float = 0.5, min_rows: int = 3) -> float:
+    """The weight on the stock-and-flow model (against the last value) that forecast best on earlier
+    origins: past has columns ``model``, ``last`` and ``actual`` (totals); the weight on a grid of
+    0, 0.1, ..., 1 with the smallest mean squared log error. With fewer than ``min_rows`` past
+    forecasts it is ``default`` (half each)."""
+    past = past.dropna(subset=["model", "last", "actual"])
+    if len(past) < min_rows:
+        return default
+    a = np.log(past["actual"].to_numpy(float) + 1)
+    errs = [np.mean((np.log(w * past["model"].to_numpy(float) + (1 - w) * past["last"].to_numpy(float) + 1) - a) ** 2) for w in WEIGHT_GRID]
+    return float(WEIGHT_GRID[int(np.argmin(errs))])
+
+
+def combine(model: pd.DataFrame, hist: pd.DataFrame, origin: int, weight: float, *, sim_sd: pd.DataFrame | None = None,
+            shift: pd.DataFrame | None = None, label: str = "group") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The combined forecast ``weight x model + (1 - weight) x last value`` for each column of the
+    model's annual forecast (year index), plus ``shift`` (a scenario's effect, never below 0), with
+    80% and 95% intervals from :func:`interval`: a long table by column and the total (the sum of
+    the columns)."""
+    lv = last_value(hist[model.columns], origin, list(model.index))
+    mean = weight * model + (1 - weight) * lv
+    if shift is not None:
+        mean = (mean + shift[model.columns]).clip(lower=0)
+    rows = []
+    for col in model.columns:
+        tau, n = spread(hist[col], origin)
+        for k, y in enumerate(model.index, start=1):
+            sd = 0.0 if sim_sd is None else weight * float(sim_sd.at[y, col])
+            lo, hi = interval(float(mean.at[y, col]), tau, n, k, 0.95, sd)
+            lo8, hi8 = interval(float(mean.at[y, col]), tau, n, k, 0.80, sd)
+            rows.append({"year": int(y), label: col, "mean": float(mean.at[y, col]), "lower": lo, "upper": hi, "lower_80": lo8, "upper_80": hi8})
+    tau, n = spread(hist[list(model.columns)].sum(axis=1), origin)
+    tot = []
+    for k, y in enumerate(model.index, start=1):
+        m = float(mean.loc[y].sum())
+        sd = 0.0 if sim_sd is None else weight * float(sim_sd.at[y, "total"])
+        lo, hi = interval(m, tau, n, k, 0.95, sd)
+        lo8, hi8 = interval(m, tau, n, k, 0.80, sd)
+        tot.append({"year": int(y), "mean": m, "lower": lo, "upper": hi, "lower_80": lo8, "upper_80": hi8})
+    return pd.DataFrame(rows), pd.DataFrame(tot)
+
+
+# --- the 903 model: fit, project, back-test -------------------------------------------------------------
+def fit(snap: pd.DataFrame, origin: pd.Timestamp, fit_years: int) -> Flows:
+    days = month_ends(origin - pd.DateOffset(years=fit_years), origin)
+    return flows(snap[snap["day"].isin(days)], days)
+
+
+def annual(path: np.ndarray, horizon_years: int) -> np.ndarray:
+    """The months x 18 x G path at each 31 March ahead (horizon x 18 x G)."""
+    return path[[12 * (k + 1) - 1 for k in range(horizon_years)]]
+
+
+def markov_mean(snap: pd.DataFrame, origin: pd.Timestamp, fit_years: int, horizon_years: int, scenario=None) -> pd.DataFrame:
+    """The stock-and-flow model's expected children by group at each 31 March ahead (year index)."""
+    r = _rates_for(rates_from(fit(snap, origin, fit_years)), scenario)
+    a = annual(expected_path(stock(snap, origin), r, 12 * horizon_years), horizon_years).sum(axis=1)
+    return pd.DataFrame(a, index=pd.Index([origin.year + k + 1 for k in range(horizon_years)], name="year"), columns=list(GROUPS))
+
+
+def history(snap: pd.DataFrame, years: list[int]) -> pd.DataFrame:
+    """Children at each 31 March by group (year index; groups as columns)."""
+    return actual_totals(snap, years).set_index("year")[list(GROUPS)].astype(float)
+
+
+def rolling_backtest(snap: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3) -> pd.DataFrame:
+    """Forecast from every origin (31 March of ``first_origin`` to ``last_year - 1``) up to
+    ``horizon_years`` ahead, within the data, and score each method against what was recorded.
+
+    "Model (combined)" is the forecast the pack uses: the weight on the stock-and-flow model is
+    chosen from the origins *before* each one (only forecasts whose years had been recorded by then),
+    so the back-test never looks ahead. Rows: origin, year, years_ahead, method, forecast, actual,
+    per-group forecasts and actuals, and for the combined model whether 80% and 95% intervals held."""
+    years = list(range(first_origin - fit_years, last_year + 1))
+    hist = history(snap, years)
+    past: list[dict] = []
+    rows = []
+    for origin in range(first_origin, last_year):
+        ahead = [y for y in range(origin + 1, min(origin + horizon_years, last_year) + 1)]
+        if not ahead:
+            continue
+        mk = markov_mean(snap, pd.Timestamp(origin, 3, 31), fit_years, len(ahead))
+        known = pd.DataFrame([p for p in past if p["year"] <= origin])
+        w = choose_weight(known) if len(known) else 0.5
+        by_g, tot = combine(mk, hist, origin, w)
+        tot = tot.set_index("year")
+        forecasts = {"Model (combined)": by_g.pivot(index="year", columns="group", values="mean")[list(GROUPS)],
+                     "Stock-and-flow": mk, "Last value": last_value(hist, origin, ahead),
+                     "Linear trend": linear_trend(hist, origin, ahead, fit_years)}
+        for k, y in enumerate(ahead, start=1):
+            actual = hist.loc[y]
+            for name, f in forecasts.items():
+                row = {"origin": origin, "year": y, "years_ahead": k, "method": name, "weight": w if name == "Model (combined)" else np.nan,
+                       "forecast": float(f.loc[y].sum()), "actual": float(actual.sum())}
+                row |= {f"forecast_{g}": float(f.at[y, g]) for g in GROUPS} | {f"actual_{g}": float(actual[g]) for g in GROUPS}
+                if name == "Model (combined)":
+                    row |= {"lower_95": float(tot.at[y, "lower"]), "upper_95": float(tot.at[y, "upper"]),
+                            "inside_80": bool(tot.at[y, "lower_80"] <= actual.sum() <= tot.at[y, "upper_80"]),
+                            "inside_95": bool(tot.at[y, "lower"] <= actual.sum() <= tot.at[y, "upper"])}
+                rows.append(row)
+            past.append({"year": y, "model": float(mk.loc[y].sum()), "last": float(hist.loc[origin].sum()), "actual": float(actual.sum())})
+    return pd.DataFrame(rows)
+
+
+def score(bt: pd.DataFrame) -> pd.DataFrame:
+    """Mean absolute % error and mean % error (bias) of the total by method and years ahead, the mean
+    absolute % error over groups, and interval coverage where the method has intervals."""
+    b = bt.assign(ape=100 * (bt["forecast"] - bt["actual"]).abs() / bt["actual"].clip(lower=1),
+                  pe=100 * (bt["forecast"] - bt["actual"]) / bt["actual"].clip(lower=1))
+    b["ape_groups"] = np.mean([100 * (b[f"forecast_{g}"] - b[f"actual_{g}"]).abs() / b[f"actual_{g}"].clip(lower=1) for g in GROUPS], axis=0)
+    agg = {"forecasts": ("ape", "size"), "mape_total": ("ape", "mean"), "bias_pct": ("pe", "mean"), "mape_groups": ("ape_groups", "mean")}
+    if "inside_95" in b:
+        agg |= {"coverage_80": ("inside_80", "mean"), "coverage_95": ("inside_95", "mean")}
+    out = b.groupby(["method", "years_ahead"]).agg(**agg).reset_index()
+    order = {m: i for i, m in enumerate(METHODS)}
+    return out.sort_values(["years_ahead", "method"], key=lambda s: s.map(order) if s.name == "method" else s).reset_index(drop=True)
+
+
+def _rates_for(r: Rates, scenario) -> Rates:
+    """The rates under a scenario: a function from rates to rates (:func:`analysis.papers.p04_sufficiency.scenarios.rates_function`)."""
+    return scenario(r) if scenario else r
+
+
+def band_group_history(snap: pd.DataFrame, years: list[int]) -> pd.DataFrame:
+    """Children at each 31 March by age band and group (year index; columns ``band|group``)."""
+    rows = []
+    for y in years:
+        n = stock(snap, pd.Timestamp(y, 3, 31))
+        rows.append({f"{name}|{g}": float(n[lo:hi, gi].sum()) for name, lo, hi in BANDS for gi, g in enumerate(GROUPS)} | {"year": y})
+    return pd.DataFrame(rows).set_index("year")
+
+
+def fit_and_project(snap: pd.DataFrame, origin: pd.Timestamp, fit_years: int, horizon_years: int, *, bootstrap: int = 200,
+                    seed: int = 20261, scenario=None, weight: float = 1.0, first_year: int | None = None) -> Forecast:
+    """Fit on the ``fit_years`` before ``origin`` and project ``horizon_years`` of 31 Marches after it.
+
+    The point forecast is ``weight`` x the stock-and-flow model + (1 - ``weight``) x the last value
+    (the weight from :func:`rolling_backtest`). A scenario (a function from rates to rates, see
+    :mod:`analysis.papers.p04_sufficiency.scenarios`) changes the model's rates; its forecast is the combined forecast
+    plus the difference the changed rates make to the model. Intervals: past yearly swings of the
+    LA's own series (:func:`interval`) plus the simulations' spread (children's flows drawn each
+    month, rates resampled by child when ``bootstrap``). ``monthly``: each month's children by age
+    band and group, with 95% intervals (from the same yearly swings, for the fraction of a year ahead)."""
+    f = fit(snap, origin, fit_years)
+    r0 = rates_from(f)
+    n0 = stock(snap, origin)
+    months = 12 * horizon_years
+    rng = np.random.default_rng(seed)
+    sims = []
+    for _ in range(max(1, bootstrap)):
+        w = rng.multinomial(len(f.children), np.full(len(f.children), 1 / len(f.children))).astype(float) if bootstrap else None
+        sims.append(annual(project(n0, _rates_for(rates_from(f, w), scenario), months, rng), horizon_years))
+    sims = np.array(sims)  # sims x horizon x 18 x G
+    years = [origin.year + k + 1 for k in range(horizon_years)]
+    rates = _rates_for(r0, scenario)
+    path0 = expected_path(n0, r0, months)
+    path = expected_path(n0, rates, months) if scenario else path0
+    idx = pd.Index(years, name="year")
+    mk0 = pd.DataFrame(annual(path0, horizon_years).sum(axis=1), index=idx, columns=list(GROUPS))
+    mk = pd.DataFrame(annual(path, horizon_years).sum(axis=1), index=idx, columns=list(GROUPS))
+    sim_sd = pd.DataFrame(np.log(sims.sum(axis=2) + 1).std(axis=0), index=idx, columns=list(GROUPS))
+    sim_sd["total"] = np.log(sims.sum(axis=(2, 3)) + 1).std(axis=0)
+    first = first_year if first_year is not None else int(snap["day"].min().year) + 1
+    past_years = list(range(first, origin.year + 1))
+    hist = history(snap, past_years)
+    by_g, tot = combine(mk0, hist, origin.year, weight, sim_sd=sim_sd, shift=(mk - mk0) if scenario else None)
+    bands = []
+    end_of_year = annual(path, horizon_years)  # horizon x 18 x G
+    for k, y in enumerate(years):
+        t = float(tot.loc[tot["year"] == y, "mean"].iloc[0])
+        for name, lo, hi in BANDS:
+            bands.append({"year": y, "band": name, "mean": t * end_of_year[k, lo:hi].sum() / max(end_of_year[k].sum(), 1e-9)})
+    return Forecast(origin, years, by_g, pd.DataFrame(bands), tot, rates, method="903 stock-and-flow model combined with the last value",
+                    weight=weight, monthly=monthly_table(path0, path, band_group_history(snap, past_years), origin, weight))
+
+
+def monthly_table(path0: np.ndarray, path: np.ndarray, bg_hist: pd.DataFrame, origin: pd.Timestamp, weight: float) -> pd.DataFrame:
+    """Children at each month end by age band and group: the combined forecast (the model's expected
+    path weighted with the last value, plus a scenario's difference) with a 95% interval."""
+    rows = []
+    for m in range(path.shape[0]):
+        month = (origin + pd.offsets.MonthEnd(m + 1)).strftime("%Y-%m")
+        for name, lo, hi in BANDS:
+            for gi, g in enumerate(GROUPS):
+                col = f"{name}|{g}"
+                last = float(bg_hist[col].iloc[-1])
+                base = float(path0[m, lo:hi, gi].sum())
+                mean = max(0.0, weight * base + (1 - weight) * last + float(path[m, lo:hi, gi].sum()) - base)
+                tau, n = spread(bg_hist[col], int(bg_hist.index[-1]))
+                lo95, hi95 = interval(mean, tau, n, (m + 1) / 12, 0.95)
+                rows.append({"month": month, "band": name, "group": g, "children": mean, "lower_95": lo95, "upper_95": hi95})
+    return pd.DataFrame(rows)
+
+
+def actual_totals(snap: pd.DataFrame, years: list[int]) -> pd.DataFrame:
+    rows = []
+    for y in years:
+        s = snap[snap["day"] == pd.Timestamp(y, 3, 31)]
+        rows.append({"year": y, "total": len(s), **{g: int((s["group"] == g).sum()) for g in GROUPS}})
+    return pd.DataFrame(rows)
+
+
+def annual_flows(snap: pd.DataFrame, periods: pd.DataFrame, years: list[int]) -> pd.DataFrame:
+    """Entries (periods of care started, not short breaks only) and children at 31 March by year,
+    with exits implied by the stock change (at 31 March: stock[y-1] + entries - stock[y])."""
+    per = periods[~periods["short_breaks_only"].astype(bool)]
+    rows = []
+    for y in years:
+        lo, hi = pd.Timestamp(y - 1, 4, 1), pd.Timestamp(y, 3, 31)
+        entries = int(((per["start"] >= lo) & (per["start"] <= hi)).sum())
+        rows.append({"year": y, "entries": entries, "cla_31_march": int((snap["day"] == hi).sum())})
+    out = pd.DataFrame(rows)
+    out["exits"] = out["cla_31_march"].shift(1) + out["entries"] - out["cla_31_march"]
+    return out
+
+
+def planted_rates(truth: dict, years: list[int]) -> dict[str, np.ndarray] | None:
+    """The synthetic 903's planted monthly flows over the collection years, summed (``truth.json``'s
+    ``demand``, counted by the generator from its own records), or None when the truth has none."""
+    d = (truth or {}).get("demand", {}).get("by_year", {})
+    got = [d[str(y)] for y in years if str(y) in d]
+    if not got:
+        return None
+    return {k: sum(np.asarray(g[k], dtype=float) for g in got) for k in ("months", "exposure", "exits", "moves", "entries")}
+
+
+def truth_check(f: Flows, planted: dict[str, np.ndarray], years: list[int]) -> pd.DataFrame:
+    """The model's estimated monthly rates beside the rates the generator produced, over the same
+    collection years: entries a month by age band, the monthly chance of leaving care by age band,
+    and the monthly chance of moving out of each placement group. Each estimate has an exact Poisson
+    95% interval (its count over its exposure); a rate is **recovered** when the planted rate lies
+    inside it."""
+    est_exp, est_exits = f.exposure.sum(0), f.exits.sum(0)
+    est_moves = f.moves.sum(0)
+    est_entries = np.zeros((B, G))
+    for a in range(18):
+        est_entries[BAND_OF_AGE[a]] += f.entries.sum(0)[a]
+    rows = []
+
+    def add(kind: str, what: str, planted_num: float, planted_den: float, num: float, den: float) -> None:
+        lo, hi = poisson_interval(np.array([num]), np.array([max(den, 1e-9)]))
+        p_rate = planted_num / planted_den if planted_den else float("nan")
+        rows.append({"rate": kind, "who": what, "years": f"{years[0]}-{years[-1]}", "planted_rate": p_rate,
+                     "estimated_rate": num / den if den else float("nan"), "rate_lower_95": float(lo[0]), "rate_upper_95": float(hi[0]),
+                     "events": int(round(num)), "recovered": bool(den > 0 and lo[0] <= p_rate <= hi[0])})
+
+    for b, (name, _, _) in enumerate(BANDS):
+        add("entries a month", f"aged {name}", planted["entries"][b].sum(), planted["months"], est_entries[b].sum(), f.months)
+    for b, (name, _, _) in enumerate(BANDS):
+        add("chance of leaving care in a month", f"aged {name}", planted["exits"][b].sum(), planted["exposure"][b].sum(),
+            est_exits[b].sum(), est_exp[b].sum())
+    for g, name in enumerate(GROUPS):
+        pm = planted["moves"][:, g].sum(0)
+        em = est_moves[:, g].sum(0)
+        add("chance of moving to another group in a month", f"from {name}", pm.sum() - pm[g], pm.sum(), em.sum() - em[g], em.sum())
+    return pd.DataFrame(rows)

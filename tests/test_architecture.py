@@ -1,0 +1,92 @@
+"""The package's layers (docs/architecture.md): every import of the project's own modules, at the
+top of a file or inside a function, goes to the same layer or one below it, and papers never import
+each other."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "src" / "analysis"
+
+#: layer -> the layers it may import (itself included)
+ALLOWED = {
+    "config": {"config"},
+    "errors": {"errors", "config"},
+    "io": {"config", "errors", "io"},
+    "stats": {"config", "errors", "io", "stats"},
+    "report": {"config", "errors", "stats", "report"},
+    "synth": {"config", "errors", "io", "stats", "synth"},
+    "papers": {"config", "errors", "io", "stats", "report", "papers"},
+    "run": {"config", "errors", "io", "report", "run"},
+    "cli": {"config", "errors", "io", "stats", "report", "synth", "papers", "run", "cli", "__init__"},
+    "__init__": set(),
+}
+
+
+def layer_of(module: str) -> str:
+    """``analysis.io.ingest`` -> ``io``; ``analysis.config`` -> ``config``; ``analysis`` -> ``__init__``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def imports_of(path: Path, pkg: Path = PKG) -> list[tuple[int, str]]:
+    """Every ``analysis...`` module a file imports (``from analysis.x import y`` counts y when it is a module)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and (node.module == "analysis" or node.module.startswith("analysis.")):
+            if node.level:
+                raise AssertionError(f"{path}: relative import at line {node.lineno}")
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                out.append((node.lineno, full if (pkg / Path(*full.split(".")[1:])).with_suffix(".py").exists()
+                            or (pkg / Path(*full.split(".")[1:])).is_dir() else node.module))
+        elif isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names if a.name.startswith("analysis")]
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            raise AssertionError(f"{path}: relative import at line {node.lineno}")
+    return out
+
+
+def module_name(path: Path, pkg: Path = PKG) -> str:
+    return ".".join(("analysis", *path.relative_to(pkg).with_suffix("").parts))
+
+
+def violations(pkg: Path = PKG) -> list[str]:
+    bad = []
+    for path in sorted(pkg.rglob("*.py")):
+        me = module_name(path, pkg).replace(".__init__", "")
+        mine = layer_of(me)
+        for line, target in imports_of(path, pkg):
+            theirs = layer_of(target)
+            if theirs not in ALLOWED.get(mine, set()) and not (mine == theirs):
+                bad.append(f"{path.relative_to(pkg)}:{line} ({mine}) imports {target} ({theirs})")
+            if mine == "papers" and theirs == "papers":
+                own, other = me.split(".")[2], target.split(".")[2] if len(target.split(".")) > 2 else ""
+                if other not in ("params", own, ""):
+                    bad.append(f"{path.relative_to(pkg)}:{line} paper {own} imports another paper: {target}")
+    return bad
+
+
+def test_every_import_follows_the_layers():
+    assert violations() == []
+
+
+def test_the_layer_check_catches_a_paper_importing_another(tmp_path):
+    """The rule can fail: a copy of the package in which paper 04 imports paper 02, and stats imports report."""
+    import shutil
+
+    copy = tmp_path / "analysis"
+    shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    pack = copy / "papers" / "p04_sufficiency" / "paper.py"
+    pack.write_text(pack.read_text() + "\n\ndef _borrow():\n    from analysis.papers.p02_breakdown.paper import rates\n    return rates\n")
+    forecast = copy / "stats" / "forecast.py"
+    forecast.write_text("from analysis.report.disclosure import gate\n" + forecast.read_text())
+    found = violations(copy)
+    assert any("paper p04_sufficiency imports another paper: analysis.papers.p02_breakdown.paper" in v for v in found), found
+    assert any(v.startswith("stats/forecast.py:1 (stats) imports analysis.report.disclosure (report)") for v in found), found
+
+
+@pytest.mark.parametrize("folder", ["io", "stats", "report", "run", "synth", "papers"])
+def test_each_layer_is_a_package(folder):
+    assert (PKG / folder / "__init__.py").is_file()
