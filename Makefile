@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KERNEL := cla-analysis
 
-.PHONY: setup install kernel run test lint format lock clean
+.PHONY: setup install kernel run test test-all lint format lock clean
 
 setup: kernel run
 
@@ -30,7 +30,12 @@ run: kernel
 	$(BIN)/analysis ingest
 	$(BIN)/analysis run
 
+# the fast tier (under 3 minutes on an idle 2-core machine): module tests and notebook runs on small data
 test: kernel
+	$(BIN)/python -m pytest -m "not slow"
+
+# everything, the full-size runs included (what CI runs, after `make lint`)
+test-all: kernel
 	$(BIN)/python -m pytest
 
 # refresh the pinned versions after changing dependencies in pyproject.toml

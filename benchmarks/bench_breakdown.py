@@ -44,9 +44,9 @@ def main() -> int:
     args = ap.parse_args()
     os.environ["ANALYSIS_PROJECT_ROOT"] = str(REPO)
     os.environ.setdefault("ANALYSIS_PSEUDONYMISATION_KEY", "benchmark-key-0123456789abcdef")
-    from analysis.papers.p02_breakdown import paper as b
-    from analysis.io import ingest903
     from analysis.config import paths
+    from analysis.io import ingest903
+    from analysis.papers.p02_breakdown import paper as b
 
     p = paths(REPO)
     figures: dict = {"cpu_count": os.cpu_count()}
@@ -83,9 +83,18 @@ def main() -> int:
         if (p.processed / "ssda903" / "placements.parquet").is_file():
             out = Path(tmp) / "paper02"
             out.mkdir()
-            timed("one_la_paper_s", figures, lambda: pm.execute_notebook(
-                str(REPO / "notebooks" / "02_placement_breakdown.ipynb"), str(out / "out.ipynb"), kernel_name=KERNEL_NAME,
-                parameters={"output_dir": str(out)}, cwd=str(REPO / "notebooks"), progress_bar=False))
+            timed(
+                "one_la_paper_s",
+                figures,
+                lambda: pm.execute_notebook(
+                    str(REPO / "notebooks" / "02_placement_breakdown.ipynb"),
+                    str(out / "out.ipynb"),
+                    kernel_name=KERNEL_NAME,
+                    parameters={"output_dir": str(out)},
+                    cwd=str(REPO / "notebooks"),
+                    progress_bar=False,
+                ),
+            )
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

@@ -60,8 +60,22 @@ def csdm_python() -> Path:
 def run_csdm(folder: Path, hist: pd.DataFrame) -> list[dict]:
     out = folder.parent / "csdm.json"
     origins = [str(o) for o in range(FIRST_ORIGIN, LAST_YEAR)]
-    subprocess.run([str(csdm_python()), str(HERE / "csdm_runner.py"), str(folder), str(out), "--origins", *origins,
-                    "--fit-years", str(FIT_YEARS), "--horizon", str(HORIZON)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(csdm_python()),
+            str(HERE / "csdm_runner.py"),
+            str(folder),
+            str(out),
+            "--origins",
+            *origins,
+            "--fit-years",
+            str(FIT_YEARS),
+            "--horizon",
+            str(HORIZON),
+        ],
+        check=True,
+        capture_output=True,
+    )
     rows = []
     for r in json.loads(out.read_text()):
         if r["year"] > LAST_YEAR:
@@ -70,20 +84,29 @@ def run_csdm(folder: Path, hist: pd.DataFrame) -> list[dict]:
         for cat, v in r["by_category"].items():
             by[CSDM_TO_OURS.get(cat, "other")] += v
         actual = hist.loc[r["year"]]
-        rows.append({"origin": r["origin"], "year": r["year"], "years_ahead": r["years_ahead"], "method": "cs-demand-model",
-                     "forecast": float(sum(by.values())), "actual": float(actual.sum()),
-                     **{f"forecast_{g}": v for g, v in by.items()}, **{f"actual_{g}": float(actual[g]) for g in by}})
+        rows.append(
+            {
+                "origin": r["origin"],
+                "year": r["year"],
+                "years_ahead": r["years_ahead"],
+                "method": "cs-demand-model",
+                "forecast": float(sum(by.values())),
+                "actual": float(actual.sum()),
+                **{f"forecast_{g}": v for g, v in by.items()},
+                **{f"actual_{g}": float(actual[g]) for g in by},
+            }
+        )
     return rows
 
 
 def one(code: str, csdm: bool = True) -> list[dict]:
     os.environ.setdefault("ANALYSIS_PSEUDONYMISATION_KEY", "benchmark-key-" + "x" * 20)
-    from analysis.stats import forecast as fc
-    from analysis.papers.p04_sufficiency import published_model as fp
-    from analysis.io import ingest903
-    from analysis.synth import synthetic
     from analysis.config import find_project_root, paths
+    from analysis.io import ingest903
     from analysis.io.ingest import read_table
+    from analysis.papers.p04_sufficiency import published_model as fp
+    from analysis.stats import forecast as fc
+    from analysis.synth import synthetic
 
     p = paths(find_project_root())
     t0 = time.perf_counter()
@@ -97,8 +120,9 @@ def one(code: str, csdm: bool = True) -> list[dict]:
             bt = fc.rolling_backtest(snap, FIRST_ORIGIN, LAST_YEAR, FIT_YEARS, HORIZON)
             rows = bt.to_dict("records")
             hist = fc.history(snap, list(range(2016, LAST_YEAR + 1)))
-            pub = fp.rolling_backtest(fp.published_history(read_table(p, "la_indicators"), code), FIRST_ORIGIN, LAST_YEAR, FIT_YEARS, HORIZON,
-                                      truth=hist)
+            pub = fp.rolling_backtest(
+                fp.published_history(read_table(p, "la_indicators"), code), FIRST_ORIGIN, LAST_YEAR, FIT_YEARS, HORIZON, truth=hist
+            )
             rows += pub.to_dict("records")
             if csdm:
                 rows += run_csdm(folder, hist)
@@ -126,11 +150,10 @@ def published_all() -> None:
     figures only) built for every LA."""
     import warnings
 
-    from analysis.stats import forecast as fc
-    from analysis.papers.p04_sufficiency import published_model as fp
-    from analysis.papers.p04_sufficiency import paper as sufficiency
     from analysis.config import find_project_root, paths
     from analysis.io.ingest import read_table
+    from analysis.papers.p04_sufficiency import paper as sufficiency
+    from analysis.stats import forecast as fc
 
     warnings.filterwarnings("ignore")
     p = paths(find_project_root())
@@ -142,8 +165,19 @@ def published_all() -> None:
     t0 = time.perf_counter()
     for code in codes:
         try:
-            s = sufficiency.setup(data, la_code=code, first_year=0, forecast_years=3, fit_years=FIT_YEARS, holdout_years=2, bootstrap=0,
-                                  fewer_entries_pct=10, faster_exits_pct=10, shift_to_fostering_pct=20, p=p)
+            s = sufficiency.setup(
+                data,
+                la_code=code,
+                first_year=0,
+                forecast_years=3,
+                fit_years=FIT_YEARS,
+                holdout_years=2,
+                bootstrap=0,
+                fewer_entries_pct=10,
+                faster_exits_pct=10,
+                shift_to_fostering_pct=20,
+                p=p,
+            )
             res = sufficiency.analyse(data, s, "", p)
         except Exception as e:  # noqa: BLE001 (every LA's outcome is reported)
             failed.append((code, f"{type(e).__name__}: {e}"[:200]))
@@ -157,8 +191,10 @@ def published_all() -> None:
     df = pd.DataFrame(rows)
     (HERE / "results").mkdir(exist_ok=True)
     df.to_csv(HERE / "results" / "forecast_published_all.csv", index=False)
-    print(f"paper 04 from published figures: {len(codes) - len(failed)} of {len(codes)} LAs built in {took:.0f} s "
-          f"({len(short)} with too short a history for a forecast: {short}); failed: {failed}")
+    print(
+        f"paper 04 from published figures: {len(codes) - len(failed)} of {len(codes)} LAs built in {took:.0f} s "
+        f"({len(short)} with too short a history for a forecast: {short}); failed: {failed}"
+    )
     ok = df[df["actual"] >= 20]
     s = fc.score(ok)
     s["forecasts"] = s["forecasts"].astype(int)

@@ -33,8 +33,8 @@ SEED_LAS = (("E06000004", 101), ("E08000025", 102), ("E10000016", 103), ("E09000
 
 def make_national(base: Path, episodes_target: int) -> dict:
     os.environ["ANALYSIS_PROJECT_ROOT"] = str(REPO)
-    from analysis.synth import synthetic
     from analysis.config import paths
+    from analysis.synth import synthetic
 
     p = paths(REPO)
     parts = []
@@ -56,8 +56,7 @@ def make_national(base: Path, episodes_target: int) -> dict:
             pd.concat(frames, ignore_index=True).to_csv(national / year_dir / f"{table}.csv", index=False, lineterminator="\n")
     (national / "LA_CODE").write_text("E06000004\n")
     rows = sum(len(pd.read_csv(f, dtype=str, usecols=["CHILD"])) for f in national.glob("*/episodes.csv"))
-    return {"folder": str(national), "copies": copies, "episode_rows": rows,
-            "csv_bytes": sum(f.stat().st_size for f in national.rglob("*.csv"))}
+    return {"folder": str(national), "copies": copies, "episode_rows": rows, "csv_bytes": sum(f.stat().st_size for f in national.rglob("*.csv"))}
 
 
 def bare_read(folder: Path) -> float:
@@ -107,13 +106,19 @@ def main() -> int:
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         result = json.loads(out.stdout.strip().splitlines()[-1])
         figures = {
-            "episode_rows_in_files": data["episode_rows"], "csv_megabytes": round(data["csv_bytes"] / 1e6, 1),
-            "copies_of_4_las": data["copies"], "generate_s": round(generate_s, 1),
-            "bare_pyarrow_read_s": round(bare, 2), "ingest_s": round(result["wall_s"], 1),
+            "episode_rows_in_files": data["episode_rows"],
+            "csv_megabytes": round(data["csv_bytes"] / 1e6, 1),
+            "copies_of_4_las": data["copies"],
+            "generate_s": round(generate_s, 1),
+            "bare_pyarrow_read_s": round(bare, 2),
+            "ingest_s": round(result["wall_s"], 1),
             "ratio_ingest_to_bare": round(result["wall_s"] / bare, 1),
             "peak_memory_gib": round(max(peak_kib, before) / 1024**2, 2),
-            "episodes_after_stitching": result["episodes"], "children": result["children"], "placements": result["placements"],
-            "rows_set_aside": result["set_aside"], "cpu_count": os.cpu_count(),
+            "episodes_after_stitching": result["episodes"],
+            "children": result["children"],
+            "placements": result["placements"],
+            "rows_set_aside": result["set_aside"],
+            "cpu_count": os.cpu_count(),
         }
         print(json.dumps(figures, indent=2))
         if args.json:

@@ -60,8 +60,9 @@ def bare_run(nb: Path, out: Path) -> float:
     with tempfile.TemporaryDirectory() as sockets:
         km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(sockets) / "k"))
         try:
-            pm.execute_notebook(str(nb), str(out), parameters={"la_code": "E06000001"}, kernel_name=KERNEL_NAME,
-                                cwd=str(nb.parent), progress_bar=False, km=km)
+            pm.execute_notebook(
+                str(nb), str(out), parameters={"la_code": "E06000001"}, kernel_name=KERNEL_NAME, cwd=str(nb.parent), progress_bar=False, km=km
+            )
         finally:
             if km.has_kernel:
                 km.shutdown_kernel(now=True)
@@ -82,8 +83,8 @@ def main() -> int:
         base = Path(tmp)
         root = scratch_project(base)
         os.environ["ANALYSIS_PROJECT_ROOT"] = str(root)
-        from analysis.run import runner
         from analysis.config import paths
+        from analysis.run import runner
 
         p = paths(root)
         nb = base / "empty.ipynb"
@@ -102,10 +103,16 @@ def main() -> int:
         jobs = [r["duration_s"] for r in result.records]
         job_median = statistics.median(jobs)
         figures = {
-            "cpu_count": os.cpu_count(), "workers": args.workers, "las": len(las), "failed": len(result.failed),
-            "bare_papermill_median_s": round(bare_median, 2), "bare_runs_s": [round(b, 2) for b in bare],
-            "job_median_s": round(job_median, 2), "job_max_s": round(max(jobs), 2),
-            "wall_s": round(wall, 1), "wall_per_la_s": round(wall / len(las), 2),
+            "cpu_count": os.cpu_count(),
+            "workers": args.workers,
+            "las": len(las),
+            "failed": len(result.failed),
+            "bare_papermill_median_s": round(bare_median, 2),
+            "bare_runs_s": [round(b, 2) for b in bare],
+            "job_median_s": round(job_median, 2),
+            "job_max_s": round(max(jobs), 2),
+            "wall_s": round(wall, 1),
+            "wall_per_la_s": round(wall / len(las), 2),
             "ratio_job_to_bare": round(job_median / bare_median, 2),
             "ratio_wall_per_la_to_bare": round(wall / len(las) / bare_median, 2),
             "failures": [{"la": r["la_code"], "error": r["error"], "cell": (r.get("failing_cell") or {}).get("cell")} for r in result.failed],

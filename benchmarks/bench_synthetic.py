@@ -24,12 +24,11 @@ HERE = Path(__file__).resolve().parent
 
 def one(code: str) -> dict:
     os.environ.setdefault("ANALYSIS_PSEUDONYMISATION_KEY", "benchmark-key-" + "x" * 20)
-    from analysis.io import ingest903
-    from analysis.io import stock
-    from analysis.synth import synthetic
-    from analysis.io import published_counts as synthetic_targets
     from analysis.config import find_project_root, paths
+    from analysis.io import ingest903, stock
+    from analysis.io import published_counts as synthetic_targets
     from analysis.io.ingest import read_table
+    from analysis.synth import synthetic
 
     p = paths(find_project_root())
     t0 = time.perf_counter()
@@ -43,11 +42,20 @@ def one(code: str) -> dict:
     got = stock.characteristics(tables["episodes"], tables["children"], list(range(2015, 2026)))
     check = synthetic_targets.compare(synthetic_targets.targets_for(read_table(p, "la_indicators"), code), got)
     miss = check[~check["within_tolerance"]]
-    worst = (miss.assign(off=(miss["synthetic"] - miss["published"]).abs()).sort_values("off").iloc[-1] if len(miss) else None)
-    return {"la_code": code, "figures": len(check), "within": int(check["within_tolerance"].sum()),
-            "share_within": round(check["within_tolerance"].mean(), 4), "set_aside": report["rows_set_aside"],
-            "worst": "" if worst is None else f"{worst['year']} {worst['dimension']} {worst['category']}: {worst['synthetic']:.0f} vs {worst['published']:.0f}",
-            "generate_s": round(gen, 1), "total_s": round(time.perf_counter() - t0, 1), "error": ""}
+    worst = miss.assign(off=(miss["synthetic"] - miss["published"]).abs()).sort_values("off").iloc[-1] if len(miss) else None
+    return {
+        "la_code": code,
+        "figures": len(check),
+        "within": int(check["within_tolerance"].sum()),
+        "share_within": round(check["within_tolerance"].mean(), 4),
+        "set_aside": report["rows_set_aside"],
+        "worst": ""
+        if worst is None
+        else f"{worst['year']} {worst['dimension']} {worst['category']}: {worst['synthetic']:.0f} vs {worst['published']:.0f}",
+        "generate_s": round(gen, 1),
+        "total_s": round(time.perf_counter() - t0, 1),
+        "error": "",
+    }
 
 
 def main() -> None:
@@ -70,8 +78,10 @@ def main() -> None:
     ok = df[df["error"] == ""]
     print(f"{len(df)} LAs in {time.perf_counter() - t0:.0f} s with {a.workers} workers; {len(df) - len(ok)} failed")
     if len(ok):
-        print(f"published figures within 2% or 2 children: {ok['within'].sum():,} of {ok['figures'].sum():,} "
-              f"({ok['within'].sum() / ok['figures'].sum():.2%}); LAs with every figure within: {(ok['within'] == ok['figures']).sum()} of {len(ok)}")
+        print(
+            f"published figures within 2% or 2 children: {ok['within'].sum():,} of {ok['figures'].sum():,} "
+            f"({ok['within'].sum() / ok['figures'].sum():.2%}); LAs with every figure within: {(ok['within'] == ok['figures']).sum()} of {len(ok)}"
+        )
         print(f"generate median {ok['generate_s'].median():.1f} s, max {ok['generate_s'].max():.1f} s")
         print(ok.sort_values("share_within").head(10).to_string(index=False))
     if len(df) > len(ok):

@@ -29,17 +29,35 @@ HERE = Path(__file__).resolve().parent
 VALIDATOR = "csc-validator-be-903==0.1.17"
 FOUR = ["E06000004", "E10000016", "E08000025", "E06000017"]
 #: the project's own checks (not prefixed "DfE rule"), by the DfE rule they implement
-OWN_TO_DFE = [(r"placement provider is blank", "526"), (r"is not valid with placement|PR0 \(parents\) is only valid", "178"),
-              (r"SEX is not a", "101"), (r"ETHNIC is not a valid", "103"), (r"RNE '.*' is not a valid", "143"),
-              (r"LS '.*' is not a valid", "144"), (r"CIN '.*' is not a valid", "145"), (r"PLACE '.*' is not valid", "146"),
-              (r"REC '.*' is not a valid", "149"), (r"REC is blank but the episode has an end date|DfE rule 148", "148"),
-              (r"starts before the previous episode", "142"), (r"DECOM is after the end of the collection year", "354"),
-              (r"DEC is after the end of the collection year", "385"), (r"episode starts before the child's date of birth", "302"),
-              (r"DfE rule 304", "304"), (r"DOB is after the end", "301"), (r"DOB is not a date", "102"), (r"DECOM is not a date", "141"),
-              (r"DEC is not a date", "147"), (r"DUC is not a date", "104"), (r"episode ends \(DEC\) before it starts", "356"),
-              (r"blank, but the next episode is a placement change", "225"), (r"recorded, but the child left care", "226"),
-              (r"no header row", "INT03"), (r"a second header row for the same child", "INT32"),
-              (r"SDQ_SCORE is not a whole number", "180"), (r"DECOM is before 1980", "353")]
+OWN_TO_DFE = [
+    (r"placement provider is blank", "526"),
+    (r"is not valid with placement|PR0 \(parents\) is only valid", "178"),
+    (r"SEX is not a", "101"),
+    (r"ETHNIC is not a valid", "103"),
+    (r"RNE '.*' is not a valid", "143"),
+    (r"LS '.*' is not a valid", "144"),
+    (r"CIN '.*' is not a valid", "145"),
+    (r"PLACE '.*' is not valid", "146"),
+    (r"REC '.*' is not a valid", "149"),
+    (r"REC is blank but the episode has an end date|DfE rule 148", "148"),
+    (r"starts before the previous episode", "142"),
+    (r"DECOM is after the end of the collection year", "354"),
+    (r"DEC is after the end of the collection year", "385"),
+    (r"episode starts before the child's date of birth", "302"),
+    (r"DfE rule 304", "304"),
+    (r"DOB is after the end", "301"),
+    (r"DOB is not a date", "102"),
+    (r"DECOM is not a date", "141"),
+    (r"DEC is not a date", "147"),
+    (r"DUC is not a date", "104"),
+    (r"episode ends \(DEC\) before it starts", "356"),
+    (r"blank, but the next episode is a placement change", "225"),
+    (r"recorded, but the child left care", "226"),
+    (r"no header row", "INT03"),
+    (r"a second header row for the same child", "INT32"),
+    (r"SDQ_SCORE is not a whole number", "180"),
+    (r"DECOM is before 1980", "353"),
+]
 
 
 def ensure_venv(path: Path) -> Path:
@@ -69,8 +87,14 @@ def own_flags(folder: Path, year: int) -> pd.DataFrame:
     for pattern, code in OWN_TO_DFE:
         codes = codes.fillna(pd.Series(code, index=rows.index).where(rows["reason"].str.contains(pattern, regex=True)))
     table_of = {"header.csv": "Header", "episodes.csv": "Episodes", "uasc.csv": "UASC", "oc2.csv": "OC2", "missing.csv": "Missing"}
-    return pd.DataFrame({"rule": codes, "table": rows["file"].map(lambda f: table_of.get(Path(f).name, Path(f).name)),
-                         "line": rows["row"].astype(int), "reason": rows["reason"]}).dropna(subset=["rule"])
+    return pd.DataFrame(
+        {
+            "rule": codes,
+            "table": rows["file"].map(lambda f: table_of.get(Path(f).name, Path(f).name)),
+            "line": rows["row"].astype(int),
+            "reason": rows["reason"],
+        }
+    ).dropna(subset=["rule"])
 
 
 def compare(dfe: dict, own: pd.DataFrame) -> pd.DataFrame:
@@ -80,8 +104,15 @@ def compare(dfe: dict, own: pd.DataFrame) -> pd.DataFrame:
         ours = {(t, int(line)) for t, line in own.loc[own["rule"] == code, ["table", "line"]].itertuples(index=False)}
         tables = {t for t, _ in ours}  # (the validator may flag the child's header row too: compare the rows the project flags)
         theirs = {(t, int(line)) for t, lines in dfe["flagged"].get(code, {}).items() for line in lines if not tables or t in tables}
-        rows.append({"rule": code, "dfe_rows": len(theirs), "project_rows": len(ours), "both": len(theirs & ours),
-                     "agreement": round(len(theirs & ours) / len(theirs | ours), 3) if theirs | ours else 1.0})
+        rows.append(
+            {
+                "rule": code,
+                "dfe_rows": len(theirs),
+                "project_rows": len(ours),
+                "both": len(theirs & ours),
+                "agreement": round(len(theirs & ours) / len(theirs | ours), 3) if theirs | ours else 1.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -96,9 +127,8 @@ def main() -> None:
     ap.add_argument("--venv", type=Path, default=HERE / ".venv-dfe903")
     a = ap.parse_args()
     py = ensure_venv(a.venv)
-    from analysis.synth import messy
-    from analysis.synth import synthetic
     from analysis.config import find_project_root, paths
+    from analysis.synth import messy, synthetic
 
     p = paths(find_project_root())
     jobs = [(a.la, a.folder)] if a.folder else [(code, None) for code in a.las]
@@ -114,8 +144,10 @@ def main() -> None:
             dfe = dfe_flags(py, folder, a.year, code)
             own = own_flags(folder, a.year)
             table = compare(dfe, own)
-            print(f"\n{code}: {a.year - 1}-{str(a.year)[2:]}{' messy ' + str(a.messy) if a.messy else ''}; DfE validator ran "
-                  f"{dfe['rules']} rules ({', '.join(dfe['failed_to_run']) or 'none'} failed to run); {time.perf_counter() - t0:.0f} s")
+            print(
+                f"\n{code}: {a.year - 1}-{str(a.year)[2:]}{' messy ' + str(a.messy) if a.messy else ''}; DfE validator ran "
+                f"{dfe['rules']} rules ({', '.join(dfe['failed_to_run']) or 'none'} failed to run); {time.perf_counter() - t0:.0f} s"
+            )
             print(table.to_string(index=False))
 
 

@@ -57,11 +57,10 @@ def main() -> None:
                 day = pd.Timestamp(origin + k, 3, 31)
                 row = pred.loc[pred.index[pred.index.get_indexer([day], method="nearest")[0]]]
                 by_cat: dict[str, float] = {}
-                for (age_bin, cat), v in row.items():
+                for (_age_bin, cat), v in row.items():
                     if cat != "NOT_IN_CARE":  # its bin for children who have left care
                         by_cat[cat] = by_cat.get(cat, 0.0) + float(v)
-                results.append({"origin": origin, "year": origin + k, "years_ahead": k, "by_category": by_cat,
-                                "total": sum(by_cat.values())})
+                results.append({"origin": origin, "year": origin + k, "years_ahead": k, "by_category": by_cat, "total": sum(by_cat.values())})
     Path(a.out).write_text(json.dumps(results, indent=1))
 
 

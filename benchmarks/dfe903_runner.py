@@ -16,9 +16,19 @@ import json
 import logging
 from pathlib import Path
 
-TABLE_FILES = {"Header": "header.csv", "Episodes": "episodes.csv", "UASC": "uasc.csv", "OC2": "oc2.csv", "Missing": "missing.csv",
-               "Reviews": "reviews.csv", "OC3": "oc3.csv", "AD1": "ad1.csv", "PlacedAdoption": "placed_for_adoption.csv",
-               "PrevPerm": "previous_permanence.csv", "SWEpisodes": "sw_episodes.csv"}
+TABLE_FILES = {
+    "Header": "header.csv",
+    "Episodes": "episodes.csv",
+    "UASC": "uasc.csv",
+    "OC2": "oc2.csv",
+    "Missing": "missing.csv",
+    "Reviews": "reviews.csv",
+    "OC3": "oc3.csv",
+    "AD1": "ad1.csv",
+    "PlacedAdoption": "placed_for_adoption.csv",
+    "PrevPerm": "previous_permanence.csv",
+    "SWEpisodes": "sw_episodes.csv",
+}
 
 
 def main() -> None:

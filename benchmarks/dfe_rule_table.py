@@ -12,26 +12,40 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from pathlib import Path
 
 from bench_validator903 import HERE, OWN_TO_DFE, ensure_venv
 
-DUMP = ("import importlib, json; m = importlib.import_module('lac_validator.rules.lac2024_25'); "
-        "print(json.dumps([{'code': str(r.code), 'message': r.message, 'tables': sorted(r.tables or [])} for r in m.registry.values()]))")
+DUMP = (
+    "import importlib, json; m = importlib.import_module('lac_validator.rules.lac2024_25'); "
+    "print(json.dumps([{'code': str(r.code), 'message': r.message, 'tables': sorted(r.tables or [])} for r in m.registry.values()]))"
+)
 #: tables no paper reads: their rules do not change a figure (the ingest still reads and counts them)
-NOT_READ = {"AD1": "adoption decisions (AD1) are not read by any paper", "OC3": "care leavers (OC3) are not read: paper 01 uses DfE's published care leaver figures",
-            "PlacedAdoption": "placed-for-adoption decisions are not read by any paper", "PrevPerm": "previous permanence is not read by any paper",
-            "Reviews": "reviews are not read by any paper", "SWEpisodes": "social worker episodes are not read by any paper",
-            "DoLo": "deprivation of liberty orders (from 2026-27) are not read", "Missing": "missing episodes are read but no paper's figure uses them yet",
-            "Provider Info": "needs Ofsted's provider lists (URN lookups), which the project does not ship"}
+NOT_READ = {
+    "AD1": "adoption decisions (AD1) are not read by any paper",
+    "OC3": "care leavers (OC3) are not read: paper 01 uses DfE's published care leaver figures",
+    "PlacedAdoption": "placed-for-adoption decisions are not read by any paper",
+    "PrevPerm": "previous permanence is not read by any paper",
+    "Reviews": "reviews are not read by any paper",
+    "SWEpisodes": "social worker episodes are not read by any paper",
+    "DoLo": "deprivation of liberty orders (from 2026-27) are not read",
+    "Missing": "missing episodes are read but no paper's figure uses them yet",
+    "Provider Info": "needs Ofsted's provider lists (URN lookups), which the project does not ship",
+}
 #: rules about fields the papers do not use
-FIELD_NOT_USED = {"UPN": "UPN is not used (and not kept: personal)", "MOTHER": "motherhood fields are not used", "MC_DOB": "motherhood fields are not used",
-                  "IN_TOUCH": "OC3 not read", "SDQ_REASON": "only the SDQ score is used"}
-DERIVED = {"164": "distance is derived by the project from postcodes, the way DfE does (blank for UASC)",
-           "169": "placement LA is derived by the project from the placement postcode (the report counts postcodes not found)",
-           "179": "placement location is derived by the project from the placement postcode",
-           "392a": "distance is derived by the project; 392b (postcodes missing) is the check",
-           "1015": "needs the placement LA, derived only after checking (the ingest report counts placements outside the LA)"}
+FIELD_NOT_USED = {
+    "UPN": "UPN is not used (and not kept: personal)",
+    "MOTHER": "motherhood fields are not used",
+    "MC_DOB": "motherhood fields are not used",
+    "IN_TOUCH": "OC3 not read",
+    "SDQ_REASON": "only the SDQ score is used",
+}
+DERIVED = {
+    "164": "distance is derived by the project from postcodes, the way DfE does (blank for UASC)",
+    "169": "placement LA is derived by the project from the placement postcode (the report counts postcodes not found)",
+    "179": "placement location is derived by the project from the placement postcode",
+    "392a": "distance is derived by the project; 392b (postcodes missing) is the check",
+    "1015": "needs the placement LA, derived only after checking (the ingest report counts placements outside the LA)",
+}
 
 
 def main() -> None:
@@ -40,20 +54,28 @@ def main() -> None:
     from analysis.io.ssda903_dfe import RULES
 
     own = {code for _, code in OWN_TO_DFE}
-    lines = ["# DfE 903 validation rules (2024-25) and the project", "",
-             "Every rule in the DfE's 903 validator for 2024-25 (the public `csc-validator-be-903`, ruleset `lac2024_25`; "
-             "the messages are the DfE's), and what the project does with it:", "",
-             "- **implemented**: `analysis.io.ssda903` (rows the papers cannot use are set aside; the rest are kept with a flag) or "
-             "`analysis.io.ssda903_dfe` (kept with a flag `DfE rule CODE: message`); the ingest report counts each rule's rows "
-             "and names the papers they could move;",
-             "- **not needed for analysis**: the rule is about a table or field no paper reads, or about a value the project "
-             "derives itself (why is given);", "- **not yet**: a rule that could matter and is not implemented.", "",
-             "Where the project and the validator differ on purpose (see `benchmarks/README.md`, *903 rules beside the DfE "
-             "validator*): the validator's list of placement codes has `k3` in lower case, so every K3 placement trips its "
-             "rule 146 (the project accepts K3 from 2024-25); its rule 202 compares 2024-25's M/F with 2023-24's 1/2 (the "
-             "project compares like with like); its LA lookup predates the 2023 North Yorkshire, Cumbria and Somerset "
-             "changes, so rule 169 fires for placements there.", "",
-             "| rule | DfE message | tables | project |", "|---|---|---|---|"]
+    lines = [
+        "# DfE 903 validation rules (2024-25) and the project",
+        "",
+        "Every rule in the DfE's 903 validator for 2024-25 (the public `csc-validator-be-903`, ruleset `lac2024_25`; "
+        "the messages are the DfE's), and what the project does with it:",
+        "",
+        "- **implemented**: `analysis.io.ssda903` (rows the papers cannot use are set aside; the rest are kept with a flag) or "
+        "`analysis.io.ssda903_dfe` (kept with a flag `DfE rule CODE: message`); the ingest report counts each rule's rows "
+        "and names the papers they could move;",
+        "- **not needed for analysis**: the rule is about a table or field no paper reads, or about a value the project "
+        "derives itself (why is given);",
+        "- **not yet**: a rule that could matter and is not implemented.",
+        "",
+        "Where the project and the validator differ on purpose (see `benchmarks/README.md`, *903 rules beside the DfE "
+        "validator*): the validator's list of placement codes has `k3` in lower case, so every K3 placement trips its "
+        "rule 146 (the project accepts K3 from 2024-25); its rule 202 compares 2024-25's M/F with 2023-24's 1/2 (the "
+        "project compares like with like); its LA lookup predates the 2023 North Yorkshire, Cumbria and Somerset "
+        "changes, so rule 169 fires for placements there.",
+        "",
+        "| rule | DfE message | tables | project |",
+        "|---|---|---|---|",
+    ]
     counts = {"implemented": 0, "not needed for analysis": 0, "not yet": 0}
     for r in sorted(rules, key=lambda r: (len(re.sub(r"\D", "", r["code"])) or 9, r["code"])):
         code, tables = r["code"], [t for t in r["tables"] if not t.endswith("_last")]
@@ -73,10 +95,15 @@ def main() -> None:
             status = "not needed for analysis: the Ofsted URN is kept but no figure depends on it"
         else:
             status = "not yet"
-        counts["implemented" if status.startswith("implemented") else "not needed for analysis" if status.startswith("not needed") else "not yet"] += 1
+        counts[
+            "implemented" if status.startswith("implemented") else "not needed for analysis" if status.startswith("not needed") else "not yet"
+        ] += 1
         lines.append(f"| {code} | {r['message'].replace('|', '/').strip()} | {', '.join(tables)} | {status} |")
-    lines[3:3] = [f"Of {len(rules)} rules: {counts['implemented']} implemented, {counts['not needed for analysis']} not needed for analysis, "
-                  f"{counts['not yet']} not yet.", ""]
+    lines[3:3] = [
+        f"Of {len(rules)} rules: {counts['implemented']} implemented, {counts['not needed for analysis']} not needed for analysis, "
+        f"{counts['not yet']} not yet.",
+        "",
+    ]
     out = HERE.parent / "docs" / "dfe-903-rules.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

@@ -39,8 +39,14 @@ def imports_of(path: Path, pkg: Path = PKG) -> list[tuple[int, str]]:
                 raise AssertionError(f"{path}: relative import at line {node.lineno}")
             for alias in node.names:
                 full = f"{node.module}.{alias.name}"
-                out.append((node.lineno, full if (pkg / Path(*full.split(".")[1:])).with_suffix(".py").exists()
-                            or (pkg / Path(*full.split(".")[1:])).is_dir() else node.module))
+                out.append(
+                    (
+                        node.lineno,
+                        full
+                        if (pkg / Path(*full.split(".")[1:])).with_suffix(".py").exists() or (pkg / Path(*full.split(".")[1:])).is_dir()
+                        else node.module,
+                    )
+                )
         elif isinstance(node, ast.Import):
             out += [(node.lineno, a.name) for a in node.names if a.name.startswith("analysis")]
         elif isinstance(node, ast.ImportFrom) and node.level:

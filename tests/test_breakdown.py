@@ -15,15 +15,32 @@ T = pd.Timestamp
 
 
 # --- tiny hand-built data -----------------------------------------------------------------------
-def _placement(child, period, n, start, end, *, place="U4", provider="PR1", ending="moved", reason="CREQB", age=8,
-               distance=3.0, location="IN"):
+def _placement(child, period, n, start, end, *, place="U4", provider="PR1", ending="moved", reason="CREQB", age=8, distance=3.0, location="IN"):
     group = {"U4": "foster", "U1": "kinship foster", "K2": "children's home", "A3": "adoption", "H5": "independent or supported"}[place]
-    return {"child": child, "period": period, "placement": n, "placement_in_period": n, "start": T(start),
-            "end": T(end) if end else pd.NaT, "place": place, "place_group": group, "provider": provider,
-            "provider_group": {"PR1": "own LA", "PR4": "private"}[provider], "kinship": place == "U1", "pl_distance": distance,
-            "pl_la": "", "pl_location": location, "urn": "", "episodes": 1, "interruptions": 0, "status_changes": 0,
-            "ending": ending, "rec": "X1" if ending == "moved" else ("E13" if ending == "left care" else ""),
-            "reason_place_change": reason if ending == "moved" else "", "age_at_start": age}
+    return {
+        "child": child,
+        "period": period,
+        "placement": n,
+        "placement_in_period": n,
+        "start": T(start),
+        "end": T(end) if end else pd.NaT,
+        "place": place,
+        "place_group": group,
+        "provider": provider,
+        "provider_group": {"PR1": "own LA", "PR4": "private"}[provider],
+        "kinship": place == "U1",
+        "pl_distance": distance,
+        "pl_la": "",
+        "pl_location": location,
+        "urn": "",
+        "episodes": 1,
+        "interruptions": 0,
+        "status_changes": 0,
+        "ending": ending,
+        "rec": "X1" if ending == "moved" else ("E13" if ending == "left care" else ""),
+        "reason_place_change": reason if ending == "moved" else "",
+        "age_at_start": age,
+    }
 
 
 def tiny_data(placements, *, born="2010-06", years=(2016, 2025), period_starts=None, sdq=()):
@@ -41,18 +58,21 @@ def tiny_data(placements, *, born="2010-06", years=(2016, 2025), period_starts=N
 
 
 def tiny_settings(definition="standard", first=2016, last=2025, **kw):
-    return b.Settings("E06000004", "Stockton-on-Tees", first, last, definition, kw.get("horizons", [6, 12]),
-                      kw.get("model_horizon", 12), kw.get("test_years", 2))
+    return b.Settings(
+        "E06000004", "Stockton-on-Tees", first, last, definition, kw.get("horizons", [6, 12]), kw.get("model_horizon", 12), kw.get("test_years", 2)
+    )
 
 
 def test_outcome_follows_the_definition_and_other_endings_censor():
-    d = tiny_data([
-        _placement("A", 1, 1, "2020-01-01", "2020-03-01", reason="CREQB"),  # narrow
-        _placement("A", 1, 2, "2020-03-01", "2020-06-01", reason="CLOSE"),  # standard, not narrow
-        _placement("A", 1, 3, "2020-06-01", "2020-09-01", reason="LAREQ"),  # broad only
-        _placement("A", 1, 4, "2020-09-01", "2020-12-01", reason="CARPL"),  # planned
-        _placement("A", 1, 5, "2020-12-01", "2021-02-01", ending="left care"),
-    ])
+    d = tiny_data(
+        [
+            _placement("A", 1, 1, "2020-01-01", "2020-03-01", reason="CREQB"),  # narrow
+            _placement("A", 1, 2, "2020-03-01", "2020-06-01", reason="CLOSE"),  # standard, not narrow
+            _placement("A", 1, 3, "2020-06-01", "2020-09-01", reason="LAREQ"),  # broad only
+            _placement("A", 1, 4, "2020-09-01", "2020-12-01", reason="CARPL"),  # planned
+            _placement("A", 1, 5, "2020-12-01", "2021-02-01", ending="left care"),
+        ]
+    )
     for definition, expected in (("narrow", [1, 0, 0, 0, 0]), ("standard", [1, 1, 0, 0, 0]), ("broad", [1, 1, 1, 0, 0])):
         c, _ = b.cohort(d, tiny_settings(definition))
         assert c["event"].astype(int).tolist() == expected, definition
@@ -63,11 +83,14 @@ def test_outcome_follows_the_definition_and_other_endings_censor():
 
 
 def test_follow_up_stops_at_the_end_of_the_data_and_at_18():
-    d = tiny_data([
-        _placement("A", 1, 1, "2024-10-01", None, ending="open"),  # still open: censored at 31 March 2025
-        _placement("B", 1, 1, "2024-01-01", "2024-12-01", reason="CREQB", age=17),
-        _placement("C", 1, 1, "2024-09-01", "2024-12-01", age=18),  # starts after the 18th birthday: out of scope
-    ], born={"B": "2006-08", "C": "2006-08"})  # 18 in August 2024 (mid-month: 15 August)
+    d = tiny_data(
+        [
+            _placement("A", 1, 1, "2024-10-01", None, ending="open"),  # still open: censored at 31 March 2025
+            _placement("B", 1, 1, "2024-01-01", "2024-12-01", reason="CREQB", age=17),
+            _placement("C", 1, 1, "2024-09-01", "2024-12-01", age=18),  # starts after the 18th birthday: out of scope
+        ],
+        born={"B": "2006-08", "C": "2006-08"},
+    )  # 18 in August 2024 (mid-month: 15 August)
     c, _ = b.cohort(d, tiny_settings())
     a, bb = c.set_index("child").loc["A"], c.set_index("child").loc["B"]
     assert a["censor"] == "end of data" and a["time"] == (T("2025-03-31") - T("2024-10-01")).days and not a["event"]
@@ -77,13 +100,16 @@ def test_follow_up_stops_at_the_end_of_the_data_and_at_18():
 
 
 def test_the_scope_table_reconciles_and_says_why_placements_are_left_out():
-    d = tiny_data([
-        _placement("A", 1, 1, "2015-01-01", "2016-01-01"),  # starts before April 2015
-        _placement("B", 1, 1, "2018-01-01", "2018-05-01", place="A3", ending="left care"),  # adoption
-        _placement("C", 1, 2, "2019-01-01", "2019-05-01"),  # its period began before the data
-        _placement("D", 1, 1, "2019-01-01", "2019-05-01"),
-        _placement("E", 1, 1, "2019-01-01", "2019-05-01", age=None),
-    ], period_starts={"C": "2014-06-01"})
+    d = tiny_data(
+        [
+            _placement("A", 1, 1, "2015-01-01", "2016-01-01"),  # starts before April 2015
+            _placement("B", 1, 1, "2018-01-01", "2018-05-01", place="A3", ending="left care"),  # adoption
+            _placement("C", 1, 2, "2019-01-01", "2019-05-01"),  # its period began before the data
+            _placement("D", 1, 1, "2019-01-01", "2019-05-01"),
+            _placement("E", 1, 1, "2019-01-01", "2019-05-01", age=None),
+        ],
+        period_starts={"C": "2014-06-01"},
+    )
     c, flow = b.cohort(d, tiny_settings())
     assert c["child"].tolist() == ["D"]
     n_in, *aside, n_out = flow["placements"].tolist()
@@ -97,9 +123,14 @@ def test_the_scope_table_reconciles_and_says_why_placements_are_left_out():
 
 
 def test_the_latest_sdq_before_the_placement_is_used():
-    d = tiny_data([_placement("A", 1, 1, "2019-06-01", "2019-09-01"), _placement("A", 1, 2, "2022-06-01", "2022-09-01"),
-                   _placement("B", 1, 1, "2019-06-01", "2019-09-01")],
-                  sdq=[("A", 2019, 10), ("A", 2020, 20), ("A", 2023, 30)])
+    d = tiny_data(
+        [
+            _placement("A", 1, 1, "2019-06-01", "2019-09-01"),
+            _placement("A", 1, 2, "2022-06-01", "2022-09-01"),
+            _placement("B", 1, 1, "2019-06-01", "2019-09-01"),
+        ],
+        sdq=[("A", 2019, 10), ("A", 2020, 20), ("A", 2023, 30)],
+    )
     c, _ = b.cohort(d, tiny_settings())
     sdq = c.set_index(["child", "start"])["sdq"]
     # June 2019 is in collection year 2019-20 (2020): the latest earlier return is 2019's
@@ -114,8 +145,13 @@ def test_the_latest_sdq_before_the_placement_is_used():
 def test_rates_per_100_placement_years_and_exact_intervals():
     from scipy.stats import chi2
 
-    c = pd.DataFrame({"place_group": ["foster"] * 3 + ["children's home"] * 2, "event": [True, False, False, True, True],
-                      "time": [365.25, 365.25, 730.5, 182.625, 182.625]})
+    c = pd.DataFrame(
+        {
+            "place_group": ["foster"] * 3 + ["children's home"] * 2,
+            "event": [True, False, False, True, True],
+            "time": [365.25, 365.25, 730.5, 182.625, 182.625],
+        }
+    )
     t = b.rates(c, "place_group").set_index("group")
     assert t.loc["foster", "rate_per_100_years"] == pytest.approx(100 * 1 / 4, abs=0.05)
     assert t.loc["children's home", "rate_per_100_years"] == pytest.approx(100 * 2 / 1, abs=0.05)
@@ -188,8 +224,14 @@ def _simulated_cohort(n=4000, seed=5, beta=(0.5, -0.4, 0.15)):
     cens = rng.uniform(30, 1500, n)
     time = np.minimum.reduce([t_event, t_other, cens])
     event = t_event <= np.minimum(t_other, cens)
-    c = pd.DataFrame({"child": [f"C{i // 2}" for i in range(n)], "time": np.maximum(1, np.round(time)), "event": event,
-                      "start": T("2018-01-01") + pd.to_timedelta(rng.integers(0, 1800, n), unit="D")})
+    c = pd.DataFrame(
+        {
+            "child": [f"C{i // 2}" for i in range(n)],
+            "time": np.maximum(1, np.round(time)),
+            "event": event,
+            "start": T("2018-01-01") + pd.to_timedelta(rng.integers(0, 1800, n), unit="D"),
+        }
+    )
     for t in b.TERMS:
         c[t] = 0.0
     c["childrens_home"], c["kinship"], c["previous_moves"] = home.astype(float), kin.astype(float), prev.astype(float)
@@ -230,10 +272,14 @@ def test_person_periods_expand_each_placement_by_interval():
 
 
 def test_horizon_labels_use_only_what_was_known():
-    c = pd.DataFrame({
-        "start": [T("2020-01-01")] * 5, "time": [100.0, 400.0, 100.0, 200.0, 100.0],
-        "event": [True, False, False, False, True], "censor": ["", "other move", "left care", "end of data", ""],
-    })
+    c = pd.DataFrame(
+        {
+            "start": [T("2020-01-01")] * 5,
+            "time": [100.0, 400.0, 100.0, 200.0, 100.0],
+            "event": [True, False, False, False, True],
+            "censor": ["", "other move", "left care", "end of data", ""],
+        }
+    )
     lab = b.label_horizon(c, 12, known_by=T("2022-01-01"))
     assert lab.index.tolist() == [0, 1, 2, 4], "censored by the end of the data before 12 months: outcome unknown"
     assert lab["y"].tolist() == [1, 0, 0, 1]
@@ -274,8 +320,9 @@ def test_setup_explains_bad_parameters(project_903):
 
 def test_too_few_breakdowns_skip_the_models_with_a_reason(project_903):
     d = b.Data.load(project_903)
-    s = b.setup(d, la_code="E06000004", first_year=2025, last_year=2025, definition="narrow", horizons=[6], model_horizon=6,
-                test_years=1, p=project_903)
+    s = b.setup(
+        d, la_code="E06000004", first_year=2025, last_year=2025, definition="narrow", horizons=[6], model_horizon=6, test_years=1, p=project_903
+    )
     res = b.analyse(d, s)
     assert not res.modelled and "too few" in res.cox
     assert res.truth is None and isinstance(res.classifier, str)
@@ -291,8 +338,7 @@ def test_planted_hazard_ratios_fall_inside_the_estimated_intervals(project_903):
     enough for the Cox model's 95% intervals to be a fair test of each of the 9 planted effects."""
     d = b.Data.load(project_903)
     assert d.synthetic
-    s = b.setup(d, la_code="E06000004", first_year=0, last_year=0, definition="broad", horizons=[12], model_horizon=12,
-                test_years=2, p=project_903)
+    s = b.setup(d, la_code="E06000004", first_year=0, last_year=0, definition="broad", horizons=[12], model_horizon=12, test_years=2, p=project_903)
     c, _ = b.cohort(d, s)
     assert c["event"].sum() > 900
     truth = b.planted_truth(b.fit_cox(c), d.truth)
@@ -302,5 +348,6 @@ def test_planted_hazard_ratios_fall_inside_the_estimated_intervals(project_903):
     assert (truth["recovered"] == (truth["inside_95"] & (truth["power"] >= 0.8))).all()
     assert (truth.loc[~truth["recovered"], "assessment"].str.startswith("not detectable with this much data")).all()
     section = b.truth_metrics(truth)
-    assert all({"planted", "estimate", "lower_95", "upper_95", "interval_width", "power", "recovered", "assessment"} <= set(v)
-               for v in section.values())
+    assert all(
+        {"planted", "estimate", "lower_95", "upper_95", "interval_width", "power", "recovered", "assessment"} <= set(v) for v in section.values()
+    )

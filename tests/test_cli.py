@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import make_project
 
 from analysis.cli import build_parser, main
-from conftest import make_project
 
 SUBCOMMANDS = ["ingest", "check-data", "las", "summary", "run", "refresh", "index", "validate", "synth"]
 

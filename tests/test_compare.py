@@ -5,12 +5,11 @@ import csv
 import numpy as np
 import pandas as pd
 import pytest
-
-from analysis.papers.p01_compare import paper as compare
-from analysis.errors import UnknownLAError
-from analysis.papers.params import ParameterError
-
 from conftest import RAW_PUBLIC
+
+from analysis.errors import UnknownLAError
+from analysis.papers.p01_compare import paper as compare
+from analysis.papers.params import ParameterError
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +41,13 @@ def _value(panel, measure, code, year):
 # --- the panel reproduces published figures (read independently from the raw CSVs) -------------
 @pytest.mark.parametrize("code,year", [("E92000001", 2025), ("E06000004", 2025), ("E08000025", 2023), ("E09000033", 2021), ("E06000052", 2022)])
 def test_looked_after_rate_is_the_published_one(panel, code, year):
-    rows = [r for r in _raw_rows("cla_number_and_rate_per_10k_children_2021_2025.csv")
-            if r["time_period"] == str(year) and r["population_type"] == "Children looked after on 31 March each year"
-            and (r["new_la_code"] == code or (code == "E92000001" and r["geographic_level"] == "National"))]
+    rows = [
+        r
+        for r in _raw_rows("cla_number_and_rate_per_10k_children_2021_2025.csv")
+        if r["time_period"] == str(year)
+        and r["population_type"] == "Children looked after on 31 March each year"
+        and (r["new_la_code"] == code or (code == "E92000001" and r["geographic_level"] == "National"))
+    ]
     assert len(rows) == 1
     row = _value(panel, "cla_rate", code, year)
     assert row["value"] == float(rows[0]["rate_per_10000"])
@@ -54,9 +57,13 @@ def test_looked_after_rate_is_the_published_one(panel, code, year):
 
 @pytest.mark.parametrize("code,year", [("E92000001", 2025), ("E06000004", 2025), ("E08000025", 2022), ("E10000015", 2024)])
 def test_long_term_stability_is_the_published_one(panel, code, year):
-    rows = [r for r in _raw_rows("la_cla_placement_stability_2021_2025.csv")
-            if r["time_period"] == str(year) and r["cla_group"].startswith("Children looked after continuously for at least 2.5 years")
-            and (r["new_la_code"] == code or (code == "E92000001" and r["geographic_level"] == "National"))]
+    rows = [
+        r
+        for r in _raw_rows("la_cla_placement_stability_2021_2025.csv")
+        if r["time_period"] == str(year)
+        and r["cla_group"].startswith("Children looked after continuously for at least 2.5 years")
+        and (r["new_la_code"] == code or (code == "E92000001" and r["geographic_level"] == "National"))
+    ]
     same = next(r for r in rows if r["placement_stability"].startswith("Living with the same"))
     total = next(r for r in rows if r["placement_stability"] == "Total children")
     row = _value(panel, "stability_pct", code, year)
@@ -67,10 +74,17 @@ def test_long_term_stability_is_the_published_one(panel, code, year):
 
 def test_spend_per_child_is_ro3_spend_over_children_looked_after(inputs, panel):
     ro3 = inputs.ro3
-    spend = ro3[(ro3["new_la_code"] == "E06000004") & (ro3["year"] == 2025) & (ro3["service_line"] == "cla_total")
-                & (ro3["measure"] == "net_current_expenditure")]["value_gbp_thousand"].iloc[0]
-    cla = [r for r in _raw_rows("cla_number_and_rate_per_10k_children_2021_2025.csv")
-           if r["time_period"] == "2025" and r["new_la_code"] == "E06000004" and r["population_type"].startswith("Children looked after on 31")][0]
+    spend = ro3[
+        (ro3["new_la_code"] == "E06000004")
+        & (ro3["year"] == 2025)
+        & (ro3["service_line"] == "cla_total")
+        & (ro3["measure"] == "net_current_expenditure")
+    ]["value_gbp_thousand"].iloc[0]
+    cla = [
+        r
+        for r in _raw_rows("cla_number_and_rate_per_10k_children_2021_2025.csv")
+        if r["time_period"] == "2025" and r["new_la_code"] == "E06000004" and r["population_type"].startswith("Children looked after on 31")
+    ][0]
     assert _value(panel, "spend_per_child", "E06000004", 2025)["value"] == round(spend * 1000 / float(cla["children_count"]))
 
 
@@ -84,7 +98,10 @@ def test_england_spend_sums_only_las_with_both_figures(panel):
 
 def test_an_la_without_childrens_homes_has_zero_places_not_a_gap(inputs, panel):
     homes = inputs.ofsted[(inputs.ofsted["provision_type"] == "Children's home") & (inputs.ofsted["year"] == 2025)]
-    without = sorted(set(panel[(panel["measure"] == "home_places_rate") & (panel["year"] == 2025) & (panel["geographic_level"] == "local_authority")]["area_code"]) - set(homes["new_la_code"]))
+    without = sorted(
+        set(panel[(panel["measure"] == "home_places_rate") & (panel["year"] == 2025) & (panel["geographic_level"] == "local_authority")]["area_code"])
+        - set(homes["new_la_code"])
+    )
     assert without, "expected at least one LA with no children's homes (e.g. City of London)"
     assert _value(panel, "home_places_rate", without[0], 2025)["value"] == 0
 
@@ -127,14 +144,17 @@ def test_a_neighbour_that_no_longer_exists_is_left_out_with_a_note(inputs):
     assert len(s.comparator_codes) + len(s.notes) == len(raw)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"comparator": "neighbours"}, "did you mean 'statistical_neighbours'"),
-    ({"comparator": "list", "comparator_codes": ["E06000001", "E06000005"]}, "at least 3"),
-    ({"comparator": "list"}, "needs comparator_codes"),
-    ({"last_year": 2031}, "no published data for year 2031"),
-    ({"first_year": 2024, "last_year": 2020}, "after last_year"),
-    ({"sn_model": 2019}, "2021, 2025"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"comparator": "neighbours"}, "did you mean 'statistical_neighbours'"),
+        ({"comparator": "list", "comparator_codes": ["E06000001", "E06000005"]}, "at least 3"),
+        ({"comparator": "list"}, "needs comparator_codes"),
+        ({"last_year": 2031}, "no published data for year 2031"),
+        ({"first_year": 2024, "last_year": 2020}, "after last_year"),
+        ({"sn_model": 2019}, "2021, 2025"),
+    ],
+)
 def test_bad_parameters_give_one_clear_message(inputs, kwargs, message):
     with pytest.raises(ParameterError, match=message):
         compare.setup(inputs, la_code="E06000004", **kwargs)
@@ -151,8 +171,20 @@ def test_unknown_la_names_close_matches(inputs):
 def _toy_panel():
     rows = []
     for code, value in (("A", 10.0), ("B", 30.0), ("C", 30.0), ("D", 5.0), ("E", np.nan)):
-        rows.append({"measure": "m", "area_code": code, "area_name": code, "geographic_level": "local_authority",
-                     "region_code": "R", "year": 2024, "numerator": value, "denominator": 100.0, "value": value, "flag": None})
+        rows.append(
+            {
+                "measure": "m",
+                "area_code": code,
+                "area_name": code,
+                "geographic_level": "local_authority",
+                "region_code": "R",
+                "year": 2024,
+                "numerator": value,
+                "denominator": 100.0,
+                "value": value,
+                "flag": None,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -169,8 +201,12 @@ def test_comparator_average_is_the_simple_mean_of_values(panel, stockton, la_ind
     got = compare.comparator_average(panel, stockton)
     got = got[(got["measure"] == "three_plus_pct") & (got["year"] == 2024)].iloc[0]
     li = la_indicators
-    expected = li[(li["indicator"] == "placements_3plus_year") & (li["measure"] == "percent") & (li["year"] == 2024)
-                  & li["area_code"].isin(stockton.comparator_codes)]["value"]
+    expected = li[
+        (li["indicator"] == "placements_3plus_year")
+        & (li["measure"] == "percent")
+        & (li["year"] == 2024)
+        & li["area_code"].isin(stockton.comparator_codes)
+    ]["value"]
     assert got["comparators"] == pytest.approx(expected.mean())
     assert got["comparators_n"] == expected.notna().sum()
 
@@ -195,9 +231,22 @@ def test_a_year_with_no_la_data_falls_back_to_the_latest_earlier_year(panel, sto
 
 
 def test_measure_sentence_is_written_from_the_numbers():
-    d = {"short": "3+ placements in year", "year": 2025, "la": 14.0, "england": 10.0, "region": 11.0, "comparators": 9.0,
-         "unit": "%", "decimals": 0, "rank": 1, "ranked": 150, "comparator_rank": 2, "comparator_ranked": 11,
-         "flag": "above 99.8%", "better": "lower"}
+    d = {
+        "short": "3+ placements in year",
+        "year": 2025,
+        "la": 14.0,
+        "england": 10.0,
+        "region": 11.0,
+        "comparators": 9.0,
+        "unit": "%",
+        "decimals": 0,
+        "rank": 1,
+        "ranked": 150,
+        "comparator_rank": 2,
+        "comparator_ranked": 11,
+        "flag": "above 99.8%",
+        "better": "lower",
+    }
     text = compare.measure_sentence(d, "Somewhere", "statistical neighbours")
     assert "14% in Somewhere; England 10%, region 11%, comparator average 9%" in text
     assert "The highest of 150 LAs; 2nd highest of 11" in text
@@ -207,8 +256,18 @@ def test_measure_sentence_is_written_from_the_numbers():
 
 
 def test_key_findings_name_the_significant_measures():
-    base = {"unit": "%", "decimals": 0, "region": 1.0, "comparators": 1.0, "rank": 5, "ranked": 150,
-            "comparator_rank": 1, "comparator_ranked": 11, "better": None, "year": 2025}
+    base = {
+        "unit": "%",
+        "decimals": 0,
+        "region": 1.0,
+        "comparators": 1.0,
+        "rank": 5,
+        "ranked": 150,
+        "comparator_rank": 1,
+        "comparator_ranked": 11,
+        "better": None,
+        "year": 2025,
+    }
     details = {
         "a": {**base, "short": "Outside LA boundary", "la": 60.0, "england": 44.0, "flag": "above 99.8%"},
         "b": {**base, "short": "In foster care", "la": 66.0, "england": 67.0, "flag": "within"},
@@ -223,9 +282,9 @@ def test_key_findings_name_the_significant_measures():
 def test_the_cached_panel_is_the_built_panel(built, inputs, tmp_path):
     import shutil
 
-    from analysis.config import paths as make_paths
-
     from conftest import make_project
+
+    from analysis.config import paths as make_paths
 
     root = make_project(tmp_path / "p")
     shutil.copytree(built[0].processed_public, root / "data" / "processed" / "public")

@@ -3,26 +3,29 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from analysis.papers.p03_costs import paper as cd
-from analysis.io import costs
-from analysis.errors import InputError
 from conftest import write_csv
+
+from analysis.errors import InputError
+from analysis.io import costs
+from analysis.papers.p03_costs import paper as cd
 
 T = pd.Timestamp
 
 
 def test_bad_cost_rows_are_set_aside_with_a_reason_and_counts_reconcile(tmp_path):
-    write_csv(tmp_path / "placement_costs.csv", "\ufeffCHILD;PLACEMENT_START;WEEKLY_COST;PROVIDER;FUNDING\n"
-              "1;01/04/2023;950.50;PR4;LA\n"
-              "2;01/04/2023;-10;PR1;LA\n"
-              "3;01/04/2023;0;PR1;\n"
-              "4;01/04/2023;120000;PR4;LA\n"
-              "5;31/02/2023;500;PR1;LA\n"
-              "6;01/04/2023;lots;PR1;LA\n"
-              "7;01/04/2023;500;PR9;LA\n"
-              "1;01/04/2023;960;PR4;LA\n"
-              "8;01/05/2023;£1,250;PR1;joint\n")
+    write_csv(
+        tmp_path / "placement_costs.csv",
+        "\ufeffCHILD;PLACEMENT_START;WEEKLY_COST;PROVIDER;FUNDING\n"
+        "1;01/04/2023;950.50;PR4;LA\n"
+        "2;01/04/2023;-10;PR1;LA\n"
+        "3;01/04/2023;0;PR1;\n"
+        "4;01/04/2023;120000;PR4;LA\n"
+        "5;31/02/2023;500;PR1;LA\n"
+        "6;01/04/2023;lots;PR1;LA\n"
+        "7;01/04/2023;500;PR9;LA\n"
+        "1;01/04/2023;960;PR4;LA\n"
+        "8;01/05/2023;£1,250;PR1;joint\n",
+    )
     raw = costs.read(tmp_path)
     kept, aside = costs.validate(raw)
     assert len(raw) == 9 and len(kept) + len(aside) == 9
@@ -44,18 +47,33 @@ def test_a_cost_file_without_the_cost_column_is_refused_by_name(tmp_path):
 
 
 def test_costs_are_matched_to_the_placement_running_on_their_date():
-    placements = pd.DataFrame({"child": ["a", "a", "b"], "period": [1, 1, 1], "placement": [1, 2, 1],
-                               "start": [T("2023-01-01"), T("2023-06-01"), T("2023-03-01")],
-                               "end": [T("2023-06-01"), pd.NaT, T("2023-04-01")]})
-    c = pd.DataFrame({"child": ["a", "a", "a", "b", "b", "c"],
-                      "start": [T("2023-01-01"), T("2023-02-01"), T("2023-06-01"), T("2023-05-01"), T("2023-03-01"), T("2023-01-01")],
-                      "weekly_cost": [100.0, 110, 200, 300, 290, 400], "funding": "LA", "_file": "f.csv", "_row": [2, 3, 4, 5, 6, 7]})
+    placements = pd.DataFrame(
+        {
+            "child": ["a", "a", "b"],
+            "period": [1, 1, 1],
+            "placement": [1, 2, 1],
+            "start": [T("2023-01-01"), T("2023-06-01"), T("2023-03-01")],
+            "end": [T("2023-06-01"), pd.NaT, T("2023-04-01")],
+        }
+    )
+    c = pd.DataFrame(
+        {
+            "child": ["a", "a", "a", "b", "b", "c"],
+            "start": [T("2023-01-01"), T("2023-02-01"), T("2023-06-01"), T("2023-05-01"), T("2023-03-01"), T("2023-01-01")],
+            "weekly_cost": [100.0, 110, 200, 300, 290, 400],
+            "funding": "LA",
+            "_file": "f.csv",
+            "_row": [2, 3, 4, 5, 6, 7],
+        }
+    )
     kept, aside = costs.match(c, placements)
     assert kept[["child", "placement", "weekly_cost"]].values.tolist() == [["a", 1, 100.0], ["a", 2, 200.0], ["b", 1, 290.0]]
     why = dict(zip(aside["row"], aside["reason"]))
-    assert why == {3: "a later cost row for a placement already costed (the cost at the start is used)",
-                   5: "no placement in the 903 data for this child on this date",
-                   7: "no placement in the 903 data for this child on this date"}
+    assert why == {
+        3: "a later cost row for a placement already costed (the cost at the start is used)",
+        5: "no placement in the 903 data for this child on this date",
+        7: "no placement in the 903 data for this child on this date",
+    }
 
 
 def test_ingest_carries_costs_pseudonymised_and_reconciled(project_903):
@@ -78,8 +96,12 @@ def test_volume_mix_price_adds_up_and_matches_a_hand_calculation():
     # year ending March 2024 and 2025; two cells; each placement runs the whole year (52.18 weeks)
     yr = lambda y: (T(y - 1, 4, 1), T(y, 4, 1))  # noqa: E731
     rows = []
-    for y, cell, n, cost in ((2024, "foster / own", 3, 500.0), (2024, "children's home / external", 1, 5000.0),
-                             (2025, "foster / own", 3, 550.0), (2025, "children's home / external", 2, 5000.0)):
+    for y, cell, n, cost in (
+        (2024, "foster / own", 3, 500.0),
+        (2024, "children's home / external", 1, 5000.0),
+        (2025, "foster / own", 3, 550.0),
+        (2025, "children's home / external", 2, 5000.0),
+    ):
         s, e = yr(y)
         rows += [{"child": f"{cell}-{y}-{i}", "cell": cell, "start": s, "end": e, "weekly_cost": cost} for i in range(n)]
     p = pd.DataFrame(rows)
@@ -90,6 +112,7 @@ def test_volume_mix_price_adds_up_and_matches_a_hand_calculation():
     # gated as the paper publishes it: the one child in a children's home in 2023-24 is suppressed with its weeks, spend and
     # price, and so (secondary, against the total row) is the other cell of that year; 2024-25's 2 children likewise
     from analysis.report.disclosure import gate
+
     g = gate(cells, **cd.VMP_DISCLOSURE).frame.set_index("cell")
     assert (g.loc["children's home / external", ["children0", "weeks0", "spend0", "price0"]] == "c").all()
     assert g.loc["foster / own", "children0"] == "c" and g.loc[cd.VMP_TOTAL, "children0"] == "c"
@@ -171,8 +194,7 @@ def test_across_la_model_recovers_a_known_association():
         for year in (2023, 2024, 2025):
             x = {t: v + rng.normal(0, 2) for t, v in base.items()}
             spend = 60000 * np.exp(0.02 * x["outside_pct"] + rng.normal(0, 0.05))
-            rows.append({"area_code": la, "year": year, **x, "cla_count": 300.0, "cla_total_per_child": spend,
-                         "region_code": f"R{i % 5}"})
+            rows.append({"area_code": la, "year": year, **x, "cla_count": 300.0, "cla_total_per_child": spend, "region_code": f"R{i % 5}"})
     fit = cd.fit_across(pd.DataFrame(rows))
     t = fit.table.set_index("term")
     assert t.at["outside_pct", "pct_change"] == pytest.approx(100 * np.expm1(0.2), abs=3)  # per 10 points
@@ -190,8 +212,12 @@ def test_across_la_panel_from_the_published_data(built):
     assert set(panel["year"]) == {2023, 2024, 2025}
     row = panel[(panel["area_code"] == "E06000004") & (panel["year"] == 2025)].iloc[0]
     ro3 = inputs.ro3
-    spend = ro3[(ro3["new_la_code"] == "E06000004") & (ro3["year"] == 2025) & (ro3["service_line"] == "cla_total")
-                & (ro3["measure"] == "net_current_expenditure")]["value_gbp_thousand"].sum()
+    spend = ro3[
+        (ro3["new_la_code"] == "E06000004")
+        & (ro3["year"] == 2025)
+        & (ro3["service_line"] == "cla_total")
+        & (ro3["measure"] == "net_current_expenditure")
+    ]["value_gbp_thousand"].sum()
     assert row["cla_total_per_child"] == pytest.approx(1000 * spend / row["cla_count"])
     fit = cd.fit_across(panel)
     assert fit.n_las > 120 and len(fit.table) == len(cd.ACROSS_TERMS)
@@ -229,8 +255,7 @@ def test_without_a_cost_file_the_within_la_part_says_how_to_supply_one(project_9
     no_costs = cd.CostData(data.placements, data.periods, data.oc2, None, data.report, data.truth)
     inputs = compare.Inputs.load(project_903)
     u = {k: v for k, (v, _) in cd.EVIDENCE_UNIT_COSTS.items()}
-    s = cd.setup(inputs, la_code="E06000004", sn_model=2025, compare_years=[], homes_moved=5, foster_shift_points=10.0,
-                 unit_costs=u, bootstrap=0)
+    s = cd.setup(inputs, la_code="E06000004", sn_model=2025, compare_years=[], homes_moved=5, foster_shift_points=10.0, unit_costs=u, bootstrap=0)
     message = cd.within_la(no_costs, s)
     assert isinstance(message, str) and message.startswith("No placement cost file was ingested.")
     assert "data/raw/costs/placement_costs.csv" in message and "analysis ingest" in message

@@ -27,12 +27,14 @@ def test_secondary_suppression_down_a_column_with_a_total_row():
 
 def test_row_and_column_passes_repeat_until_safe():
     # suppressing a cell for its row leaves its column with a single suppression, which must be protected too
-    df = pd.DataFrame({
-        "label": ["a", "b", "Total"],
-        "x": [2, 20, 22],
-        "y": [10, 30, 40],
-        "t": [12, 50, 62],
-    })
+    df = pd.DataFrame(
+        {
+            "label": ["a", "b", "Total"],
+            "x": [2, 20, 22],
+            "y": [10, 30, 40],
+            "t": [12, 50, 62],
+        }
+    )
     mask = suppression_mask(df, ["x", "y"], row_total="t", total_row="Total", label_column="label")
     body = mask.iloc[:2]
     for c in ["x", "y"]:
@@ -62,8 +64,14 @@ def test_bad_arguments_are_clear():
 
 
 def test_secondary_suppression_within_each_block_of_a_stacked_table():
-    df = pd.DataFrame({"grouping": ["type", "type", "type", "age", "age"], "group": ["a", "b", "c", "young", "old"],
-                       "n": [3, 40, 57, 50, 50], "rate": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    df = pd.DataFrame(
+        {
+            "grouping": ["type", "type", "type", "age", "age"],
+            "group": ["a", "b", "c", "young", "old"],
+            "n": [3, 40, 57, 50, 50],
+            "rate": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
     out = apply_disclosure_control(df, ["n"], groups="grouping", linked={"n": ["rate"]})
     # in "type", 3 alone would be found from the total of 100: the next smallest (40) goes too
     assert out["n"].tolist() == ["c", "c", 57, 50, 50]

@@ -11,15 +11,18 @@ T = pd.Timestamp
 
 
 def _tiny():
-    placements = pd.DataFrame([
-        # child, period, start, end, group
-        ("a", 1, T("2024-01-10"), T("2024-02-20"), "foster"),            # foster, then a children's home
-        ("a", 1, T("2024-02-20"), None, "children's home"),
-        ("b", 1, T("2023-12-01"), T("2024-02-10"), "foster"),            # leaves care in February (aged 10)
-        ("c", 1, T("2024-02-05"), None, "kinship foster"),               # enters in February
-        ("d", 1, T("2023-06-01"), T("2024-02-20"), "independent or supported"),  # turns 18 in February
-        ("e", 1, T("2023-01-01"), None, "foster"),                        # short breaks only: never counted
-    ], columns=["child", "period", "start", "end", "place_group"])
+    placements = pd.DataFrame(
+        [
+            # child, period, start, end, group
+            ("a", 1, T("2024-01-10"), T("2024-02-20"), "foster"),  # foster, then a children's home
+            ("a", 1, T("2024-02-20"), None, "children's home"),
+            ("b", 1, T("2023-12-01"), T("2024-02-10"), "foster"),  # leaves care in February (aged 10)
+            ("c", 1, T("2024-02-05"), None, "kinship foster"),  # enters in February
+            ("d", 1, T("2023-06-01"), T("2024-02-20"), "independent or supported"),  # turns 18 in February
+            ("e", 1, T("2023-01-01"), None, "foster"),  # short breaks only: never counted
+        ],
+        columns=["child", "period", "start", "end", "place_group"],
+    )
     periods = placements.groupby(["child", "period"], as_index=False)["start"].min()
     periods["short_breaks_only"] = periods["child"] == "e"
     children = pd.DataFrame({"child": list("abcde"), "birth_month": ["2015-05", "2013-07", "2020-01", "2006-02", "2012-01"]})
@@ -112,8 +115,9 @@ def test_rolling_backtest_scores_every_method_and_never_looks_ahead(synthetic_sn
     # the weight at 2023 is the one chosen from the forecasts whose years were recorded by 2023 (origins 2020-2022)
     sf = bt[(bt["method"] == "Stock-and-flow") & (bt["year"] <= 2023)]
     lv = bt[(bt["method"] == "Last value") & (bt["year"] <= 2023)]
-    assert comb[2023] == fc.choose_weight(pd.DataFrame({"model": sf["forecast"].to_numpy(), "last": lv["forecast"].to_numpy(),
-                                                        "actual": sf["actual"].to_numpy()}))
+    assert comb[2023] == fc.choose_weight(
+        pd.DataFrame({"model": sf["forecast"].to_numpy(), "last": lv["forecast"].to_numpy(), "actual": sf["actual"].to_numpy()})
+    )
     # the combined forecast is that weighted mean, per group
     c = bt[(bt["method"] == "Model (combined)") & (bt["origin"] == 2023)].set_index("year")
     s = bt[(bt["method"] == "Stock-and-flow") & (bt["origin"] == 2023)].set_index("year")
@@ -189,9 +193,10 @@ def test_processed_903_is_read_once_for_the_papers_and_a_stray_truth_file_is_ign
     import json
     import shutil
 
-    from analysis.io import ingest903
-    from analysis.config import paths as make_paths
     from conftest import make_project
+
+    from analysis.config import paths as make_paths
+    from analysis.io import ingest903
 
     d = ingest903.read_processed(project_903, ("placements", "oc2", "no_such_table"))
     assert d.truth is not None and d.report["la_code"] == "E06000004"

@@ -97,13 +97,21 @@ def test_distances_and_locations_from_real_postcodes_match_an_independent_calcul
     stockton = directory[directory["ltla"] == "E06000004"].drop_duplicates(["easting", "northing"]).iloc[:2]
     darlington = directory[directory["ltla"] == "E06000005"].iloc[0]
     home, near, far = stockton.iloc[0], stockton.iloc[1], darlington
-    spaced = lambda pc: pc[:-3] + " " + pc[-3:].lower()  # as LAs type them
-    e = pd.DataFrame({
-        "CHILD": ["a", "b", "c", "d", "e", "f"], "LS": ["C2", "C2", "C2", "V3", "C2", "C2"],
-        "HOME_POST": [spaced(home["postcode"])] * 6,
-        "PL_POST": [spaced(near["postcode"]), far["postcode"], far["postcode"], far["postcode"], "ZZ99 9ZZ", far["postcode"]],
-        "PL_DISTANCE": ["", "", "", "", "", "7.5"], "PL_LA": ["", "", "", "", "", ""], "PL_LOCATION": ["", "", "", "", "", ""],
-    })
+
+    def spaced(pc: str) -> str:  # as LAs type them
+        return pc[:-3] + " " + pc[-3:].lower()
+
+    e = pd.DataFrame(
+        {
+            "CHILD": ["a", "b", "c", "d", "e", "f"],
+            "LS": ["C2", "C2", "C2", "V3", "C2", "C2"],
+            "HOME_POST": [spaced(home["postcode"])] * 6,
+            "PL_POST": [spaced(near["postcode"]), far["postcode"], far["postcode"], far["postcode"], "ZZ99 9ZZ", far["postcode"]],
+            "PL_DISTANCE": ["", "", "", "", "", "7.5"],
+            "PL_LA": ["", "", "", "", "", ""],
+            "PL_LOCATION": ["", "", "", "", "", ""],
+        }
+    )
     wanted = set(geography.normalise_postcode(e["HOME_POST"])) | set(geography.normalise_postcode(e["PL_POST"]))
     utla = geography.ltla_to_utla(Path(__file__).resolve().parents[1] / "data" / "raw" / "public")
     out = geography.derive_distances(e, "E06000004", geography.postcode_directory(wanted), utla, uasc={"c"})

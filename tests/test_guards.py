@@ -7,11 +7,10 @@ import sys
 
 import pandas as pd
 import pytest
-
-from analysis.io import ingest903
-from analysis.io import ssda903
-from analysis.errors import InputError
 from conftest import write_csv
+
+from analysis.errors import InputError
+from analysis.io import ingest903, ssda903
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from test_ssda903 import EPISODES, GOOD_EPISODES, GOOD_HEADER, HEADER, _return  # noqa: E402
@@ -171,12 +170,15 @@ def test_la_code_by_code_old_code_or_name(tmp_path, lookup, text, expected):
     assert ingest903.la_of_returns(tmp_path, lookup) == (expected, True)
 
 
-@pytest.mark.parametrize("text,message", [
-    ("", "the LA_CODE file is empty"),
-    ("<script>alert(1)</script>", "names no current LA"),
-    ("Stockten", "Closest matches: Stockton-on-Tees"),
-    ("Z" * 5000, "names no current LA"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("", "the LA_CODE file is empty"),
+        ("<script>alert(1)</script>", "names no current LA"),
+        ("Stockten", "Closest matches: Stockton-on-Tees"),
+        ("Z" * 5000, "names no current LA"),
+    ],
+)
 def test_a_bad_la_code_file_is_one_clear_line(tmp_path, lookup, text, message):
     (tmp_path / "LA_CODE").write_text(text)
     with pytest.raises(InputError, match=message) as err:
@@ -200,8 +202,9 @@ def _damage(path):
 def test_a_damaged_903_table_is_refused_at_read_and_rebuilt_by_ingest(project_903, tmp_path):
     import shutil
 
-    from analysis.config import paths as make_paths
     from conftest import make_project
+
+    from analysis.config import paths as make_paths
 
     root = make_project(tmp_path / "p")
     shutil.copytree(project_903.processed_public, root / "data" / "processed" / "public")
@@ -225,10 +228,12 @@ def test_a_damaged_903_table_is_refused_at_read_and_rebuilt_by_ingest(project_90
         mp.undo()
 
 
+@pytest.mark.slow
 def test_a_damaged_public_table_is_refused_and_rebuilt(tmp_path):
+    from conftest import make_project
+
     from analysis.config import paths as make_paths
     from analysis.io.ingest import is_up_to_date, read_table, run_ingest
-    from conftest import make_project
 
     p = make_paths(make_project(tmp_path / "p"))
     run_ingest(p)
@@ -321,27 +326,47 @@ def test_the_ingest_report_counts_rows_by_rule_and_names_the_papers_they_could_m
     flagged = t.loc[[r for r in t.index if r.startswith("DfE rule 148")][0]]
     assert flagged["kept, flagged"] == 1 and flagged["set aside"] == 0
     assert flagged["papers reading the table"].startswith("02, 03, 04")
-    assert ingest903.report_markdown({"la_code": "E06000004", "la_code_declared": True, "collection_years": [2025], "files": [],
-                                      "rows_set_aside": 1, "warnings": 1, "episodes_after_stitching": 1, "children": 1, "placements": 1,
-                                      "periods": 1, "episodes_closed_by_stitching": 0, "locations_derived_from_postcodes": 0,
-                                      "placement_postcodes_not_found": 0, "skipped_files": [],
-                                      "rules": t.reset_index().to_dict(orient="records")}).count("| episodes | ") == 2
+    assert (
+        ingest903.report_markdown(
+            {
+                "la_code": "E06000004",
+                "la_code_declared": True,
+                "collection_years": [2025],
+                "files": [],
+                "rows_set_aside": 1,
+                "warnings": 1,
+                "episodes_after_stitching": 1,
+                "children": 1,
+                "placements": 1,
+                "periods": 1,
+                "episodes_closed_by_stitching": 0,
+                "locations_derived_from_postcodes": 0,
+                "placement_postcodes_not_found": 0,
+                "skipped_files": [],
+                "rules": t.reset_index().to_dict(orient="records"),
+            }
+        ).count("| episodes | ")
+        == 2
+    )
 
 
 @pytest.mark.parametrize("others,warned", [(20, True), (10, False)])
 def test_children_with_homes_in_another_la_are_warned_of(others, warned):
     from analysis.io import geography
 
-    directory = pd.DataFrame({"easting": [445000.0, 428000.0], "northing": [518000.0, 514000.0], "ltla": ["E06000004", "E06000005"]},
-                             index=pd.Index(["TS181AA", "DL11AA"]))
+    directory = pd.DataFrame(
+        {"easting": [445000.0, 428000.0], "northing": [518000.0, 514000.0], "ltla": ["E06000004", "E06000005"]}, index=pd.Index(["TS181AA", "DL11AA"])
+    )
     n_own = 80
     children = pd.Series([f"C{i}" for i in range(n_own + others)])
     homes = pd.Series(["TS181AA"] * n_own + ["DL11AA"] * others)
     out = geography.other_la_homes(children, homes, "E06000004", directory, {"E06000004": "E06000004", "E06000005": "E06000005"})
     assert bool(out) == warned
     if warned:
-        assert out == [f"{others} of {n_own + others} children have a home postcode in E06000005, not E06000004: "
-                       "check that another LA's returns are not mixed in"]
+        assert out == [
+            f"{others} of {n_own + others} children have a home postcode in E06000005, not E06000004: "
+            "check that another LA's returns are not mixed in"
+        ]
 
 
 @pytest.mark.slow

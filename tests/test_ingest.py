@@ -8,11 +8,11 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import RAW_PUBLIC, make_project
 
-from analysis.io import ingest
 from analysis.config import paths as make_paths
 from analysis.errors import InputError
-from conftest import RAW_PUBLIC, make_project
+from analysis.io import ingest
 
 
 def raw_value(rel, **match):
@@ -45,7 +45,9 @@ def where(raw_code):
 @pytest.mark.parametrize("year", ["2025", "2022"])
 @pytest.mark.parametrize("area, raw_code", AREAS)
 def test_rates_per_10000_match_the_published_csv(la_indicators, year, area, raw_code):
-    raw = raw_value(RATES_2025, time_period=year, **where(raw_code), population_type="Children looked after on 31 March each year", _value="rate_per_10000")
+    raw = raw_value(
+        RATES_2025, time_period=year, **where(raw_code), population_type="Children looked after on 31 March each year", _value="rate_per_10000"
+    )
     got = processed_value(la_indicators, int(year), area, "cla_31_march", "rate_per_10000")
     assert got["value"] == float(raw)
     assert got["publication"] == 2025
@@ -54,23 +56,45 @@ def test_rates_per_10000_match_the_published_csv(la_indicators, year, area, raw_
 @pytest.mark.parametrize("year", ["2019", "2020"])
 @pytest.mark.parametrize("area, raw_code", AREAS)
 def test_rates_from_the_older_publication_fill_earlier_years(la_indicators, year, area, raw_code):
-    raw = raw_value(RATES_2023, time_period=year, **where(raw_code), population_count="Children looked after at 31 March each year", _value="rate_per_10000")
+    raw = raw_value(
+        RATES_2023, time_period=year, **where(raw_code), population_count="Children looked after at 31 March each year", _value="rate_per_10000"
+    )
     got = processed_value(la_indicators, int(year), area, "cla_31_march", "rate_per_10000")
     assert got["value"] == float(raw) and got["publication"] == 2023
 
 
 @pytest.mark.parametrize("area, raw_code", AREAS)
 def test_three_plus_placements_percent_matches_both_publications(la_indicators, area, raw_code):
-    raw25 = raw_value(STAB_2025, time_period="2024", **where(raw_code), cla_group="CLA on 31 March", placement_stability="With 3 or more placements during the year", _value="children_percent")
+    raw25 = raw_value(
+        STAB_2025,
+        time_period="2024",
+        **where(raw_code),
+        cla_group="CLA on 31 March",
+        placement_stability="With 3 or more placements during the year",
+        _value="children_percent",
+    )
     assert processed_value(la_indicators, 2024, area, "placements_3plus_year", "percent")["value"] == float(raw25)
-    raw19 = raw_value(STAB_2022, time_period="2019", **where(raw_code), cla_group="Children looked after at 31 March", characteristic="With 3 or more placements during the year", _value="percentage")
+    raw19 = raw_value(
+        STAB_2022,
+        time_period="2019",
+        **where(raw_code),
+        cla_group="Children looked after at 31 March",
+        characteristic="With 3 or more placements during the year",
+        _value="percentage",
+    )
     assert processed_value(la_indicators, 2019, area, "placements_3plus_year", "percent")["value"] == float(raw19)
 
 
 def test_suppressed_cells_stay_missing_with_their_symbol(la_indicators):
     with open(RAW_PUBLIC / STAB_2025, encoding="utf-8-sig", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["geographic_level"] == "Local authority" and r["children_count"] == "c"
-                and r["placement_stability"] == "With 3 or more placements during the year" and r["cla_group"] == "CLA on 31 March"]
+        rows = [
+            r
+            for r in csv.DictReader(f)
+            if r["geographic_level"] == "Local authority"
+            and r["children_count"] == "c"
+            and r["placement_stability"] == "With 3 or more placements during the year"
+            and r["cla_group"] == "CLA on 31 March"
+        ]
     assert rows, "the shipped file has suppressed cells to check"
     r = rows[0]
     got = processed_value(la_indicators, int(r["time_period"]), r["new_la_code"], "placements_3plus_year", "number")
@@ -82,7 +106,9 @@ def test_suppressed_cells_stay_missing_with_their_symbol(la_indicators):
 
 def test_code_change_series_is_continuous_and_revisions_recorded(built, la_indicators):
     p, _ = built
-    ny = la_indicators[(la_indicators["area_code"] == "E06000065") & (la_indicators["indicator"] == "cla_31_march") & (la_indicators["measure"] == "number")]
+    ny = la_indicators[
+        (la_indicators["area_code"] == "E06000065") & (la_indicators["indicator"] == "cla_31_march") & (la_indicators["measure"] == "number")
+    ]
     assert {2015, 2016, 2017, 2019, 2020, 2021, 2022, 2023, 2024, 2025} <= set(ny["year"])
     assert ny.set_index("year").loc[2023, "value"] == 463  # 2025 publication (E06000065) beats 464 (2023, E10000023)
     sup = ingest.read_table(p, "superseded")
@@ -94,9 +120,13 @@ def test_boundary_changes_are_explicit_breaks(built, la_indicators):
     lookup = ingest.read_table(built[0], "la_lookup").set_index("la_code")
     assert lookup.loc["E06000061", "series_break_year"] == 2022  # North Northamptonshire
     assert lookup.loc["E10000021", "status"] == "ceased"
-    bcp = la_indicators[(la_indicators["area_code"] == "E06000058") & (la_indicators["indicator"] == "cla_31_march") & (la_indicators["measure"] == "number")]
+    bcp = la_indicators[
+        (la_indicators["area_code"] == "E06000058") & (la_indicators["indicator"] == "cla_31_march") & (la_indicators["measure"] == "number")
+    ]
     assert bcp.loc[bcp["value"].notna(), "year"].min() == 2020
-    poole = la_indicators[(la_indicators["area_code"] == "E06000029") & (la_indicators["indicator"] == "cla_31_march") & (la_indicators["measure"] == "number")]
+    poole = la_indicators[
+        (la_indicators["area_code"] == "E06000029") & (la_indicators["indicator"] == "cla_31_march") & (la_indicators["measure"] == "number")
+    ]
     assert poole.loc[poole["value"].notna(), "year"].max() == 2019
 
 
@@ -113,7 +143,12 @@ def test_other_tables_are_keyed_and_typed(built):
     p, _ = built
     pop = ingest.read_table(p, "population")
     stockton = pop[(pop["area_code"] == "E06000004") & (pop["year"] == 2024)]["population"].item()
-    raw = raw_value("population_lookups/ons_mid-year_population_estimates_2012_to_2024.csv", time_period="2024", new_la_code="E06000004", _value="population_estimate")
+    raw = raw_value(
+        "population_lookups/ons_mid-year_population_estimates_2012_to_2024.csv",
+        time_period="2024",
+        new_la_code="E06000004",
+        _value="population_estimate",
+    )
     assert stockton == float(raw)
     sn = ingest.read_table(p, "statistical_neighbours")
     assert set(sn["model"]) == {"2021", "2025"}
@@ -163,6 +198,7 @@ def test_a_changed_raw_file_fails_the_checksum_and_ingest(tmp_path):
     assert any("missing" in x and "ofsted" in x for x in ingest.verify_checksums(p))
 
 
+@pytest.mark.slow
 def test_rerun_is_idempotent_and_a_failed_run_keeps_the_previous_output(tmp_path, monkeypatch):
     root = make_project(tmp_path)
     p = make_paths(root)

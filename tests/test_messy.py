@@ -5,11 +5,10 @@ import shutil
 
 import pandas as pd
 import pytest
-
-from analysis.synth import messy
-from analysis.io import ssda903
-
 from conftest import write_csv
+
+from analysis.io import ssda903
+from analysis.synth import messy
 
 HEADER = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n"
 EPISODES = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n"
@@ -18,35 +17,44 @@ EPISODES = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHA
 def _flags(folder) -> pd.DataFrame:
     v = ssda903.read_returns(folder)
     rows = pd.concat([v.set_aside, v.warnings], ignore_index=True)
-    return pd.DataFrame({"rule": rows["reason"].str.extract(r"DfE rule (\S+?):")[0], "file": rows["file"], "line": rows["row"],
-                         "kept": rows.index >= len(v.set_aside)}).dropna(subset=["rule"])
+    return pd.DataFrame(
+        {
+            "rule": rows["reason"].str.extract(r"DfE rule (\S+?):")[0],
+            "file": rows["file"],
+            "line": rows["row"],
+            "kept": rows.index >= len(v.set_aside),
+        }
+    ).dropna(subset=["rule"])
 
 
-@pytest.mark.parametrize("header,episodes,rule,line", [
-    # an emergency protection order of 30 days (at most 21)
-    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,L2,N1,U6,PR1,31/05/2024,E8,,TS1 1AA,TS1 1AB,SC000001", "362", 2),
-    # police protection of 5 days (at most 72 hours)
-    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,L1,N1,U6,PR1,06/05/2024,E8,,TS1 1AA,TS1 1AB,SC000001", "361", 2),
-    # a respite break of 20 days (at most 17)
-    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,V3,N2,U6,PR1,21/05/2024,E8,,TS1 1AA,TS1 1AB,SC000001", "365", 2),
-    # remanded (J1) at 8
-    ("A1,1,01/06/2016,WBRI,A123456789012,,", "A1,01/05/2024,S,J1,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "358", 2),
-    # left for independent living (E6) at 12
-    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,V2,N1,U6,PR1,01/06/2024,E6,,TS1 1AA,TS1 1AB,SC000001", "387", 2),
-    # adopted (E11) from foster care
-    ("A1,1,01/06/2020,WBRI,A123456789012,,", "A1,01/05/2024,S,E1,N1,U6,PR1,01/06/2024,E11,,TS1 1AA,TS1 1AB,SC000001", "390", 2),
-    # placed for adoption (A6) under a care order, not a placement order
-    ("A1,1,01/06/2020,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,A6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "408", 2),
-    # a URN for a placement with parents
-    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,P1,PR0,,,,TS1 1AA,TS1 1AA,SC000001", "222", 2),
-    # no placement postcode
-    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,U6,PR1,,,,TS1 1AA,,SC000001", "392b", 2),
-    # a girl with MOTHER blank; a child with no UPN
-    ("A1,2,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "393", 2),
-    ("A1,1,01/06/2012,WBRI,,,", "A1,01/05/2024,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "442", 2),
-    # X1 but nothing follows
-    ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,U6,PR1,01/06/2024,X1,CARPL,TS1 1AA,TS1 1AB,SC000001", "388", 2),
-])
+@pytest.mark.parametrize(
+    "header,episodes,rule,line",
+    [
+        # an emergency protection order of 30 days (at most 21)
+        ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,L2,N1,U6,PR1,31/05/2024,E8,,TS1 1AA,TS1 1AB,SC000001", "362", 2),
+        # police protection of 5 days (at most 72 hours)
+        ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,L1,N1,U6,PR1,06/05/2024,E8,,TS1 1AA,TS1 1AB,SC000001", "361", 2),
+        # a respite break of 20 days (at most 17)
+        ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,V3,N2,U6,PR1,21/05/2024,E8,,TS1 1AA,TS1 1AB,SC000001", "365", 2),
+        # remanded (J1) at 8
+        ("A1,1,01/06/2016,WBRI,A123456789012,,", "A1,01/05/2024,S,J1,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "358", 2),
+        # left for independent living (E6) at 12
+        ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,V2,N1,U6,PR1,01/06/2024,E6,,TS1 1AA,TS1 1AB,SC000001", "387", 2),
+        # adopted (E11) from foster care
+        ("A1,1,01/06/2020,WBRI,A123456789012,,", "A1,01/05/2024,S,E1,N1,U6,PR1,01/06/2024,E11,,TS1 1AA,TS1 1AB,SC000001", "390", 2),
+        # placed for adoption (A6) under a care order, not a placement order
+        ("A1,1,01/06/2020,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,A6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "408", 2),
+        # a URN for a placement with parents
+        ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,P1,PR0,,,,TS1 1AA,TS1 1AA,SC000001", "222", 2),
+        # no placement postcode
+        ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,U6,PR1,,,,TS1 1AA,,SC000001", "392b", 2),
+        # a girl with MOTHER blank; a child with no UPN
+        ("A1,2,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "393", 2),
+        ("A1,1,01/06/2012,WBRI,,,", "A1,01/05/2024,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "442", 2),
+        # X1 but nothing follows
+        ("A1,1,01/06/2012,WBRI,A123456789012,,", "A1,01/05/2024,S,C2,N1,U6,PR1,01/06/2024,X1,CARPL,TS1 1AA,TS1 1AB,SC000001", "388", 2),
+    ],
+)
 def test_each_dfe_rule_flags_its_row_and_keeps_it(tmp_path, header, episodes, rule, line):
     _year(tmp_path, "2023-24", [header], [episodes.replace("/2024", "/2023")])
     f = _flags(tmp_path)
@@ -64,8 +72,12 @@ def _year(folder, year, header_rows, episode_rows):
 
 
 def test_a_clean_record_breaks_no_dfe_rule(tmp_path):
-    _year(tmp_path, "2023-24", ["A1,1,01/06/2012,WBRI,A123456789012,,"],
-          ["A1,01/05/2023,S,C2,N1,U6,PR1,01/06/2023,X1,CARPL,TS1 1AA,TS1 1AB,SC000001", "A1,01/06/2023,P,C2,N1,U4,PR1,,,,TS1 1AA,TS1 1AC,SC000002"])
+    _year(
+        tmp_path,
+        "2023-24",
+        ["A1,1,01/06/2012,WBRI,A123456789012,,"],
+        ["A1,01/05/2023,S,C2,N1,U6,PR1,01/06/2023,X1,CARPL,TS1 1AA,TS1 1AB,SC000001", "A1,01/06/2023,P,C2,N1,U4,PR1,,,,TS1 1AA,TS1 1AC,SC000002"],
+    )
     _year(tmp_path, "2024-25", ["A1,M,01/06/2012,WBRI,A123456789012,,"], ["A1,01/06/2023,P,C2,N1,U4,PR1,,,,TS1 1AA,TS1 1AC,SC000002"])
     assert _flags(tmp_path).empty, "and 1/2 in 2023-24 against M/F in 2024-25 is the same sex (DfE 202 compares like with like)"
 
@@ -108,9 +120,8 @@ def test_papers_on_messy_data_stay_within_the_clean_figures_intervals(project_90
     """Faults at 2% of rows (kept with flags, not dropped): paper 02's hazard ratios on the messy copy
     stay inside the clean data's 95% intervals, and the stock at each 31 March that paper 04 starts
     from moves by no more than the short breaks the faults made (2% of rows) allow."""
+    from analysis.io import ingest903, stock
     from analysis.papers.p02_breakdown import paper as breakdown
-    from analysis.io import ingest903
-    from analysis.io import stock
 
     monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "k" * 32)
     clean = tmp_path / "clean"
@@ -120,8 +131,16 @@ def test_papers_on_messy_data_stay_within_the_clean_figures_intervals(project_90
     for folder in (clean, tmp_path / "messy"):
         tables, report = ingest903.build(project_903, folder)
         data = breakdown.Data(tables["placements"], tables["periods"], tables["children"], tables["oc2"], report, None)
-        s = breakdown.Settings(la_code="E06000004", la_name="Stockton-on-Tees", first_year=2016, last_year=2025, definition="standard",
-                               horizons=[6, 12], model_horizon=12, test_years=2)
+        s = breakdown.Settings(
+            la_code="E06000004",
+            la_name="Stockton-on-Tees",
+            first_year=2016,
+            last_year=2025,
+            definition="standard",
+            horizons=[6, 12],
+            model_horizon=12,
+            test_years=2,
+        )
         c, _ = breakdown.cohort(data, s)
         fits.append(breakdown.fit_cox(c).table.set_index("term"))
         got = stock.characteristics(tables["episodes"], tables["children"], list(range(2016, 2026)))

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analysis.config import KERNEL_NAME
+from analysis.config import CELL_TIMEOUT, KERNEL_NAME, KERNEL_START_TIMEOUT
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -44,17 +44,21 @@ def _run(path, out, params):
     import papermill as pm
 
     return pm.execute_notebook(
-        str(path), str(out), parameters=params, kernel_name=KERNEL_NAME, cwd=str(out.parent),
-        progress_bar=False, execution_timeout=300, start_timeout=120,
+        str(path),
+        str(out),
+        parameters=params,
+        kernel_name=KERNEL_NAME,
+        cwd=str(out.parent),
+        progress_bar=False,
+        execution_timeout=CELL_TIMEOUT,
+        start_timeout=KERNEL_START_TIMEOUT,
     )
 
 
 def test_overview_notebook_runs_for_an_la(kernel_env, tmp_path):
     path = next(p for p in NOTEBOOKS if p.name.startswith("00_"))
     nb = _run(path, tmp_path / "out.ipynb", {"la_code": "Hartlepool"})
-    text = "\n".join(
-        o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for c in nb.cells if c.cell_type == "code" for o in c.outputs
-    )
+    text = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "Hartlepool (E06000001, old code 805)" in text
     assert "per 10,000 children aged 0-17" in text
 
@@ -114,8 +118,12 @@ def kernel_env_903(project_903, monkeypatch):
 
 
 def _outputs_text(nb) -> str:
-    return "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/markdown", "")) + str(o.get("data", {}).get("text/html", ""))
-                     for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    return "\n".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/markdown", "")) + str(o.get("data", {}).get("text/html", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
 
 
 def test_paper_02_runs_and_records_the_planted_truth(kernel_env_903, tmp_path):
@@ -126,8 +134,17 @@ def test_paper_02_runs_and_records_the_planted_truth(kernel_env_903, tmp_path):
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["paper"] == "02" and m["la_code"] == "E06000004"
     truth = m["planted_truth"]
-    assert set(truth) == {"age_10_15", "age_16_plus", "childrens_home", "supported", "kinship", "over_20_miles", "outside_la",
-                          "previous_moves", "sdq_per_5_points"}
+    assert set(truth) == {
+        "age_10_15",
+        "age_16_plus",
+        "childrens_home",
+        "supported",
+        "kinship",
+        "over_20_miles",
+        "outside_la",
+        "previous_moves",
+        "sdq_per_5_points",
+    }
     for name, t in truth.items():
         assert t["inside_95"] == (t["lower_95"] <= t["planted"] <= t["upper_95"]), name
         assert t["recovered"] == (t["inside_95"] and t["power"] >= 0.8), name
@@ -143,8 +160,19 @@ def test_paper_02_with_too_little_data_shows_descriptives_and_skips_the_models(k
     import json
 
     path = next(p for p in NOTEBOOKS if p.name.startswith("02_"))
-    nb = _run(path, tmp_path / "out.ipynb", {"first_year": 2025, "last_year": 2025, "definition": "narrow", "horizons": [6],
-                                             "model_horizon": 6, "test_years": 1, "output_dir": str(tmp_path)})
+    nb = _run(
+        path,
+        tmp_path / "out.ipynb",
+        {
+            "first_year": 2025,
+            "last_year": 2025,
+            "definition": "narrow",
+            "horizons": [6],
+            "model_horizon": 6,
+            "test_years": 1,
+            "output_dir": str(tmp_path),
+        },
+    )
     text = _outputs_text(nb)
     assert "Models not fitted" in text and "too few" in text
     m = json.loads((tmp_path / "metrics.json").read_text())
@@ -179,7 +207,7 @@ def test_paper_03_runs_both_halves_and_records_the_planted_truth(kernel_env_903,
     assert "Scenario A" in _outputs_text(nb)
     # scenario A on the planted costs: private homes outside (5,600 a week, +12% outside) to own homes inside (4,600)
     local_a = next(r for r in m["metrics"]["scenarios"] if r["scenario"] == "A" and r["basis"].startswith("the LA's own"))
-    planted = 5 * 365.25 / 7 * (4600 - 5600 * 2.718281828 ** 0.12)
+    planted = 5 * 365.25 / 7 * (4600 - 5600 * 2.718281828**0.12)
     assert local_a["annual_change_gbp"] == pytest.approx(planted, rel=0.25)
     assert local_a["lower_95"] < local_a["annual_change_gbp"] < local_a["upper_95"] < 0
 

@@ -4,8 +4,22 @@ import pandas as pd
 
 from analysis.io import placements as pl
 
-COLS = ["CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC", "REASON_PLACE_CHANGE",
-        "PL_POST", "URN", "PL_DISTANCE", "PL_LOCATION"]
+COLS = [
+    "CHILD",
+    "DECOM",
+    "RNE",
+    "LS",
+    "CIN",
+    "PLACE",
+    "PLACE_PROVIDER",
+    "DEC",
+    "REC",
+    "REASON_PLACE_CHANGE",
+    "PL_POST",
+    "URN",
+    "PL_DISTANCE",
+    "PL_LOCATION",
+]
 
 
 def eps(rows):
@@ -13,12 +27,14 @@ def eps(rows):
 
 
 def test_carer_changes_make_placements_and_status_changes_do_not():
-    e = eps([
-        ("A", "01/04/2020", "S", "V2", "N1", "U6", "PR1", "01/06/2020", "X1", "", "TS1 1AA", "", "2", "IN"),
-        ("A", "01/06/2020", "L", "C1", "N1", "U6", "PR1", "01/09/2020", "X1", "CREQB", "TS1 1AA", "", "2", "IN"),  # legal status only
-        ("A", "01/09/2020", "P", "C1", "N1", "K2", "PR4", "01/01/2021", "X1", "", "DL1 1AA", "", "25", "OUT"),
-        ("A", "01/01/2021", "U", "C2", "N1", "K2", "PR4", "01/03/2021", "E4A", "", "DL1 1AA", "", "25", "OUT"),
-    ])
+    e = eps(
+        [
+            ("A", "01/04/2020", "S", "V2", "N1", "U6", "PR1", "01/06/2020", "X1", "", "TS1 1AA", "", "2", "IN"),
+            ("A", "01/06/2020", "L", "C1", "N1", "U6", "PR1", "01/09/2020", "X1", "CREQB", "TS1 1AA", "", "2", "IN"),  # legal status only
+            ("A", "01/09/2020", "P", "C1", "N1", "K2", "PR4", "01/01/2021", "X1", "", "DL1 1AA", "", "25", "OUT"),
+            ("A", "01/01/2021", "U", "C2", "N1", "K2", "PR4", "01/03/2021", "E4A", "", "DL1 1AA", "", "25", "OUT"),
+        ]
+    )
     p, periods = pl.derive(e)
     assert p["placement"].tolist() == [1, 2]
     assert p["episodes"].tolist() == [2, 2]
@@ -31,24 +47,28 @@ def test_carer_changes_make_placements_and_status_changes_do_not():
 
 
 def test_a_temporary_placement_is_an_interruption_not_a_move():
-    e = eps([
-        ("B", "01/04/2020", "S", "C2", "N1", "U4", "PR1", "01/07/2020", "X1", "", "TS1 1AA", "", "1", "IN"),
-        ("B", "01/07/2020", "P", "C2", "N1", "T2", "", "08/07/2020", "X1", "", "", "", "", ""),        # holiday
-        ("B", "08/07/2020", "P", "C2", "N1", "U4", "PR1", "", "", "", "TS1 1AA", "", "1", "IN"),     # back to the same carer
-    ])
+    e = eps(
+        [
+            ("B", "01/04/2020", "S", "C2", "N1", "U4", "PR1", "01/07/2020", "X1", "", "TS1 1AA", "", "1", "IN"),
+            ("B", "01/07/2020", "P", "C2", "N1", "T2", "", "08/07/2020", "X1", "", "", "", "", ""),  # holiday
+            ("B", "08/07/2020", "P", "C2", "N1", "U4", "PR1", "", "", "", "TS1 1AA", "", "1", "IN"),  # back to the same carer
+        ]
+    )
     p, _ = pl.derive(e)
     assert len(p) == 1
     assert p.iloc[0]["interruptions"] == 1 and p.iloc[0]["ending"] == "open" and p.iloc[0]["episodes"] == 2
 
 
 def test_periods_of_care_and_unplanned_definitions():
-    e = eps([
-        ("C", "01/04/2019", "S", "C2", "N1", "U6", "PR4", "01/05/2019", "X1", "ALLEG", "", "", "", ""),
-        ("C", "01/05/2019", "P", "C2", "N1", "U6", "PR1", "01/06/2019", "X1", "LAREQ", "", "", "", ""),
-        ("C", "01/06/2019", "P", "C2", "N1", "U6", "PR1", "01/07/2019", "X1", "CARPL", "", "", "", ""),
-        ("C", "01/07/2019", "P", "C2", "N1", "U6", "PR1", "01/08/2019", "E8", "", "", "", "", ""),
-        ("C", "01/02/2020", "S", "V2", "N1", "K2", "PR4", "", "", "", "", "", "", ""),              # comes back
-    ])
+    e = eps(
+        [
+            ("C", "01/04/2019", "S", "C2", "N1", "U6", "PR4", "01/05/2019", "X1", "ALLEG", "", "", "", ""),
+            ("C", "01/05/2019", "P", "C2", "N1", "U6", "PR1", "01/06/2019", "X1", "LAREQ", "", "", "", ""),
+            ("C", "01/06/2019", "P", "C2", "N1", "U6", "PR1", "01/07/2019", "X1", "CARPL", "", "", "", ""),
+            ("C", "01/07/2019", "P", "C2", "N1", "U6", "PR1", "01/08/2019", "E8", "", "", "", "", ""),
+            ("C", "01/02/2020", "S", "V2", "N1", "K2", "PR4", "", "", "", "", "", "", ""),  # comes back
+        ]
+    )
     p, periods = pl.derive(e)
     assert p["period"].tolist() == [1, 1, 1, 1, 2]
     assert p["unplanned_narrow"].tolist() == [False] * 5

@@ -14,14 +14,16 @@ def test_format_value_shows_symbols_never_zero():
 
 
 def test_headline_table_uses_the_las_latest_year_for_all_three_areas():
-    li = pd.DataFrame({
-        "indicator": ["cla_31_march"] * 5,
-        "measure": ["rate_per_10000"] * 5,
-        "area_code": ["E06000004", "E06000004", "E12000001", "E92000001", "E92000001"],
-        "year": [2024, 2025, 2025, 2025, 2024],
-        "value": [131.0, np.nan, 111.0, 67.0, 70.0],
-        "flag": [pd.NA, "c", pd.NA, pd.NA, pd.NA],
-    })
+    li = pd.DataFrame(
+        {
+            "indicator": ["cla_31_march"] * 5,
+            "measure": ["rate_per_10000"] * 5,
+            "area_code": ["E06000004", "E06000004", "E12000001", "E92000001", "E92000001"],
+            "year": [2024, 2025, 2025, 2025, 2024],
+            "value": [131.0, np.nan, 111.0, 67.0, 70.0],
+            "flag": [pd.NA, "c", pd.NA, pd.NA, pd.NA],
+        }
+    )
     la = pd.Series({"la_code": "E06000004", "region_code": "E12000001"})
     t = headline_table(li, la)
     assert t.to_dict("records") == [{"indicator": "  per 10,000 children aged 0-17", "year": 2025, "LA": "c", "region": "111", "England": "67"}]

@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from analysis.io import public_data as pdl
-from analysis.errors import InputError
 from conftest import write_csv
+
+from analysis.errors import InputError
+from analysis.io import public_data as pdl
 
 HEAD_NEW = "time_period,time_identifier,geographic_level,country_code,country_name,region_code,region_name,old_la_code,la_name,new_la_code,population_type,population_estimate,children_count,rate_per_10000\n"
 HEAD_OLD = HEAD_NEW.replace("population_type", "population_count").replace("children_count", "number")
@@ -124,10 +124,16 @@ def test_stability_total_row_becomes_the_denominator(tmp_path, small_lookup):
 
 def test_new_placements_2025_layout_matches_2022_layout(tmp_path, small_lookup):
     geo = "2021,Reporting year,Local authority,E92000001,England,E12000001,North East,808,Stockton-on-Tees,E06000004,"
-    old = ("time_period,time_identifier,geographic_level,country_code,country_name,region_code,region_name,old_la_code,la_name,new_la_code,cla_group,characteristic,number,percentage\n"
-           + geo + "Reason for placement change during the year,Carer requests placement ends due to childs behaviour,12,8\n")
-    new = ("time_period,time_identifier,geographic_level,country_code,country_name,region_code,region_name,old_la_code,la_name,new_la_code,characteristic,breakdown,children_count,children_percent\n"
-           + geo + "Reason for placement change during the year,Carer requests placement ends due to child's behaviour,12,8\n")
+    old = (
+        "time_period,time_identifier,geographic_level,country_code,country_name,region_code,region_name,old_la_code,la_name,new_la_code,cla_group,characteristic,number,percentage\n"
+        + geo
+        + "Reason for placement change during the year,Carer requests placement ends due to childs behaviour,12,8\n"
+    )
+    new = (
+        "time_period,time_identifier,geographic_level,country_code,country_name,region_code,region_name,old_la_code,la_name,new_la_code,characteristic,breakdown,children_count,children_percent\n"
+        + geo
+        + "Reason for placement change during the year,Carer requests placement ends due to child's behaviour,12,8\n"
+    )
     a = _load(tmp_path, old, small_lookup, kind="new_placements", name="old.csv", publication=2022).table
     b = _load(tmp_path, new, small_lookup, kind="new_placements", name="new.csv").table
     assert set(a["indicator"]) == set(b["indicator"]) == {"placement_change_carer_request_behaviour"}

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.report import charts
-from analysis.report import reporting
+from analysis.report import charts, reporting
 from analysis.report.disclosure import SUPPRESSED, Gated, GateError, count_text, gate
 from analysis.report.labels import cell_text, column_label
 
@@ -36,9 +35,18 @@ def test_a_count_column_left_undeclared_is_refused():
 
 def test_every_figure_of_a_suppressed_group_goes_with_it():
     # paper 02's rates: "other" had 33 placement-years and a rate of 18.0 (6.6-39.1) beside a suppressed count
-    rates = pd.DataFrame({"grouping": ["All", "Type", "Type", "Type"], "group": ["All", "foster", "other", "secure"],
-                          "placements": [998, 900, 95, 3], "unplanned": [300, 290, 6, 4], "placement_years": [800.0, 700.0, 33.0, 67.0],
-                          "rate_per_100_years": [37.5, 41.4, 18.0, 6.0], "lower_95": [33.4, 36.8, 6.6, 1.6], "upper_95": [42.0, 46.5, 39.1, 15.4]})
+    rates = pd.DataFrame(
+        {
+            "grouping": ["All", "Type", "Type", "Type"],
+            "group": ["All", "foster", "other", "secure"],
+            "placements": [998, 900, 95, 3],
+            "unplanned": [300, 290, 6, 4],
+            "placement_years": [800.0, 700.0, 33.0, 67.0],
+            "rate_per_100_years": [37.5, 41.4, 18.0, 6.0],
+            "lower_95": [33.4, 36.8, 6.6, 1.6],
+            "upper_95": [42.0, 46.5, 39.1, 15.4],
+        }
+    )
     g = gate(rates, counts=["placements", "unplanned"], groups="grouping")
     other = g.frame.set_index("group").loc["other"]
     secure = g.frame.set_index("group").loc["secure"]
@@ -50,8 +58,16 @@ def test_every_figure_of_a_suppressed_group_goes_with_it():
 
 def test_percentages_beside_a_suppressed_count_are_suppressed():
     # paper 02 prediction_by_group (Rutland): placements c (secondary) beside 5 unplanned and 62.5% observed gave 5 / 62.5% = 8
-    df = pd.DataFrame({"characteristic": ["Ethnic group"] * 3, "group": ["Mixed", "Other", "White"], "placements": [8, 3, 107],
-                       "unplanned": [5, 0, 40], "observed_pct": [62.5, 0.0, 37.4], "auc": [0.7, np.nan, 0.6]})
+    df = pd.DataFrame(
+        {
+            "characteristic": ["Ethnic group"] * 3,
+            "group": ["Mixed", "Other", "White"],
+            "placements": [8, 3, 107],
+            "unplanned": [5, 0, 40],
+            "observed_pct": [62.5, 0.0, 37.4],
+            "auc": [0.7, np.nan, 0.6],
+        }
+    )
     g = gate(df, counts=["placements", "unplanned"], groups="characteristic")
     mixed = g.frame.loc[0]
     assert mixed["placements"] == SUPPRESSED, "8 is the next smallest placements cell in the block"
@@ -60,10 +76,16 @@ def test_percentages_beside_a_suppressed_count_are_suppressed():
 
 
 def test_linked_columns_follow_their_own_count():
-    df = pd.DataFrame({"cell": ["secure / own", "foster / own", "all"], "children0": [1, 30, 31], "spend0": [300_000.0, 900_000.0, 1_200_000.0],
-                       "children1": [12, 30, 42], "spend1": [500_000.0, 950_000.0, 1_450_000.0]})
-    g = gate(df, counts=["children0", "children1"], total_row="all", label_column="cell",
-             linked={"children0": ["spend0"], "children1": ["spend1"]})
+    df = pd.DataFrame(
+        {
+            "cell": ["secure / own", "foster / own", "all"],
+            "children0": [1, 30, 31],
+            "spend0": [300_000.0, 900_000.0, 1_200_000.0],
+            "children1": [12, 30, 42],
+            "spend1": [500_000.0, 950_000.0, 1_450_000.0],
+        }
+    )
+    g = gate(df, counts=["children0", "children1"], total_row="all", label_column="cell", linked={"children0": ["spend0"], "children1": ["spend1"]})
     assert g.frame.loc[0, "spend0"] == SUPPRESSED and g.frame.loc[0, "spend1"] == 500_000.0
 
 
@@ -83,10 +105,25 @@ def test_a_chart_refuses_a_raw_frame():
 def test_a_suppressed_point_is_left_out_of_the_chart_and_its_alt_text(monkeypatch):
     import matplotlib.pyplot as plt
 
-    rates = pd.DataFrame({"label": ["foster", "other"], "placements": [900, 95], "unplanned": [290, 3],
-                          "rate_per_100_years": [41.4, 18.0], "lower_95": [36.8, 6.6], "upper_95": [46.5, 39.1]})
-    fig = charts.interval_plot(gate(rates, counts=["placements", "unplanned"]), "t", label="label", estimate="rate_per_100_years",
-                               lower="lower_95", upper="upper_95", xlabel="x")
+    rates = pd.DataFrame(
+        {
+            "label": ["foster", "other"],
+            "placements": [900, 95],
+            "unplanned": [290, 3],
+            "rate_per_100_years": [41.4, 18.0],
+            "lower_95": [36.8, 6.6],
+            "upper_95": [46.5, 39.1],
+        }
+    )
+    fig = charts.interval_plot(
+        gate(rates, counts=["placements", "unplanned"]),
+        "t",
+        label="label",
+        estimate="rate_per_100_years",
+        lower="lower_95",
+        upper="upper_95",
+        xlabel="x",
+    )
     html = charts.figure_html(fig, "Dot-and-interval chart.", "caption")
     plt.close(fig)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["foster"]
@@ -97,8 +134,15 @@ def test_a_suppressed_point_is_left_out_of_the_chart_and_its_alt_text(monkeypatc
 def test_a_forecast_chart_leaves_out_a_forecast_of_fewer_than_five():
     import matplotlib.pyplot as plt
 
-    data = pd.DataFrame({"series": ["Recorded (synthetic)"] * 2 + ["Forecast (synthetic)"] * 2, "year": [2024, 2025, 2026, 2027],
-                         "mean": [6, 5, 4, 3], "lower": [np.nan, np.nan, 2, 1], "upper": [np.nan, np.nan, 7, 6]})
+    data = pd.DataFrame(
+        {
+            "series": ["Recorded (synthetic)"] * 2 + ["Forecast (synthetic)"] * 2,
+            "year": [2024, 2025, 2026, 2027],
+            "mean": [6, 5, 4, 3],
+            "lower": [np.nan, np.nan, 2, 1],
+            "upper": [np.nan, np.nan, 7, 6],
+        }
+    )
     fig = charts.forecast_lines(gate(data, counts=["mean", "lower", "upper"]), "t")
     line = fig.axes[0].get_lines()[1]
     plt.close(fig)
@@ -118,9 +162,14 @@ def test_cells_are_written_for_readers():
 
 
 def test_every_published_column_has_a_reader_label():
-    for raw, label in (("km_6m_pct", "Ended unplanned by 6 months, others censored (%)"), ("comparator_average", "Comparator average"),
-                       ("against_England", "Compared with England"), ("weeks0", "Placement-weeks, first year"),
-                       ("spend0", "Spend, first year (£)"), ("forecast_2030", "Forecast for 2030")):
+    for raw, label in (
+        ("km_6m_pct", "Ended unplanned by 6 months, others censored (%)"),
+        ("comparator_average", "Comparator average"),
+        ("against_England", "Compared with England"),
+        ("weeks0", "Placement-weeks, first year"),
+        ("spend0", "Spend, first year (£)"),
+        ("forecast_2030", "Forecast for 2030"),
+    ):
         assert column_label(raw) == label
     assert "_" not in column_label("some_new_column_pct")
 
@@ -138,11 +187,14 @@ def _folder(tmp_path, **context):
     return tmp_path
 
 
-@pytest.mark.parametrize("words", [
-    "3 children in children's homes now, 1 in the LA's own.",  # paper 04 key messages, Rutland
-    "5 children moved (2 are in such homes on 31 March 2025)",  # papers 03 and 04 scenario text
-    "Of them, 4 placements ended unplanned.",
-])
+@pytest.mark.parametrize(
+    "words",
+    [
+        "3 children in children's homes now, 1 in the LA's own.",  # paper 04 key messages, Rutland
+        "5 children moved (2 are in such homes on 31 March 2025)",  # papers 03 and 04 scenario text
+        "Of them, 4 placements ended unplanned.",
+    ],
+)
 def test_the_scan_finds_a_small_count_in_words(tmp_path, words):
     folder = _folder(tmp_path)
     (folder / "report.html").write_text(f"<html><body><p>{words}</p></body></html>")
@@ -150,8 +202,19 @@ def test_the_scan_finds_a_small_count_in_words(tmp_path, words):
     assert any("report.html: a count of 1 to 4 in words" in p for p in problems), problems
 
 
-@pytest.mark.parametrize("words", ["Counts of 1 to 4 are suppressed.", "1 in 5 children", "aged 1 to 4", "3 or more placements in the year",
-                                   "Page 1 of 3", "125 per 10,000 children", "fewer than 5 children", "rates 2.4 children"])
+@pytest.mark.parametrize(
+    "words",
+    [
+        "Counts of 1 to 4 are suppressed.",
+        "1 in 5 children",
+        "aged 1 to 4",
+        "3 or more placements in the year",
+        "Page 1 of 3",
+        "125 per 10,000 children",
+        "fewer than 5 children",
+        "rates 2.4 children",
+    ],
+)
 def test_the_scan_leaves_ordinary_words_alone(tmp_path, words):
     folder = _folder(tmp_path)
     (folder / "report.html").write_text(f"<html><body><p>{words}</p></body></html>")
@@ -193,8 +256,16 @@ def test_the_scan_finds_a_forecast_of_one_child_in_metrics(tmp_path):
 def _ungated(folder, name, frame, counts, **structure):
     """A table written to the workbook as if it had skipped the gate (the scan is the second line of defence)."""
     r = _report(folder)
-    r.tables.append(reporting.PublishedTable(name, name, frame, tuple(counts), "", {"derived": [c for c in frame.columns if c not in counts
-                                                                                                and frame[c].dtype.kind in "fi"], **structure}))
+    r.tables.append(
+        reporting.PublishedTable(
+            name,
+            name,
+            frame,
+            tuple(counts),
+            "",
+            {"derived": [c for c in frame.columns if c not in counts and frame[c].dtype.kind in "fi"], **structure},
+        )
+    )
     r.finish()
     return reporting.scan_outputs(folder)
 
@@ -219,11 +290,24 @@ def test_the_scan_finds_a_small_count_in_a_table_declared_without_counts(tmp_pat
 
 def test_tables_published_through_the_gate_pass_the_scan(tmp_path):
     r = _report(tmp_path, data="synthetic 903 (generated; not real children)")
-    r.table("gap", pd.DataFrame({"group": ["fostering", "children's home", "other", "all groups"], "children_now": [40, 3, 6, 49],
-                                 "in_own_provision_now": [30, 1, 0, 31]}),
-            title="gap", counts=["children_now", "in_own_provision_now"], total_row="all groups", label_column="group", show=False)
-    r.table("rates", pd.DataFrame({"group": ["UASC", "not UASC"], "placements": [4, 110], "observed_pct": [62.5, 36.4]}),
-            title="rates", counts=["placements"], show=False)
+    r.table(
+        "gap",
+        pd.DataFrame(
+            {"group": ["fostering", "children's home", "other", "all groups"], "children_now": [40, 3, 6, 49], "in_own_provision_now": [30, 1, 0, 31]}
+        ),
+        title="gap",
+        counts=["children_now", "in_own_provision_now"],
+        total_row="all groups",
+        label_column="group",
+        show=False,
+    )
+    r.table(
+        "rates",
+        pd.DataFrame({"group": ["UASC", "not UASC"], "placements": [4, 110], "observed_pct": [62.5, 36.4]}),
+        title="rates",
+        counts=["placements"],
+        show=False,
+    )
     r.finish()
     assert reporting.scan_outputs(tmp_path) == []
 
@@ -268,8 +352,15 @@ def test_power_matches_the_normal_formula_and_drives_the_verdict():
 def test_a_planted_cost_effect_the_model_dropped_is_reported_not_skipped():
     from analysis.papers.p03_costs import paper as cd
 
-    fit = cd.WithinFit(pd.DataFrame({"term": ["outside_la"], "label": ["Placed outside the LA boundary"], "estimate": [0.12], "se": [0.01]}),
-                       100, 50, pd.Series(dtype=float), [], ["disability_n2 does not vary and is left out"], 1.0)
+    fit = cd.WithinFit(
+        pd.DataFrame({"term": ["outside_la"], "label": ["Placed outside the LA boundary"], "estimate": [0.12], "se": [0.01]}),
+        100,
+        50,
+        pd.Series(dtype=float),
+        [],
+        ["disability_n2 does not vary and is left out"],
+        1.0,
+    )
     truth = {"cost_model": {"effects": {"outside_la": 0.12, "disability_n2": 0.25}}}
     t = cd.planted_cost_truth(fit, truth).set_index("effect")
     assert t.loc["outside_la", "recovered"] and not t.loc["disability_n2", "recovered"]
@@ -337,15 +428,21 @@ def test_the_scan_finds_small_counts_of_events_in_words(tmp_path, words):
     assert any("a count of 1 to 4 in words" in p for p in reporting.scan_outputs(folder))
 
 
-
 def test_the_packs_key_message_on_childrens_homes_never_writes_a_small_count():
     # Rutland: "3 children in children's homes now, 1 in the LA's own" beside a table showing c
     from analysis.papers.p04_sufficiency import paper as sufficiency
 
-    gap = pd.DataFrame({"group": ["fostering", "children's home", "supported", "other", "all groups"], "children_now": [20, 3, 6, 5, 34],
-                        "in_own_provision_now": [15, 1, 0, 0, 16], "forecast_2030": [22.0, 4.0, 6.0, 5.0, 37.0],
-                        "lower_95": [15.0, 1.0, 3.0, 2.0, 25.0], "upper_95": [30.0, 8.0, 10.0, 9.0, 49.0],
-                        "extra_places_needed_if_own_share_kept": [1.0, 0.0, 0.0, 0.0, 1.0]})
+    gap = pd.DataFrame(
+        {
+            "group": ["fostering", "children's home", "supported", "other", "all groups"],
+            "children_now": [20, 3, 6, 5, 34],
+            "in_own_provision_now": [15, 1, 0, 0, 16],
+            "forecast_2030": [22.0, 4.0, 6.0, 5.0, 37.0],
+            "lower_95": [15.0, 1.0, 3.0, 2.0, 25.0],
+            "upper_95": [30.0, 8.0, 10.0, 9.0, 49.0],
+            "extra_places_needed_if_own_share_kept": [1.0, 0.0, 0.0, 0.0, 1.0],
+        }
+    )
     settings = type("S", (), {"la_name": "Rutland", "source": "903"})()
     text = sufficiency.key_messages(settings, {}, None, None, None, gap, synthetic=True)
     assert "fewer than 5 children in children's homes now, fewer than 5 of them in the LA's own" in text

@@ -6,8 +6,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 import browser
 
 
@@ -35,8 +33,7 @@ def test_index_and_report_render_in_chromium(published, driver, tmp_path):
 
         driver.get(f"{base}/{report_link}")
         assert "Stockton-on-Tees" in driver.title
-        images = driver.execute_script(
-            "return Array.from(document.images).map(i => ({w: i.naturalWidth, alt: i.alt, done: i.complete}))")
+        images = driver.execute_script("return Array.from(document.images).map(i => ({w: i.naturalWidth, alt: i.alt, done: i.complete}))")
         assert len(images) >= 4, "trend, funnel, ranking and placement-mix charts"
         assert all(i["done"] and i["w"] > 300 for i in images), images
         assert all(len(i["alt"]) > 40 for i in images), "every chart has alt text"

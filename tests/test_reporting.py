@@ -71,8 +71,7 @@ def _clean(tmp_path):
     r = _report(tmp_path)
     r.table("t", pd.DataFrame({"group": ["a", "b"], "children": [10, 20]}), title="t", counts=["children"], show=False)
     r.finish()
-    (tmp_path / "report.html").write_text("<html><body><p>125 per 10,000 in 2025</p>"
-                                          "<img src='data:image/png;base64,SW1AAA1AA2BB'></body></html>")
+    (tmp_path / "report.html").write_text("<html><body><p>125 per 10,000 in 2025</p><img src='data:image/png;base64,SW1AAA1AA2BB'></body></html>")
     return tmp_path
 
 

@@ -7,33 +7,36 @@ import time
 import nbformat
 import pandas as pd
 import pytest
+from conftest import make_run_project
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from analysis import cli
-from analysis.report import reporting
-from analysis.run import runner
 from analysis.config import KERNEL_NAME
 from analysis.config import paths as make_paths
 from analysis.errors import AnalysisError, RunLockedError
-from conftest import make_run_project
+from analysis.report import reporting
+from analysis.run import runner
 
-FAKE_BODY = '''import os
+FAKE_BODY = """import os
 from analysis.report import reporting
 report = reporting.Report(paper="{pid}", title="Fake {pid}", output_dir=output_dir, context={{"la_code": la_code}})
 if os.environ.get("FAKE_FAIL") == "{pid}":
     raise ValueError("planted failure")
 report.table("t", __import__("pandas").DataFrame({{"x": [1.5]}}), title="t", show=False)
 report.metric("answer", 42)
-report.finish()'''
+report.finish()"""
 
 
 def fake_paper(folder, pid: str, *, default: bool = True, inputs=("la_lookup",), after=()):
     params = new_code_cell('la_code: str = "E06000004"  # LA\noutput_dir: str = ""  # set by the runner')
     params.metadata["tags"] = ["parameters"]
-    nb = new_notebook(cells=[new_markdown_cell(f"# Fake paper {pid}"), params, new_code_cell(FAKE_BODY.format(pid=pid))],
-                      metadata={"kernelspec": {"name": KERNEL_NAME, "display_name": "x", "language": "python"},
-                                "analysis": {"paper": pid, "title": f"Fake {pid}", "default": default, "inputs": list(inputs),
-                                             "after": list(after)}})
+    nb = new_notebook(
+        cells=[new_markdown_cell(f"# Fake paper {pid}"), params, new_code_cell(FAKE_BODY.format(pid=pid))],
+        metadata={
+            "kernelspec": {"name": KERNEL_NAME, "display_name": "x", "language": "python"},
+            "analysis": {"paper": pid, "title": f"Fake {pid}", "default": default, "inputs": list(inputs), "after": list(after)},
+        },
+    )
     nbformat.write(nb, folder / f"{pid}_fake_{pid}.ipynb")
 
 
@@ -64,11 +67,16 @@ def test_papers_are_chosen_by_number_or_name(built, tmp_path):
         runner.select_papers(p, ["07"])
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("last_year=2024", ("last_year", 2024)), ("comparator=region", ("comparator", "region")),
-    ("comparator_codes=[E06000001, E06000005]", ("comparator_codes", ["E06000001", "E06000005"])),
-    ("flag=true", ("flag", True)), ("name=", ("name", "")),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("last_year=2024", ("last_year", 2024)),
+        ("comparator=region", ("comparator", "region")),
+        ("comparator_codes=[E06000001, E06000005]", ("comparator_codes", ["E06000001", "E06000005"])),
+        ("flag=true", ("flag", True)),
+        ("name=", ("name", "")),
+    ],
+)
 def test_param_values_are_read_as_yaml(text, expected):
     assert runner.parse_param(text) == expected
 
@@ -200,6 +208,7 @@ def test_refresh_reruns_only_what_changed(fake_project):
     pd.read_parquet(pop).iloc[::-1].to_parquet(pop, index=False)
     # as an ingest writes it: with its checksum recorded (a table changed by hand is refused as damaged)
     from analysis.io.ingest import STAMP, output_checksums
+
     stamp = json.loads((p.processed_public / STAMP).read_text())
     (p.processed_public / STAMP).write_text(json.dumps({**stamp, "outputs": output_checksums(p.processed_public)}))
     assert runner.refresh(p, papers, progress=quiet) == 0
@@ -248,6 +257,7 @@ def test_child_level_papers_are_skipped_for_las_without_903_data(built, project_
     assert notes == ["skipped 02 for Hartlepool: it needs the LA's own 903 data, and this project's 903 data is for E06000004"]
 
 
+@pytest.mark.slow
 def test_the_pack_runs_after_its_papers_and_reads_their_results_from_the_same_run(built, project_903, tmp_path, monkeypatch):
     from analysis.papers.p04_sufficiency import paper as sufficiency
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.stats import forecast as fc
 from analysis.papers.p04_sufficiency import published_model as fp
 from analysis.papers.p04_sufficiency import scenarios as scn
 from analysis.papers.params import ParameterError
+from analysis.stats import forecast as fc
 
 CH, FO, SU, OT = (fc.GROUPS.index(g) for g in ("children's home", "fostering", "supported", "other"))
 
@@ -36,8 +36,11 @@ def _rates():
 def test_a_scenario_file_changes_the_rates_as_worked_by_hand(tmp_path):
     (tmp_path / "s.yaml").write_text(YAML)
     scenarios, costs = scn.load(tmp_path / "s.yaml")
-    assert [s.name for s in scenarios] == ["Fewer teenage entries, faster exits from homes", "Two more UASC a month",
-                                           "Half the moves from fostering into homes go to other placements"]
+    assert [s.name for s in scenarios] == [
+        "Fewer teenage entries, faster exits from homes",
+        "Two more UASC a month",
+        "Half the moves from fostering into homes go to other placements",
+    ]
     assert costs == {"private_childrens_home": 7000.0}
     r = _rates()
     a = scn.rates_function(scenarios[0])(r)
@@ -89,15 +92,18 @@ def test_published_unit_costs_are_uprated_by_the_stated_index():
     assert own.at["ifa_fostering", "weekly"] == 1100 and own.at["ifa_fostering", "basis"].startswith("the LA's own")
 
 
-@pytest.mark.parametrize("text,message", [
-    ("scenarios:\n  - name: x\n    entries: [{band: teens, change_pct: 5}]\n", "band 'teens' should be 'all' or one of 0 to 4"),
-    ("scenarios:\n  - name: x\n    exits: [{group: foster, change_pct: 5}]\n", "group 'foster' should be 'all' or one of fostering"),
-    ("scenarios:\n  - name: x\n    arrivals: []\n", "unknown lever(s) arrivals"),
-    ("scenarios:\n  - name: x\n    moves: [{from: fostering, change_pct: -5}]\n", "a moves lever needs 'to'"),
-    ("scenarios:\n  - name: x\n    entries: [{change_pct: lots}]\n", "needs a number 'change_pct'"),
-    ("unit_costs: {castle: 5}\n", "unknown placement type(s) in unit_costs: castle"),
-    ("scenarios: [\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("scenarios:\n  - name: x\n    entries: [{band: teens, change_pct: 5}]\n", "band 'teens' should be 'all' or one of 0 to 4"),
+        ("scenarios:\n  - name: x\n    exits: [{group: foster, change_pct: 5}]\n", "group 'foster' should be 'all' or one of fostering"),
+        ("scenarios:\n  - name: x\n    arrivals: []\n", "unknown lever(s) arrivals"),
+        ("scenarios:\n  - name: x\n    moves: [{from: fostering, change_pct: -5}]\n", "a moves lever needs 'to'"),
+        ("scenarios:\n  - name: x\n    entries: [{change_pct: lots}]\n", "needs a number 'change_pct'"),
+        ("unit_costs: {castle: 5}\n", "unknown placement type(s) in unit_costs: castle"),
+        ("scenarios: [\n", "not valid YAML"),
+    ],
+)
 def test_a_bad_scenario_file_gets_one_clear_error(tmp_path, text, message):
     (tmp_path / "bad.yaml").write_text(text)
     with pytest.raises(ParameterError, match=message.replace("(", r"\(").replace(")", r"\)")) as e:
@@ -109,9 +115,21 @@ def _history():
     """A small published history: 100 children each March, 40 entries and 40 leaving a year."""
     rows = []
     for y in range(2019, 2026):
-        rows.append({"year": y, "fostering": 70.0, "children's home": 20.0, "supported": 10.0, "other": 0.0,
-                     "band: 0 to 4": 25.0, "band: 5 to 9": 25.0, "band: 10 to 15": 25.0, "band: 16 and 17": 25.0,
-                     "starts": 40.0, "ceased": 40.0})
+        rows.append(
+            {
+                "year": y,
+                "fostering": 70.0,
+                "children's home": 20.0,
+                "supported": 10.0,
+                "other": 0.0,
+                "band: 0 to 4": 25.0,
+                "band: 5 to 9": 25.0,
+                "band: 10 to 15": 25.0,
+                "band: 16 and 17": 25.0,
+                "starts": 40.0,
+                "ceased": 40.0,
+            }
+        )
     return pd.DataFrame(rows).set_index("year")
 
 
@@ -132,11 +150,15 @@ def test_the_published_model_by_hand():
 
 def test_levers_become_the_published_models_by_hand():
     h = _history()
-    levers = {"entries": [{"band": "10 to 15", "group": "all", "change_pct": -40}],
-              "exits": [{"band": "all", "group": "children's home", "change_pct": 50}],
-              "entry_numbers": [{"band": "16 and 17", "group": "supported", "per_year": 12}],
-              "moves": [{"band": "all", "from": "all", "to": "children's home", "change_pct": -30, "instead": "fostering"},
-                        {"band": "all", "from": "all", "to": "supported", "change_pct": 10}]}
+    levers = {
+        "entries": [{"band": "10 to 15", "group": "all", "change_pct": -40}],
+        "exits": [{"band": "all", "group": "children's home", "change_pct": 50}],
+        "entry_numbers": [{"band": "16 and 17", "group": "supported", "per_year": 12}],
+        "moves": [
+            {"band": "all", "from": "all", "to": "children's home", "change_pct": -30, "instead": "fostering"},
+            {"band": "all", "from": "all", "to": "supported", "change_pct": 10},
+        ],
+    }
     out, skipped = fp.levers_for(levers, h, 2025)
     assert out["entries_pct"] == pytest.approx(-40 * 0.25)  # a quarter of the children are 10 to 15
     assert out["exits_pct"] == pytest.approx(50 * 0.20)  # a fifth are in children's homes

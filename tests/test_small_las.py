@@ -11,16 +11,19 @@ import os
 import re
 import shutil
 
+import browser
 import pandas as pd
 import pytest
+from conftest import make_project
 
-import browser
-from analysis.report import reporting
-from analysis.run import runner
 from analysis.config import paths as make_paths
+from analysis.report import reporting
 from analysis.report.disclosure import SUPPRESSED
 from analysis.report.labels import COLUMN_LABELS
-from conftest import make_project
+from analysis.run import runner
+
+#: whole runs of every paper for the two smallest LAs: the slow tier (make test-all; CI)
+pytestmark = pytest.mark.slow
 
 SMALL_LAS = {"E06000017": "Rutland", "E06000053": "Isles of Scilly"}
 PAPERS = ("01_compare_local_authorities", "02_placement_breakdown", "03_placement_costs", "04_sufficiency_pack")
@@ -140,7 +143,8 @@ def test_reports_read_plainly_in_chromium(small_la, driver):
             tables = driver.execute_script(
                 "return Array.from(document.querySelectorAll('table.published')).map(t => ({"
                 "head: Array.from(t.querySelectorAll('thead th')).map(h => h.innerText.trim()),"
-                "rows: Array.from(t.querySelectorAll('tbody tr')).map(r => Array.from(r.children).map(c => c.innerText.trim()))}))")
+                "rows: Array.from(t.querySelectorAll('tbody tr')).map(r => Array.from(r.children).map(c => c.innerText.trim()))}))"
+            )
             counts = set()
             meta = json.loads((_folder(p, code, paper) / "metrics.json").read_text())
             for t in meta["tables"].values():
@@ -152,7 +156,8 @@ def test_reports_read_plainly_in_chromium(small_la, driver):
                         assert not [r[i] for r in t["rows"] if COUNT_WITH_DECIMALS.match(r[i])], (paper, h)
             if paper != PAPERS[0]:
                 banner = driver.execute_script(
-                    "const b = document.querySelector('.synthetic-banner'); return b && b.getBoundingClientRect().top < 200 ? b.innerText : null")
+                    "const b = document.querySelector('.synthetic-banner'); return b && b.getBoundingClientRect().top < 200 ? b.innerText : null"
+                )
                 assert banner and "SYNTHETIC DATA" in banner, paper
             assert browser.page_errors(driver) == []
 

@@ -2,10 +2,10 @@
 
 import pandas as pd
 import pytest
-
-from analysis.io import ssda903
-from analysis.errors import InputError
 from conftest import write_csv
+
+from analysis.errors import InputError
+from analysis.io import ssda903
 
 HEADER = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n"
 EPISODES = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n"
@@ -49,7 +49,10 @@ def test_bom_windows_1252_case_spaces_blank_lines_extra_columns_and_semicolons(t
     text = "\ufeff child , Sex ,DOB,ETHNIC,UPN,MOTHER,MC_DOB, Notes\n\nA1,M,01/06/2012,WBRI,,,,Zoë\n\n"
     (d).mkdir(parents=True)
     (d / "header.csv").write_bytes(text.replace("\ufeff", "").encode("cp1252"))
-    write_csv(d / "episodes.csv", EPISODES.replace(",", ";") + GOOD_EPISODES[1].replace(",", ";").replace("10/08/2024", "01/05/2024").replace(";P;", ";S;") + "\n")
+    write_csv(
+        d / "episodes.csv",
+        EPISODES.replace(",", ";") + GOOD_EPISODES[1].replace(",", ";").replace("10/08/2024", "01/05/2024").replace(";P;", ";S;") + "\n",
+    )
     v = ssda903.read_returns(tmp_path)
     assert v.tables["header"]["CHILD"].tolist() == ["A1"]
     notes = " ".join(f["notes"] for f in v.files)
@@ -71,16 +74,19 @@ def test_xlsx_returns_are_read_sheet_by_sheet(tmp_path):
     assert v.tables["episodes"]["_file"].iloc[0].endswith("return.xlsx[Episodes]")
 
 
-@pytest.mark.parametrize("row,column,reason", [
-    ("A1,31/02/2025,S,C2,N1,U6,PR1,,,,,,", "DECOM", "not a date"),
-    ("A1,01/05/2024,S,C2,N1,U6,PR1,01/04/2024,E8,,,,", "DEC", "before it starts"),
-    ("A1,01/05/2024,S,C9,N1,U6,PR1,,,,,,", "LS", "not a valid code"),
-    ("A1,01/05/2024,S,C2,N1,P2,PR4,,,,,,", "PLACE", "not valid for an episode starting"),
-    ("A1,01/05/2024,S,C2,N1,U6,PR1,01/06/2024,X1,BORED,,,", "REASON_PLACE_CHANGE", "not a valid code"),
-    ("A1,01/05/2026,S,C2,N1,U6,PR1,,,,,,", "DECOM", "after the end of the collection year"),
-    ("A1,01/05/2011,S,C2,N1,U6,PR1,01/06/2011,E8,,,,", "DECOM", "before the child's date of birth"),
-    ("ZZ,01/05/2024,S,C2,N1,U6,PR1,,,,,,", "CHILD", "no header row"),
-])
+@pytest.mark.parametrize(
+    "row,column,reason",
+    [
+        ("A1,31/02/2025,S,C2,N1,U6,PR1,,,,,,", "DECOM", "not a date"),
+        ("A1,01/05/2024,S,C2,N1,U6,PR1,01/04/2024,E8,,,,", "DEC", "before it starts"),
+        ("A1,01/05/2024,S,C9,N1,U6,PR1,,,,,,", "LS", "not a valid code"),
+        ("A1,01/05/2024,S,C2,N1,P2,PR4,,,,,,", "PLACE", "not valid for an episode starting"),
+        ("A1,01/05/2024,S,C2,N1,U6,PR1,01/06/2024,X1,BORED,,,", "REASON_PLACE_CHANGE", "not a valid code"),
+        ("A1,01/05/2026,S,C2,N1,U6,PR1,,,,,,", "DECOM", "after the end of the collection year"),
+        ("A1,01/05/2011,S,C2,N1,U6,PR1,01/06/2011,E8,,,,", "DECOM", "before the child's date of birth"),
+        ("ZZ,01/05/2024,S,C2,N1,U6,PR1,,,,,,", "CHILD", "no header row"),
+    ],
+)
 def test_bad_episode_rows_are_set_aside_with_file_row_column_and_reason(tmp_path, row, column, reason):
     v = ssda903.read_returns(_return(tmp_path, GOOD_HEADER, [row, GOOD_EPISODES[2]]).parent)
     aside = v.set_aside
@@ -121,7 +127,7 @@ def test_duplicates_and_overlaps(tmp_path):
     rows = [
         "A1,01/05/2024,S,C2,N1,U6,PR1,10/08/2024,X1,CREQB,,,",
         "A1,01/05/2024,S,C2,N1,U6,PR1,10/08/2024,X1,CREQB,,,",  # exact duplicate
-        "A1,01/08/2024,P,C2,N1,K2,PR4,,,,,,",                   # starts before the first ends
+        "A1,01/08/2024,P,C2,N1,K2,PR4,,,,,,",  # starts before the first ends
     ]
     v = ssda903.read_returns(_return(tmp_path, GOOD_HEADER, rows).parent)
     reasons = dict(zip(v.set_aside["row"], v.set_aside["reason"]))
@@ -211,13 +217,16 @@ def test_the_fast_reader_gives_what_the_careful_reader_gives(tmp_path, monkeypat
     assert fast_notes == careful_notes
 
 
-@pytest.mark.parametrize("body", [
-    HEADER + GOOD_HEADER[0] + "\n\n" + GOOD_HEADER[1] + "\n",   # a blank line before later rows: line numbers would slip
-    HEADER.replace("\n", "\r") + GOOD_HEADER[0] + "\r",         # old Mac line breaks
-    HEADER + GOOD_HEADER[0] + ",surplus\n",                     # a row wider than the header
-    "CHILD,CHILD,SEX,DOB,ETHNIC\nA1,A1,M,01/06/2012,WBRI\n",     # repeated column names
-    "\n" + HEADER + GOOD_HEADER[0] + "\n",                      # blank lines before the header
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        HEADER + GOOD_HEADER[0] + "\n\n" + GOOD_HEADER[1] + "\n",  # a blank line before later rows: line numbers would slip
+        HEADER.replace("\n", "\r") + GOOD_HEADER[0] + "\r",  # old Mac line breaks
+        HEADER + GOOD_HEADER[0] + ",surplus\n",  # a row wider than the header
+        "CHILD,CHILD,SEX,DOB,ETHNIC\nA1,A1,M,01/06/2012,WBRI\n",  # repeated column names
+        "\n" + HEADER + GOOD_HEADER[0] + "\n",  # blank lines before the header
+    ],
+)
 def test_files_that_are_not_plain_take_the_careful_reader(body):
     assert ssda903._read_csv_fast(body) is None
 
@@ -242,10 +251,21 @@ def test_reasons_quote_the_failing_value():
 def test_stitching_many_children_keeps_each_childs_latest_rows_in_order(tmp_path):
     header = ["B2,M,01/06/2012,WBRI,,,", "A1,F,15/01/2018,MWBC,,,", "C3,M,01/01/2015,WBRI,,,"]
     numeric_sex = [h.replace(",M,", ",1,").replace(",F,", ",2,") for h in header]  # SEX was 1/2 until 2023-24
-    _return(tmp_path, numeric_sex, ["C3,01/05/2023,S,C2,N1,U6,PR1,,,,,,", "B2,01/06/2023,S,C2,N1,U6,PR1,,,,,,",
-                                    "A1,01/07/2023,S,C2,N1,U6,PR1,,,,,,"], year="2023-24")
-    _return(tmp_path, header, ["B2,01/06/2023,S,C2,N1,U6,PR1,01/09/2024,E8,,,,", "A1,01/07/2023,S,C2,N1,U6,PR1,01/08/2024,X1,CREQB,,,",
-                               "A1,01/08/2024,P,C2,N1,K2,PR4,,,,,,"])
+    _return(
+        tmp_path,
+        numeric_sex,
+        ["C3,01/05/2023,S,C2,N1,U6,PR1,,,,,,", "B2,01/06/2023,S,C2,N1,U6,PR1,,,,,,", "A1,01/07/2023,S,C2,N1,U6,PR1,,,,,,"],
+        year="2023-24",
+    )
+    _return(
+        tmp_path,
+        header,
+        [
+            "B2,01/06/2023,S,C2,N1,U6,PR1,01/09/2024,E8,,,,",
+            "A1,01/07/2023,S,C2,N1,U6,PR1,01/08/2024,X1,CREQB,,,",
+            "A1,01/08/2024,P,C2,N1,K2,PR4,,,,,,",
+        ],
+    )
     eps = ssda903.stitch(ssda903.read_returns(tmp_path))["episodes"]
     assert eps[["CHILD", "DECOM", "DEC", "REC", "collection_year", "closed_by_stitch"]].values.tolist() == [
         ["A1", "01/07/2023", "01/08/2024", "X1", 2025, False],
@@ -257,11 +277,14 @@ def test_stitching_many_children_keeps_each_childs_latest_rows_in_order(tmp_path
 
 def test_a_repeated_row_in_another_table_is_set_aside_once(tmp_path):
     d = _return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
-    write_csv(d / "missing.csv", "CHILD,DOB,MISSING,MIS_START,MIS_END\n"
-              "A1,01/06/2012,M,01/06/2024,02/06/2024\n"
-              "A1,01/06/2012,M,05/06/2024,06/06/2024\n"   # same child, another episode: kept
-              "A1,01/06/2012,M,01/06/2024,02/06/2024\n"   # exact repeat of row 2
-              "A2,15/01/2018,A,01/06/2024,02/06/2024\n")
+    write_csv(
+        d / "missing.csv",
+        "CHILD,DOB,MISSING,MIS_START,MIS_END\n"
+        "A1,01/06/2012,M,01/06/2024,02/06/2024\n"
+        "A1,01/06/2012,M,05/06/2024,06/06/2024\n"  # same child, another episode: kept
+        "A1,01/06/2012,M,01/06/2024,02/06/2024\n"  # exact repeat of row 2
+        "A2,15/01/2018,A,01/06/2024,02/06/2024\n",
+    )
     v = ssda903.read_returns(d.parent)
     aside = v.set_aside[v.set_aside["table"] == "missing"]
     assert aside[["row", "reason"]].values.tolist() == [[4, "duplicate row"]]

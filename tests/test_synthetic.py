@@ -8,13 +8,12 @@ import sys
 
 import pandas as pd
 import pytest
-
-from analysis.io import ingest903
-from analysis.io import stock
-from analysis.synth import synthetic
-from analysis.io import published_counts as synthetic_targets
-from analysis.config import paths as make_paths
 from conftest import make_project
+
+from analysis.config import paths as make_paths
+from analysis.io import ingest903, stock
+from analysis.io import published_counts as synthetic_targets
+from analysis.synth import synthetic
 
 #: stated tolerances: synthetic against published, year to 31 March 2025
 TOLERANCE = {"cla_31_march_rel": 0.03, "three_plus_pp": 2.5, "outside_pp": 6.0, "over20_pp": 4.0, "foster_pp": 8.0}
@@ -35,8 +34,12 @@ def _ingest(p, folder):
 
 
 def _published(la_indicators, code, indicator, measure, year=2025):
-    s = la_indicators[(la_indicators["area_code"] == code) & (la_indicators["indicator"] == indicator)
-                      & (la_indicators["measure"] == measure) & (la_indicators["year"] == year)]["value"]
+    s = la_indicators[
+        (la_indicators["area_code"] == code)
+        & (la_indicators["indicator"] == indicator)
+        & (la_indicators["measure"] == measure)
+        & (la_indicators["year"] == year)
+    ]["value"]
     return float(s.iloc[0])
 
 
@@ -72,8 +75,10 @@ def test_synthetic_903_matches_every_published_figure(project, la_indicators, fo
     assert report["rows_set_aside"] == 0
     # the only rules the project's checks flag are those DfE's own tables count: a provider not reported,
     # and no postcode (distance not known)
-    assert {r["rule"] for r in report["rules"]} <= {"placement provider is blank: kept, provider counted as not reported",
-                                                    "DfE rule 392b: Child is looked after but no postcodes are recorded. Kept."}
+    assert {r["rule"] for r in report["rules"]} <= {
+        "placement provider is blank: kept, provider counted as not reported",
+        "DfE rule 392b: Child is looked after but no postcodes are recorded. Kept.",
+    }
     m = tables["measures"].set_index("year").loc[2025]
     three_plus = _published(la_indicators, code, "placements_3plus_year", "percent")
     if three_plus == three_plus:  # (suppressed for the smallest LAs)
@@ -114,8 +119,11 @@ def test_stock_at_31_march_equals_a_count_straight_from_the_raw_files(four):
         for year in YEARS:
             sub = folder / f"{year - 1}-{str(year)[2:]}" if year > 2015 else folder / "2015-16"
             end = datetime(year, 3, 31)
-            rows = [r for r in csv.DictReader(open(sub / "episodes.csv")) if d(r["DECOM"]) <= end
-                    and (not r["DEC"] or d(r["DEC"]) > end) and r["LS"] not in ("V3", "V4")]
+            rows = [
+                r
+                for r in csv.DictReader(open(sub / "episodes.csv"))
+                if d(r["DECOM"]) <= end and (not r["DEC"] or d(r["DEC"]) > end) and r["LS"] not in ("V3", "V4")
+            ]
             assert len({r["CHILD"] for r in rows}) == len(rows)
             assert counted[(year, "count", "looked_after_31_march")] == len(rows), (code, year)
             foster = Counter(r["PLACE"][0] for r in rows)["U"]
@@ -179,6 +187,7 @@ def test_upn_check_letter():
     assert synthetic.upn("000000000002")[0] == synthetic.UPN_LETTERS[(2 * 13) % 23]
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_bytes(project, tmp_path):
     def digest(folder):
         h = hashlib.sha256()
@@ -190,10 +199,11 @@ def test_the_same_seed_gives_the_same_bytes(project, tmp_path):
 
     a = synthetic.generate(project, "E06000017", 5, tmp_path / "a", calibrate=False)  # Rutland: small
     # the same seed in another process, with another string-hash seed: nothing may depend on set order
-    script = ("import sys; from pathlib import Path; from analysis.synth import synthetic; from analysis.config import paths; "
-              "synthetic.generate(paths(sys.argv[1]), 'E06000017', 5, Path(sys.argv[2]), calibrate=False)")
-    subprocess.run([sys.executable, "-c", script, str(project.root), str(tmp_path / "b")], check=True,
-                   env={**os.environ, "PYTHONHASHSEED": "12345"})
+    script = (
+        "import sys; from pathlib import Path; from analysis.synth import synthetic; from analysis.config import paths; "
+        "synthetic.generate(paths(sys.argv[1]), 'E06000017', 5, Path(sys.argv[2]), calibrate=False)"
+    )
+    subprocess.run([sys.executable, "-c", script, str(project.root), str(tmp_path / "b")], check=True, env={**os.environ, "PYTHONHASHSEED": "12345"})
     synthetic.generate(project, "E06000017", 6, tmp_path / "c", calibrate=False)
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     assert digest(tmp_path / "a") != digest(tmp_path / "c")
@@ -230,13 +240,15 @@ def test_processed_903_tables_hold_no_personal_data(project, tmp_path, monkeypat
 
 
 def test_cli_validate_reports_and_exits_2_when_nothing_usable(tmp_path, capsys):
-    from analysis import cli
-
     from conftest import write_csv
 
+    from analysis import cli
+
     write_csv(tmp_path / "2024-25" / "header.csv", "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\nA1,X,01/01/2015,WBRI,,,\n")
-    write_csv(tmp_path / "2024-25" / "episodes.csv",
-              "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\nA1,01/05/2024,S,C2,N1,U6,PR1,,,,,,\n")
+    write_csv(
+        tmp_path / "2024-25" / "episodes.csv",
+        "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\nA1,01/05/2024,S,C2,N1,U6,PR1,,,,,,\n",
+    )
     assert cli.main(["validate", str(tmp_path)]) == 2
     out = capsys.readouterr()
     assert "row 2, column SEX: SEX is not a 2025 code" in out.out
@@ -244,6 +256,7 @@ def test_cli_validate_reports_and_exits_2_when_nothing_usable(tmp_path, capsys):
     assert "error: nothing usable in episodes: 1 row(s) read from" in out.err
 
 
+@pytest.mark.slow
 def test_the_903_ingest_reruns_only_when_returns_code_key_or_postcode_data_change(built, tmp_path, monkeypatch):
     import shutil
 

@@ -11,7 +11,7 @@ import logging
 import sys
 
 from analysis import __version__
-from analysis.config import DEFAULT_LA_CODE, paths
+from analysis.config import CELL_TIMEOUT, DEFAULT_LA_CODE, paths
 from analysis.errors import AnalysisError, RunLockedError
 
 EXIT_FAILED = 1
@@ -47,9 +47,11 @@ def _cmd_ingest_903(p, *, force: bool = False) -> None:
         print("903 tables are up to date with data/raw/ssda903/; nothing rewritten.")
     else:
         r = result.report
-        print(f"Built {result.out_dir.relative_to(p.root)}/ for {r['la_code']}: {r['children']:,} children, {r['placements']:,} placements, "
-              f"{r['periods']:,} periods of care ({', '.join(map(str, r['collection_years'][:1] + r['collection_years'][-1:]))}); "
-              f"{r['rows_set_aside']} row(s) set aside, {r['warnings']} warning(s); see {(result.out_dir / 'ingest_report.md').relative_to(p.root)}.")
+        print(
+            f"Built {result.out_dir.relative_to(p.root)}/ for {r['la_code']}: {r['children']:,} children, {r['placements']:,} placements, "
+            f"{r['periods']:,} periods of care ({', '.join(map(str, r['collection_years'][:1] + r['collection_years'][-1:]))}); "
+            f"{r['rows_set_aside']} row(s) set aside, {r['warnings']} warning(s); see {(result.out_dir / 'ingest_report.md').relative_to(p.root)}."
+        )
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -69,7 +71,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         for r in v.set_aside.head(20).itertuples():
             print(f"  {r.file}, row {r.row}, column {r.column}: {r.reason}")
     if not v.warnings.empty:
-        print(f"{len(v.warnings)} warning(s) on rows kept, e.g. {v.warnings['file'].iloc[0]}, row {v.warnings['row'].iloc[0]}: {v.warnings['reason'].iloc[0]}")
+        print(
+            f"{len(v.warnings)} warning(s) on rows kept, e.g. {v.warnings['file'].iloc[0]}, row {v.warnings['row'].iloc[0]}: {v.warnings['reason'].iloc[0]}"
+        )
     conflicts = conflicting_dobs(v)
     if conflicts:
         print(f"warning: {conflicts} child(ren) have a different date of birth in different years' returns; the latest return's is used")
@@ -118,10 +122,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     else:
         truth = generate(p, args.la, args.seed, out, costs_dir=costs)
     cal = next(c for c in truth["calibration"] if c.get("chosen"))  # the run written
-    print(f"Wrote a synthetic 903 for {truth['la_name']} ({truth['la_code']}), seed {args.seed}: {truth['children']:,} children, "
-          f"collection years {truth['collection_years'][0]}-{truth['collection_years'][1]}, to {out}. "
-          f"3+ placements {cal['three_plus']:.1%} (published {truth['targets']['three_plus']:.0%}), outside the LA {cal['outside']:.0%} "
-          f"(published {truth['targets']['outside']:.0%}). Planted effects: {out / 'truth.json'}.")
+    print(
+        f"Wrote a synthetic 903 for {truth['la_name']} ({truth['la_code']}), seed {args.seed}: {truth['children']:,} children, "
+        f"collection years {truth['collection_years'][0]}-{truth['collection_years'][1]}, to {out}. "
+        f"3+ placements {cal['three_plus']:.1%} (published {truth['targets']['three_plus']:.0%}), outside the LA {cal['outside']:.0%} "
+        f"(published {truth['targets']['outside']:.0%}). Planted effects: {out / 'truth.json'}."
+    )
     return 0
 
 
@@ -198,11 +204,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if reserved in parameters:
             raise AnalysisError(f"--param {reserved} is set by the runner; use --la for the LA")
     las = resolve_las(p, args.la, args.all_las)
-    result = run(p, papers, las, parameters, workers=args.workers, timeout=args.timeout,
-                 command="analysis run " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["run"] else "analysis run")
+    result = run(
+        p,
+        papers,
+        las,
+        parameters,
+        workers=args.workers,
+        timeout=args.timeout,
+        command="analysis run " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["run"] else "analysis run",
+    )
     if result.failed:
-        print(f"{len(result.failed)} of {len(result.records)} report(s) failed; the previous good reports stay in reports/latest/. "
-              f"See reports/index.html.", file=sys.stderr)
+        print(
+            f"{len(result.failed)} of {len(result.records)} report(s) failed; the previous good reports stay in reports/latest/. "
+            f"See reports/index.html.",
+            file=sys.stderr,
+        )
     return result.exit_code
 
 
@@ -226,8 +242,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="analysis",
-        description="Evidence for planning homes for children in care: ingest published and local "
-        "data, and build the papers.",
+        description="Evidence for planning homes for children in care: ingest published and local data, and build the papers.",
     )
     parser.add_argument("--version", action="version", version=f"analysis {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -251,8 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(file, row, column, reason) and warnings. Writes nothing. Exit 2 if no usable header or episodes remain.",
     )
     p_val.add_argument("path", help="folder of returns (one sub-folder per year, e.g. 2024-25/) or one file")
-    p_val.add_argument("--year-from", choices=("dates", "name"), default="dates",
-                       help="where a folder or file name and the episode dates disagree on the collection year, which wins (default: dates)")
+    p_val.add_argument(
+        "--year-from",
+        choices=("dates", "name"),
+        default="dates",
+        help="where a folder or file name and the episode dates disagree on the collection year, which wins (default: dates)",
+    )
     p_val.set_defaults(func=_cmd_validate)
 
     p_syn = sub.add_parser(
@@ -266,9 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_syn.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p_syn.add_argument("--out", help="output folder (default data/raw/ssda903; costs then go to data/raw/costs)")
     p_syn.add_argument("--if-missing", action="store_true", help="do nothing if the folder already holds 903 data")
-    p_syn.add_argument("--messy", type=float, metavar="RATE",
-                       help="write a messy copy instead: the faults real returns have, in this share of the rows each can "
-                       "apply to (0 to 0.5), each listed in faults.json")
+    p_syn.add_argument(
+        "--messy",
+        type=float,
+        metavar="RATE",
+        help="write a messy copy instead: the faults real returns have, in this share of the rows each can "
+        "apply to (0 to 0.5), each listed in faults.json",
+    )
     p_syn.set_defaults(func=_cmd_synth)
 
     p_check = sub.add_parser(
@@ -292,8 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_sum = sub.add_parser(
         "summary",
         help="print an LA's latest headline figures beside its region and England",
-        description="A quick check of the processed data: latest published values for an LA, its "
-        "region and England. Needs `analysis ingest` first.",
+        description="A quick check of the processed data: latest published values for an LA, its region and England. Needs `analysis ingest` first.",
     )
     p_sum.add_argument("--la", default=DEFAULT_LA_CODE, help=f"LA code or name (default {DEFAULT_LA_CODE}, Stockton-on-Tees)")
     p_sum.set_defaults(func=_cmd_summary)
@@ -313,9 +335,16 @@ def build_parser() -> argparse.ArgumentParser:
         "reports/latest/, and the exit status is 1.",
     )
     add_targets(p_run)
-    p_run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                       help="notebook parameter (value read as YAML: 2024, region, [E06000001, E06000002])")
-    p_run.add_argument("--timeout", type=int, default=600, metavar="S", help="time limit per notebook cell, seconds (default 600)")
+    p_run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="notebook parameter (value read as YAML: 2024, region, [E06000001, E06000002])",
+    )
+    p_run.add_argument(
+        "--timeout", type=int, default=CELL_TIMEOUT, metavar="S", help=f"time limit per notebook cell, seconds (default {CELL_TIMEOUT})"
+    )
     p_run.set_defaults(func=_cmd_run)
 
     p_refresh = sub.add_parser(

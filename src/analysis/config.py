@@ -18,6 +18,11 @@ from pathlib import Path
 #: Jupyter kernel registered by ``make setup``; notebooks, papermill and nbval all use this name.
 KERNEL_NAME = "cla-analysis"
 
+#: Papermill time limits, one place for the runner and the tests: generous, so a busy machine slows a
+#: paper down but never fails it (speed is measured in benchmarks/, not asserted).
+CELL_TIMEOUT = 1800  # seconds a notebook cell may run
+KERNEL_START_TIMEOUT = 300  # seconds for a kernel to start
+
 #: The embedded default local authority: Stockton-on-Tees.
 DEFAULT_LA_CODE = "E06000004"
 DEFAULT_LA_OLD_CODE = "808"
@@ -39,10 +44,7 @@ def find_project_root() -> Path:
     for parent in [Path.cwd().resolve(), *Path.cwd().resolve().parents]:
         if _looks_like_root(parent):
             return parent
-    raise RuntimeError(
-        "Cannot find the project root: set ANALYSIS_PROJECT_ROOT to the folder that holds "
-        "pyproject.toml and data/raw/."
-    )
+    raise RuntimeError("Cannot find the project root: set ANALYSIS_PROJECT_ROOT to the folder that holds pyproject.toml and data/raw/.")
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,11 @@ def read(folder: Path) -> pd.DataFrame:
             df.columns = [normalise_header(c) if c != "_row" else c for c in df.columns]
             missing = [c for c in REQUIRED if c not in df.columns]
             if missing:
-                raise InputError(f"the placement cost file lacks column(s) {', '.join(missing)} (needs {', '.join(COST_COLUMNS)}; "
-                                 "PROVIDER and FUNDING are optional)", path)
+                raise InputError(
+                    f"the placement cost file lacks column(s) {', '.join(missing)} (needs {', '.join(COST_COLUMNS)}; "
+                    "PROVIDER and FUNDING are optional)",
+                    path,
+                )
             for c in ("PROVIDER", "FUNDING"):
                 if c not in df.columns:
                     df[c] = ""
@@ -95,9 +98,16 @@ def validate(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     reason[dup], column[dup] = "a second cost row for the same child and placement start", "CHILD"
     bad = reason != ""
     aside = pd.DataFrame({"file": df.loc[bad, "_file"], "row": df.loc[bad, "_row"].astype(int), "column": column[bad], "reason": reason[bad]})
-    kept = pd.DataFrame({"CHILD": df.loc[~bad, "CHILD"].str.strip(), "start": start[~bad], "weekly_cost": cost[~bad].astype(float),
-                         "funding": funding[~bad].replace("", "LA").str.replace("JOINT", "joint"), "_file": df.loc[~bad, "_file"],
-                         "_row": df.loc[~bad, "_row"].astype(int)})
+    kept = pd.DataFrame(
+        {
+            "CHILD": df.loc[~bad, "CHILD"].str.strip(),
+            "start": start[~bad],
+            "weekly_cost": cost[~bad].astype(float),
+            "funding": funding[~bad].replace("", "LA").str.replace("JOINT", "joint"),
+            "_file": df.loc[~bad, "_file"],
+            "_row": df.loc[~bad, "_row"].astype(int),
+        }
+    )
     return kept.reset_index(drop=True), aside.reset_index(drop=True)
 
 
@@ -111,11 +121,16 @@ def match(costs: pd.DataFrame, placements: pd.DataFrame) -> tuple[pd.DataFrame, 
     m = pd.merge_asof(left, right, left_on="start", right_on="p_start", by="child", direction="backward")
     inside = m["p_start"].notna() & (m["p_end"].isna() | (m["start"] <= m["p_end"]))
     later = inside & m.sort_values(["start", "_i"]).duplicated(["child", "period", "placement"], keep="first").reindex(m.index)
-    reason = np.select([~inside, later], ["no placement in the 903 data for this child on this date",
-                                          "a later cost row for a placement already costed (the cost at the start is used)"], default="")
+    reason = np.select(
+        [~inside, later],
+        [
+            "no placement in the 903 data for this child on this date",
+            "a later cost row for a placement already costed (the cost at the start is used)",
+        ],
+        default="",
+    )
     bad = reason != ""
-    aside = pd.DataFrame({"file": m.loc[bad, "_file"], "row": m.loc[bad, "_row"].astype(int), "column": "PLACEMENT_START",
-                          "reason": reason[bad]})
+    aside = pd.DataFrame({"file": m.loc[bad, "_file"], "row": m.loc[bad, "_row"].astype(int), "column": "PLACEMENT_START", "reason": reason[bad]})
     kept = m.loc[~bad, ["child", "period", "placement", "start", "weekly_cost", "funding"]].rename(columns={"start": "cost_date"})
     kept = kept.astype({"period": int, "placement": int}).sort_values(["child", "period", "placement"]).reset_index(drop=True)
     return kept, aside.sort_values(["file", "row"]).reset_index(drop=True)

@@ -64,46 +64,68 @@ class LAChange:
 
 LA_CHANGES: tuple[LAChange, ...] = (
     LAChange(
-        "2013-04-01", "code", ("E08000020",), ("E08000037",),
+        "2013-04-01",
+        "code",
+        ("E08000020",),
+        ("E08000037",),
         "Gateshead: a minor boundary change with Northumberland gave it a new code; treated as "
         "the same area (the SFR 2015-2017 files still use the old code).",
     ),
     LAChange(
-        "2013-04-01", "code", ("E06000048",), ("E06000057",),
+        "2013-04-01",
+        "code",
+        ("E06000048",),
+        ("E06000057",),
         "Northumberland: a minor boundary change with Gateshead gave it a new code; treated as "
         "the same area (the SFR 2015-2017 files still use the old code).",
     ),
     LAChange(
-        "2019-04-01", "boundary", ("E06000028", "E06000029", "E10000009"), ("E06000058", "E06000059"),
+        "2019-04-01",
+        "boundary",
+        ("E06000028", "E06000029", "E10000009"),
+        ("E06000058", "E06000059"),
         "Bournemouth, Poole and Christchurch (from Dorset County Council) formed Bournemouth, "
         "Christchurch and Poole; the rest of Dorset County Council became Dorset unitary authority.",
     ),
     LAChange(
-        "2020-04-01", "code", ("E10000002",), ("E06000060",),
+        "2020-04-01",
+        "code",
+        ("E10000002",),
+        ("E06000060",),
         "Buckinghamshire became a unitary authority: same area for children's services, new code.",
     ),
     LAChange(
-        "2021-04-01", "boundary", ("E10000021",), ("E06000061", "E06000062"),
+        "2021-04-01",
+        "boundary",
+        ("E10000021",),
+        ("E06000061", "E06000062"),
         "Northamptonshire split into North Northamptonshire and West Northamptonshire.",
     ),
     LAChange(
-        "2023-04-01", "boundary", ("E10000006",), ("E06000063", "E06000064"),
+        "2023-04-01",
+        "boundary",
+        ("E10000006",),
+        ("E06000063", "E06000064"),
         "Cumbria split into Cumberland and Westmorland and Furness.",
     ),
     LAChange(
-        "2023-04-01", "code", ("E10000023",), ("E06000065",),
+        "2023-04-01",
+        "code",
+        ("E10000023",),
+        ("E06000065",),
         "North Yorkshire became a unitary authority: same area for children's services, new code.",
     ),
     LAChange(
-        "2023-04-01", "code", ("E10000027",), ("E06000066",),
+        "2023-04-01",
+        "code",
+        ("E10000027",),
+        ("E06000066",),
         "Somerset became a unitary authority: same area for children's services, new code.",
     ),
 )
 
 #: old E-code -> current E-code, for changes of code only
-CODE_RENAMES: dict[str, str] = {
-    old: change.new[0] for change in LA_CHANGES if change.kind == "code" for old in change.old
-}
+CODE_RENAMES: dict[str, str] = {old: change.new[0] for change in LA_CHANGES if change.kind == "code" for old in change.old}
 
 ENGLAND_CODE = "E92000001"
 
@@ -121,10 +143,28 @@ NAME_ALIASES: dict[str, str] = {
 
 #: Welsh authorities appear in some UK-wide files; England-only analysis sets them aside.
 WELSH_NAMES = {
-    "blaenau gwent", "bridgend", "caerphilly", "cardiff", "carmarthenshire", "ceredigion", "conwy",
-    "denbighshire", "flintshire", "gwynedd", "isle of anglesey", "merthyr tydfil", "monmouthshire",
-    "neath port talbot", "newport", "pembrokeshire", "powys", "rhondda cynon taf", "swansea",
-    "torfaen", "vale of glamorgan", "wrexham",
+    "blaenau gwent",
+    "bridgend",
+    "caerphilly",
+    "cardiff",
+    "carmarthenshire",
+    "ceredigion",
+    "conwy",
+    "denbighshire",
+    "flintshire",
+    "gwynedd",
+    "isle of anglesey",
+    "merthyr tydfil",
+    "monmouthshire",
+    "neath port talbot",
+    "newport",
+    "pembrokeshire",
+    "powys",
+    "rhondda cynon taf",
+    "swansea",
+    "torfaen",
+    "vale of glamorgan",
+    "wrexham",
 }
 
 
@@ -175,23 +215,29 @@ def build_la_lookup(mye_lookup: pd.DataFrame) -> pd.DataFrame:
         return "current"
 
     df["status"] = df["la_code"].map(status)
-    df["series_break_year"] = df["la_code"].map(
-        lambda c: created_by_boundary[c].first_reporting_year if c in created_by_boundary else pd.NA
-    ).astype("Int64")
-    df["predecessors"] = df["la_code"].map(
-        lambda c: " ".join(created_by_boundary[c].old) if c in created_by_boundary else ""
+    df["series_break_year"] = (
+        df["la_code"].map(lambda c: created_by_boundary[c].first_reporting_year if c in created_by_boundary else pd.NA).astype("Int64")
     )
+    df["predecessors"] = df["la_code"].map(lambda c: " ".join(created_by_boundary[c].old) if c in created_by_boundary else "")
     df["successors"] = df["la_code"].map(
-        lambda c: " ".join(ceased_by_boundary[c].new)
-        if c in ceased_by_boundary
-        else (renamed[c].new[0] if c in renamed else "")
+        lambda c: " ".join(ceased_by_boundary[c].new) if c in ceased_by_boundary else (renamed[c].new[0] if c in renamed else "")
     )
     notes = {c: ch.note for ch in LA_CHANGES for c in (*ch.old, *ch.new)}
     df["change_note"] = df["la_code"].map(lambda c: notes.get(c, ""))
     df["name_key"] = df["la_name"].map(normalise_name)
     cols = [
-        "la_code", "current_la_code", "old_la_code", "la_name", "region_code", "region_name",
-        "status", "series_break_year", "predecessors", "successors", "change_note", "name_key",
+        "la_code",
+        "current_la_code",
+        "old_la_code",
+        "la_name",
+        "region_code",
+        "region_name",
+        "status",
+        "series_break_year",
+        "predecessors",
+        "successors",
+        "change_note",
+        "name_key",
     ]
     out = df[cols].sort_values(["la_code"]).reset_index(drop=True)
     for c in cols:
@@ -221,10 +267,7 @@ def resolve_la(query: str, lookup: pd.DataFrame, *, current_only: bool = True) -
         hit = lookup[lookup["la_code"] == q.upper()]
         if not hit.empty and current_only:
             row = hit.iloc[0]
-            raise UnknownLAError(
-                f"LA code {q} ({row['la_name']}) no longer exists: {row['change_note']} "
-                f"Use one of: {row['successors']}."
-            )
+            raise UnknownLAError(f"LA code {q} ({row['la_name']}) no longer exists: {row['change_note']} Use one of: {row['successors']}.")
     elif re.fullmatch(r"\d{3}", q):
         hit = table[table["old_la_code"] == q]
         if len(hit) >= 1:
@@ -240,10 +283,7 @@ def resolve_la(query: str, lookup: pd.DataFrame, *, current_only: bool = True) -
 
 def suggest_las(query: str, table: pd.DataFrame, n: int = 5) -> str:
     """'Did you mean ...' text with the closest names and codes."""
-    labels = {
-        f"{r.la_name} ({r.la_code}, {r.old_la_code})": (r.name_key, r.la_code, r.old_la_code)
-        for r in table.itertuples()
-    }
+    labels = {f"{r.la_name} ({r.la_code}, {r.old_la_code})": (r.name_key, r.la_code, r.old_la_code) for r in table.itertuples()}
     q = normalise_name(query)
     scored = []
     for label, (name_key, code, old) in labels.items():
@@ -284,9 +324,7 @@ def match_names(names: pd.Series, lookup: pd.DataFrame) -> pd.DataFrame:
         else:
             codes.append(None)
             reasons.append(f"LA name '{name}' not in the LA lookup")
-    return pd.DataFrame(
-        {"la_code": pd.array(codes, dtype="string"), "reason": reasons}, index=names.index
-    )
+    return pd.DataFrame({"la_code": pd.array(codes, dtype="string"), "reason": reasons}, index=names.index)
 
 
 # --- postcodes: distance and location of placements ------------------------------------------------
@@ -328,8 +366,14 @@ def _directory_letter(letter: str, cache: str | None) -> pd.DataFrame:
     directory = Postcodes()
     directory.load_postcodes([letter])
     df = directory.dataframe
-    out = pd.DataFrame({"postcode": df["pcd_abbr"].astype(str).array, "easting": df["oseast1m"].to_numpy(),
-                        "northing": df["osnrth1m"].to_numpy(), "ltla": df["laua"].astype(str).array})
+    out = pd.DataFrame(
+        {
+            "postcode": df["pcd_abbr"].astype(str).array,
+            "easting": df["oseast1m"].to_numpy(),
+            "northing": df["osnrth1m"].to_numpy(),
+            "ltla": df["laua"].astype(str).array,
+        }
+    )
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -356,8 +400,10 @@ def postcode_directory(postcodes: Iterable[str], cache: Path | None = None) -> p
     wanted = {p for p in postcodes if p}
     letters = "".join(sorted({p[0] for p in wanted if p[0].isalpha()}))
     if not letters:
-        return pd.DataFrame({"easting": pd.Series(dtype=float), "northing": pd.Series(dtype=float), "ltla": pd.Series(dtype=object)},
-                            index=pd.Index([], name="postcode", dtype=object))
+        return pd.DataFrame(
+            {"easting": pd.Series(dtype=float), "northing": pd.Series(dtype=float), "ltla": pd.Series(dtype=object)},
+            index=pd.Index([], name="postcode", dtype=object),
+        )
     df = _directory_letters(letters, cache)
     out = df[df["postcode"].isin(wanted)].drop_duplicates("postcode")
     return out.set_index("postcode")
@@ -380,8 +426,7 @@ def ltla_to_utla(raw_public: Path) -> dict[str, str]:
 OTHER_LA_SHARE, OTHER_LA_MIN = 0.05, 20
 
 
-def other_la_homes(children: pd.Series, home_post: pd.Series, la_code: str, directory: pd.DataFrame,
-                   utla_of: dict[str, str]) -> list[str]:
+def other_la_homes(children: pd.Series, home_post: pd.Series, la_code: str, directory: pd.DataFrame, utla_of: dict[str, str]) -> list[str]:
     """Warnings for a return that may mix in another LA's children: an LA other than the responsible
     one where at least 5% (and 20) of the children's home postcodes are. Postcodes not in the
     directory are left out. Families do live across boundaries, so this is a warning, not a rule."""
@@ -395,12 +440,16 @@ def other_la_homes(children: pd.Series, home_post: pd.Series, la_code: str, dire
     counts = per_child["la"].value_counts()
     counts = counts[counts.index != canonical_code(la_code)]
     n = len(per_child)
-    return [f"{k:,} of {n:,} children have a home postcode in {code}, not {la_code}: check that another LA's returns are not mixed in"
-            for code, k in counts.items() if k >= OTHER_LA_MIN and k / n >= OTHER_LA_SHARE]
+    return [
+        f"{k:,} of {n:,} children have a home postcode in {code}, not {la_code}: check that another LA's returns are not mixed in"
+        for code, k in counts.items()
+        if k >= OTHER_LA_MIN and k / n >= OTHER_LA_SHARE
+    ]
 
 
 def placement_la(ltla: pd.Series, utla_of: dict[str, str]) -> pd.Series:
     """The upper-tier LA a placement is in; ``WAL``, ``SCO``, ``NIR`` for the rest of the UK."""
+
     def one(code: object) -> str:
         code = str(code) if isinstance(code, str) else ""
         if not code:
@@ -417,8 +466,9 @@ def placement_la(ltla: pd.Series, utla_of: dict[str, str]) -> pd.Series:
     return pd.Series(np.array([one(code) for code in distinct] + [""], dtype=object)[codes], index=ltla.index, dtype=object)
 
 
-def derive_distances(episodes: pd.DataFrame, la_code: str, directory: pd.DataFrame, utla_of: dict[str, str],
-                     *, uasc: Iterable[str] = (), normalised: bool = False) -> pd.DataFrame:
+def derive_distances(
+    episodes: pd.DataFrame, la_code: str, directory: pd.DataFrame, utla_of: dict[str, str], *, uasc: Iterable[str] = (), normalised: bool = False
+) -> pd.DataFrame:
     """Fill PL_DISTANCE, PL_LA and PL_LOCATION from HOME_POST and PL_POST the way DfE does.
 
     Distance is blank for unaccompanied asylum-seeking children and short breaks (V3/V4), and
@@ -446,18 +496,13 @@ def derive_distances(episodes: pd.DataFrame, la_code: str, directory: pd.DataFra
     location = np.where(pl_la == "", "", np.where(pl_la == canonical_code(la_code), "IN", "OUT"))
     need = e["PL_DISTANCE"].str.strip() == ""
     codes, distinct = pd.factorize(miles[need])  # a few thousand distinct distances: format each once
-    e.loc[need, "PL_DISTANCE"] = np.array(["{:.1f}".format(m) for m in distinct] + [""], dtype=object)[codes]
+    e.loc[need, "PL_DISTANCE"] = np.array([f"{m:.1f}" for m in distinct] + [""], dtype=object)[codes]
     need_la = e["PL_LA"].str.strip() == ""
     e["derived_location"] = need_la & (pl_la != "")
     e.loc[need_la, "PL_LA"] = pl_la[need_la]
     need_loc = e["PL_LOCATION"].str.strip() == ""
     e.loc[need_loc, "PL_LOCATION"] = pd.Series(location, index=e.index)[need_loc]
     return e
-
-
-def current_las(lookup: pd.DataFrame) -> pd.DataFrame:
-    """The lookup's rows for LAs that exist today."""
-    return lookup[lookup["status"] == "current"]
 
 
 def statistical_neighbours(neighbours: pd.DataFrame, lookup: pd.DataFrame, la_code: str, model: int) -> tuple[list[str], list[str]]:

@@ -48,20 +48,13 @@ CLA_NUMBERS = _keys(
 # --- placement stability: (cla_group, characteristic) -> (indicator, measure role) -----------
 _LT_GROUP = "Children looked after continuously for at least 2.5 years at 31 March aged under 16 years"
 STABILITY = {
-    (label_key("Children looked after at 31 March"), label_key("With 3 or more placements during the year")):
-        ("placements_3plus_year", "value"),
-    (label_key("CLA on 31 March"), label_key("With 3 or more placements during the year")):
-        ("placements_3plus_year", "value"),
-    (label_key("Children looked after at 31 March"), label_key("Total children")):
-        ("placements_3plus_year", "denominator"),
-    (label_key("CLA on 31 March"), label_key("Total children")):
-        ("placements_3plus_year", "denominator"),
-    (label_key("CLA 2 years on 31 March"), label_key("With 3 or more placements during the previous 2 years")):
-        ("placements_3plus_2years", "value"),
-    (label_key("CLA 2 years on 31 March"), label_key("Total children")):
-        ("placements_3plus_2years", "denominator"),
-    (label_key(_LT_GROUP), label_key("Living with the same carer for at least 2 years")):
-        ("long_term_stability", "value"),
+    (label_key("Children looked after at 31 March"), label_key("With 3 or more placements during the year")): ("placements_3plus_year", "value"),
+    (label_key("CLA on 31 March"), label_key("With 3 or more placements during the year")): ("placements_3plus_year", "value"),
+    (label_key("Children looked after at 31 March"), label_key("Total children")): ("placements_3plus_year", "denominator"),
+    (label_key("CLA on 31 March"), label_key("Total children")): ("placements_3plus_year", "denominator"),
+    (label_key("CLA 2 years on 31 March"), label_key("With 3 or more placements during the previous 2 years")): ("placements_3plus_2years", "value"),
+    (label_key("CLA 2 years on 31 March"), label_key("Total children")): ("placements_3plus_2years", "denominator"),
+    (label_key(_LT_GROUP), label_key("Living with the same carer for at least 2 years")): ("long_term_stability", "value"),
     (
         label_key(_LT_GROUP),
         label_key(
@@ -222,14 +215,21 @@ CHARACTERISTICS = _keys(
     }
 )
 # "N1. Abuse..." loses its "N1." only if it were "1."; keep both spellings reachable.
-CHARACTERISTICS.update({label_key(k.split(". ", 1)[1]): v for k, v in [
-    ("N1. Abuse or neglect", "need_abuse_neglect"), ("N2. Child's disability", "need_disability"),
-    ("N3. Parental illness or disability", "need_parental_illness"),
-    ("N4. Family in acute stress", "need_family_acute_stress"),
-    ("N5. Family dysfunction", "need_family_dysfunction"),
-    ("N6. Socially unacceptable behaviour", "need_socially_unacceptable_behaviour"),
-    ("N7. Low income", "need_low_income"), ("N8. Absent parenting", "need_absent_parenting"),
-]})
+CHARACTERISTICS.update(
+    {
+        label_key(k.split(". ", 1)[1]): v
+        for k, v in [
+            ("N1. Abuse or neglect", "need_abuse_neglect"),
+            ("N2. Child's disability", "need_disability"),
+            ("N3. Parental illness or disability", "need_parental_illness"),
+            ("N4. Family in acute stress", "need_family_acute_stress"),
+            ("N5. Family dysfunction", "need_family_dysfunction"),
+            ("N6. Socially unacceptable behaviour", "need_socially_unacceptable_behaviour"),
+            ("N7. Low income", "need_low_income"),
+            ("N8. Absent parenting", "need_absent_parenting"),
+        ]
+    }
+)
 
 # --- SFR 2015-2017 wide files: column -> indicator (measure is always "number") ---------------
 # Columns named with the year (CLA_Mar2015, CLA_2015, CLA_stp2015) are matched after the year is
@@ -314,12 +314,21 @@ SFR_ID_COLUMNS = {"LA_order", "New_geog_code", "geog_l", "geog_c", "geog_n"}
 # --- children's social care context (dfe_csc/): children in need, referrals, child protection ---------
 #: wide files: column -> (indicator, measure)
 CSC_WIDE = {
-    "cin": {"At31_episodes": ("cin_31_march", "number"), "Started_episodes": ("cin_started", "number"),
-            "Anypoint_child": ("cin_during_year", "number")},
-    "referrals": {"referral_count": ("referrals", "number"), "rereferral_count": ("rereferrals", "number"),
-                  "rereferral_percent": ("rereferrals", "percent")},
-    "cpp": {"CPP_At31": ("cpp_31_march", "number"), "2_years_or_more": ("cpp_2_years_plus", "number"),
-            "2_years_or_more_percent": ("cpp_2_years_plus", "percent")},
+    "cin": {
+        "At31_episodes": ("cin_31_march", "number"),
+        "Started_episodes": ("cin_started", "number"),
+        "Anypoint_child": ("cin_during_year", "number"),
+    },
+    "referrals": {
+        "referral_count": ("referrals", "number"),
+        "rereferral_count": ("rereferrals", "number"),
+        "rereferral_percent": ("rereferrals", "percent"),
+    },
+    "cpp": {
+        "CPP_At31": ("cpp_31_march", "number"),
+        "2_years_or_more": ("cpp_2_years_plus", "number"),
+        "2_years_or_more_percent": ("cpp_2_years_plus", "percent"),
+    },
 }
 
 # --- care leavers (activity and accommodation): (age, breakdown) -> (indicator, measure role) ----------
@@ -343,16 +352,23 @@ _CL_BREAKDOWNS = {
     "No information": ("care_leavers_accommodation_not_known", "value"),
 }
 CARE_LEAVERS = {
-    (label_key(age), label_key(b)): (f"{ind}_{suffix}", role)
-    for age, suffix in _CL_AGES.items() for b, (ind, role) in _CL_BREAKDOWNS.items()
+    (label_key(age), label_key(b)): (f"{ind}_{suffix}", role) for age, suffix in _CL_AGES.items() for b, (ind, role) in _CL_BREAKDOWNS.items()
 }
 
 
 def denominator_for(indicator: str) -> str | None:
     """The indicator that holds the denominator for a proportion, or None."""
     for prefix in (
-        "placement_", "provider_", "locality_distance_", "locality_", "distance_", "age_",
-        "sex_", "ethnicity_", "legal_", "need_",
+        "placement_",
+        "provider_",
+        "locality_distance_",
+        "locality_",
+        "distance_",
+        "age_",
+        "sex_",
+        "ethnicity_",
+        "legal_",
+        "need_",
     ):
         if indicator.startswith(prefix) and not indicator.startswith("placement_change"):
             return "cla_31_march"

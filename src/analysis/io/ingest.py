@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.config import Paths
+from analysis.errors import InputError
 from analysis.io import indicators as ind
 from analysis.io import public_data as pdl
 from analysis.io import schemas
-from analysis.config import Paths
-from analysis.errors import InputError
 from analysis.io.geography import build_la_lookup
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,7 @@ STAMP = "_inputs.json"
 
 def input_files() -> list[str]:
     return sorted(
-        [s.path for s in EES_SOURCES + SFR_SOURCES]
-        + [LOOKUP_SOURCE, POPULATION_SOURCE, RO3_SOURCE, SN_2021_SOURCE, SN_2025_SOURCE, OFSTED_SOURCE]
+        [s.path for s in EES_SOURCES + SFR_SOURCES] + [LOOKUP_SOURCE, POPULATION_SOURCE, RO3_SOURCE, SN_2021_SOURCE, SN_2025_SOURCE, OFSTED_SOURCE]
     )
 
 
@@ -101,7 +100,9 @@ def verify_checksums(p: Paths) -> list[str]:
         if not f.is_file():
             problems.append(f"{f}: missing (listed in SHA256SUMS)")
         elif sha256(f) != digest:
-            problems.append(f"{f}: checksum differs from SHA256SUMS (raw files are read-only; restore it with `git checkout -- {f.relative_to(p.root)}`)")
+            problems.append(
+                f"{f}: checksum differs from SHA256SUMS (raw files are read-only; restore it with `git checkout -- {f.relative_to(p.root)}`)"
+            )
     for rel in input_files():
         if rel not in expected:
             problems.append(f"{p.raw_public / rel}: used by ingest but not listed in SHA256SUMS")
@@ -159,9 +160,11 @@ def build_tables(raw: Path) -> tuple[dict[str, pd.DataFrame], dict]:
     loads["statistical_neighbours"] = sn
     loads[OFSTED_SOURCE] = pdl.load_ofsted_places(raw / OFSTED_SOURCE, OFSTED_SOURCE, lookup)
 
-    set_aside = pd.concat([l.set_aside for l in loads.values() if not l.set_aside.empty], ignore_index=True) if any(
-        not l.set_aside.empty for l in loads.values()
-    ) else pd.DataFrame(columns=pdl.SET_ASIDE_COLUMNS)
+    set_aside = (
+        pd.concat([ld.set_aside for ld in loads.values() if not ld.set_aside.empty], ignore_index=True)
+        if any(not ld.set_aside.empty for ld in loads.values())
+        else pd.DataFrame(columns=pdl.SET_ASIDE_COLUMNS)
+    )
     set_aside = set_aside.sort_values(["source_file", "row"], kind="mergesort")
 
     tables = {
@@ -196,18 +199,24 @@ def build_tables(raw: Path) -> tuple[dict[str, pd.DataFrame], dict]:
                     raw / src,
                 )
     files[LOOKUP_SOURCE] = {
-        "rows_read": int(len(lookup_raw)), "rows_kept": int(len(lookup_raw)), "rows_set_aside": 0, "set_aside_reasons": {},
+        "rows_read": int(len(lookup_raw)),
+        "rows_kept": int(len(lookup_raw)),
+        "rows_set_aside": 0,
+        "set_aside_reasons": {},
         "rows_added": int(len(lookup) - len(lookup_raw)),  # replaced codes the ONS file no longer carries (see geography.py)
     }
 
     sup = tables["superseded"]
     sup_summary = (
         sup.groupby(["source_file", "source_file_kept"]).agg(rows=("differs", "size"), revised=("differs", "sum")).reset_index()
-        if not sup.empty else pd.DataFrame(columns=["source_file", "source_file_kept", "rows", "revised"])
+        if not sup.empty
+        else pd.DataFrame(columns=["source_file", "source_file_kept", "rows", "revised"])
     )
     li = tables["la_indicators"]
     coverage = (
-        li.groupby("indicator")["year"].agg(["min", "max", "nunique"]).reset_index()
+        li.groupby("indicator")["year"]
+        .agg(["min", "max", "nunique"])
+        .reset_index()
         .rename(columns={"min": "first_year", "max": "last_year", "nunique": "years"})
     )
     report = {
@@ -225,26 +234,56 @@ def build_tables(raw: Path) -> tuple[dict[str, pd.DataFrame], dict]:
         ],
         "la_changes": [
             {"la_code": r.la_code, "la_name": r.la_name, "status": r.status, "successors": r.successors, "predecessors": r.predecessors}
-            for r in lookup.itertuples() if r.status != "current" or r.predecessors
+            for r in lookup.itertuples()
+            if r.status != "current" or r.predecessors
         ],
     }
     return tables, report
 
 
 def report_markdown(report: dict) -> str:
-    lines = ["# Ingest report: published data", "", f"Code version `{report['code_version']}`.", "",
-             "## Files read", "", "| file | rows read | kept | set aside | reasons |", "|---|---:|---:|---:|---|"]
+    lines = [
+        "# Ingest report: published data",
+        "",
+        f"Code version `{report['code_version']}`.",
+        "",
+        "## Files read",
+        "",
+        "| file | rows read | kept | set aside | reasons |",
+        "|---|---:|---:|---:|---|",
+    ]
     for f, r in report["files"].items():
         reasons = "; ".join(f"{k} ({v})" for k, v in r["set_aside_reasons"].items())
         lines.append(f"| `{f}` | {r['rows_read']} | {r['rows_kept']} | {r['rows_set_aside']} | {reasons} |")
-    lines += ["", "Rows read = rows kept + rows set aside, for every file. Set-aside rows are in `set_aside.parquet` with file, line, column and reason.", "",
-              "## Tables written", "", "| table | rows | columns |", "|---|---:|---:|"]
+    lines += [
+        "",
+        "Rows read = rows kept + rows set aside, for every file. Set-aside rows are in `set_aside.parquet` with file, line, column and reason.",
+        "",
+        "## Tables written",
+        "",
+        "| table | rows | columns |",
+        "|---|---:|---:|",
+    ]
     lines += [f"| `{t}.parquet` | {r['rows']} | {r['columns']} |" for t, r in report["tables"].items()]
-    lines += ["", "## Where two publications give the same year, the later one wins", "",
-              "| earlier file | later file (kept) | values replaced | of which revised |", "|---|---|---:|---:|"]
-    lines += [f"| `{r['earlier']}` | `{r['later']}` | {r['values_replaced']} | {r['values_revised']} |" for r in report["superseded_by_later_publication"]]
-    lines += ["", "Every replaced value is in `superseded.parquet`.", "", "## Suppressed or missing values (kept as missing, never zero)", "",
-              "| symbol | values |", "|---|---:|"]
+    lines += [
+        "",
+        "## Where two publications give the same year, the later one wins",
+        "",
+        "| earlier file | later file (kept) | values replaced | of which revised |",
+        "|---|---|---:|---:|",
+    ]
+    lines += [
+        f"| `{r['earlier']}` | `{r['later']}` | {r['values_replaced']} | {r['values_revised']} |" for r in report["superseded_by_later_publication"]
+    ]
+    lines += [
+        "",
+        "Every replaced value is in `superseded.parquet`.",
+        "",
+        "## Suppressed or missing values (kept as missing, never zero)",
+        "",
+        "| symbol | values |",
+        "|---|---:|",
+    ]
     lines += [f"| `{k}` | {v} |" for k, v in report["suppressed_values"].items()]
     lines += ["", "## LA boundary and code changes", "", "| code | name | status | successors | predecessors |", "|---|---|---|---|---|"]
     lines += [f"| {r['la_code']} | {r['la_name']} | {r['status']} | {r['successors']} | {r['predecessors']} |" for r in report["la_changes"]]

@@ -25,21 +25,34 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.io import costs
-from analysis.io import geography
-from analysis.io import placements
-from analysis.io import privacy
-from analysis.io import ssda903
 from analysis.config import DEFAULT_LA_CODE, Paths
 from analysis.errors import AnalysisError, InputError
+from analysis.io import costs, geography, placements, privacy, ssda903
 from analysis.io.ingest import STAMP, check_output, code_version, damaged_outputs, output_checksums, read_table
 
 LA_CODE_FILE = "LA_CODE"
 #: the modules whose change should rebuild the 903 tables
 CODE_FILES = ("ssda903.py", "ssda903_rules.py", "placements.py", "geography.py", "privacy.py", "ingest903.py", "costs.py")
 SEX = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U"}
-EPISODE_OUT = ["child", "collection_year", "decom", "dec", "rne", "ls", "cin", "place", "place_provider", "rec",
-               "reason_place_change", "pl_distance", "pl_la", "pl_location", "urn", "derived_location", "closed_by_stitch"]
+EPISODE_OUT = [
+    "child",
+    "collection_year",
+    "decom",
+    "dec",
+    "rne",
+    "ls",
+    "cin",
+    "place",
+    "place_provider",
+    "rec",
+    "reason_place_change",
+    "pl_distance",
+    "pl_la",
+    "pl_location",
+    "urn",
+    "derived_location",
+    "closed_by_stitch",
+]
 
 
 @dataclass
@@ -95,8 +108,7 @@ class Processed903:
     truth: dict | None
 
 
-NO_903 = ("no processed 903 data: put the LA's 903 files in data/raw/ssda903/ (or run "
-          "`analysis synth --if-missing`) and then `analysis ingest`")
+NO_903 = "no processed 903 data: put the LA's 903 files in data/raw/ssda903/ (or run `analysis synth --if-missing`) and then `analysis ingest`"
 
 
 def read_processed(p: Paths, names: tuple[str, ...]) -> Processed903 | None:
@@ -141,10 +153,11 @@ def _locate(p: Paths, eps: pd.DataFrame, la_code: str, uasc: set) -> tuple[pd.Da
     home_post, pl_post = geography.normalise_postcode(eps["HOME_POST"]), geography.normalise_postcode(eps["PL_POST"])
     need = eps["PL_DISTANCE"].fillna("").eq("") if "PL_DISTANCE" in eps.columns else pd.Series(True, index=eps.index)
     codes = set(home_post[need].unique()) | set(pl_post[need].unique())
-    directory = geography.postcode_directory(codes, geography.postcode_cache(p)) if need.any() else pd.DataFrame(columns=["easting", "northing", "ltla"])
+    directory = (
+        geography.postcode_directory(codes, geography.postcode_cache(p)) if need.any() else pd.DataFrame(columns=["easting", "northing", "ltla"])
+    )
     utla_of = geography.ltla_to_utla(p.raw_public)
-    eps = geography.derive_distances(eps.assign(HOME_POST=home_post, PL_POST=pl_post), la_code, directory,
-                                     utla_of, uasc=uasc, normalised=True)
+    eps = geography.derive_distances(eps.assign(HOME_POST=home_post, PL_POST=pl_post), la_code, directory, utla_of, uasc=uasc, normalised=True)
     eps["PL_DISTANCE"] = pd.to_numeric(eps["PL_DISTANCE"], errors="coerce")  # once, for placements, episodes and measures
     warnings = geography.other_la_homes(eps.loc[need, "CHILD"], home_post[need], la_code, directory, utla_of) if need.any() else []
     return eps, int((pl_post.ne("") & ~pl_post.isin(directory.index)).sum()), warnings
@@ -175,18 +188,43 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
     births = ssda903.parse_dates(hdr["DOB"])
     birth = pd.Series(births.to_numpy(), index=child_no["header"])
     placement_table, period_table = placements.derive(eps, birth)
-    episodes_out = pd.DataFrame({
-        "child": eps["CHILD"], "collection_year": eps["collection_year"].astype(int), "decom": eps["_decom"], "dec": eps["_dec"],
-        "rne": eps["RNE"], "ls": eps["LS"], "cin": eps["CIN"], "place": eps["PLACE"], "place_provider": eps["PLACE_PROVIDER"],
-        "rec": eps["REC"].fillna(""), "reason_place_change": eps["REASON_PLACE_CHANGE"].fillna(""),
-        "pl_distance": pd.to_numeric(eps["PL_DISTANCE"], errors="coerce"), "pl_la": eps["PL_LA"], "pl_location": eps["PL_LOCATION"],
-        "urn": eps["URN"].fillna(""), "derived_location": eps["derived_location"].astype(bool), "closed_by_stitch": eps["closed_by_stitch"].astype(bool),
-    })[EPISODE_OUT]
+    episodes_out = pd.DataFrame(
+        {
+            "child": eps["CHILD"],
+            "collection_year": eps["collection_year"].astype(int),
+            "decom": eps["_decom"],
+            "dec": eps["_dec"],
+            "rne": eps["RNE"],
+            "ls": eps["LS"],
+            "cin": eps["CIN"],
+            "place": eps["PLACE"],
+            "place_provider": eps["PLACE_PROVIDER"],
+            "rec": eps["REC"].fillna(""),
+            "reason_place_change": eps["REASON_PLACE_CHANGE"].fillna(""),
+            "pl_distance": pd.to_numeric(eps["PL_DISTANCE"], errors="coerce"),
+            "pl_la": eps["PL_LA"],
+            "pl_location": eps["PL_LOCATION"],
+            "urn": eps["URN"].fillna(""),
+            "derived_location": eps["derived_location"].astype(bool),
+            "closed_by_stitch": eps["closed_by_stitch"].astype(bool),
+        }
+    )[EPISODE_OUT]
     del eps  # postcodes and raw IDs go no further
     # DfE measures, on child numbers
     years = sorted(int(y) for y in episodes_out["collection_year"].unique())
-    dfe_eps = episodes_out.rename(columns={"child": "CHILD", "decom": "_decom", "dec": "_dec", "rne": "RNE", "ls": "LS", "rec": "REC",
-                                           "place": "PLACE", "pl_distance": "PL_DISTANCE", "pl_location": "PL_LOCATION"})
+    dfe_eps = episodes_out.rename(
+        columns={
+            "child": "CHILD",
+            "decom": "_decom",
+            "dec": "_dec",
+            "rne": "RNE",
+            "ls": "LS",
+            "rec": "REC",
+            "place": "PLACE",
+            "pl_distance": "PL_DISTANCE",
+            "pl_location": "PL_LOCATION",
+        }
+    )
     numbered = placements.number_episodes(dfe_eps)
     measure_rows = [{"year": y, **m} for y, m in zip(years, placements.measures_by_year(dfe_eps, placement_table, birth, years, numbered=numbered))]
     del dfe_eps, numbered
@@ -196,21 +234,38 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
     period_table = period_table.iloc[np.lexsort((period_table["period"].to_numpy(), rank[period_table["child"].to_numpy()]))]
     for table in (episodes_out, placement_table, period_table):
         table["child"] = names[table["child"].to_numpy()]
-    children = pd.DataFrame({
-        "child": names[child_no["header"]], "sex": hdr["SEX"].str.upper().map(SEX).fillna("U"), "birth_month": privacy.birth_month(births),
-        "ethnic": hdr["ETHNIC"].str.upper(), "uasc": np.isin(child_no["header"], list(uasc)),
-        "latest_return": hdr["collection_year"].astype(int),
-    })
+    children = pd.DataFrame(
+        {
+            "child": names[child_no["header"]],
+            "sex": hdr["SEX"].str.upper().map(SEX).fillna("U"),
+            "birth_month": privacy.birth_month(births),
+            "ethnic": hdr["ETHNIC"].str.upper(),
+            "uasc": np.isin(child_no["header"], list(uasc)),
+            "latest_return": hdr["collection_year"].astype(int),
+        }
+    )
     tables = {"episodes": episodes_out, "placements": placement_table, "periods": period_table, "children": children}
     if "oc2" in s:
         oc2 = s["oc2"]
-        tables["oc2"] = pd.DataFrame({"child": pd.Series(names[child_no["oc2"]], index=oc2.index, dtype=object), "collection_year": oc2["collection_year"].astype(int),
-                                      "sdq_score": pd.to_numeric(oc2["SDQ_SCORE"], errors="coerce"), "sdq_reason": oc2["SDQ_REASON"].fillna("")})
+        tables["oc2"] = pd.DataFrame(
+            {
+                "child": pd.Series(names[child_no["oc2"]], index=oc2.index, dtype=object),
+                "collection_year": oc2["collection_year"].astype(int),
+                "sdq_score": pd.to_numeric(oc2["SDQ_SCORE"], errors="coerce"),
+                "sdq_reason": oc2["SDQ_REASON"].fillna(""),
+            }
+        )
     if "missing" in s:
         mi = s["missing"]
-        tables["missing"] = pd.DataFrame({"child": pd.Series(names[child_no["missing"]], index=mi.index, dtype=object), "collection_year": mi["collection_year"].astype(int),
-                                          "missing": mi["MISSING"].str.upper(), "start": ssda903.parse_dates(mi["MIS_START"]),
-                                          "end": ssda903.parse_dates(mi["MIS_END"])})
+        tables["missing"] = pd.DataFrame(
+            {
+                "child": pd.Series(names[child_no["missing"]], index=mi.index, dtype=object),
+                "collection_year": mi["collection_year"].astype(int),
+                "missing": mi["MISSING"].str.upper(),
+                "start": ssda903.parse_dates(mi["MIS_START"]),
+                "end": ssda903.parse_dates(mi["MIS_END"]),
+            }
+        )
     cost_report = {"cost_files": [], "cost_rows_in": 0, "cost_rows_matched": 0, "cost_rows_set_aside": 0, "cost_set_aside_reasons": {}}
     if costs_folder is not None and costs.find_cost_files(costs_folder):
         raw_costs_ = costs.read(costs_folder)
@@ -220,18 +275,28 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
         aside = pd.concat([aside, unmatched], ignore_index=True)
         tables["placement_costs"] = matched
         tables["costs_set_aside"] = aside
-        cost_report = {"cost_files": [f.name for f in costs.find_cost_files(costs_folder)], "cost_rows_in": int(len(raw_costs_)),
-                       "cost_rows_matched": int(len(matched)), "cost_rows_set_aside": int(len(aside)),
-                       "cost_set_aside_reasons": {str(k): int(v) for k, v in aside["reason"].value_counts().sort_index().items()}}
+        cost_report = {
+            "cost_files": [f.name for f in costs.find_cost_files(costs_folder)],
+            "cost_rows_in": int(len(raw_costs_)),
+            "cost_rows_matched": int(len(matched)),
+            "cost_rows_set_aside": int(len(aside)),
+            "cost_set_aside_reasons": {str(k): int(v) for k, v in aside["reason"].value_counts().sort_index().items()},
+        }
     tables["set_aside"] = privacy.withhold_personal_values(v.set_aside)
     tables["warnings"] = privacy.withhold_personal_values(v.warnings)
     tables["measures"] = pd.DataFrame(measure_rows)
     report = {
-        "la_code": la_code, "la_code_declared": declared, "collection_years": years,
-        "files": v.files, "skipped_files": v.skipped,
-        "rows_set_aside": int(len(v.set_aside)), "warnings": int(len(v.warnings)),
-        "episodes_after_stitching": int(len(episodes_out)), "children": int(len(children)),
-        "placements": int(len(placement_table)), "periods": int(len(period_table)),
+        "la_code": la_code,
+        "la_code_declared": declared,
+        "collection_years": years,
+        "files": v.files,
+        "skipped_files": v.skipped,
+        "rows_set_aside": int(len(v.set_aside)),
+        "warnings": int(len(v.warnings)),
+        "episodes_after_stitching": int(len(episodes_out)),
+        "children": int(len(children)),
+        "placements": int(len(placement_table)),
+        "periods": int(len(period_table)),
         "episodes_closed_by_stitching": int(episodes_out["closed_by_stitch"].sum()),
         "children_with_conflicting_dob": dob_conflicts,
         "other_la_warnings": other_la,
@@ -244,28 +309,48 @@ def build(p: Paths, folder: Path, costs_folder: Path | None = None) -> tuple[dic
 
 
 def report_markdown(report: dict) -> str:
-    lines = ["# 903 ingest report", "",
-             f"Responsible LA: {report['la_code']}" + ("" if report["la_code_declared"] else " (no LA_CODE file: the project default was assumed)"),
-             f"Collection years: {', '.join(map(str, report['collection_years']))}", "",
-             "| table | year | file | rows in | kept | set aside | notes |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {f['table']} | {f['collection_year']} | {f['file']} | {f['rows_in']} | {f['kept']} | {f['set_aside']} | {f['notes']} |" for f in report["files"]]
-    lines += ["", f"Rows set aside: {report['rows_set_aside']} (see set_aside.parquet: file, row, column, reason). "
-              f"Warnings (rows kept): {report['warnings']}.",
-              f"After stitching: {report['episodes_after_stitching']} episodes, {report['children']} children, "
-              f"{report['placements']} placements, {report['periods']} periods of care; "
-              f"{report['episodes_closed_by_stitching']} episode(s) left open by an earlier return were closed at the next episode's start.",
-              f"Children whose date of birth differs between years' returns (the latest return's is used): "
-              f"{report.get('children_with_conflicting_dob', 0)}.",
-              *[f"Warning: {w}." for w in report.get("other_la_warnings", [])],
-              f"Placement locations derived from postcodes: {report['locations_derived_from_postcodes']}; placement postcodes not in the directory: {report['placement_postcodes_not_found']}."]
+    lines = [
+        "# 903 ingest report",
+        "",
+        f"Responsible LA: {report['la_code']}" + ("" if report["la_code_declared"] else " (no LA_CODE file: the project default was assumed)"),
+        f"Collection years: {', '.join(map(str, report['collection_years']))}",
+        "",
+        "| table | year | file | rows in | kept | set aside | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {f['table']} | {f['collection_year']} | {f['file']} | {f['rows_in']} | {f['kept']} | {f['set_aside']} | {f['notes']} |"
+        for f in report["files"]
+    ]
+    lines += [
+        "",
+        f"Rows set aside: {report['rows_set_aside']} (see set_aside.parquet: file, row, column, reason). Warnings (rows kept): {report['warnings']}.",
+        f"After stitching: {report['episodes_after_stitching']} episodes, {report['children']} children, "
+        f"{report['placements']} placements, {report['periods']} periods of care; "
+        f"{report['episodes_closed_by_stitching']} episode(s) left open by an earlier return were closed at the next episode's start.",
+        f"Children whose date of birth differs between years' returns (the latest return's is used): "
+        f"{report.get('children_with_conflicting_dob', 0)}.",
+        *[f"Warning: {w}." for w in report.get("other_la_warnings", [])],
+        f"Placement locations derived from postcodes: {report['locations_derived_from_postcodes']}; placement postcodes not in the directory: {report['placement_postcodes_not_found']}.",
+    ]
     if report.get("rules"):
-        lines += ["", "By rule: rows set aside or kept with a flag, and the papers whose figures they could move.", "",
-                  "| table | rule | set aside | kept, flagged | papers reading the table |", "|---|---|---|---|---|"]
-        lines += [f"| {r['table']} | {r['rule']} | {r['set aside']} | {r['kept, flagged']} | {r['papers reading the table']} |" for r in report["rules"]]
+        lines += [
+            "",
+            "By rule: rows set aside or kept with a flag, and the papers whose figures they could move.",
+            "",
+            "| table | rule | set aside | kept, flagged | papers reading the table |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['table']} | {r['rule']} | {r['set aside']} | {r['kept, flagged']} | {r['papers reading the table']} |" for r in report["rules"]
+        ]
     if report.get("cost_files"):
-        lines += ["", f"Placement costs ({', '.join(report['cost_files'])}): {report['cost_rows_in']} rows in = "
-                  f"{report['cost_rows_matched']} matched to a placement + {report['cost_rows_set_aside']} set aside "
-                  "(costs_set_aside.parquet: file, row, column, reason)."]
+        lines += [
+            "",
+            f"Placement costs ({', '.join(report['cost_files'])}): {report['cost_rows_in']} rows in = "
+            f"{report['cost_rows_matched']} matched to a placement + {report['cost_rows_set_aside']} set aside "
+            "(costs_set_aside.parquet: file, row, column, reason).",
+        ]
         lines += [f"- {reason}: {n}" for reason, n in report["cost_set_aside_reasons"].items()]
     else:
         lines += ["", "No placement cost file in data/raw/costs/ (paper 03's within-LA part needs one; see README)."]
@@ -281,8 +366,7 @@ def run_ingest_903(p: Paths, *, force: bool = False) -> Ingest903Result:
         return Ingest903Result("no data", out, {})
     fingerprint = _fingerprint(p, folder)
     stamp = out / STAMP
-    if (not force and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint
-            and not damaged_outputs(out)):
+    if not force and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint and not damaged_outputs(out):
         return Ingest903Result("up to date", out, json.loads((out / "ingest_report.json").read_text()))
     tables, report = build(p, folder, raw_costs(p))
     staging, old = p.processed / ".ssda903.staging", p.processed / ".ssda903.old"

@@ -25,23 +25,76 @@ import pandas as pd
 from analysis.io import ssda903_rules as r
 
 PLACEMENT_COLUMNS = [
-    "child", "period", "placement", "placement_in_period", "start", "end", "place", "place_group", "provider",
-    "provider_group", "kinship", "pl_distance", "pl_la", "pl_location", "urn", "episodes", "interruptions",
-    "status_changes", "ending", "rec", "reason_place_change", "unplanned_narrow", "unplanned_standard",
-    "unplanned_broad", "reason_unknown", "days", "age_at_start", "previous_placements", "previous_unplanned",
+    "child",
+    "period",
+    "placement",
+    "placement_in_period",
+    "start",
+    "end",
+    "place",
+    "place_group",
+    "provider",
+    "provider_group",
+    "kinship",
+    "pl_distance",
+    "pl_la",
+    "pl_location",
+    "urn",
+    "episodes",
+    "interruptions",
+    "status_changes",
+    "ending",
+    "rec",
+    "reason_place_change",
+    "unplanned_narrow",
+    "unplanned_standard",
+    "unplanned_broad",
+    "reason_unknown",
+    "days",
+    "age_at_start",
+    "previous_placements",
+    "previous_unplanned",
 ]
 PERIOD_COLUMNS = [
-    "child", "period", "start", "end", "legal_status_at_start", "cin", "placements", "first_place_group",
-    "rec", "exit_group", "days", "age_at_start", "short_breaks_only",
+    "child",
+    "period",
+    "start",
+    "end",
+    "legal_status_at_start",
+    "cin",
+    "placements",
+    "first_place_group",
+    "rec",
+    "exit_group",
+    "days",
+    "age_at_start",
+    "short_breaks_only",
 ]
 
 EXIT_GROUP = {
-    "E11": "adoption", "E12": "adoption", "E41": "child arrangements order", "E43": "special guardianship",
-    "E44": "special guardianship", "E45": "special guardianship", "E46": "special guardianship",
-    "E47": "special guardianship", "E48": "special guardianship", "E4A": "returned home (planned)",
-    "E4B": "returned home (not planned)", "E13": "other family", "E5": "independent living", "E6": "independent living",
-    "E17": "staying put", "E7": "adult services", "E9": "custody", "E14": "youth justice", "E15": "age assessed 18+",
-    "E16": "moved abroad", "E2": "died", "E3": "transferred to another LA", "E8": "other",
+    "E11": "adoption",
+    "E12": "adoption",
+    "E41": "child arrangements order",
+    "E43": "special guardianship",
+    "E44": "special guardianship",
+    "E45": "special guardianship",
+    "E46": "special guardianship",
+    "E47": "special guardianship",
+    "E48": "special guardianship",
+    "E4A": "returned home (planned)",
+    "E4B": "returned home (not planned)",
+    "E13": "other family",
+    "E5": "independent living",
+    "E6": "independent living",
+    "E17": "staying put",
+    "E7": "adult services",
+    "E9": "custody",
+    "E14": "youth justice",
+    "E15": "age assessed 18+",
+    "E16": "moved abroad",
+    "E2": "died",
+    "E3": "transferred to another LA",
+    "E8": "other",
 }
 
 
@@ -113,8 +166,24 @@ def _runs(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 #: the episode columns placements and periods are built from
-DERIVE_COLUMNS = ("_decom", "_dec", "DECOM", "DEC", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "REC", "REASON_PLACE_CHANGE",
-                  "PL_POST", "URN", "PL_DISTANCE", "PL_LA", "PL_LOCATION")
+DERIVE_COLUMNS = (
+    "_decom",
+    "_dec",
+    "DECOM",
+    "DEC",
+    "RNE",
+    "LS",
+    "CIN",
+    "PLACE",
+    "PLACE_PROVIDER",
+    "REC",
+    "REASON_PLACE_CHANGE",
+    "PL_POST",
+    "URN",
+    "PL_DISTANCE",
+    "PL_LA",
+    "PL_LOCATION",
+)
 
 
 def derive(episodes: pd.DataFrame, birth: pd.Series | None = None, child: str = "CHILD") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -132,15 +201,25 @@ def derive(episodes: pd.DataFrame, birth: pd.Series | None = None, child: str = 
     firsts, lasts = _runs(nt[child].to_numpy(), nt["placement"].to_numpy())
     first = nt[[child, "placement", "period", "_decom", "PLACE", "PLACE_PROVIDER", "PL_DISTANCE", "PL_LA", "PL_LOCATION", "URN"]].iloc[firsts]
     last = nt[["_dec", "REC", "REASON_PLACE_CHANGE"]].iloc[lasts]
-    p = pd.DataFrame({
-        "child": first[child].to_numpy(), "placement": first["placement"].to_numpy(),
-        "period": first["period"].to_numpy(), "start": first["_decom"].to_numpy(), "end": last["_dec"].to_numpy(), "place": first["PLACE"].array,
-        "provider": first["PLACE_PROVIDER"].array, "pl_distance": pd.to_numeric(first["PL_DISTANCE"], errors="coerce").to_numpy(),
-        "pl_la": first["PL_LA"].array, "pl_location": first["PL_LOCATION"].array, "urn": first["URN"].array,
-        "episodes": lasts - firsts + 1,
-        "status_changes": np.add.reduceat(nt["status_change"].to_numpy().astype(int), firsts) if len(firsts) else np.array([], dtype=int),
-        "rec": last["REC"].fillna("").array, "reason_place_change": last["REASON_PLACE_CHANGE"].fillna("").array,
-    })
+    p = pd.DataFrame(
+        {
+            "child": first[child].to_numpy(),
+            "placement": first["placement"].to_numpy(),
+            "period": first["period"].to_numpy(),
+            "start": first["_decom"].to_numpy(),
+            "end": last["_dec"].to_numpy(),
+            "place": first["PLACE"].array,
+            "provider": first["PLACE_PROVIDER"].array,
+            "pl_distance": pd.to_numeric(first["PL_DISTANCE"], errors="coerce").to_numpy(),
+            "pl_la": first["PL_LA"].array,
+            "pl_location": first["PL_LOCATION"].array,
+            "urn": first["URN"].array,
+            "episodes": lasts - firsts + 1,
+            "status_changes": np.add.reduceat(nt["status_change"].to_numpy().astype(int), firsts) if len(firsts) else np.array([], dtype=int),
+            "rec": last["REC"].fillna("").array,
+            "reason_place_change": last["REASON_PLACE_CHANGE"].fillna("").array,
+        }
+    )
     interruptions = e[e["temporary"]].groupby([child, "placement"]).size()
     p["interruptions"] = interruptions.reindex(pd.MultiIndex.from_frame(p[["child", "placement"]]), fill_value=0).astype(int).to_numpy()
     p = p.sort_values(["child", "start"]).reset_index(drop=True)
@@ -167,12 +246,18 @@ def derive(episodes: pd.DataFrame, birth: pd.Series | None = None, child: str = 
     pfirst = e[[child, "period", "_decom", "LS", "CIN"]].iloc[pf]
     plast = e[["_dec", "REC"]].iloc[pl]
     short = e["LS"].isin(r.SHORT_BREAKS_LS).to_numpy()
-    periods = pd.DataFrame({
-        "child": pfirst[child].to_numpy(), "period": pfirst["period"].to_numpy(), "start": pfirst["_decom"].to_numpy(),
-        "end": plast["_dec"].where(plast["REC"].fillna("X1") != "X1").to_numpy(), "legal_status_at_start": pfirst["LS"].array,
-        "cin": pfirst["CIN"].array, "rec": plast["REC"].where(plast["REC"] != "X1", "").fillna("").array,
-        "short_breaks_only": np.logical_and.reduceat(short, pf) if len(pf) else np.array([], dtype=bool),
-    })
+    periods = pd.DataFrame(
+        {
+            "child": pfirst[child].to_numpy(),
+            "period": pfirst["period"].to_numpy(),
+            "start": pfirst["_decom"].to_numpy(),
+            "end": plast["_dec"].where(plast["REC"].fillna("X1") != "X1").to_numpy(),
+            "legal_status_at_start": pfirst["LS"].array,
+            "cin": pfirst["CIN"].array,
+            "rec": plast["REC"].where(plast["REC"] != "X1", "").fillna("").array,
+            "short_breaks_only": np.logical_and.reduceat(short, pf) if len(pf) else np.array([], dtype=bool),
+        }
+    )
     keys = pd.MultiIndex.from_frame(periods[["child", "period"]])
     counts = p.groupby(["child", "period"]).size()
     periods["placements"] = counts.reindex(keys, fill_value=0).astype(int).to_numpy()
@@ -204,8 +289,9 @@ def looked_after_on(episodes: pd.DataFrame, day: pd.Timestamp, child: str = "CHI
     return on.sort_values("_decom").drop_duplicates(child, keep="last")
 
 
-def measures(episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series, year: int, child: str = "CHILD",
-             numbered: pd.DataFrame | None = None) -> dict[str, float]:
+def measures(
+    episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series, year: int, child: str = "CHILD", numbered: pd.DataFrame | None = None
+) -> dict[str, float]:
     """DfE measures for the year ending 31 March ``year`` (counts and percentages).
 
     * ``cla_31_march``: children looked after at 31 March (not short breaks only).
@@ -219,22 +305,24 @@ def measures(episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series,
     return measures_by_year(episodes, placements, birth, [year], child, numbered)[0]
 
 
-def measures_by_year(episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series, years: list[int], child: str = "CHILD",
-                     numbered: pd.DataFrame | None = None) -> list[dict[str, float]]:
+def measures_by_year(
+    episodes: pd.DataFrame, placements: pd.DataFrame, birth: pd.Series, years: list[int], child: str = "CHILD", numbered: pd.DataFrame | None = None
+) -> list[dict[str, float]]:
     """:func:`measures` for several years, sharing the work that does not depend on the year."""
     e = _dates(episodes)
     cols = [c for c in (child, "_decom", "_dec", "LS", "PL_DISTANCE", "PL_LOCATION") if c in e.columns]
     e = e[cols]
-    e = e.assign(_distance=pd.to_numeric(e["PL_DISTANCE"], errors="coerce") if "PL_DISTANCE" in e.columns else np.nan,
-                 _outside=e["PL_LOCATION"].fillna("").eq("OUT") if "PL_LOCATION" in e.columns else False)
+    e = e.assign(
+        _distance=pd.to_numeric(e["PL_DISTANCE"], errors="coerce") if "PL_DISTANCE" in e.columns else np.nan,
+        _outside=e["PL_LOCATION"].fillna("").eq("OUT") if "PL_LOCATION" in e.columns else False,
+    )
     p = placements[["child", "period", "start", "end"]]
     numbered = numbered if numbered is not None else number_episodes(episodes, child)
     period_start = numbered.groupby([child, "period"], as_index=False)["_decom"].min().rename(columns={child: "child", "_decom": "period_start"})
     return [_measures_one(e, p, period_start, birth, year, child) for year in years]
 
 
-def _measures_one(e: pd.DataFrame, placements: pd.DataFrame, period_start: pd.DataFrame, birth: pd.Series, year: int,
-                  child: str) -> dict[str, float]:
+def _measures_one(e: pd.DataFrame, placements: pd.DataFrame, period_start: pd.DataFrame, birth: pd.Series, year: int, child: str) -> dict[str, float]:
     end = pd.Timestamp(year, 3, 31)
     start = pd.Timestamp(year - 1, 4, 1)
     on = looked_after_on(e, end, child)
@@ -260,12 +348,16 @@ def _measures_one(e: pd.DataFrame, placements: pd.DataFrame, period_start: pd.Da
 
     return {
         "cla_31_march": n,
-        "placements_3plus": three, "placements_3plus_pct": pct(three, n),
-        "long_term_cohort": int(len(long_cohort)), "long_term_stable": int(same.sum()),
+        "placements_3plus": three,
+        "placements_3plus_pct": pct(three, n),
+        "long_term_cohort": int(len(long_cohort)),
+        "long_term_stable": int(same.sum()),
         "long_term_stability_pct": pct(int(same.sum()), int(len(long_cohort))),
-        "over_20_miles": int((dist > 20).sum()), "over_20_miles_pct": pct(int((dist > 20).sum()), n),
+        "over_20_miles": int((dist > 20).sum()),
+        "over_20_miles_pct": pct(int((dist > 20).sum()), n),
         "distance_unknown": int(dist.isna().sum()),
-        "outside_boundary": outside, "outside_boundary_pct": pct(outside, n),
+        "outside_boundary": outside,
+        "outside_boundary_pct": pct(outside, n),
     }
 
 
@@ -275,8 +367,9 @@ def sdq_before_start(placements: pd.DataFrame, oc2: pd.DataFrame) -> pd.Series:
     placement started in (a score from the same year may have been taken after the start; a later one
     would let the placement's outcome leak into its predictors)."""
     start_year = r.collection_years(placements["start"]).astype("int64")
-    left = pd.DataFrame({"child": placements["child"].to_numpy(), "year": start_year.to_numpy(),
-                         "_i": np.arange(len(placements))}).astype({"child": "str"})
+    left = pd.DataFrame({"child": placements["child"].to_numpy(), "year": start_year.to_numpy(), "_i": np.arange(len(placements))}).astype(
+        {"child": "str"}
+    )
     right = oc2.dropna(subset=["sdq_score"])[["child", "collection_year", "sdq_score"]].rename(columns={"collection_year": "year"})
     right = right.astype({"child": "str", "year": "int64", "sdq_score": float}).assign(year=lambda d: d["year"] + 1).sort_values(["year", "child"])
     merged = pd.merge_asof(left.sort_values(["year", "child"]), right, on="year", by="child", direction="backward")
@@ -294,4 +387,3 @@ def exact_age(on: pd.Series, birth_month: pd.Series) -> pd.Series:
     birth month is not known."""
     born = estimated_birth_date(pd.Series(pd.Series(birth_month).to_numpy(), index=on.index))
     return (pd.to_datetime(on) - born).dt.days / 365.25
-

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.io import indicators as ind
 from analysis.errors import InputError
+from analysis.io import indicators as ind
 from analysis.io.geography import ENGLAND_CODE, canonical_code, match_names
 
 SUPPRESSION_SYMBOLS: dict[str, str] = {
@@ -67,9 +67,21 @@ GEOGRAPHIC_LEVELS = {
 }
 
 INDICATOR_COLUMNS = [
-    "year", "geographic_level", "area_code", "area_name", "new_la_code", "old_la_code",
-    "la_name", "region_code", "region_name", "indicator", "measure", "value", "flag",
-    "source_file", "publication",
+    "year",
+    "geographic_level",
+    "area_code",
+    "area_name",
+    "new_la_code",
+    "old_la_code",
+    "la_name",
+    "region_code",
+    "region_name",
+    "indicator",
+    "measure",
+    "value",
+    "flag",
+    "source_file",
+    "publication",
 ]
 SET_ASIDE_COLUMNS = ["source_file", "row", "column", "reason", "record"]
 
@@ -97,8 +109,13 @@ def read_text_csv(path: Path, *, header_row: int = 0) -> pd.DataFrame:
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             df = pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_filter=False, encoding=encoding,
-                skiprows=header_row, skip_blank_lines=False,
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                encoding=encoding,
+                skiprows=header_row,
+                skip_blank_lines=False,
             )
             break
         except UnicodeDecodeError as exc:
@@ -122,8 +139,7 @@ def require_columns(df: pd.DataFrame, required: list[str], path: Path, renames: 
             if known:
                 hint = f" (also accepted under the names: {', '.join(known)})"
         raise InputError(
-            f"missing column(s) {', '.join(repr(c) for c in missing)}{hint}; "
-            f"found: {', '.join(c for c in df.columns if c != '_row')}",
+            f"missing column(s) {', '.join(repr(c) for c in missing)}{hint}; found: {', '.join(c for c in df.columns if c != '_row')}",
             path,
         )
 
@@ -194,16 +210,14 @@ def attach_area(df: pd.DataFrame, lookup: pd.DataFrame, source: str) -> tuple[pd
     published = df["new_la_code"].str.strip()
     old = df["old_la_code"].str.strip()
     known_codes = set(lookup["la_code"])
-    by_old = (
-        lookup.sort_values("status", key=lambda s: s.ne("current"))
-        .drop_duplicates("old_la_code")
-        .set_index("old_la_code")["la_code"]
-    )
+    by_old = lookup.sort_values("status", key=lambda s: s.ne("current")).drop_duplicates("old_la_code").set_index("old_la_code")["la_code"]
     is_la = level == "local_authority"
     code = published.where(published != "", old.map(by_old))
     unknown = is_la & ~code.isin(known_codes)
     aside.append(
-        set_aside_rows(df, unknown, source, "new_la_code", "LA code not in the LA lookup (data/raw/public/derived/la_code_lookup_from_ons_mye_2012_2024.csv)")
+        set_aside_rows(
+            df, unknown, source, "new_la_code", "LA code not in the LA lookup (data/raw/public/derived/la_code_lookup_from_ons_mye_2012_2024.csv)"
+        )
     )
     df, code, is_la, level = df.loc[~unknown].copy(), code.loc[~unknown], is_la.loc[~unknown], level.loc[~unknown]
 
@@ -217,12 +231,8 @@ def attach_area(df: pd.DataFrame, lookup: pd.DataFrame, source: str) -> tuple[pd
     df["region_code"] = region_code.where(~is_la, code.map(info["region_code"])).astype("string")
     df["region_name"] = region_name.where(~is_la, code.map(info["region_name"])).astype("string")
     df.loc[level == "national", ["region_code", "region_name"]] = pd.NA
-    df["area_code"] = np.select(
-        [level == "national", level == "regional"], [ENGLAND_CODE, df["region_code"]], df["new_la_code"]
-    )
-    df["area_name"] = np.select(
-        [level == "national", level == "regional"], ["England", df["region_name"]], df["la_name"]
-    )
+    df["area_code"] = np.select([level == "national", level == "regional"], [ENGLAND_CODE, df["region_code"]], df["new_la_code"])
+    df["area_name"] = np.select([level == "national", level == "regional"], ["England", df["region_name"]], df["la_name"])
     df["area_code"] = df["area_code"].astype("string")
     df["area_name"] = df["area_name"].astype("string")
     return df, _concat(aside, SET_ASIDE_COLUMNS)
@@ -263,7 +273,7 @@ def _to_long(
     bad_any = pd.Series(False, index=df.index)
     bad_col = pd.Series("", index=df.index, dtype=object)
     parsed = {}
-    for col, measure in measures.items():
+    for col in measures:
         value, flag, bad = parse_values(df[col])
         parsed[col] = (value, flag)
         bad_col = bad_col.where(~(bad & ~bad_any), col)
@@ -335,7 +345,23 @@ def load_ees(spec: SourceFile, root: Path, lookup: pd.DataFrame) -> Loaded:
         require_columns(df, EES_GEOGRAPHY + ["care_leaver_age", "breakdown", "care_leaver_count", "care_leaver_percent"], path)
     elif kind == "characteristics":
         df = read_text_csv(path)
-        require_columns(df, ["time_period", "geographic_level", "new_la_code", "old_la_code", "la_name", "region_code", "region_name", "cla_group", "characteristic", "number", "percentage"], path)
+        require_columns(
+            df,
+            [
+                "time_period",
+                "geographic_level",
+                "new_la_code",
+                "old_la_code",
+                "la_name",
+                "region_code",
+                "region_name",
+                "cla_group",
+                "characteristic",
+                "number",
+                "percentage",
+            ],
+            path,
+        )
     else:  # pragma: no cover - programming error
         raise ValueError(kind)
 
@@ -427,6 +453,7 @@ def load_ees(spec: SourceFile, root: Path, lookup: pd.DataFrame) -> Loaded:
 # ----------------------------------------------------------------------------- SFR wide files
 SFR_SUBREGIONS = {"INNER LONDON": "E13000001", "OUTER LONDON": "E13000002"}
 
+
 def load_sfr(spec: SourceFile, root: Path, lookup: pd.DataFrame) -> Loaded:
     """Load a 2015-2017 SFR wide file (one row per area) into the same indicator rows."""
     path = root / spec.path
@@ -497,16 +524,24 @@ def apply_precedence(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             f"two files of the same publication ({first['publication']}) give {first['indicator']} "
             f"for {first['area_code']} in {first['year']}: {first['source_file']} and {first['source_file_kept']}"
         )
-    differs = ~(
-        (sup["value"] == sup["value_kept"]) | (sup["value"].isna() & sup["value_kept"].isna())
-    ) | (sup["flag"].fillna("") != sup["flag_kept"].fillna(""))
+    differs = ~((sup["value"] == sup["value_kept"]) | (sup["value"].isna() & sup["value_kept"].isna())) | (
+        sup["flag"].fillna("") != sup["flag_kept"].fillna("")
+    )
     superseded = pd.DataFrame(
         {
-            "year": sup["year"], "area_code": sup["area_code"], "area_name": sup["area_name"],
-            "indicator": sup["indicator"], "measure": sup["measure"],
-            "value": sup["value"], "flag": sup["flag"], "source_file": sup["source_file"],
-            "publication": sup["publication"], "value_kept": sup["value_kept"], "flag_kept": sup["flag_kept"],
-            "source_file_kept": sup["source_file_kept"], "publication_kept": sup["publication_kept"],
+            "year": sup["year"],
+            "area_code": sup["area_code"],
+            "area_name": sup["area_name"],
+            "indicator": sup["indicator"],
+            "measure": sup["measure"],
+            "value": sup["value"],
+            "flag": sup["flag"],
+            "source_file": sup["source_file"],
+            "publication": sup["publication"],
+            "value_kept": sup["value_kept"],
+            "flag_kept": sup["flag_kept"],
+            "source_file_kept": sup["source_file_kept"],
+            "publication_kept": sup["publication_kept"],
             "differs": differs.astype(bool),
         }
     ).reset_index(drop=True)
@@ -529,7 +564,20 @@ def load_population(path: Path, source: str, lookup: pd.DataFrame) -> Loaded:
     aside.append(set_aside_rows(df, bad, source, "population_estimate", "population is not a number"))
     df = df.assign(population=value, flag=flag).loc[~bad]
     df["age_group"] = "0-17"
-    cols = ["year", "geographic_level", "area_code", "area_name", "new_la_code", "old_la_code", "la_name", "region_code", "region_name", "age_group", "population", "flag"]
+    cols = [
+        "year",
+        "geographic_level",
+        "area_code",
+        "area_name",
+        "new_la_code",
+        "old_la_code",
+        "la_name",
+        "region_code",
+        "region_name",
+        "age_group",
+        "population",
+        "flag",
+    ]
     out = df[cols].copy()
     out["year"] = out["year"].astype("int64")
     for c in cols:
@@ -625,19 +673,33 @@ def load_statistical_neighbours(path_2021: Path, src_2021: str, path_2025: Path,
         raise InputError("expected 'LA num', 'LA Name', ... then SN1, SNP ... SN10, SNP columns", path_2021)
     long21 = []
     for r in range(10):
-        long21.append(pd.DataFrame({
-            "_row": raw21["_row"], "la": raw21.iloc[:, 0].str.strip(), "rank": r + 1,
-            "neighbour": raw21.iloc[:, 5 + 2 * r].str.strip(), "closeness": raw21.iloc[:, 6 + 2 * r].str.strip(),
-        }))
+        long21.append(
+            pd.DataFrame(
+                {
+                    "_row": raw21["_row"],
+                    "la": raw21.iloc[:, 0].str.strip(),
+                    "rank": r + 1,
+                    "neighbour": raw21.iloc[:, 5 + 2 * r].str.strip(),
+                    "closeness": raw21.iloc[:, 6 + 2 * r].str.strip(),
+                }
+            )
+        )
     frames.append(("2021", src_2021, raw21, pd.concat(long21, ignore_index=True)))
     raw25 = read_text_csv(path_2025)
     require_columns(raw25, ["old_la_code"] + [f"SN_{i}" for i in range(1, 11)], path_2025)
     long25 = []
     for r in range(1, 11):
-        long25.append(pd.DataFrame({
-            "_row": raw25["_row"], "la": raw25["old_la_code"].str.strip(), "rank": r,
-            "neighbour": raw25[f"SN_{r}"].str.strip(), "closeness": raw25.get(f"SN_{r}P", pd.Series("", index=raw25.index)).str.strip(),
-        }))
+        long25.append(
+            pd.DataFrame(
+                {
+                    "_row": raw25["_row"],
+                    "la": raw25["old_la_code"].str.strip(),
+                    "rank": r,
+                    "neighbour": raw25[f"SN_{r}"].str.strip(),
+                    "closeness": raw25.get(f"SN_{r}P", pd.Series("", index=raw25.index)).str.strip(),
+                }
+            )
+        )
     frames.append(("2025", src_2025, raw25, pd.concat(long25, ignore_index=True)))
 
     current_first = lookup.sort_values("status", key=lambda s: s.ne("current")).drop_duplicates("old_la_code")
@@ -657,17 +719,21 @@ def load_statistical_neighbours(path_2021: Path, src_2021: str, path_2025: Path,
         aside.append(set_aside_rows(raw, raw_bad, source, col, reason))
         kept[source] = len(raw) - int(raw_bad.sum())
         good = long[~long["_row"].isin(bad_rows)]
-        out.append(pd.DataFrame({
-            "model": model,
-            "new_la_code": good["la"].map(old_to_code),
-            "old_la_code": good["la"],
-            "la_name": good["la"].map(old_to_code).map(info["la_name"]),
-            "rank": good["rank"].astype("int64"),
-            "neighbour_la_code": good["neighbour"].map(old_to_code),
-            "neighbour_old_la_code": good["neighbour"],
-            "neighbour_name": good["neighbour"].map(old_to_code).map(info["la_name"]),
-            "closeness": good["closeness"].str.strip(),
-        }))
+        out.append(
+            pd.DataFrame(
+                {
+                    "model": model,
+                    "new_la_code": good["la"].map(old_to_code),
+                    "old_la_code": good["la"],
+                    "la_name": good["la"].map(old_to_code).map(info["la_name"]),
+                    "rank": good["rank"].astype("int64"),
+                    "neighbour_la_code": good["neighbour"].map(old_to_code),
+                    "neighbour_old_la_code": good["neighbour"],
+                    "neighbour_name": good["neighbour"].map(old_to_code).map(info["la_name"]),
+                    "closeness": good["closeness"].str.strip(),
+                }
+            )
+        )
     table = pd.concat(out, ignore_index=True)
     for c in table.columns:
         if c != "rank":
@@ -683,7 +749,11 @@ def _as_at_year(text: pd.Series) -> pd.Series:
 def load_ofsted_places(path: Path, source: str, lookup: pd.DataFrame) -> Loaded:
     """Ofsted providers and places by LA (where the provider is), provision type and sector."""
     df = read_text_csv(path)
-    require_columns(df, ["as_at", "local_authority", "provision_type", "sector", "registration_status", "providers", "places", "providers_with_places_reported"], path)
+    require_columns(
+        df,
+        ["as_at", "local_authority", "provision_type", "sector", "registration_status", "providers", "places", "providers_with_places_reported"],
+        path,
+    )
     rows_read = len(df)
     aside = []
     year = _as_at_year(df["as_at"])
@@ -813,14 +883,18 @@ def read_ro3_ods(path: Path) -> pd.DataFrame:
     ]
     rows = []
     for j, (line, measure) in cla_cols.items():
-        rows.append(pd.DataFrame({
-            "financial_year": financial_year,
-            "e_code": body.iloc[:, col["E-code"]].str.strip(),
-            "ons_code": body.iloc[:, col["ONS Code"]].str.strip(),
-            "local_authority": body.iloc[:, col["Local authority"]].str.strip(),
-            "class": body.iloc[:, col["Class"]].str.strip(),
-            "service_line": line,
-            "measure": measure,
-            "value_gbp_thousand": body.iloc[:, j].astype(str).str.strip(),
-        }))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "financial_year": financial_year,
+                    "e_code": body.iloc[:, col["E-code"]].str.strip(),
+                    "ons_code": body.iloc[:, col["ONS Code"]].str.strip(),
+                    "local_authority": body.iloc[:, col["Local authority"]].str.strip(),
+                    "class": body.iloc[:, col["Class"]].str.strip(),
+                    "service_line": line,
+                    "measure": measure,
+                    "value_gbp_thousand": body.iloc[:, j].astype(str).str.strip(),
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)

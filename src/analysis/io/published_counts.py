@@ -26,28 +26,68 @@ ENGLAND = "E92000001"
 
 #: characteristic -> category -> the la_indicators indicator(s) that hold its count at 31 March
 DIMENSIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "age": {"under_1": ("age_under_1",), "1_to_4": ("age_1_to_4",), "5_to_9": ("age_5_to_9",), "10_to_15": ("age_10_to_15",),
-            "16_and_over": ("age_16_and_over",)},
+    "age": {
+        "under_1": ("age_under_1",),
+        "1_to_4": ("age_1_to_4",),
+        "5_to_9": ("age_5_to_9",),
+        "10_to_15": ("age_10_to_15",),
+        "16_and_over": ("age_16_and_over",),
+    },
     "sex": {"male": ("sex_male",), "female": ("sex_female",)},
-    "ethnicity": {"white": ("ethnicity_white",), "mixed": ("ethnicity_mixed",), "asian": ("ethnicity_asian",),
-                  "black": ("ethnicity_black",), "other": ("ethnicity_other",), "not_known": ("ethnicity_not_known",)},
+    "ethnicity": {
+        "white": ("ethnicity_white",),
+        "mixed": ("ethnicity_mixed",),
+        "asian": ("ethnicity_asian",),
+        "black": ("ethnicity_black",),
+        "other": ("ethnicity_other",),
+        "not_known": ("ethnicity_not_known",),
+    },
     "uasc": {"uasc": ("uasc",), "not_uasc": ("uasc_non",)},
-    "need": {"N1": ("need_abuse_neglect",), "N2": ("need_disability",), "N3": ("need_parental_illness",),
-             "N4": ("need_family_acute_stress",), "N5": ("need_family_dysfunction",), "N6": ("need_socially_unacceptable_behaviour",),
-             "N7": ("need_low_income",), "N8": ("need_absent_parenting",)},
-    "legal": {"interim_care_order": ("legal_interim_care_order",), "full_care_order": ("legal_full_care_order",),
-              "placement_order": ("legal_placement_order", "legal_freed_for_adoption"), "section_20": ("legal_section_20",),
-              "detained": ("legal_detained_child_protection",), "youth_justice": ("legal_youth_justice",)},
-    "placement": {"foster": ("placement_foster",), "childrens_home": ("placement_secure_and_childrens_homes",),
-                  "independent": ("placement_independent_supported",), "with_parents": ("placement_with_parents",),
-                  "adoption": ("placement_adoption",), "other_residential": ("placement_other_residential",),
-                  "residential_school": ("placement_residential_school",), "other": ("placement_other",)},
-    "provider": {"own": ("provider_own",), "other_la": ("provider_other_la",), "other_public": ("provider_other_public",),
-                 "private": ("provider_private",), "voluntary": ("provider_voluntary",), "parents": ("provider_parents",),
-                 "not_reported": ("provider_not_reported",)},
-    "location": {"inside_20_or_less": ("locality_distance_inside_20_or_less",), "inside_over_20": ("locality_distance_inside_over_20",),
-                 "inside_unknown": ("locality_distance_inside_unknown",), "outside_20_or_less": ("locality_distance_outside_20_or_less",),
-                 "outside_over_20": ("locality_distance_outside_over_20",), "outside_unknown": ("locality_distance_outside_unknown",)},
+    "need": {
+        "N1": ("need_abuse_neglect",),
+        "N2": ("need_disability",),
+        "N3": ("need_parental_illness",),
+        "N4": ("need_family_acute_stress",),
+        "N5": ("need_family_dysfunction",),
+        "N6": ("need_socially_unacceptable_behaviour",),
+        "N7": ("need_low_income",),
+        "N8": ("need_absent_parenting",),
+    },
+    "legal": {
+        "interim_care_order": ("legal_interim_care_order",),
+        "full_care_order": ("legal_full_care_order",),
+        "placement_order": ("legal_placement_order", "legal_freed_for_adoption"),
+        "section_20": ("legal_section_20",),
+        "detained": ("legal_detained_child_protection",),
+        "youth_justice": ("legal_youth_justice",),
+    },
+    "placement": {
+        "foster": ("placement_foster",),
+        "childrens_home": ("placement_secure_and_childrens_homes",),
+        "independent": ("placement_independent_supported",),
+        "with_parents": ("placement_with_parents",),
+        "adoption": ("placement_adoption",),
+        "other_residential": ("placement_other_residential",),
+        "residential_school": ("placement_residential_school",),
+        "other": ("placement_other",),
+    },
+    "provider": {
+        "own": ("provider_own",),
+        "other_la": ("provider_other_la",),
+        "other_public": ("provider_other_public",),
+        "private": ("provider_private",),
+        "voluntary": ("provider_voluntary",),
+        "parents": ("provider_parents",),
+        "not_reported": ("provider_not_reported",),
+    },
+    "location": {
+        "inside_20_or_less": ("locality_distance_inside_20_or_less",),
+        "inside_over_20": ("locality_distance_inside_over_20",),
+        "inside_unknown": ("locality_distance_inside_unknown",),
+        "outside_20_or_less": ("locality_distance_outside_20_or_less",),
+        "outside_over_20": ("locality_distance_outside_over_20",),
+        "outside_unknown": ("locality_distance_outside_unknown",),
+    },
 }
 #: characteristics that belong to the child (fixed for a child); the others belong to the episode held at 31 March
 CHILD_DIMENSIONS = ("age", "sex", "ethnicity", "uasc", "need")
@@ -59,14 +99,14 @@ class Targets:
     """Published figures for one LA, by year ending 31 March."""
 
     la_code: str
-    cla: dict[int, int]                          # looked after at 31 March
-    cla_published: set[int]                      # the years DfE printed that count
-    starts: dict[int, int]                       # started to be looked after in the year
-    ceased: dict[int, int | None]                # ceased in the year, as published (None: not published)
-    starts_published: dict[int, int | None]      # started in the year, as published (None: not published)
-    stock: dict[str, dict[int, np.ndarray]]      # characteristic -> year -> count per category (sums to cla)
+    cla: dict[int, int]  # looked after at 31 March
+    cla_published: set[int]  # the years DfE printed that count
+    starts: dict[int, int]  # started to be looked after in the year
+    ceased: dict[int, int | None]  # ceased in the year, as published (None: not published)
+    starts_published: dict[int, int | None]  # started in the year, as published (None: not published)
+    stock: dict[str, dict[int, np.ndarray]]  # characteristic -> year -> count per category (sums to cla)
     published: dict[str, dict[int, dict[str, float | None]]]  # what DfE printed (None: suppressed)
-    three_plus: float                            # share with 3+ placements in the latest year
+    three_plus: float  # share with 3+ placements in the latest year
     notes: list[str] = field(default_factory=list)
 
     def categories(self, dim: str) -> list[str]:
@@ -204,7 +244,9 @@ def targets_for(li: pd.DataFrame, la_code: str, first_year: int = FIRST_STOCK_YE
             u[0] = unknown
         elif u[0] > unknown:  # from the categories DfE suppressed first (their split was a guess), then the commonest
             printed = published["location"].get(y, {})
-            hidden = [list(DIMENSIONS["location"]).index(k) for k, v in printed.items() if v is None and k not in ("inside_unknown", "outside_unknown")]
+            hidden = [
+                list(DIMENSIONS["location"]).index(k) for k, v in printed.items() if v is None and k not in ("inside_unknown", "outside_unknown")
+            ]
             extra = u[0] - unknown
             for i in [*hidden, near]:
                 moved = min(extra, loc[i])
@@ -213,9 +255,18 @@ def targets_for(li: pd.DataFrame, la_code: str, first_year: int = FIRST_STOCK_YE
                 extra -= moved
     stab = _series(values, "placements_3plus_year")
     three_plus = (stab[max(stab)] / cla[max(stab)]) if stab and cla.get(max(stab)) else 0.1
-    return Targets(la_code=la_code, cla=cla, cla_published={y for y in years if y in cla_known}, starts=starts,
-                   starts_published={y: (int(starts_known[y]) if y in starts_known else None) for y in years}, ceased=ceased,
-                   stock=stock, published=published, three_plus=float(three_plus), notes=notes)
+    return Targets(
+        la_code=la_code,
+        cla=cla,
+        cla_published={y for y in years if y in cla_known},
+        starts=starts,
+        starts_published={y: (int(starts_known[y]) if y in starts_known else None) for y in years},
+        ceased=ceased,
+        stock=stock,
+        published=published,
+        three_plus=float(three_plus),
+        notes=notes,
+    )
 
 
 def within(got: float, target: float, share: float = 0.02, children: float = 2.0) -> bool:
@@ -231,8 +282,15 @@ def compare(targets: Targets, achieved: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for y, n in targets.cla.items():
         if y in targets.cla_published:
-            rows.append({"year": y, "dimension": "count", "category": "looked_after_31_march", "published": float(n),
-                         "synthetic": float(got.get((y, "count", "looked_after_31_march"), 0))})
+            rows.append(
+                {
+                    "year": y,
+                    "dimension": "count",
+                    "category": "looked_after_31_march",
+                    "published": float(n),
+                    "synthetic": float(got.get((y, "count", "looked_after_31_march"), 0)),
+                }
+            )
     for name, figures in (("started", targets.starts_published), ("ceased", targets.ceased)):
         for y, n in figures.items():
             if n is not None and (y, "count", name) in got.index:
@@ -251,12 +309,20 @@ def compare(targets: Targets, achieved: pd.DataFrame) -> pd.DataFrame:
                     rows.append({"year": y, "dimension": dim, "category": c, "published": v, "synthetic": float(got.get((y, dim, c), 0))})
             if hidden:
                 left = max(0.0, targets.cla[y] - sum(v for v in cats.values() if v is not None))
-                rows.append({"year": y, "dimension": dim, "category": "suppressed: " + ", ".join(hidden), "published": left,
-                             "synthetic": float(sum(got.get((y, dim, c), 0) for c in hidden))})
+                rows.append(
+                    {
+                        "year": y,
+                        "dimension": dim,
+                        "category": "suppressed: " + ", ".join(hidden),
+                        "published": left,
+                        "synthetic": float(sum(got.get((y, dim, c), 0) for c in hidden)),
+                    }
+                )
     out = pd.DataFrame(rows)
     if "allowance" not in out.columns:
         out["allowance"] = 0.0
     out["allowance"] = out["allowance"].fillna(0.0)
-    out["within_tolerance"] = [within(s, p) or abs(s - p) <= a + max(2.0, 0.02 * p)
-                               for s, p, a in zip(out["synthetic"], out["published"], out["allowance"])]
+    out["within_tolerance"] = [
+        within(s, p) or abs(s - p) <= a + max(2.0, 0.02 * p) for s, p, a in zip(out["synthetic"], out["published"], out["allowance"])
+    ]
     return out

@@ -25,7 +25,8 @@ _AREA = [
 ]
 
 SCHEMAS: dict[str, list[tuple[str, str, str]]] = {
-    "la_indicators": _AREA + [
+    "la_indicators": _AREA
+    + [
         ("indicator", "string", "indicator id (see indicators table)"),
         ("measure", "string", "number, percent, rate_per_10000, population, denominator or average"),
         ("value", "float64", "the published value; missing where suppressed or not applicable"),
@@ -67,11 +68,16 @@ SCHEMAS: dict[str, list[tuple[str, str, str]]] = {
         ("ro3_name", "string", "authority name as in RO3"),
         ("la_class", "string", "RO3 authority class: UA, MD, LB, SC"),
         ("service_line", "string", "cla_total, cla_residential, cla_fostering, cla_uasc, cla_other"),
-        ("measure", "string", "employees, running_expenses, total_expenditure, sales_fees_charges, other_income, total_income, net_current_expenditure"),
+        (
+            "measure",
+            "string",
+            "employees, running_expenses, total_expenditure, sales_fees_charges, other_income, total_income, net_current_expenditure",
+        ),
         ("value_gbp_thousand", "float64", "£ thousand, as published"),
         ("flag", "string", "symbol where missing ([x] = not available)"),
     ],
-    "population": _AREA + [
+    "population": _AREA
+    + [
         ("age_group", "string", "0-17"),
         ("population", "float64", "ONS mid-year estimate of children aged 0-17 (mid-year of the calendar year)"),
         ("flag", "string", "symbol where missing"),

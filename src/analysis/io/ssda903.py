@@ -37,18 +37,32 @@ from analysis.errors import InputError
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # name: (key columns that identify the table, all columns)
     "header": (("CHILD", "SEX", "DOB", "ETHNIC"), ("CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB")),
-    "episodes": (("CHILD", "DECOM", "RNE", "LS", "PLACE"),
-                 ("CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC", "REASON_PLACE_CHANGE",
-                  "HOME_POST", "PL_POST", "URN")),
+    "episodes": (
+        ("CHILD", "DECOM", "RNE", "LS", "PLACE"),
+        ("CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC", "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST", "URN"),
+    ),
     "uasc": (("CHILD", "DUC"), ("CHILD", "SEX", "DOB", "DUC")),
     "reviews": (("CHILD", "REVIEW", "REVIEW_CODE"), ("CHILD", "DOB", "REVIEW", "REVIEW_CODE")),
     "missing": (("CHILD", "MISSING", "MIS_START"), ("CHILD", "DOB", "MISSING", "MIS_START", "MIS_END")),
-    "oc2": (("CHILD", "SDQ_SCORE"), ("CHILD", "DOB", "SDQ_SCORE", "SDQ_REASON", "CONVICTED", "HEALTH_CHECK", "IMMUNISATIONS",
-                                    "TEETH_CHECK", "HEALTH_ASSESSMENT", "SUBSTANCE_MISUSE", "INTERVENTION_RECEIVED",
-                                    "INTERVENTION_OFFERED")),
+    "oc2": (
+        ("CHILD", "SDQ_SCORE"),
+        (
+            "CHILD",
+            "DOB",
+            "SDQ_SCORE",
+            "SDQ_REASON",
+            "CONVICTED",
+            "HEALTH_CHECK",
+            "IMMUNISATIONS",
+            "TEETH_CHECK",
+            "HEALTH_ASSESSMENT",
+            "SUBSTANCE_MISUSE",
+            "INTERVENTION_RECEIVED",
+            "INTERVENTION_OFFERED",
+        ),
+    ),
     "oc3": (("CHILD", "IN_TOUCH", "ACTIV", "ACCOM"), ("CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM")),
-    "ad1": (("CHILD", "DATE_INT", "DATE_MATCH"), ("CHILD", "DOB", "DATE_INT", "DATE_MATCH", "FOSTER_CARE", "NB_ADOPTR",
-                                                 "SEX_ADOPTR", "LS_ADOPTR")),
+    "ad1": (("CHILD", "DATE_INT", "DATE_MATCH"), ("CHILD", "DOB", "DATE_INT", "DATE_MATCH", "FOSTER_CARE", "NB_ADOPTR", "SEX_ADOPTR", "LS_ADOPTR")),
     "placed_for_adoption": (("CHILD", "DATE_PLACED"), ("CHILD", "DOB", "DATE_PLACED", "DATE_PLACED_CEASED", "REASON_PLACED_CEASED")),
     "previous_permanence": (("CHILD", "PREV_PERM"), ("CHILD", "DOB", "PREV_PERM", "LA_PERM", "DATE_PERM")),
     "sw_episodes": (("CHILD", "SW_ID", "SW_DECOM"), ("CHILD", "DOB", "SW_ID", "SW_DECOM", "SW_DEC", "SW_REASON")),
@@ -58,9 +72,16 @@ REQUIRED_TABLES = ("header", "episodes")
 #: derived columns DfE adds; an LA export may carry them, and they are kept when present
 DERIVED_EPISODE_COLUMNS = ("PL_DISTANCE", "PL_LA", "PL_LOCATION")
 DATE_COLUMNS = {
-    "header": ("DOB", "MC_DOB"), "episodes": ("DECOM", "DEC"), "uasc": ("DOB", "DUC"), "reviews": ("DOB", "REVIEW"),
-    "missing": ("DOB", "MIS_START", "MIS_END"), "oc2": ("DOB",), "oc3": ("DOB",), "ad1": ("DOB", "DATE_INT", "DATE_MATCH"),
-    "placed_for_adoption": ("DOB", "DATE_PLACED", "DATE_PLACED_CEASED"), "previous_permanence": ("DOB",),
+    "header": ("DOB", "MC_DOB"),
+    "episodes": ("DECOM", "DEC"),
+    "uasc": ("DOB", "DUC"),
+    "reviews": ("DOB", "REVIEW"),
+    "missing": ("DOB", "MIS_START", "MIS_END"),
+    "oc2": ("DOB",),
+    "oc3": ("DOB",),
+    "ad1": ("DOB", "DATE_INT", "DATE_MATCH"),
+    "placed_for_adoption": ("DOB", "DATE_PLACED", "DATE_PLACED_CEASED"),
+    "previous_permanence": ("DOB",),
     "sw_episodes": ("DOB", "SW_DECOM", "SW_DEC"),
 }
 SET_ASIDE_COLUMNS = ["table", "collection_year", "file", "row", "column", "value", "reason"]
@@ -153,7 +174,7 @@ def _same_delimiter(text: str, notes: list[str]) -> str:
         if d != hd and all(line.count(d) >= fields - 1 for line in sample):
             name = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
             notes.append(f"the header is {name[hd]}-separated but the rows are {name[d]}-separated: each read with its own")
-            return head.replace(hd, d) + text[len(head):]
+            return head.replace(hd, d) + text[len(head) :]
     return text
 
 
@@ -188,16 +209,17 @@ def read_csv_text(path: Path) -> tuple[pd.DataFrame, list[str]]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            df = pd.read_csv(io.StringIO(body), sep=delim, dtype=str, keep_default_na=False, skip_blank_lines=False,
-                             index_col=False, engine="c")
+            df = pd.read_csv(io.StringIO(body), sep=delim, dtype=str, keep_default_na=False, skip_blank_lines=False, index_col=False, engine="c")
     except (pd.errors.ParserError, pd.errors.ParserWarning):
         df = None
     if df is None or len(df) != len(lines) - first - 1:
         if sum(line.count('"') for line in lines[first:]) % 2:
             # a double quote that is never closed joins the lines after it into one value: rows would vanish.
             # Rows in are the file's physical lines, so read it line by line without quoting, and say where
-            notes.append(f"line {_unclosed_quote_line(lines, first)}: a double quote that is never closed; the file was read line "
-                         "by line without quoting, so no row is lost (the quote stays in its value, where the checks see it)")
+            notes.append(
+                f"line {_unclosed_quote_line(lines, first)}: a double quote that is never closed; the file was read line "
+                "by line without quoting, so no row is lost (the quote stays in its value, where the checks see it)"
+            )
             return _read_csv_rows(lines, first, delim, path, quoting=csv.QUOTE_NONE), notes
         if df is None:
             # rows with more fields than the header: the careful reader tolerates empty extras, names the rest
@@ -222,8 +244,12 @@ def _plain(text: str) -> bool:
     lone carriage-return line breaks, no odd line breaks."""
     body = text.rstrip()
     odd = _ODD_BREAKS[:5] if text.isascii() else _ODD_BREAKS
-    return ("\n\n" not in body and "\n\r\n" not in body and ("\r" not in text or text.count("\r") == text.count("\r\n"))
-            and not any(ch in text for ch in odd))
+    return (
+        "\n\n" not in body
+        and "\n\r\n" not in body
+        and ("\r" not in text or text.count("\r") == text.count("\r\n"))
+        and not any(ch in text for ch in odd)
+    )
 
 
 def _read_csv_fast(text: str) -> tuple[pd.DataFrame, str] | None:
@@ -250,8 +276,9 @@ def _read_csv_fast(text: str) -> tuple[pd.DataFrame, str] | None:
             io.BytesIO(text.encode("utf-8")),
             read_options=pv.ReadOptions(column_names=raw_names, skip_rows=1),
             parse_options=pv.ParseOptions(delimiter=delim),
-            convert_options=pv.ConvertOptions(column_types={h: pa.string() for h in raw_names}, strings_can_be_null=False,
-                                              quoted_strings_can_be_null=False),
+            convert_options=pv.ConvertOptions(
+                column_types={h: pa.string() for h in raw_names}, strings_can_be_null=False, quoted_strings_can_be_null=False
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None  # ragged rows, stray quotes: the careful reader names the line
@@ -292,7 +319,7 @@ def _read_csv_rows(lines: list[str], first: int, delim: str, path: Path, *, quot
         if not any(v.strip() for v in values):
             continue
         if len(values) > len(header):
-            if any(v.strip() for v in values[len(header):]):
+            if any(v.strip() for v in values[len(header) :]):
                 raise InputError(f"has more values than the {len(header)} columns in its header", path, row=number)
             values = values[: len(header)]
         rows.append(values + [""] * (len(header) - len(values)))
@@ -359,8 +386,10 @@ def read_table_file(path: Path, root: Path | None = None) -> tuple[list[RawTable
             near = nearest_table(columns)
             if near:
                 got, lacking = near
-                skipped.append(f"{name}: looks like the {got} table but has no {', '.join(lacking)} column"
-                               f"{'s' if len(lacking) > 1 else ''} (found: {', '.join(columns[:8])}{'...' if len(columns) > 8 else ''})")
+                skipped.append(
+                    f"{name}: looks like the {got} table but has no {', '.join(lacking)} column"
+                    f"{'s' if len(lacking) > 1 else ''} (found: {', '.join(columns[:8])}{'...' if len(columns) > 8 else ''})"
+                )
             else:
                 skipped.append(f"{name}: not a 903 table (columns {', '.join(columns[:8])}{'...' if len(columns) > 8 else ''})")
             continue
@@ -386,8 +415,13 @@ def find_files(folder: Path) -> list[Path]:
         return [folder]
     if not folder.is_dir():
         raise InputError("no such file or folder", folder)
-    files = [f for f in folder.rglob("*") if f.is_file() and f.suffix.lower() in (".csv", ".xlsx", ".xlsm", ".xml")
-             and not any(part.startswith(".") for part in f.relative_to(folder).parts)]
+    files = [
+        f
+        for f in folder.rglob("*")
+        if f.is_file()
+        and f.suffix.lower() in (".csv", ".xlsx", ".xlsm", ".xml")
+        and not any(part.startswith(".") for part in f.relative_to(folder).parts)
+    ]
     return sorted(files)
 
 
@@ -408,8 +442,13 @@ def read_archive(archive: Path, root: Path) -> tuple[list[RawTable], list[str]]:
     tables, skipped = [], []
     try:
         with zipfile.ZipFile(archive) as z, tempfile.TemporaryDirectory(prefix="cla-903-zip-") as tmp:
-            members = [m for m in z.infolist() if not m.is_dir() and Path(m.filename).suffix.lower() in (".csv", ".xlsx", ".xlsm")
-                       and not any(part.startswith((".", "__MACOSX")) for part in Path(m.filename).parts)]
+            members = [
+                m
+                for m in z.infolist()
+                if not m.is_dir()
+                and Path(m.filename).suffix.lower() in (".csv", ".xlsx", ".xlsm")
+                and not any(part.startswith((".", "__MACOSX")) for part in Path(m.filename).parts)
+            ]
             if not members:
                 return [], [f"{shown}: a zip archive with no CSV or Excel files in it"]
             base = Path(tmp) / shown
@@ -429,8 +468,11 @@ def read_archive(archive: Path, root: Path) -> tuple[list[RawTable], list[str]]:
 
 
 #: files that can hold returns but are not read (yet): listed as not read, never ignored in silence
-UNREAD_SUFFIXES = {".xls": "an old-style Excel file: save it as .xlsx or CSV", ".ods": "an OpenDocument sheet: save it as .xlsx or CSV",
-                   ".txt": "a text file: if it is a return, save it as .csv"}
+UNREAD_SUFFIXES = {
+    ".xls": "an old-style Excel file: save it as .xlsx or CSV",
+    ".ods": "an OpenDocument sheet: save it as .xlsx or CSV",
+    ".txt": "a text file: if it is a return, save it as .csv",
+}
 
 
 def unread_files(folder: Path) -> list[str]:
@@ -485,9 +527,19 @@ class _Checks:
         self.flags += [(i, column, reason, _shorten(v)) for i, v in zip(rows, values)]
 
     def flagged(self, table: str, year: int) -> pd.DataFrame:
-        rows = [{"table": table, "collection_year": year, "file": self.df.at[i, "_file"], "row": int(self.df.at[i, "_row"]),
-                 "column": col, "value": value, "reason": text}
-                for i, col, text, value in self.flags if i not in self.reasons]
+        rows = [
+            {
+                "table": table,
+                "collection_year": year,
+                "file": self.df.at[i, "_file"],
+                "row": int(self.df.at[i, "_row"]),
+                "column": col,
+                "value": value,
+                "reason": text,
+            }
+            for i, col, text, value in self.flags
+            if i not in self.reasons
+        ]
         return pd.DataFrame(rows, columns=SET_ASIDE_COLUMNS)
 
     def add(self, mask: pd.Series, column: str, reason: str | pd.Series) -> None:
@@ -512,12 +564,21 @@ class _Checks:
         bad = sorted(self.reasons)
         if not bad:
             return self.df, pd.DataFrame(columns=SET_ASIDE_COLUMNS)
-        aside = pd.DataFrame([
-            {"table": table, "collection_year": year, "file": self.df.at[i, "_file"], "row": int(self.df.at[i, "_row"]),
-             "column": self.reasons[i][0][0], "value": str(self.df.at[i, self.reasons[i][0][0]]) if self.reasons[i][0][0] in self.df.columns else "",
-             "reason": "; ".join(r for _, r in self.reasons[i])}
-            for i in bad
-        ], columns=SET_ASIDE_COLUMNS)
+        aside = pd.DataFrame(
+            [
+                {
+                    "table": table,
+                    "collection_year": year,
+                    "file": self.df.at[i, "_file"],
+                    "row": int(self.df.at[i, "_row"]),
+                    "column": self.reasons[i][0][0],
+                    "value": str(self.df.at[i, self.reasons[i][0][0]]) if self.reasons[i][0][0] in self.df.columns else "",
+                    "reason": "; ".join(r for _, r in self.reasons[i]),
+                }
+                for i in bad
+            ],
+            columns=SET_ASIDE_COLUMNS,
+        )
         return self.df.drop(index=bad), aside
 
 
@@ -616,8 +677,11 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
         rec_blank = _blank(df["REC"])
     c.add(~rec_blank & r.code_check(df["REC"], r.REC), "REC", "REC '{REC}' is not a valid code")
     c.add(rec_blank & ~dec_blank, "REC", "REC is blank but the episode has an end date")
-    c.add(r.code_check(df["REASON_PLACE_CHANGE"], r.REASON_PLACE_CHANGE, allow_blank=True), "REASON_PLACE_CHANGE",
-          "REASON_PLACE_CHANGE '{REASON_PLACE_CHANGE}' is not a valid code")
+    c.add(
+        r.code_check(df["REASON_PLACE_CHANGE"], r.REASON_PLACE_CHANGE, allow_blank=True),
+        "REASON_PLACE_CHANGE",
+        "REASON_PLACE_CHANGE '{REASON_PLACE_CHANGE}' is not a valid code",
+    )
     born = _lookup(df["CHILD"], dob)
     c.add(born.isna() & ~_blank(df["CHILD"]), "CHILD", "no header row (with a valid DOB) for this child in the same return")
     c.add(decom < born, "DECOM", "episode starts before the child's date of birth")
@@ -625,8 +689,19 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
     # sequence rules, on rows that passed so far, in start order within each child. Children are
     # numbered in CHILD order once, so sorting and grouping work on integers, not text.
     child_no = pd.factorize(df["CHILD"], sort=True)[0]
-    slim = pd.DataFrame({"_child": child_no, "_decom": decom, "_dec": dec, "_row": df["_row"], "RNE": df["RNE"], "PLACE": df["PLACE"],
-                         "REC": df["REC"], "REASON_PLACE_CHANGE": df["REASON_PLACE_CHANGE"]}, index=df.index)
+    slim = pd.DataFrame(
+        {
+            "_child": child_no,
+            "_decom": decom,
+            "_dec": dec,
+            "_row": df["_row"],
+            "RNE": df["RNE"],
+            "PLACE": df["PLACE"],
+            "REC": df["REC"],
+            "REASON_PLACE_CHANGE": df["REASON_PLACE_CHANGE"],
+        },
+        index=df.index,
+    )
     ok = slim.drop(index=list(c.reasons)).sort_values(["_child", "_decom", "_row"])
     # exact repeats share child and start: compare every field only among rows that do
     fields = [col for col in TABLES["episodes"][1] if col in df.columns]
@@ -634,8 +709,11 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
     exact = candidates.duplicated(fields, keep="first")
     first_row = candidates.groupby(fields, sort=False)["_row"].transform("first")
     exact_rows = exact[exact].index
-    c.add(pd.Series(True, index=exact_rows).reindex(df.index, fill_value=False), "CHILD",
-          ("duplicate of row " + first_row[exact_rows].astype("Int64").astype(str)))
+    c.add(
+        pd.Series(True, index=exact_rows).reindex(df.index, fill_value=False),
+        "CHILD",
+        ("duplicate of row " + first_row[exact_rows].astype("Int64").astype(str)),
+    )
     ok = ok.drop(index=exact_rows)
     same_start = ok.duplicated(["_child", "_decom"], keep="first")
     c.add(same_start.reindex(df.index, fill_value=False), "DECOM", "a second episode for this child starting on the same day")
@@ -645,8 +723,11 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
     prev_open = prev_end.isna() & by_child.cumcount().gt(0)
     overlap = prev_open | (ok["_decom"] < prev_end)
     prev_row = by_child["_row"].shift(1)[overlap]
-    c.add(overlap.reindex(df.index, fill_value=False), "DECOM",
-          "starts before the previous episode (row " + prev_row.astype("Int64").astype(str) + ") ends")
+    c.add(
+        overlap.reindex(df.index, fill_value=False),
+        "DECOM",
+        "starts before the previous episode (row " + prev_row.astype("Int64").astype(str) + ") ends",
+    )
     ok = ok[~overlap]
 
     # warnings (kept): reason for placement change missing where DfE expects one, or present where it should not be
@@ -665,8 +746,21 @@ def _check_episodes(df: pd.DataFrame, year: int, dob: pd.Series) -> tuple[_Check
         warnings.append((i, "RNE", "S (started care) straight after an episode that ended X1"))
     for i in ok.index[prev_rec.notna() & (prev_rec != "X1") & (ok["RNE"] != "S")]:
         warnings.append((i, "RNE", "not S although the previous episode ended the period of care"))
-    w = pd.DataFrame([{"table": "episodes", "collection_year": year, "file": df.at[i, "_file"], "row": int(df.at[i, "_row"]),
-                       "column": col, "value": str(df.at[i, col]), "reason": text} for i, col, text in warnings], columns=SET_ASIDE_COLUMNS)
+    w = pd.DataFrame(
+        [
+            {
+                "table": "episodes",
+                "collection_year": year,
+                "file": df.at[i, "_file"],
+                "row": int(df.at[i, "_row"]),
+                "column": col,
+                "value": str(df.at[i, col]),
+                "reason": text,
+            }
+            for i, col, text in warnings
+        ],
+        columns=SET_ASIDE_COLUMNS,
+    )
     return c, pd.concat([w, c.flagged("episodes", year)], ignore_index=True) if c.flags else w
 
 
@@ -675,8 +769,13 @@ def _check_other(table: str, df: pd.DataFrame, year: int) -> _Checks:
 
     c = _Checks(df)
     c.add(_blank(df["CHILD"]), "CHILD", "CHILD is blank")
-    _check_dates(c, df, DATE_COLUMNS.get(table, ()), year, required={"missing": ("MIS_START",), "reviews": ("REVIEW",),
-                                                                    "sw_episodes": ("SW_DECOM",)}.get(table, ()))
+    _check_dates(
+        c,
+        df,
+        DATE_COLUMNS.get(table, ()),
+        year,
+        required={"missing": ("MIS_START",), "reviews": ("REVIEW",), "sw_episodes": ("SW_DECOM",)}.get(table, ()),
+    )
     if table == "missing":
         c.add(r.code_check(df["MISSING"].str.upper(), r.MISSING), "MISSING", "MISSING is not M or A")
         start, end = parse_dates(df["MIS_START"]), parse_dates(df["MIS_END"])
@@ -720,11 +819,15 @@ def _check_year_names(tables: list[RawTable], year_from: str) -> None:
             named, shown = moved[_folder(t)]
             if year_from == "dates":
                 t.collection_year = shown
-                t.notes.append(f"named as collection year {named - 1}-{str(named)[2:]}, but its episode dates are {shown - 1}-{str(shown)[2:]}'s: "
-                               f"read as {shown - 1}-{str(shown)[2:]} (use --year-from name to keep the name)")
+                t.notes.append(
+                    f"named as collection year {named - 1}-{str(named)[2:]}, but its episode dates are {shown - 1}-{str(shown)[2:]}'s: "
+                    f"read as {shown - 1}-{str(shown)[2:]} (use --year-from name to keep the name)"
+                )
             else:
-                t.notes.append(f"named as collection year {named - 1}-{str(named)[2:]}, but its episode dates are {shown - 1}-{str(shown)[2:]}'s: "
-                               "kept as named (--year-from name)")
+                t.notes.append(
+                    f"named as collection year {named - 1}-{str(named)[2:]}, but its episode dates are {shown - 1}-{str(shown)[2:]}'s: "
+                    "kept as named (--year-from name)"
+                )
 
 
 def _infer_year(tables: list[RawTable]) -> None:
@@ -744,8 +847,11 @@ def _infer_year(tables: list[RawTable]) -> None:
         if t.collection_year is None:
             t.collection_year = by_folder.get(str(Path(t.file.split("[")[0]).parent))
             if t.collection_year is None:
-                raise InputError("cannot tell which collection year this file belongs to: put each year's files in a folder "
-                                 "named like 2024-25, or name the files with the year", t.file)
+                raise InputError(
+                    "cannot tell which collection year this file belongs to: put each year's files in a folder "
+                    "named like 2024-25, or name the files with the year",
+                    t.file,
+                )
             t.notes.append(f"collection year {t.collection_year} taken from the episodes file beside it")
 
 
@@ -761,7 +867,7 @@ def _split_multi_year(tables: list[RawTable]) -> list[RawTable]:
     out, by_folder = [], {}
     for t in tables:
         by_folder.setdefault(_folder(t), []).append(t)
-    for folder, group in by_folder.items():
+    for group in by_folder.values():
         eps = [t for t in group if t.table == "episodes" and t.collection_year is None]
         if len(eps) != 1:
             out += group
@@ -791,14 +897,17 @@ def _split_multi_year(tables: list[RawTable]) -> list[RawTable]:
                     part = f[f["CHILD"].isin(children[y])].copy()
                     if "SEX" in part.columns:
                         code = {"1": "M", "2": "F"} if y >= 2025 else {"M": "1", "F": "2"}
-                        part["SEX"] = part["SEX"].str.upper().map(lambda v: code.get(v, v))
+                        part["SEX"] = part["SEX"].str.upper().map(lambda v, code=code: code.get(v, v))
                 elif y == years[-1]:
                     part = f
                 else:
                     continue
                 if len(part):
-                    out.append(RawTable(t.table, f"{t.file}[{y - 1}-{str(y)[2:]}]", part.assign(_file=f"{t.file}[{y - 1}-{str(y)[2:]}]"),
-                                        y, [*t.notes, note]))
+                    out.append(
+                        RawTable(
+                            t.table, f"{t.file}[{y - 1}-{str(y)[2:]}]", part.assign(_file=f"{t.file}[{y - 1}-{str(y)[2:]}]"), y, [*t.notes, note]
+                        )
+                    )
     return out
 
 
@@ -820,9 +929,20 @@ def validate(tables: list[RawTable], skipped: list[str] | None = None, *, year_f
         rows_in = len(df)
         if id(t) in repeats:  # the same year's table supplied again: rows that repeat an earlier file's are set aside
             drop, first_file = repeats[id(t)]
-            asides.append(pd.DataFrame({"table": t.table, "collection_year": year, "file": t.file, "row": df.loc[drop, "_row"].to_numpy(),
-                                        "column": "", "value": "", "reason": f"repeats a row of {first_file} (collection year {year} "
-                                        "is supplied twice)"}, columns=SET_ASIDE_COLUMNS))
+            asides.append(
+                pd.DataFrame(
+                    {
+                        "table": t.table,
+                        "collection_year": year,
+                        "file": t.file,
+                        "row": df.loc[drop, "_row"].to_numpy(),
+                        "column": "",
+                        "value": "",
+                        "reason": f"repeats a row of {first_file} (collection year {year} is supplied twice)",
+                    },
+                    columns=SET_ASIDE_COLUMNS,
+                )
+            )
             df = df.drop(index=drop).reset_index(drop=True)
         if t.table == "header":
             c = _check_header(df, year)
@@ -842,15 +962,32 @@ def validate(tables: list[RawTable], skipped: list[str] | None = None, *, year_f
             headers[year] = pd.concat([headers[year], good]) if year in headers else good
         kept.setdefault(t.table, []).append(good)
         asides.append(aside)
-        files.append({"table": t.table, "collection_year": year, "file": t.file, "rows_in": rows_in, "kept": len(good),
-                      "set_aside": rows_in - len(good), "notes": "; ".join(t.notes)})
+        files.append(
+            {
+                "table": t.table,
+                "collection_year": year,
+                "file": t.file,
+                "rows_in": rows_in,
+                "kept": len(good),
+                "set_aside": rows_in - len(good),
+                "notes": "; ".join(t.notes),
+            }
+        )
     out = {name: pd.concat(frames, ignore_index=True).drop(columns=["_dob"], errors="ignore") for name, frames in kept.items()}
     # the DfE's own rules, by code, on what was kept: usable rows that break one are kept with a flag
     from analysis.io.ssda903_dfe import check as dfe_check
 
     warns.append(dfe_check(out))
-    set_aside = pd.concat([a for a in asides if not a.empty], ignore_index=True) if any(not a.empty for a in asides) else pd.DataFrame(columns=SET_ASIDE_COLUMNS)
-    warnings = pd.concat([w for w in warns if not w.empty], ignore_index=True) if any(not w.empty for w in warns) else pd.DataFrame(columns=SET_ASIDE_COLUMNS)
+    set_aside = (
+        pd.concat([a for a in asides if not a.empty], ignore_index=True)
+        if any(not a.empty for a in asides)
+        else pd.DataFrame(columns=SET_ASIDE_COLUMNS)
+    )
+    warnings = (
+        pd.concat([w for w in warns if not w.empty], ignore_index=True)
+        if any(not w.empty for w in warns)
+        else pd.DataFrame(columns=SET_ASIDE_COLUMNS)
+    )
     return Validated(out, set_aside, warnings, files, list(skipped or []))
 
 
@@ -899,9 +1036,19 @@ def read_returns(folder: Path, *, year_from: str = "dates") -> Validated:
 
 
 #: which papers read each table: a rule that sets aside or flags its rows could move their figures
-PAPERS_READING = {"episodes": "02, 03, 04 (placements, periods, stock, flows)", "header": "02, 03, 04 (age, sex; a child without one is lost)",
-                  "oc2": "02, 03, 04 (SDQ)", "uasc": "04 (UASC needs)", "missing": "none yet", "reviews": "none yet", "oc3": "none yet",
-                  "ad1": "none yet", "placed_for_adoption": "none yet", "previous_permanence": "none yet", "sw_episodes": "none yet"}
+PAPERS_READING = {
+    "episodes": "02, 03, 04 (placements, periods, stock, flows)",
+    "header": "02, 03, 04 (age, sex; a child without one is lost)",
+    "oc2": "02, 03, 04 (SDQ)",
+    "uasc": "04 (UASC needs)",
+    "missing": "none yet",
+    "reviews": "none yet",
+    "oc3": "none yet",
+    "ad1": "none yet",
+    "placed_for_adoption": "none yet",
+    "previous_permanence": "none yet",
+    "sw_episodes": "none yet",
+}
 
 _VALUES = re.compile(r"'[^']*'|\b\d{1,2}/\d{1,2}/\d{4}\b|\(row \d+\)|row \d+|\b20\d\d\b")
 
@@ -944,13 +1091,13 @@ def why_missing(v: Validated, table: str) -> str:
     if len(read):
         aside = v.set_aside[v.set_aside["table"] == table]
         first = f" (first: {aside['file'].iloc[0]}, row {aside['row'].iloc[0]}: {aside['reason'].iloc[0]})" if len(aside) else ""
-        return (f"nothing usable in {table}: {int(read['rows_in'].sum()):,} row(s) read from {', '.join(read['file'])}, "
-                f"all set aside{first}")
+        return f"nothing usable in {table}: {int(read['rows_in'].sum()):,} row(s) read from {', '.join(read['file'])}, all set aside{first}"
     near = [s for s in v.skipped if f"the {table} table" in s]
     if near:
         return f"nothing usable in {table}: {'; '.join(near)}"
-    return (f"nothing usable in {table}: no file was recognised as the {table} table"
-            + (f" (not read: {'; '.join(v.skipped[:3])})" if v.skipped else ""))
+    return f"nothing usable in {table}: no file was recognised as the {table} table" + (
+        f" (not read: {'; '.join(v.skipped[:3])})" if v.skipped else ""
+    )
 
 
 # --- stitching ----------------------------------------------------------------------------------

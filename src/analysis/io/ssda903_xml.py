@@ -57,7 +57,7 @@ def read_xml(path: Path) -> dict[str, pd.DataFrame]:
         for field, table in PRESENT_IF.items():
             if h.get(field, ""):
                 rows[table].append({**person, **h})
-        for sub in (header if header is not None else []):
+        for sub in header if header is not None else []:
             if sub.tag in NESTED:
                 rows[NESTED[sub.tag]].append({**person, **_leaves(sub)})
         for ep in child.iter("EPISODE"):

@@ -19,17 +19,53 @@ from analysis.io.published_counts import DIMENSIONS
 
 AGE_BAND_EDGES = [0, 1, 5, 10, 16, 200]
 #: the project's placement groups (ssda903_rules.PLACE_GROUP) -> DfE's published placement categories
-GROUP_CATEGORY = {"foster": "foster", "kinship foster": "foster", "children's home": "childrens_home", "secure": "childrens_home",
-                  "independent or supported": "independent", "with parents": "with_parents", "adoption": "adoption",
-                  "other residential": "other_residential", "custody": "other_residential", "residential school": "residential_school",
-                  "other": "other", "temporary": "other"}
+GROUP_CATEGORY = {
+    "foster": "foster",
+    "kinship foster": "foster",
+    "children's home": "childrens_home",
+    "secure": "childrens_home",
+    "independent or supported": "independent",
+    "with parents": "with_parents",
+    "adoption": "adoption",
+    "other residential": "other_residential",
+    "custody": "other_residential",
+    "residential school": "residential_school",
+    "other": "other",
+    "temporary": "other",
+}
 PLACEMENT_CATEGORY = {code: GROUP_CATEGORY[group] for code, group in r.PLACE_GROUP.items()}
-PROVIDER_CATEGORY = {"PR0": "parents", "PR1": "own", "PR2": "other_la", "PR3": "other_public", "PR4": "private", "PR5": "voluntary", "": "not_reported"}
-LEGAL_CATEGORY = {"C1": "interim_care_order", "C2": "full_care_order", "E1": "placement_order", "D1": "placement_order", "V2": "section_20",
-                  "L1": "detained", "L2": "detained", "L3": "detained", "J1": "youth_justice", "J2": "youth_justice", "J3": "youth_justice"}
-ETHNIC_GROUP = {**{c: "white" for c in ("WBRI", "WIRI", "WOTH", "WIRT", "WROM")}, **{c: "mixed" for c in ("MWBC", "MWBA", "MWAS", "MOTH")},
-                **{c: "asian" for c in ("AIND", "APKN", "ABAN", "AOTH")}, **{c: "black" for c in ("BCRB", "BAFR", "BOTH")},
-                "CHNE": "other", "OOTH": "other", "REFU": "not_known", "NOBT": "not_known"}
+PROVIDER_CATEGORY = {
+    "PR0": "parents",
+    "PR1": "own",
+    "PR2": "other_la",
+    "PR3": "other_public",
+    "PR4": "private",
+    "PR5": "voluntary",
+    "": "not_reported",
+}
+LEGAL_CATEGORY = {
+    "C1": "interim_care_order",
+    "C2": "full_care_order",
+    "E1": "placement_order",
+    "D1": "placement_order",
+    "V2": "section_20",
+    "L1": "detained",
+    "L2": "detained",
+    "L3": "detained",
+    "J1": "youth_justice",
+    "J2": "youth_justice",
+    "J3": "youth_justice",
+}
+ETHNIC_GROUP = {
+    **{c: "white" for c in ("WBRI", "WIRI", "WOTH", "WIRT", "WROM")},
+    **{c: "mixed" for c in ("MWBC", "MWBA", "MWAS", "MOTH")},
+    **{c: "asian" for c in ("AIND", "APKN", "ABAN", "AOTH")},
+    **{c: "black" for c in ("BCRB", "BAFR", "BOTH")},
+    "CHNE": "other",
+    "OOTH": "other",
+    "REFU": "not_known",
+    "NOBT": "not_known",
+}
 
 
 def _location(pl_location: pd.Series, distance: pd.Series) -> pd.Series:
@@ -69,6 +105,8 @@ def characteristics(episodes: pd.DataFrame, children: pd.DataFrame, years: list[
         counted = e[~e["LS"].isin(r.SHORT_BREAKS_LS)]
         starts = counted[(counted["rne"] == "S") & counted["_decom"].between(y0, y1)]["child"].nunique()
         ceased = counted[counted["_dec"].between(y0, y1) & ~counted["rec"].isin(["X1", ""])]["child"].nunique()
-        rows += [{"year": year, "dimension": "count", "category": "started", "number": int(starts)},
-                 {"year": year, "dimension": "count", "category": "ceased", "number": int(ceased)}]
+        rows += [
+            {"year": year, "dimension": "count", "category": "started", "number": int(starts)},
+            {"year": year, "dimension": "count", "category": "ceased", "number": int(ceased)},
+        ]
     return pd.DataFrame(rows)

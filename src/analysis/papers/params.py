@@ -16,7 +16,6 @@ from analysis.errors import ParameterError
 from analysis.io.geography import resolve_la
 from analysis.io.ingest import read_table
 
-
 __all__ = ["ParameterError", "check_declared_types", "check_types", "resolve_la_param"]
 
 
@@ -35,9 +34,7 @@ def check_declared_types(values: dict[str, Any], types: dict[str, type]) -> None
         if expected is int and isinstance(value, bool):
             ok = False
         if not ok:
-            raise ParameterError(
-                f"parameter '{name}' should be {expected.__name__}, got {type(value).__name__} {value!r}"
-            )
+            raise ParameterError(f"parameter '{name}' should be {expected.__name__}, got {type(value).__name__} {value!r}")
 
 
 def resolve_la_param(la_code: str, p: Paths | None = None) -> pd.Series:

@@ -140,8 +140,7 @@ def figure_html(fig: plt.Figure, alt: str, caption: str) -> str:
 
 def mark_synthetic(fig: plt.Figure) -> None:
     """Stamp a chart drawn from synthetic data, so that it says so wherever it is copied to."""
-    fig.text(0.5, 0.5, "SYNTHETIC DATA", fontsize=46, color=DARK_PINK, alpha=0.13, ha="center", va="center", rotation=25,
-             fontweight="bold", zorder=0)
+    fig.text(0.5, 0.5, "SYNTHETIC DATA", fontsize=46, color=DARK_PINK, alpha=0.13, ha="center", va="center", rotation=25, fontweight="bold", zorder=0)
     fig.text(0.995, 0.005, "Synthetic data: not real children", fontsize=8, color=DARK_PINK, ha="right", va="bottom")
     _describe(fig, "The chart shows synthetic data, not real children.")
 
@@ -167,8 +166,7 @@ def _fmt(unit: str):
     return FuncFormatter(lambda v, _: f"{v:,.0f}")
 
 
-def fixed_layout(fig: plt.Figure, nrows: int, ncols: int, *, left: float, right: float, top: float, bottom: float,
-                 wgap: float, hgap: float) -> None:
+def fixed_layout(fig: plt.Figure, nrows: int, ncols: int, *, left: float, right: float, top: float, bottom: float, wgap: float, hgap: float) -> None:
     """Place a grid of axes with margins and gaps given in inches.
 
     Fixed margins instead of ``tight_layout``: tight layout draws the whole figure once more just
@@ -176,8 +174,14 @@ def fixed_layout(fig: plt.Figure, nrows: int, ncols: int, *, left: float, right:
     width, height = fig.get_size_inches()
     axis_w = (width - left - right - (ncols - 1) * wgap) / ncols
     axis_h = (height - top - bottom - (nrows - 1) * hgap) / nrows
-    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
-                        wspace=wgap / axis_w if ncols > 1 else 0, hspace=hgap / axis_h if nrows > 1 else 0)
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        wspace=wgap / axis_w if ncols > 1 else 0,
+        hspace=hgap / axis_h if nrows > 1 else 0,
+    )
 
 
 def _grid(n: int, ncols: int, *, panel_w: float = 3.4, panel_h: float = 2.6) -> tuple[plt.Figure, np.ndarray]:
@@ -202,8 +206,13 @@ def trend_panels(data: Gated, panels: Sequence[tuple[str, str, str]], title: str
             s = sub[sub["series"] == series].sort_values("year")
             if s["value"].notna().any():
                 (line,) = ax.plot(
-                    s["year"], s["value"], AREA_STYLES[series], color=AREA_COLOURS[series],
-                    lw=2.4 if series == "LA" else 1.6, marker="o" if series == "LA" else None, ms=3.5,
+                    s["year"],
+                    s["value"],
+                    AREA_STYLES[series],
+                    color=AREA_COLOURS[series],
+                    lw=2.4 if series == "LA" else 1.6,
+                    marker="o" if series == "LA" else None,
+                    ms=3.5,
                 )
                 handles[series] = line
         la = sub[(sub["series"] == "LA") & sub["value"].notna()].sort_values("year")
@@ -232,8 +241,13 @@ def funnel_panels(panels: Sequence[dict], title: str, *, ncols: int = 3) -> plt.
     for ax, panel in zip(axes, panels):
         u = _plotted(panel["units"], "funnel_panels")
         scale = panel["scale"]
-        lim = curve(panel["theta"] / scale, float(u["denominator"].max()) * 1.05, panel["kind"], panel["tau2"],
-                    n_min=max(1.0, float(u["denominator"].min()) * 0.8))
+        lim = curve(
+            panel["theta"] / scale,
+            float(u["denominator"].max()) * 1.05,
+            panel["kind"],
+            panel["tau2"],
+            n_min=max(1.0, float(u["denominator"].min()) * 0.8),
+        )
         ax.plot(lim["n"], lim["lower_0.95"] * scale, color=DARK_GREY, lw=1, ls="--")
         ax.plot(lim["n"], lim["upper_0.95"] * scale, color=DARK_GREY, lw=1, ls="--", label="95% limits")
         ax.plot(lim["n"], lim["lower_0.998"] * scale, color=DARK_GREY, lw=1.2)
@@ -271,7 +285,7 @@ def ranked_bars(panels: Sequence[dict], title: str, *, ncols: int = 2) -> plt.Fi
     nrows = int(np.ceil(len(panels) / ncols))
     panel_h = max(1.8, 0.24 * n_rows + 0.3)
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.3 * ncols, panel_h * nrows + 0.55 * nrows + 0.5), squeeze=False)
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     fixed_layout(fig, nrows, ncols, left=1.45, right=0.2, top=0.65, bottom=0.4, wgap=1.65, hgap=0.75)
     for ax, panel, frame in zip(axes.flat, panels, frames):
@@ -279,7 +293,10 @@ def ranked_bars(panels: Sequence[dict], title: str, *, ncols: int = 2) -> plt.Fi
         d["is_la"] = d["is_la"].astype(bool)
         me = d[d["is_la"]]
         if len(me):
-            _describe(fig, f"{panel['short']}: this LA {me['value'].iloc[0]:,.1f}, ranked {len(d) - int(np.flatnonzero(d['is_la'].to_numpy())[0])} of {len(d)}.")
+            _describe(
+                fig,
+                f"{panel['short']}: this LA {me['value'].iloc[0]:,.1f}, ranked {len(d) - int(np.flatnonzero(d['is_la'].to_numpy())[0])} of {len(d)}.",
+            )
         colours = [DARK_BLUE if me else MID_GREY for me in d["is_la"]]
         ax.barh(d["name"], d["value"], color=colours)
         if pd.notna(panel.get("england")):
@@ -310,12 +327,20 @@ def stacked_shares(data: Gated, categories: Sequence[tuple[str, str]], title: st
         ax.barh(table["area"], values, left=left, color=colour, label=label, edgecolor="white")
         for y, (x0, v) in enumerate(zip(left, values)):
             if v >= 6:
-                ax.text(x0 + v / 2, y, f"{v:.0f}%", ha="center", va="center", fontsize=8,
-                        color="white" if colour in (DARK_BLUE, DARK_PINK, DARK_GREY) else "black")
+                ax.text(
+                    x0 + v / 2,
+                    y,
+                    f"{v:.0f}%",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if colour in (DARK_BLUE, DARK_PINK, DARK_GREY) else "black",
+                )
         left += values
     first = table.iloc[0]
-    _describe(fig, f"{first['area']}: " + "; ".join(f"{label} {float(first[column]):.0f}%" for column, label in categories
-                                                     if pd.notna(first[column])) + ".")
+    _describe(
+        fig, f"{first['area']}: " + "; ".join(f"{label} {float(first[column]):.0f}%" for column, label in categories if pd.notna(first[column])) + "."
+    )
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.xaxis.set_major_formatter(_fmt("%"))
@@ -326,8 +351,7 @@ def stacked_shares(data: Gated, categories: Sequence[tuple[str, str]], title: st
     return fig
 
 
-def survival_panels(panels: Sequence[tuple[str, Gated]], title: str, *, ncols: int = 2,
-                    ylabel: str = "Ended unplanned (%)") -> plt.Figure:
+def survival_panels(panels: Sequence[tuple[str, Gated]], title: str, *, ncols: int = 2, ylabel: str = "Ended unplanned (%)") -> plt.Figure:
     """Cumulative share ended (1 - Kaplan-Meier) by months since the start, one line and 95% band per
     group. Each panel: (title, frame with group, days, surv, lower, upper)."""
     fig, axes = _grid(len(panels), ncols, panel_w=4.9, panel_h=3.0)
@@ -353,9 +377,22 @@ def survival_panels(panels: Sequence[tuple[str, Gated]], title: str, *, ncols: i
     return fig
 
 
-def interval_plot(data: Gated, title: str, *, label: str, estimate: str, lower: str, upper: str, xlabel: str,
-                  reference: float | None = None, log: bool = False, marks: str | None = None, mark_label: str = "",
-                  unit: str = "", decimals: int = 2) -> plt.Figure:
+def interval_plot(
+    data: Gated,
+    title: str,
+    *,
+    label: str,
+    estimate: str,
+    lower: str,
+    upper: str,
+    xlabel: str,
+    reference: float | None = None,
+    log: bool = False,
+    marks: str | None = None,
+    mark_label: str = "",
+    unit: str = "",
+    decimals: int = 2,
+) -> plt.Figure:
     """Estimates with 95% intervals, one row each (a forest plot), from columns of a gated table; rows
     whose estimate or interval is suppressed are left out, and the figure says so. Optional reference
     line and marks (a column, e.g. the value planted in synthetic data)."""
@@ -369,8 +406,7 @@ def interval_plot(data: Gated, title: str, *, label: str, estimate: str, lower: 
     fixed_layout(fig, 1, 1, left=left, right=0.3, top=0.6, bottom=0.85 + (0.25 if gone else 0), wgap=0, hgap=0)
     y = np.arange(n)[::-1]
     est, lo, hi = (d[c].to_numpy(float) for c in (estimate, lower, upper))
-    ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color=DARK_BLUE, ecolor=DARK_BLUE, capsize=2.5, ms=5,
-                label="Estimate and 95% interval")
+    ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color=DARK_BLUE, ecolor=DARK_BLUE, capsize=2.5, ms=5, label="Estimate and 95% interval")
     if marks is not None:
         ax.scatter(d[marks].to_numpy(float), y, marker="D", color=ORANGE, s=26, zorder=3, label=mark_label)
     if reference is not None:
@@ -387,7 +423,12 @@ def interval_plot(data: Gated, title: str, *, label: str, estimate: str, lower: 
         ax.legend(fontsize=8, loc="lower right")
     _suptitle(fig, title)
     dp = decimals
-    _describe(fig, "Estimates (95% interval): " + "; ".join(f"{k} {e:,.{dp}f}{unit} ({a:,.{dp}f} to {b:,.{dp}f})" for k, e, a, b in zip(labels, est, lo, hi)) + ".")
+    _describe(
+        fig,
+        "Estimates (95% interval): "
+        + "; ".join(f"{k} {e:,.{dp}f}{unit} ({a:,.{dp}f} to {b:,.{dp}f})" for k, e, a, b in zip(labels, est, lo, hi))
+        + ".",
+    )
     _note_suppressed(fig, gone)
     return fig
 
@@ -423,8 +464,13 @@ def bars(data: Gated, title: str, *, label: str, value: str, xlabel: str, errors
     fig, ax = plt.subplots(figsize=(max(8.0, left + 5.0), 0.32 * n + 1.7 + (0.25 if gone else 0)))
     fixed_layout(fig, 1, 1, left=left, right=0.3, top=0.6, bottom=0.75 + (0.25 if gone else 0), wgap=0, hgap=0)
     y = np.arange(n)[::-1]
-    ax.barh(y, d[value].to_numpy(float), xerr=None if errors is None else d[errors].to_numpy(float), color=DARK_BLUE,
-            error_kw={"ecolor": DARK_GREY, "capsize": 2})
+    ax.barh(
+        y,
+        d[value].to_numpy(float),
+        xerr=None if errors is None else d[errors].to_numpy(float),
+        color=DARK_BLUE,
+        error_kw={"ecolor": DARK_GREY, "capsize": 2},
+    )
     ax.set_yticks(y, labels, fontsize=8.5)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
@@ -467,15 +513,24 @@ def forecast_lines(gated: Gated, title: str) -> plt.Figure:
         mean = np.concatenate([[last["mean"]], d["mean"].to_numpy()])
         ax.plot(years, mean, color=colour, lw=2.0 if i == 0 else 1.5, ls="-" if i == 0 else "--", label=textwrap.fill(name, 30))
         if i == 0:
-            ax.fill_between(years, np.concatenate([[last["mean"]], d["lower"].to_numpy()]),
-                            np.concatenate([[last["mean"]], d["upper"].to_numpy()]), color=colour, alpha=0.15, lw=0, label="95% interval")
+            ax.fill_between(
+                years,
+                np.concatenate([[last["mean"]], d["lower"].to_numpy()]),
+                np.concatenate([[last["mean"]], d["upper"].to_numpy()]),
+                color=colour,
+                alpha=0.15,
+                lw=0,
+                label="95% interval",
+            )
     ax.set_xlabel("Year (at 31 March)")
     ax.set_ylabel("Children looked after")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     _suptitle(fig, title)
-    ends = [f"{name}: {d['mean'].iloc[-1]:,.0f} in {d['year'].iloc[-1]:.0f}" for name, d in data.groupby("series", sort=False) if d["mean"].notna().any()]
+    ends = [
+        f"{name}: {d['mean'].iloc[-1]:,.0f} in {d['year'].iloc[-1]:.0f}" for name, d in data.groupby("series", sort=False) if d["mean"].notna().any()
+    ]
     _describe(fig, "Last point of each line: " + "; ".join(ends) + ".")
     _note_suppressed(fig, _suppressed_labels(gated, "series", ["mean", "lower", "upper"]))
     return fig

@@ -123,8 +123,9 @@ def _protect_stock_flow(df: pd.DataFrame, mask: pd.DataFrame, stock: str, inflow
             return mask
 
 
-def _check_arguments(df: pd.DataFrame, count_columns: Sequence[str], row_total: str | None, total_row: object | None,
-                     label_column: str | None) -> None:
+def _check_arguments(
+    df: pd.DataFrame, count_columns: Sequence[str], row_total: str | None, total_row: object | None, label_column: str | None
+) -> None:
     if total_row is not None and label_column is None:
         raise ValueError("total_row needs label_column")
     missing = [c for c in [*count_columns, *([row_total] if row_total else [])] if c not in df.columns]
@@ -151,8 +152,11 @@ AXIS_COLUMNS = frozenset({"year", "years", "financial_year", "collection_year", 
 
 #: a numeric column with one of these words in its name looks like a count of children: it must be declared
 #: either a count or (``not_counts``) not one, so that a new table cannot publish counts by forgetting to say so
-COUNT_LIKE = re.compile(r"(?:^|_)(?:children|child|placements|entries|exits|starts|ceased|cla|people|events|unplanned|n|count|"
-                        r"forecast|actual|rows)(?:_|$|\d)", re.IGNORECASE)
+COUNT_LIKE = re.compile(
+    r"(?:^|_)(?:children|child|placements|entries|exits|starts|ceased|cla|people|events|unplanned|n|count|"
+    r"forecast|actual|rows)(?:_|$|\d)",
+    re.IGNORECASE,
+)
 
 _KEY = object()
 
@@ -326,11 +330,16 @@ def gate(
     declared = set(counts) | set(not_counts) | set(independent) | AXIS_COLUMNS | {c for d in (linked or {}).values() for c in d}
     undeclared = [c for c in df.columns if c not in declared and _looks_like_count(c, df[c])]
     if undeclared:
-        raise GateError(f"column(s) {undeclared} look like counts of children: name them in counts=[...] "
-                        "(to suppress 1 to 4) or in not_counts=[...] (if they are not counts of children)")
+        raise GateError(
+            f"column(s) {undeclared} look like counts of children: name them in counts=[...] "
+            "(to suppress 1 to 4) or in not_counts=[...] (if they are not counts of children)"
+        )
     _check_arguments(df, counts, row_total, total_row, label_column)
-    mask = suppression_mask(df, counts, row_total=row_total, total_row=total_row, label_column=label_column, groups=groups,
-                            min_count=min_count) if counts else pd.DataFrame(index=df.index)
+    mask = (
+        suppression_mask(df, counts, row_total=row_total, total_row=total_row, label_column=label_column, groups=groups, min_count=min_count)
+        if counts
+        else pd.DataFrame(index=df.index)
+    )
     if stock_flow:
         mask = _protect_stock_flow(df, mask, *stock_flow)
     published = _apply_mask(df, mask, linked)  # the mask is worked out once (as apply_disclosure_control would)
@@ -345,9 +354,15 @@ def gate(
                 continue
             published[c] = published[c].astype(object).where(~row_hit, SUPPRESSED)
             suppressed[c] |= row_hit.to_numpy()
-    structure = {"row_total": row_total, "total_row": total_row, "label_column": label_column, "groups": groups,
-                 "stock_flow": list(stock_flow) if stock_flow else None,
-                 "linked": {k: list(v) for k, v in (linked or {}).items()},
-                 "derived": [c for c in df.columns if c not in counts and c not in AXIS_COLUMNS and c not in independent and c != row_total
-                             and _holds_numbers(df[c])]}
+    structure = {
+        "row_total": row_total,
+        "total_row": total_row,
+        "label_column": label_column,
+        "groups": groups,
+        "stock_flow": list(stock_flow) if stock_flow else None,
+        "linked": {k: list(v) for k, v in (linked or {}).items()},
+        "derived": [
+            c for c in df.columns if c not in counts and c not in AXIS_COLUMNS and c not in independent and c != row_total and _holds_numbers(df[c])
+        ],
+    }
     return Gated(published, suppressed, counts, structure, key=_KEY)

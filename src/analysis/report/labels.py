@@ -23,14 +23,34 @@ SYMBOL_WORDS = {"c": "suppressed", "..": "not published", "x": "not available", 
 #: the one dictionary of column labels (a column not named here gets a label made from its name)
 COLUMN_LABELS: dict[str, str] = {
     # paper 04: forecast, back-test, costs, truth check
-    "planted_rate": "Planted rate", "estimated_rate": "Estimated rate", "rate_lower_95": "Lower 95% (rate)",
-    "rate_upper_95": "Upper 95% (rate)", "events": "Events counted", "forecast_from": "Forecast made at 31 March",
-    "recorded": "Recorded", "mape_total": "Error in the total (mean %)", "coverage_80_pct": "Inside the 80% interval (%)",
-    "coverage_95_pct": "Inside the 95% interval (%)", "forecasts": "Forecasts tested", "lower_80": "Lower 80%", "upper_80": "Upper 80%",
-    "weekly_cost_gbp": "Cost a week (£)", "cost_basis": "Costed from", "published_weekly": "Published cost a week (£)",
-    "price_year": "Prices of", "uprating_factor": "Uprated by (x)", "weekly": "Cost a week (£, price base)", "daily": "Cost a day (£)",
-    "type": "Key (for a scenario file)", "label": "Placement type", "origin": "Forecast made at 31 March", "month": "Month",
-    "band": "Age band", "who": "Children", "rate": "Rate", "bias_pct": "Bias (mean %, + too high)",
+    "planted_rate": "Planted rate",
+    "estimated_rate": "Estimated rate",
+    "rate_lower_95": "Lower 95% (rate)",
+    "rate_upper_95": "Upper 95% (rate)",
+    "events": "Events counted",
+    "forecast_from": "Forecast made at 31 March",
+    "recorded": "Recorded",
+    "mape_total": "Error in the total (mean %)",
+    "coverage_80_pct": "Inside the 80% interval (%)",
+    "coverage_95_pct": "Inside the 95% interval (%)",
+    "forecasts": "Forecasts tested",
+    "lower_80": "Lower 80%",
+    "upper_80": "Upper 80%",
+    "weekly_cost_gbp": "Cost a week (£)",
+    "cost_basis": "Costed from",
+    "published_weekly": "Published cost a week (£)",
+    "price_year": "Prices of",
+    "uprating_factor": "Uprated by (x)",
+    "weekly": "Cost a week (£, price base)",
+    "daily": "Cost a day (£)",
+    "type": "Key (for a scenario file)",
+    "label": "Placement type",
+    "origin": "Forecast made at 31 March",
+    "month": "Month",
+    "band": "Age band",
+    "who": "Children",
+    "rate": "Rate",
+    "bias_pct": "Bias (mean %, + too high)",
     "abs_pct_error_total": "Error in the total (% of recorded)",
     "actual": "Recorded",
     "actual_spend_per_child": "Actual spend per child (£)",
@@ -153,8 +173,17 @@ COLUMN_LABELS: dict[str, str] = {
     "gbp": "£",
 }
 
-_WORDS = {"pct": "(%)", "gbp": "(£)", "la": "LA", "las": "LAs", "sdq": "SDQ", "uasc": "UASC", "ofsted": "Ofsted", "cla": "children looked after",
-          "95": "95%"}
+_WORDS = {
+    "pct": "(%)",
+    "gbp": "(£)",
+    "la": "LA",
+    "las": "LAs",
+    "sdq": "SDQ",
+    "uasc": "UASC",
+    "ofsted": "Ofsted",
+    "cla": "children looked after",
+    "95": "95%",
+}
 
 #: p-values below 0.0001 are written "<0.0001", not 0.0000
 P_VALUE_COLUMNS = frozenset({"p", "p_value", "p_auc_holm", "p_calibration_holm"})
@@ -172,9 +201,11 @@ def column_label(name: object) -> str:
     m = re.fullmatch(r"(km|cif|unplanned_by)_(\d+)m(?:_pct)?", key)
     if m:
         kind, months = m.groups()
-        return {"km": f"Ended unplanned by {months} months, others censored (%)",
-                "cif": f"Ended unplanned by {months} months, other endings competing (%)",
-                "unplanned_by": f"Ended unplanned by {months} months"}[kind]
+        return {
+            "km": f"Ended unplanned by {months} months, others censored (%)",
+            "cif": f"Ended unplanned by {months} months, other endings competing (%)",
+            "unplanned_by": f"Ended unplanned by {months} months",
+        }[kind]
     if key.isalpha() and key.islower():  # one plain word: a header starts with a capital
         return key.capitalize()
     if not SNAKE.match(key):
@@ -223,11 +254,19 @@ def decimals_for(decimals: int | Mapping[str, int] | None, column: str) -> int |
 
 #: paper 02's model terms in a reader's words (the forest plot, the tables, the pack)
 TERM_LABELS = {
-    "age_10_15": "Aged 10-15 at start (vs under 10)", "age_16_plus": "Aged 16-17 at start (vs under 10)",
-    "kinship": "Kinship foster care (vs other fostering)", "childrens_home": "Children's home (vs fostering)",
-    "supported": "Independent or supported living (vs fostering)", "other_type": "Other placement types (vs fostering)",
-    "private_provider": "Private or voluntary provider", "over_20_miles": "Placed over 20 miles from home",
-    "outside_la": "Placed outside the LA boundary", "distance_unknown": "Distance not known",
-    "previous_moves": "Each earlier placement in the period (up to 5)", "sdq_per_5_points": "Each 5 points of SDQ score",
-    "sdq_missing": "No SDQ score recorded", "male": "Boy (vs girl)", "uasc": "Unaccompanied asylum-seeking child",
+    "age_10_15": "Aged 10-15 at start (vs under 10)",
+    "age_16_plus": "Aged 16-17 at start (vs under 10)",
+    "kinship": "Kinship foster care (vs other fostering)",
+    "childrens_home": "Children's home (vs fostering)",
+    "supported": "Independent or supported living (vs fostering)",
+    "other_type": "Other placement types (vs fostering)",
+    "private_provider": "Private or voluntary provider",
+    "over_20_miles": "Placed over 20 miles from home",
+    "outside_la": "Placed outside the LA boundary",
+    "distance_unknown": "Distance not known",
+    "previous_moves": "Each earlier placement in the period (up to 5)",
+    "sdq_per_5_points": "Each 5 points of SDQ score",
+    "sdq_missing": "No SDQ score recorded",
+    "male": "Boy (vs girl)",
+    "uasc": "Unaccompanied asylum-seeking child",
 }

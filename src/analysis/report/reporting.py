@@ -141,14 +141,28 @@ class Report:
             **_jsonable(self.context),
             "metrics": self.metrics,
             **self.sections,
-            "tables": {t.name: {"title": t.title, "rows": len(t.frame), "count_columns": list(t.count_columns),
-                                "count_headers": [column_label(c) for c in t.count_columns],
-                                "derived_headers": [column_label(c) for c in t.structure.get("derived", [])],
-                                "structure": {k: (column_label(v) if k in ("row_total", "label_column", "groups") and v else
-                                                  [column_label(c) for c in v] if k == "stock_flow" and v else v)
-                                              for k, v in t.structure.items() if k not in ("derived", "linked")},
-                                "linked_headers": {column_label(k): [column_label(c) for c in v] for k, v in t.structure.get("linked", {}).items()}}
-                       for t in self.tables},
+            "tables": {
+                t.name: {
+                    "title": t.title,
+                    "rows": len(t.frame),
+                    "count_columns": list(t.count_columns),
+                    "count_headers": [column_label(c) for c in t.count_columns],
+                    "derived_headers": [column_label(c) for c in t.structure.get("derived", [])],
+                    "structure": {
+                        k: (
+                            column_label(v)
+                            if k in ("row_total", "label_column", "groups") and v
+                            else [column_label(c) for c in v]
+                            if k == "stock_flow" and v
+                            else v
+                        )
+                        for k, v in t.structure.items()
+                        if k not in ("derived", "linked")
+                    },
+                    "linked_headers": {column_label(k): [column_label(c) for c in v] for k, v in t.structure.get("linked", {}).items()},
+                }
+                for t in self.tables
+            },
         }
         (out / METRICS_FILE).write_text(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
         write_workbook(out / WORKBOOK_FILE, self.title, self.context, self.tables, synthetic=self.synthetic)
@@ -160,8 +174,10 @@ class Report:
         return is_synthetic(self.context)
 
 
-SYNTHETIC_NOTE = ("SYNTHETIC DATA: figures from the LA's child-level returns in this report are generated, not real children, and "
-                  "must not be quoted as the LA's own. Published DfE, ONS and Ofsted figures are real.")
+SYNTHETIC_NOTE = (
+    "SYNTHETIC DATA: figures from the LA's child-level returns in this report are generated, not real children, and "
+    "must not be quoted as the LA's own. Published DfE, ONS and Ofsted figures are real."
+)
 
 
 def is_synthetic(context: Mapping[str, Any]) -> bool:
@@ -182,8 +198,10 @@ def table_html(df: pd.DataFrame, *, title: str, notes: str = "", decimals: int |
         cells = [html.escape(cell_text(v, str(c), count=c in counts, decimals=decimals_for(decimals, str(c)))) for c, v in zip(df.columns, values)]
         rows.append("<tr>" + "".join(cells_html(cells)) + "</tr>")
     foot = f"<p class='table-notes' style='font-size:0.85em;color:#505a5f'>{html.escape(notes)}</p>" if notes else ""
-    return (f"<table class='published' border='0'><caption style='font-weight:bold;text-align:left;margin:1em 0 0.3em'>{html.escape(title)}</caption>"
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}")
+    return (
+        f"<table class='published' border='0'><caption style='font-weight:bold;text-align:left;margin:1em 0 0.3em'>{html.escape(title)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{foot}"
+    )
 
 
 def cells_html(cells: Sequence[str]) -> list[str]:
@@ -191,7 +209,9 @@ def cells_html(cells: Sequence[str]) -> list[str]:
     return [f'<th scope="row">{c}</th>' if i == 0 else f"<td>{c}</td>" for i, c in enumerate(cells)]
 
 
-def display_table(df: pd.DataFrame, *, title: str, notes: str = "", decimals: int | Mapping[str, int] | None = None, counts: Sequence[str] = ()) -> None:
+def display_table(
+    df: pd.DataFrame, *, title: str, notes: str = "", decimals: int | Mapping[str, int] | None = None, counts: Sequence[str] = ()
+) -> None:
     """Show a published table (see :func:`table_html`)."""
     from IPython.display import HTML, display
 
@@ -233,7 +253,10 @@ def write_workbook(path: Path, title: str, context: Mapping[str, Any], tables: S
             about.append((column_label(key), "; ".join(f"{k}: {v}" for k, v in value.items())))
     about += [
         ("Symbols", SYMBOLS_NOTE),
-        ("Disclosure control", "Every table passed the project's disclosure gate: counts of children from 1 to 4 are shown as c, with secondary suppression where a total would reveal them, and every rate, percentage or amount of a suppressed group is suppressed with it."),
+        (
+            "Disclosure control",
+            "Every table passed the project's disclosure gate: counts of children from 1 to 4 are shown as c, with secondary suppression where a total would reveal them, and every rate, percentage or amount of a suppressed group is suppressed with it.",
+        ),
         ("Sheets", "; ".join(f"{t.name}: {t.title}" for t in tables)),
     ]
     used: set[str] = {"about"}
@@ -243,7 +266,10 @@ def write_workbook(path: Path, title: str, context: Mapping[str, Any], tables: S
         writer.sheets["About"].column_dimensions["B"].width = 110
         for t in tables:
             sheet = _sheet_name(t.name, used)
-            frame = pd.DataFrame({column_label(c): [_workbook_value(v, str(c)) for v in t.frame[c]] for c in t.frame.columns}, columns=[column_label(c) for c in t.frame.columns])
+            frame = pd.DataFrame(
+                {column_label(c): [_workbook_value(v, str(c)) for v in t.frame[c]] for c in t.frame.columns},
+                columns=[column_label(c) for c in t.frame.columns],
+            )
             frame.to_excel(writer, sheet_name=sheet, index=False, startrow=2)
             ws = writer.sheets[sheet]
             ws.cell(row=1, column=1, value=("SYNTHETIC DATA (not real children): " if synthetic else "") + t.title)
@@ -308,7 +334,7 @@ def _scan_text(text: str, where: str) -> list[str]:
         if m:
             problems.append(f"{where}: {what} '{m.group(0)}'")
     for m in SMALL_COUNT_IN_WORDS.finditer(text):
-        context = " ".join(text[max(0, m.start() - 40):m.end() + 30].split())
+        context = " ".join(text[max(0, m.start() - 40) : m.end() + 30].split())
         problems.append(f"{where}: a count of 1 to 4 in words: '...{context}...'")
     return problems
 
@@ -317,8 +343,10 @@ def _small(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and 0 < v < MIN_COUNT
 
 
-COUNT_KEYS = re.compile(r"^(?:children|count|n|placements|events|entries|exits|mean|lower_95|upper_95|lower|upper|children_now|"
-                        r"in_own_provision_now|value)$")
+COUNT_KEYS = re.compile(
+    r"^(?:children|count|n|placements|events|entries|exits|mean|lower_95|upper_95|lower|upper|children_now|"
+    r"in_own_provision_now|value)$"
+)
 
 
 COUNTISH_METRIC = re.compile(r"(?:^|_)(?:forecast|children|count|placements|gap|entries|exits)(?:_|$)", re.IGNORECASE)
@@ -390,7 +418,9 @@ def _sheet_leaks(sheet: str, body: pd.DataFrame, meta: Mapping[str, Any]) -> lis
             continue
         for col in counts:
             if sum(_is_c(v) for v in body.loc[block, col]) == 1 and (groups in body.columns or totals.get(col, True)):
-                problems.append(f"{where}: column '{col}': one suppressed cell in a block with a published total (it can be worked out by subtraction)")
+                problems.append(
+                    f"{where}: column '{col}': one suppressed cell in a block with a published total (it can be worked out by subtraction)"
+                )
     tied = st.get("stock_flow") or []
     if len(tied) == 3 and all(c in body.columns for c in tied):
         stock, inflow, outflow = tied

@@ -42,15 +42,29 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from analysis.config import DEFAULT_LA_CODE, KERNEL_NAME, Paths, package_digest
+from analysis.config import CELL_TIMEOUT, DEFAULT_LA_CODE, KERNEL_NAME, KERNEL_START_TIMEOUT, Paths, package_digest
 from analysis.errors import AnalysisError, RunLockedError
 
 log = logging.getLogger(__name__)
 
-EXECUTION_TIMEOUT = 600  # seconds per cell
-START_TIMEOUT = 120  # seconds for the kernel to start
-PACKAGES = ("analysis", "pandas", "numpy", "pyarrow", "scipy", "statsmodels", "scikit-learn", "matplotlib", "seaborn",
-            "papermill", "nbconvert", "nbclient", "ipykernel", "openpyxl")
+EXECUTION_TIMEOUT = CELL_TIMEOUT  # seconds per cell (analysis.config)
+START_TIMEOUT = KERNEL_START_TIMEOUT  # seconds for the kernel to start
+PACKAGES = (
+    "analysis",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "scipy",
+    "statsmodels",
+    "scikit-learn",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "ipykernel",
+    "openpyxl",
+)
 OUTPUT_FILES = ("report.html", "report.pdf", "tables.xlsx", "metrics.json", "notebook.ipynb")
 PDF_FILE = "report.pdf"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -87,14 +101,16 @@ REPORT_CSS = """
 
 def page_css(running_title: str, footer: str, synthetic: bool) -> str:
     """The printed page's running title and footer (CSS page margin boxes), with SYNTHETIC in both when it is."""
+
     def css_string(text: str) -> str:
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
     title = ("SYNTHETIC DATA · " if synthetic else "") + running_title
-    margin = ("@top-right { content: \"SYNTHETIC DATA: not real children\"; font: bold 8pt Arial, sans-serif; color: #801650; }"
-              if synthetic else "")
-    return (f"<style>@page {{ @top-left {{ content: {css_string(title)}; font: 8pt Arial, sans-serif; color: #505a5f; }} "
-            f"@bottom-left {{ content: {css_string(footer)}; font: 7.5pt Arial, sans-serif; color: #505a5f; }} {margin} }}</style>")
+    margin = '@top-right { content: "SYNTHETIC DATA: not real children"; font: bold 8pt Arial, sans-serif; color: #801650; }' if synthetic else ""
+    return (
+        f"<style>@page {{ @top-left {{ content: {css_string(title)}; font: 8pt Arial, sans-serif; color: #505a5f; }} "
+        f"@bottom-left {{ content: {css_string(footer)}; font: 7.5pt Arial, sans-serif; color: #505a5f; }} {margin} }}</style>"
+    )
 
 
 # --- papers ---------------------------------------------------------------------------------------
@@ -135,9 +151,20 @@ def discover_papers(p: Paths) -> list[Paper]:
             first = next((c for c in nb["cells"] if c["cell_type"] == "markdown"), None)
             src = "".join(first["source"]) if first else path.stem
             title = src.splitlines()[0].lstrip("# ").strip()
-        papers.append(Paper(path.stem[:2], path.stem, path, title, bool(meta.get("default", False)),
-                            tuple(meta.get("inputs", ())), _parameters_of(nb), bool(meta.get("child_level", False)),
-                            tuple(meta.get("after", ())), bool(meta.get("pdf", False))))
+        papers.append(
+            Paper(
+                path.stem[:2],
+                path.stem,
+                path,
+                title,
+                bool(meta.get("default", False)),
+                tuple(meta.get("inputs", ())),
+                _parameters_of(nb),
+                bool(meta.get("child_level", False)),
+                tuple(meta.get("after", ())),
+                bool(meta.get("pdf", False)),
+            )
+        )
     return papers
 
 
@@ -256,8 +283,12 @@ def _failing_cell(nb_path: Path) -> dict[str, Any] | None:
             if out.get("output_type") == "error":
                 src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
                 first = next((line for line in src.splitlines() if line.strip() and not line.startswith("#")), "")
-                return {"cell": code_index, "cell_id": cell.get("id"), "source": first[:160],
-                        "error": f"{out.get('ename')}: {out.get('evalue')}"[:600]}
+                return {
+                    "cell": code_index,
+                    "cell_id": cell.get("id"),
+                    "source": first[:160],
+                    "error": f"{out.get('ename')}: {out.get('evalue')}"[:600],
+                }
     return None
 
 
@@ -267,9 +298,10 @@ def export_html(nb_path: Path, out_path: Path, title: str, banner: str, *, synth
     running title, the date and data vintage and page numbers when printed."""
     import html as html_lib
 
-    from analysis.report.reporting import SYNTHETIC_NOTE
     import nbformat
     from nbconvert import HTMLExporter
+
+    from analysis.report.reporting import SYNTHETIC_NOTE
 
     nb = nbformat.read(nb_path, as_version=4)
     keep = []
@@ -290,8 +322,10 @@ def export_html(nb_path: Path, out_path: Path, title: str, banner: str, *, synth
     body = body.replace("</head>", FAVICON + REPORT_CSS + page_css(title, footer, synthetic) + "</head>", 1)
     top = f'\n<div class="run-banner">{banner}</div>'
     if synthetic:
-        top += (f'\n<div class="synthetic-banner" role="note">{html_lib.escape(SYNTHETIC_NOTE)}</div>'
-                '\n<div class="synthetic-watermark" aria-hidden="true">SYNTHETIC DATA</div>')
+        top += (
+            f'\n<div class="synthetic-banner" role="note">{html_lib.escape(SYNTHETIC_NOTE)}</div>'
+            '\n<div class="synthetic-watermark" aria-hidden="true">SYNTHETIC DATA</div>'
+        )
     body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + top, body, count=1)
     tmp = out_path.with_suffix(".tmp")
     tmp.write_text(body, encoding="utf-8")
@@ -332,8 +366,18 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout: int = 120) -> str | None
         return "no PDF: Chromium is not installed (apt install chromium, or set ANALYSIS_CHROMIUM)"
     tmp = pdf_path.with_suffix(".tmp.pdf")
     with tempfile.TemporaryDirectory(prefix="cla-chromium-") as profile:
-        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-               "--no-pdf-header-footer", "--print-to-pdf-no-header", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()]
+        cmd = [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--no-pdf-header-footer",
+            "--print-to-pdf-no-header",
+            f"--print-to-pdf={tmp}",
+            html_path.resolve().as_uri(),
+        ]
         try:
             subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -363,10 +407,20 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
     if job.paper.takes_output_dir:
         params["output_dir"] = str(out)
     started = time.perf_counter()
-    record: dict[str, Any] = {"key": job.key, "paper": job.paper.id, "slug": job.paper.slug, "title": job.paper.title,
-                              "la_code": job.la_code, "la_name": job.la_name, "parameters": job.parameters,
-                              "folder": str(out.relative_to(Path(root) / "reports")), "status": "ok", "error": None,
-                              "failing_cell": None, "problems": []}
+    record: dict[str, Any] = {
+        "key": job.key,
+        "paper": job.paper.id,
+        "slug": job.paper.slug,
+        "title": job.paper.title,
+        "la_code": job.la_code,
+        "la_name": job.la_name,
+        "parameters": job.parameters,
+        "folder": str(out.relative_to(Path(root) / "reports")),
+        "status": "ok",
+        "error": None,
+        "failing_cell": None,
+        "problems": [],
+    }
     for attempt in (1, 2):
         try:
             with tempfile.TemporaryDirectory(prefix="cla-kernel-") as sockets:
@@ -374,9 +428,17 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
                 km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(sockets) / "k"))
                 try:
                     pm.execute_notebook(
-                        str(job.paper.path), str(nb_out), parameters=params, kernel_name=KERNEL_NAME,
-                        cwd=str(job.paper.path.parent), execution_timeout=timeout, start_timeout=START_TIMEOUT,
-                        progress_bar=False, log_output=False, report_mode=False, km=km,
+                        str(job.paper.path),
+                        str(nb_out),
+                        parameters=params,
+                        kernel_name=KERNEL_NAME,
+                        cwd=str(job.paper.path.parent),
+                        execution_timeout=timeout,
+                        start_timeout=START_TIMEOUT,
+                        progress_bar=False,
+                        log_output=False,
+                        report_mode=False,
+                        km=km,
                     )
                 finally:  # papermill does not own a kernel manager it is given: stop the kernel here
                     if km.has_kernel:
@@ -395,8 +457,14 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
     if record["status"] == "ok":
         try:
             meta = _report_meta(out)
-            export_html(nb_out, out / HTML_FILE, f"{job.paper.title}: {job.la_name}", html_lib.escape(banner),
-                        synthetic=is_synthetic(meta), footer=_footer(banner, meta))
+            export_html(
+                nb_out,
+                out / HTML_FILE,
+                f"{job.paper.title}: {job.la_name}",
+                html_lib.escape(banner),
+                synthetic=is_synthetic(meta),
+                footer=_footer(banner, meta),
+            )
             problems = scan_outputs(out)
             if job.paper.pdf and not problems:
                 note = print_pdf(out / HTML_FILE, out / PDF_FILE)
@@ -510,7 +578,9 @@ def publish_latest(p: Paths, record: dict[str, Any]) -> None:
         if d.exists():
             shutil.rmtree(d)
     shutil.copytree(src, staging)
-    (staging / "run.json").write_text(json.dumps({"run_id": record["run_id"], "key": record["key"], "parameters": record["parameters"]}, indent=2) + "\n")
+    (staging / "run.json").write_text(
+        json.dumps({"run_id": record["run_id"], "key": record["key"], "parameters": record["parameters"]}, indent=2) + "\n"
+    )
     if dest.exists():
         dest.rename(old)
     staging.rename(dest)
@@ -522,8 +592,9 @@ def publish_latest(p: Paths, record: dict[str, Any]) -> None:
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def _run_waves(p: Paths, waves: list[list[Job]], run_dir: Path, run_id: str, banner: str, timeout: int, workers: int,
-               done: Callable[[dict[str, Any]], None]) -> None:
+def _run_waves(
+    p: Paths, waves: list[list[Job]], run_dir: Path, run_id: str, banner: str, timeout: int, workers: int, done: Callable[[dict[str, Any]], None]
+) -> None:
     for wave in waves:
         args = [(job, str(p.root), str(run_dir), run_id, banner, timeout) for job in wave]
         if workers <= 1 or len(args) <= 1:
@@ -534,6 +605,8 @@ def _run_waves(p: Paths, waves: list[list[Job]], run_dir: Path, run_id: str, ban
                 futures = [pool.submit(execute_job, *a) for a in args]
                 for fut in as_completed(futures):
                     done(fut.result())
+
+
 @dataclass
 class RunResult:
     run_id: str
@@ -553,8 +626,15 @@ def make_jobs(papers: list[Paper], las: list[tuple[str, str]], parameters: dict[
     return [Job(paper, code, name, dict(parameters)) for paper in papers for code, name in las]
 
 
-def run_jobs(p: Paths, jobs: list[Job], *, workers: int = 1, command: str = "analysis run",
-             progress: Callable[[str], None] | None = None, timeout: int = EXECUTION_TIMEOUT) -> RunResult:
+def run_jobs(
+    p: Paths,
+    jobs: list[Job],
+    *,
+    workers: int = 1,
+    command: str = "analysis run",
+    progress: Callable[[str], None] | None = None,
+    timeout: int = EXECUTION_TIMEOUT,
+) -> RunResult:
     """Execute jobs (the caller holds the lock), publish the good ones, write manifest, state, index."""
     progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     run_id = new_run_id()
@@ -563,15 +643,24 @@ def run_jobs(p: Paths, jobs: list[Job], *, workers: int = 1, command: str = "ana
     git = git_info(p.root)
     code = code_digest()
     started_at = datetime.now(UTC)
-    banner = (f"Generated {started_at.strftime('%d %B %Y %H:%M UTC')} · run {run_id} · code "
-              f"{(git['commit'] or 'unknown')[:10]}{' (uncommitted changes)' if git['dirty'] else ''}")
+    banner = (
+        f"Generated {started_at.strftime('%d %B %Y %H:%M UTC')} · run {run_id} · code "
+        f"{(git['commit'] or 'unknown')[:10]}{' (uncommitted changes)' if git['dirty'] else ''}"
+    )
     inputs = {job.key: input_checksums(p, job.paper) for job in jobs}
     manifest: dict[str, Any] = {
-        "run_id": run_id, "command": command, "started": started_at.isoformat(timespec="seconds"),
-        "git": git, "packages": package_versions(), "kernel": KERNEL_NAME, "workers": workers,
-        "execution_timeout_s": timeout, "data_vintage": data_vintage(p),
+        "run_id": run_id,
+        "command": command,
+        "started": started_at.isoformat(timespec="seconds"),
+        "git": git,
+        "packages": package_versions(),
+        "kernel": KERNEL_NAME,
+        "workers": workers,
+        "execution_timeout_s": timeout,
+        "data_vintage": data_vintage(p),
         "raw_checksums": {"file": "data/raw/public/SHA256SUMS", "sha256": sha256_file(p.checksums) if p.checksums.is_file() else None},
-        "status": "running", "jobs": [],
+        "status": "running",
+        "jobs": [],
     }
     _write_json(run_dir / "manifest.json", manifest)
     progress(f"run {run_id}: {len(jobs)} job(s), {workers} worker(s); outputs in {run_dir.relative_to(p.root)}/")
@@ -587,7 +676,9 @@ def run_jobs(p: Paths, jobs: list[Job], *, workers: int = 1, command: str = "ana
         if record["status"] != "ok":
             cell = record.get("failing_cell") or {}
             extra = f" at cell {cell.get('cell')}: {record['error']}" if cell.get("cell") else f": {record['error']}"
-        progress(f"[{len(records)}/{len(jobs)}] {record['paper']} {record['la_code']} {record['la_name']}: {status} ({record['duration_s']:.1f} s){extra}")
+        progress(
+            f"[{len(records)}/{len(jobs)}] {record['paper']} {record['la_code']} {record['la_name']}: {status} ({record['duration_s']:.1f} s){extra}"
+        )
 
     # papers that read other papers' results (``after``) run once those have finished
     waves = [[j for j in jobs if not j.paper.after], [j for j in jobs if j.paper.after]]
@@ -614,21 +705,30 @@ def run_jobs(p: Paths, jobs: list[Job], *, workers: int = 1, command: str = "ana
             publish_latest(p, record)
             state[record["key"]] = {
                 "fingerprint": fingerprint(p, next(j for j in jobs if j.key == record["key"]), code, record["inputs"]),
-                "run_id": run_id, "paper": record["paper"], "slug": record["slug"], "la_code": record["la_code"],
-                "la_name": record["la_name"], "parameters": record["parameters"], "inputs": record["inputs"],
+                "run_id": run_id,
+                "paper": record["paper"],
+                "slug": record["slug"],
+                "la_code": record["la_code"],
+                "la_name": record["la_name"],
+                "parameters": record["parameters"],
+                "inputs": record["inputs"],
                 "finished": datetime.now(UTC).isoformat(timespec="seconds"),
             }
     _write_json(p.reports / "state.json", state)
-    manifest.update({
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - t0, 1),
-        "status": "failed" if any(r["status"] != "ok" for r in records) else "ok",
-        "jobs": records,
-    })
+    manifest.update(
+        {
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "duration_s": round(time.perf_counter() - t0, 1),
+            "status": "failed" if any(r["status"] != "ok" for r in records) else "ok",
+            "jobs": records,
+        }
+    )
     _write_json(run_dir / "manifest.json", manifest)
     write_index(p)
     n_failed = sum(r["status"] != "ok" for r in records)
-    progress(f"run {run_id}: {len(records) - n_failed} ok, {n_failed} failed in {manifest['duration_s']:.0f} s; index: {(p.reports / 'index.html').relative_to(p.root)}")
+    progress(
+        f"run {run_id}: {len(records) - n_failed} ok, {n_failed} failed in {manifest['duration_s']:.0f} s; index: {(p.reports / 'index.html').relative_to(p.root)}"
+    )
     return RunResult(run_id, manifest, records)
 
 
@@ -649,9 +749,17 @@ def resolve_las(p: Paths, codes: Iterable[str] = (), all_las: bool = False) -> l
     return out
 
 
-def run(p: Paths, papers: list[Paper], las: list[tuple[str, str]], parameters: dict[str, Any] | None = None,
-        *, workers: int = 1, command: str = "analysis run", progress: Callable[[str], None] | None = None,
-        timeout: int = EXECUTION_TIMEOUT) -> RunResult:
+def run(
+    p: Paths,
+    papers: list[Paper],
+    las: list[tuple[str, str]],
+    parameters: dict[str, Any] | None = None,
+    *,
+    workers: int = 1,
+    command: str = "analysis run",
+    progress: Callable[[str], None] | None = None,
+    timeout: int = EXECUTION_TIMEOUT,
+) -> RunResult:
     """``analysis run``: hold the lock and run every paper for every LA."""
     for paper in papers:
         unknown = sorted(set(parameters or {}) - set(paper.parameters))
@@ -683,11 +791,12 @@ def child_level_jobs(p: Paths, jobs: list[Job]) -> tuple[list[Job], list[str]]:
         if not job.paper.child_level or job.la_code == la:
             keep.append(job)
         elif la is None:
-            notes.append(f"skipped {job.paper.id} for {job.la_name}: no 903 data ingested (put the LA's 903 files in "
-                         "data/raw/ssda903/ and run `analysis ingest`)")
+            notes.append(
+                f"skipped {job.paper.id} for {job.la_name}: no 903 data ingested (put the LA's 903 files in "
+                "data/raw/ssda903/ and run `analysis ingest`)"
+            )
         else:
-            notes.append(f"skipped {job.paper.id} for {job.la_name}: it needs the LA's own 903 data, and this project's 903 "
-                         f"data is for {la}")
+            notes.append(f"skipped {job.paper.id} for {job.la_name}: it needs the LA's own 903 data, and this project's 903 data is for {la}")
     return keep, notes
 
 
@@ -760,8 +869,9 @@ def with_pack_companions(papers: list[Paper], jobs: list[Job], reasons: list[str
     return jobs, reasons
 
 
-def refresh(p: Paths, papers: list[Paper], las: list[tuple[str, str]] | None = None, *, workers: int = 1,
-            progress: Callable[[str], None] | None = None) -> int:
+def refresh(
+    p: Paths, papers: list[Paper], las: list[tuple[str, str]] | None = None, *, workers: int = 1, progress: Callable[[str], None] | None = None
+) -> int:
     """``analysis refresh``: re-ingest if inputs changed, re-run only what changed. Exit status."""
     from analysis.io.ingest import run_ingest
 
@@ -775,7 +885,9 @@ def refresh(p: Paths, papers: list[Paper], las: list[tuple[str, str]] | None = N
         with run_lock(p, "analysis refresh"):
             say("refresh started")
             result = run_ingest(p)
-            say("published data unchanged since the last ingest" if result.status == "up to date" else f"re-ingested published data ({result.status})")
+            say(
+                "published data unchanged since the last ingest" if result.status == "up to date" else f"re-ingested published data ({result.status})"
+            )
             jobs, reasons = plan_refresh(p, papers, las)
             for r in reasons:
                 say(f"to run: {r}")
@@ -819,8 +931,13 @@ def write_index(p: Paths) -> Path:
             last_attempt.setdefault(rec["key"], {**rec, "started": m.get("started")})
 
     def links(folder: str, outputs: list[str]) -> str:
-        names = {"report.html": "report", "report.pdf": "PDF", "tables.xlsx": "tables (Excel)", "metrics.json": "metrics",
-                 "notebook.ipynb": "notebook"}
+        names = {
+            "report.html": "report",
+            "report.pdf": "PDF",
+            "tables.xlsx": "tables (Excel)",
+            "metrics.json": "metrics",
+            "notebook.ipynb": "notebook",
+        }
         return " · ".join(f'<a href="{e(folder)}/{f}">{names[f]}</a>' for f in OUTPUT_FILES if f in outputs)
 
     rows = []
@@ -833,12 +950,16 @@ def write_index(p: Paths) -> Path:
             cell = attempt.get("failing_cell") or {}
             note = f'<span class="failed">latest attempt failed ({e(attempt.get("run_id", ""))}{", cell " + str(cell.get("cell")) if cell.get("cell") else ""}): {e(attempt.get("error") or "")}</span>; showing the previous good report'
         params = e(json.dumps(s.get("parameters") or {})) if s.get("parameters") else ""
-        rows.append(f"<tr><td>{e(s['paper'])}</td><td>{e(s['la_name'])} ({e(s['la_code'])})</td><td>{params}</td><td>{e(s['finished'][:16].replace('T', ' '))}</td><td>{links(folder, outputs)}</td><td>{note}</td></tr>")
+        rows.append(
+            f"<tr><td>{e(s['paper'])}</td><td>{e(s['la_name'])} ({e(s['la_code'])})</td><td>{params}</td><td>{e(s['finished'][:16].replace('T', ' '))}</td><td>{links(folder, outputs)}</td><td>{note}</td></tr>"
+        )
     never_good = [a for k, a in last_attempt.items() if k not in state]
     for a in never_good:
         cell = a.get("failing_cell") or {}
-        rows.append(f"<tr><td>{e(a['paper'])}</td><td>{e(a['la_name'])} ({e(a['la_code'])})</td><td></td><td></td><td>no good report yet</td>"
-                    f"<td><span class='failed'>failed{', cell ' + str(cell.get('cell')) if cell.get('cell') else ''}: {e(a.get('error') or '')}</span></td></tr>")
+        rows.append(
+            f"<tr><td>{e(a['paper'])}</td><td>{e(a['la_name'])} ({e(a['la_code'])})</td><td></td><td></td><td>no good report yet</td>"
+            f"<td><span class='failed'>failed{', cell ' + str(cell.get('cell')) if cell.get('cell') else ''}: {e(a.get('error') or '')}</span></td></tr>"
+        )
 
     runs = []
     for m in manifests:
@@ -849,11 +970,15 @@ def write_index(p: Paths) -> Path:
         for j in jobs:
             cell = j.get("failing_cell") or {}
             if j["status"] == "ok":
-                items.append(f"<li>{e(j['paper'])} {e(j['la_name'])}: ok ({j['duration_s']:.1f} s) — {links('runs/' + m['run_id'] + '/' + j['slug'] + '/' + j['la_code'], j.get('outputs', []))}</li>")
+                items.append(
+                    f"<li>{e(j['paper'])} {e(j['la_name'])}: ok ({j['duration_s']:.1f} s) — {links('runs/' + m['run_id'] + '/' + j['slug'] + '/' + j['la_code'], j.get('outputs', []))}</li>"
+                )
             else:
                 where = f" at cell {cell.get('cell')} (<code>{e(cell.get('source') or '')}</code>)" if cell.get("cell") else ""
-                items.append(f"<li class='failed'>{e(j['paper'])} {e(j['la_name'])}: <strong>failed</strong>{where}: {e(j.get('error') or '')} — "
-                             f"{links('runs/' + m['run_id'] + '/' + j['slug'] + '/' + j['la_code'], j.get('outputs', []))}</li>")
+                items.append(
+                    f"<li class='failed'>{e(j['paper'])} {e(j['la_name'])}: <strong>failed</strong>{where}: {e(j.get('error') or '')} — "
+                    f"{links('runs/' + m['run_id'] + '/' + j['slug'] + '/' + j['la_code'], j.get('outputs', []))}</li>"
+                )
         git = m.get("git", {})
         vintage = m.get("data_vintage", {})
         runs.append(
@@ -879,9 +1004,9 @@ a {{ color: #12436D; }}
 <p class="meta">Each row links the latest good report for a paper and local authority. Rebuilt by <code>analysis run</code> and <code>analysis refresh</code>; earlier runs are kept below, newest first.</p>
 <h2>Latest reports</h2>
 <table><thead><tr><th>Paper</th><th>Local authority</th><th>Parameters</th><th>Run finished (UTC)</th><th>Files</th><th>Notes</th></tr></thead>
-<tbody>{''.join(rows) or '<tr><td colspan="6">No reports yet.</td></tr>'}</tbody></table>
+<tbody>{"".join(rows) or '<tr><td colspan="6">No reports yet.</td></tr>'}</tbody></table>
 <h2>Runs</h2>
-{''.join(runs) or '<p>No runs yet.</p>'}
+{"".join(runs) or "<p>No runs yet.</p>"}
 </body></html>
 """
     out = p.reports / "index.html"

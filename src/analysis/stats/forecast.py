@@ -32,8 +32,14 @@ from analysis.io.placements import estimated_birth_date
 from analysis.stats.rates import poisson_interval
 
 GROUPS = ("fostering", "children's home", "supported", "other")
-GROUP_OF = {"foster": "fostering", "kinship foster": "fostering", "children's home": "children's home", "secure": "children's home",
-            "other residential": "children's home", "independent or supported": "supported"}
+GROUP_OF = {
+    "foster": "fostering",
+    "kinship foster": "fostering",
+    "children's home": "children's home",
+    "secure": "children's home",
+    "other residential": "children's home",
+    "independent or supported": "supported",
+}
 AGES = np.arange(18)
 BANDS = (("0 to 4", 0, 5), ("5 to 9", 5, 10), ("10 to 15", 10, 16), ("16 and 17", 16, 18))
 BAND_OF_AGE = np.array([next(i for i, (_, lo, hi) in enumerate(BANDS) if lo <= a < hi) for a in AGES])
@@ -65,9 +71,18 @@ def snapshots(placements: pd.DataFrame, periods: pd.DataFrame, children: pd.Data
         on = on.sort_values("start").drop_duplicates("child", keep="last")
         b = born.reindex(on["child"]).to_numpy()
         age = ((day - pd.to_datetime(b)).days / 365.25).to_numpy()
-        frames.append(pd.DataFrame({"child": on["child"].to_numpy(), "day": day, "age": np.floor(age), "born": b,
-                                    "group": group_of(on["place_group"]).to_numpy(),
-                                    "period_start": pstart.reindex(pd.MultiIndex.from_frame(on[["child", "period"]])).to_numpy()}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "child": on["child"].to_numpy(),
+                    "day": day,
+                    "age": np.floor(age),
+                    "born": b,
+                    "group": group_of(on["place_group"]).to_numpy(),
+                    "period_start": pstart.reindex(pd.MultiIndex.from_frame(on[["child", "period"]])).to_numpy(),
+                }
+            )
+        )
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["child", "day", "age", "born", "group", "period_start"])
     # the birth month gives age to within a month: a child shown as 18 while still looked after is counted as 17
     out["age"] = out["age"].fillna(0).clip(0, 17).astype(int)
@@ -88,9 +103,9 @@ class Flows:
 
     children: np.ndarray
     exposure: np.ndarray  # children x B x G   child-months at risk of exit / move
-    exits: np.ndarray     # children x B x G   exits (not ageing out)
-    moves: np.ndarray     # children x B x G x G  group at t -> group at t+1 (incl. staying)
-    entries: np.ndarray   # children x 18 x G  entries by age and group
+    exits: np.ndarray  # children x B x G   exits (not ageing out)
+    moves: np.ndarray  # children x B x G x G  group at t -> group at t+1 (incl. staying)
+    entries: np.ndarray  # children x 18 x G  entries by age and group
     months: int
     aged_out: int
 
@@ -131,8 +146,8 @@ def flows(snap: pd.DataFrame, days: list[pd.Timestamp]) -> Flows:
 @dataclass
 class Rates:
     exit_hazard: np.ndarray  # B x G monthly probability of leaving care
-    move: np.ndarray         # B x G x G monthly transition probabilities among those who stay
-    entry: np.ndarray        # 18 x G monthly Poisson rates
+    move: np.ndarray  # B x G x G monthly transition probabilities among those who stay
+    entry: np.ndarray  # 18 x G monthly Poisson rates
 
 
 def rates_from(f: Flows, weights: np.ndarray | None = None) -> Rates:
@@ -222,7 +237,7 @@ def last_value(hist: pd.DataFrame, origin: int, years: list[int]) -> pd.DataFram
 
 def linear_trend(hist: pd.DataFrame, origin: int, years: list[int], fit_years: int) -> pd.DataFrame:
     """A straight line through the ``fit_years + 1`` years to the origin, per column, never below 0."""
-    h = hist.loc[origin - fit_years:origin]
+    h = hist.loc[origin - fit_years : origin]
     out = {}
     for col in hist.columns:
         slope, icept = np.polyfit(h.index.to_numpy(float), h[col].to_numpy(float), 1)
@@ -272,8 +287,16 @@ def choose_weight(past: pd.DataFrame, default: float = 0.5, min_rows: int = 3) -
     return float(WEIGHT_GRID[int(np.argmin(errs))])
 
 
-def combine(model: pd.DataFrame, hist: pd.DataFrame, origin: int, weight: float, *, sim_sd: pd.DataFrame | None = None,
-            shift: pd.DataFrame | None = None, label: str = "group") -> tuple[pd.DataFrame, pd.DataFrame]:
+def combine(
+    model: pd.DataFrame,
+    hist: pd.DataFrame,
+    origin: int,
+    weight: float,
+    *,
+    sim_sd: pd.DataFrame | None = None,
+    shift: pd.DataFrame | None = None,
+    label: str = "group",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The combined forecast ``weight x model + (1 - weight) x last value`` for each column of the
     model's annual forecast (year index), plus ``shift`` (a scenario's effect, never below 0), with
     80% and 95% intervals from :func:`interval`: a long table by column and the total (the sum of
@@ -345,19 +368,32 @@ def rolling_backtest(snap: pd.DataFrame, first_origin: int, last_year: int, fit_
         w = choose_weight(known) if len(known) else 0.5
         by_g, tot = combine(mk, hist, origin, w)
         tot = tot.set_index("year")
-        forecasts = {"Model (combined)": by_g.pivot(index="year", columns="group", values="mean")[list(GROUPS)],
-                     "Stock-and-flow": mk, "Last value": last_value(hist, origin, ahead),
-                     "Linear trend": linear_trend(hist, origin, ahead, fit_years)}
+        forecasts = {
+            "Model (combined)": by_g.pivot(index="year", columns="group", values="mean")[list(GROUPS)],
+            "Stock-and-flow": mk,
+            "Last value": last_value(hist, origin, ahead),
+            "Linear trend": linear_trend(hist, origin, ahead, fit_years),
+        }
         for k, y in enumerate(ahead, start=1):
             actual = hist.loc[y]
             for name, f in forecasts.items():
-                row = {"origin": origin, "year": y, "years_ahead": k, "method": name, "weight": w if name == "Model (combined)" else np.nan,
-                       "forecast": float(f.loc[y].sum()), "actual": float(actual.sum())}
+                row = {
+                    "origin": origin,
+                    "year": y,
+                    "years_ahead": k,
+                    "method": name,
+                    "weight": w if name == "Model (combined)" else np.nan,
+                    "forecast": float(f.loc[y].sum()),
+                    "actual": float(actual.sum()),
+                }
                 row |= {f"forecast_{g}": float(f.at[y, g]) for g in GROUPS} | {f"actual_{g}": float(actual[g]) for g in GROUPS}
                 if name == "Model (combined)":
-                    row |= {"lower_95": float(tot.at[y, "lower"]), "upper_95": float(tot.at[y, "upper"]),
-                            "inside_80": bool(tot.at[y, "lower_80"] <= actual.sum() <= tot.at[y, "upper_80"]),
-                            "inside_95": bool(tot.at[y, "lower"] <= actual.sum() <= tot.at[y, "upper"])}
+                    row |= {
+                        "lower_95": float(tot.at[y, "lower"]),
+                        "upper_95": float(tot.at[y, "upper"]),
+                        "inside_80": bool(tot.at[y, "lower_80"] <= actual.sum() <= tot.at[y, "upper_80"]),
+                        "inside_95": bool(tot.at[y, "lower"] <= actual.sum() <= tot.at[y, "upper"]),
+                    }
                 rows.append(row)
             past.append({"year": y, "model": float(mk.loc[y].sum()), "last": float(hist.loc[origin].sum()), "actual": float(actual.sum())})
     return pd.DataFrame(rows)
@@ -366,8 +402,10 @@ def rolling_backtest(snap: pd.DataFrame, first_origin: int, last_year: int, fit_
 def score(bt: pd.DataFrame) -> pd.DataFrame:
     """Mean absolute % error and mean % error (bias) of the total by method and years ahead, the mean
     absolute % error over groups, and interval coverage where the method has intervals."""
-    b = bt.assign(ape=100 * (bt["forecast"] - bt["actual"]).abs() / bt["actual"].clip(lower=1),
-                  pe=100 * (bt["forecast"] - bt["actual"]) / bt["actual"].clip(lower=1))
+    b = bt.assign(
+        ape=100 * (bt["forecast"] - bt["actual"]).abs() / bt["actual"].clip(lower=1),
+        pe=100 * (bt["forecast"] - bt["actual"]) / bt["actual"].clip(lower=1),
+    )
     b["ape_groups"] = np.mean([100 * (b[f"forecast_{g}"] - b[f"actual_{g}"]).abs() / b[f"actual_{g}"].clip(lower=1) for g in GROUPS], axis=0)
     agg = {"forecasts": ("ape", "size"), "mape_total": ("ape", "mean"), "bias_pct": ("pe", "mean"), "mape_groups": ("ape_groups", "mean")}
     if "inside_95" in b:
@@ -391,8 +429,18 @@ def band_group_history(snap: pd.DataFrame, years: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("year")
 
 
-def fit_and_project(snap: pd.DataFrame, origin: pd.Timestamp, fit_years: int, horizon_years: int, *, bootstrap: int = 200,
-                    seed: int = 20261, scenario=None, weight: float = 1.0, first_year: int | None = None) -> Forecast:
+def fit_and_project(
+    snap: pd.DataFrame,
+    origin: pd.Timestamp,
+    fit_years: int,
+    horizon_years: int,
+    *,
+    bootstrap: int = 200,
+    seed: int = 20261,
+    scenario=None,
+    weight: float = 1.0,
+    first_year: int | None = None,
+) -> Forecast:
     """Fit on the ``fit_years`` before ``origin`` and project ``horizon_years`` of 31 Marches after it.
 
     The point forecast is ``weight`` x the stock-and-flow model + (1 - ``weight``) x the last value
@@ -431,8 +479,17 @@ def fit_and_project(snap: pd.DataFrame, origin: pd.Timestamp, fit_years: int, ho
         t = float(tot.loc[tot["year"] == y, "mean"].iloc[0])
         for name, lo, hi in BANDS:
             bands.append({"year": y, "band": name, "mean": t * end_of_year[k, lo:hi].sum() / max(end_of_year[k].sum(), 1e-9)})
-    return Forecast(origin, years, by_g, pd.DataFrame(bands), tot, rates, method="903 stock-and-flow model combined with the last value",
-                    weight=weight, monthly=monthly_table(path0, path, band_group_history(snap, past_years), origin, weight))
+    return Forecast(
+        origin,
+        years,
+        by_g,
+        pd.DataFrame(bands),
+        tot,
+        rates,
+        method="903 stock-and-flow model combined with the last value",
+        weight=weight,
+        monthly=monthly_table(path0, path, band_group_history(snap, past_years), origin, weight),
+    )
 
 
 def monthly_table(path0: np.ndarray, path: np.ndarray, bg_hist: pd.DataFrame, origin: pd.Timestamp, weight: float) -> pd.DataFrame:
@@ -501,15 +558,31 @@ def truth_check(f: Flows, planted: dict[str, np.ndarray], years: list[int]) -> p
     def add(kind: str, what: str, planted_num: float, planted_den: float, num: float, den: float) -> None:
         lo, hi = poisson_interval(np.array([num]), np.array([max(den, 1e-9)]))
         p_rate = planted_num / planted_den if planted_den else float("nan")
-        rows.append({"rate": kind, "who": what, "years": f"{years[0]}-{years[-1]}", "planted_rate": p_rate,
-                     "estimated_rate": num / den if den else float("nan"), "rate_lower_95": float(lo[0]), "rate_upper_95": float(hi[0]),
-                     "events": int(round(num)), "recovered": bool(den > 0 and lo[0] <= p_rate <= hi[0])})
+        rows.append(
+            {
+                "rate": kind,
+                "who": what,
+                "years": f"{years[0]}-{years[-1]}",
+                "planted_rate": p_rate,
+                "estimated_rate": num / den if den else float("nan"),
+                "rate_lower_95": float(lo[0]),
+                "rate_upper_95": float(hi[0]),
+                "events": int(round(num)),
+                "recovered": bool(den > 0 and lo[0] <= p_rate <= hi[0]),
+            }
+        )
 
     for b, (name, _, _) in enumerate(BANDS):
         add("entries a month", f"aged {name}", planted["entries"][b].sum(), planted["months"], est_entries[b].sum(), f.months)
     for b, (name, _, _) in enumerate(BANDS):
-        add("chance of leaving care in a month", f"aged {name}", planted["exits"][b].sum(), planted["exposure"][b].sum(),
-            est_exits[b].sum(), est_exp[b].sum())
+        add(
+            "chance of leaving care in a month",
+            f"aged {name}",
+            planted["exits"][b].sum(),
+            planted["exposure"][b].sum(),
+            est_exits[b].sum(),
+            est_exp[b].sum(),
+        )
     for g, name in enumerate(GROUPS):
         pm = planted["moves"][:, g].sum(0)
         em = est_moves[:, g].sum(0)

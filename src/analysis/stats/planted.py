@@ -35,8 +35,16 @@ def assess(planted: float, estimate: float, se: float, *, dropped_because: str =
     the 95% interval, its width, the power, whether the planted value is inside, and the verdict."""
     if dropped_because or math.isnan(estimate) or not (se > 0):
         why = dropped_because or "the model could not estimate this term"
-        return {"estimate": float("nan"), "lower": float("nan"), "upper": float("nan"), "interval_width": float("nan"),
-                "power": float("nan"), "inside_95": False, "recovered": False, "assessment": f"{NOT_ESTIMATED}: {why}"}
+        return {
+            "estimate": float("nan"),
+            "lower": float("nan"),
+            "upper": float("nan"),
+            "interval_width": float("nan"),
+            "power": float("nan"),
+            "inside_95": False,
+            "recovered": False,
+            "assessment": f"{NOT_ESTIMATED}: {why}",
+        }
     lo, hi = estimate - Z95 * se, estimate + Z95 * se
     inside = bool(lo <= planted <= hi)
     power = power_to_detect(planted, se)
@@ -46,8 +54,16 @@ def assess(planted: float, estimate: float, se: float, *, dropped_because: str =
         verdict = f"{NOT_DETECTABLE} (power {100 * power:.0f}%)"
     else:
         verdict = RECOVERED
-    return {"estimate": float(estimate), "lower": float(lo), "upper": float(hi), "interval_width": float(hi - lo), "power": power,
-            "inside_95": inside, "recovered": inside and power >= MIN_POWER, "assessment": verdict}
+    return {
+        "estimate": float(estimate),
+        "lower": float(lo),
+        "upper": float(hi),
+        "interval_width": float(hi - lo),
+        "power": power,
+        "inside_95": inside,
+        "recovered": inside and power >= MIN_POWER,
+        "assessment": verdict,
+    }
 
 
 def summary(assessments: list[str], what: str = "planted effects") -> str:

@@ -27,10 +27,22 @@ from analysis.io.ssda903 import parse_dates
 
 #: the row faults: family, DfE rule, table, and how the fault is made (see _ROW_FAULTS)
 FAMILIES = {
-    "361": "legal status durations", "362": "legal status durations", "365": "short breaks", "358": "age against legal status",
-    "387": "age against reason for ending", "460": "age against reason for ending", "390": "adoption", "408": "adoption",
-    "542": "OC2 items by age", "546": "OC2 items by age", "392b": "postcodes", "222": "URN", "393": "completeness",
-    "442": "completeness", "202": "continuity with last year", "208": "continuity with last year",
+    "361": "legal status durations",
+    "362": "legal status durations",
+    "365": "short breaks",
+    "358": "age against legal status",
+    "387": "age against reason for ending",
+    "460": "age against reason for ending",
+    "390": "adoption",
+    "408": "adoption",
+    "542": "OC2 items by age",
+    "546": "OC2 items by age",
+    "392b": "postcodes",
+    "222": "URN",
+    "393": "completeness",
+    "442": "completeness",
+    "202": "continuity with last year",
+    "208": "continuity with last year",
 }
 
 
@@ -103,8 +115,10 @@ def make_messy(clean: Path, out: Path, rate: float, seed: int = 0, *, file_fault
             table_df.at[i, col] = value
 
         closed = e["DEC"].ne("")
-        long_closed = closed & ((pd.to_datetime(e["DEC"], format="%d/%m/%Y", errors="coerce")
-                                 - pd.to_datetime(e["DECOM"], format="%d/%m/%Y", errors="coerce")).dt.days > 30)
+        long_closed = closed & (
+            (pd.to_datetime(e["DEC"], format="%d/%m/%Y", errors="coerce") - pd.to_datetime(e["DECOM"], format="%d/%m/%Y", errors="coerce")).dt.days
+            > 30
+        )
         plain = e["LS"].isin(["C1", "C2", "V2"]) & ~e["PLACE"].str.startswith(("A", "T", "P1"))
         for i in pick(e, long_closed & plain & e["RNE"].isin(["P", "B"]) & (age >= 1), key):
             change(i, "LS", rng.choice(["L1", "L2"]), "361")
@@ -112,8 +126,16 @@ def make_messy(clean: Path, out: Path, rate: float, seed: int = 0, *, file_fault
                 faults[-1].rule, faults[-1].family = "362", FAMILIES["362"]
         # (a child whose header is faulted keeps episodes that count as looked after: no respite for them)
         header_faulted = set(h.loc[[i for (k, i) in used if k == rel_h], "CHILD"]) if any(k == rel_h for k, _ in used) else set()
-        for i in pick(e, long_closed & plain & e["RNE"].eq("S") & e["PLACE"].str.startswith("U") & ~e["PLACE"].isin(["U1", "U4"])
-                      & ~e["CHILD"].isin(header_faulted), key):
+        for i in pick(
+            e,
+            long_closed
+            & plain
+            & e["RNE"].eq("S")
+            & e["PLACE"].str.startswith("U")
+            & ~e["PLACE"].isin(["U1", "U4"])
+            & ~e["CHILD"].isin(header_faulted),
+            key,
+        ):
             change(i, "LS", "V3", "365")
         for i in pick(e, plain & (age < 9) & (age >= 0), key):
             change(i, "LS", "J1", "358")
@@ -151,14 +173,16 @@ def make_messy(clean: Path, out: Path, rate: float, seed: int = 0, *, file_fault
         both = h1["CHILD"].isin(set(h0["CHILD"])) & ~h1["CHILD"].isin(changed | unrecorded)
         flips = []
         for i in pick(h1, both & h1["SEX"].isin(["F", "2"]) & h1["UPN"].ne("") & h1["MOTHER"].ne(""), rel):  # a girl recorded as a boy from now on
-            faults.append(Fault(FAMILIES["202"], "202", rel, int(i) + 2, h1.at[i, "CHILD"], "SEX", h1.at[i, "SEX"], "M" if h1.at[i, "SEX"] == "F" else "1"))
+            faults.append(
+                Fault(FAMILIES["202"], "202", rel, int(i) + 2, h1.at[i, "CHILD"], "SEX", h1.at[i, "SEX"], "M" if h1.at[i, "SEX"] == "F" else "1")
+            )
             flips.append((h1.at[i, "CHILD"], "SEX"))
         for i in pick(h1, both & h1["UPN"].ne("") & h1["SEX"].isin(["M", "1"]), rel):
             faults.append(Fault(FAMILIES["208"], "208", rel, int(i) + 2, h1.at[i, "CHILD"], "UPN", h1.at[i, "UPN"], "new"))
             flips.append((h1.at[i, "CHILD"], "UPN"))
         for child, col in flips:
             changed.add(child)
-            for later in years[k + 1:]:
+            for later in years[k + 1 :]:
                 h = headers[later]
                 at = h["CHILD"] == child
                 if col == "SEX":
@@ -188,8 +212,10 @@ def _file_faults(out: Path, years: list[Path], rng: np.random.Generator, rate: f
     e = _read(path)
     dup = sorted(rng.choice(len(e), size=max(1, int(rate * len(e) / 10)), replace=False).tolist())
     _write(pd.concat([e, e.iloc[dup]], ignore_index=True), path)
-    faults += [Fault("duplicates", "duplicate row", str(path.relative_to(out)), len(e) + 2 + k, e.at[i, "CHILD"], "", "", "a repeat of line "
-                     f"{i + 2}") for k, i in enumerate(dup)]
+    faults += [
+        Fault("duplicates", "duplicate row", str(path.relative_to(out)), len(e) + 2 + k, e.at[i, "CHILD"], "", "", f"a repeat of line {i + 2}")
+        for k, i in enumerate(dup)
+    ]
     # a stray quote in the second-latest year's missing table (a row the parser would swallow)
     if len(years) > 1 and (years[-2] / "missing.csv").is_file():
         p = years[-2] / "missing.csv"
@@ -220,7 +246,7 @@ def _file_faults(out: Path, years: list[Path], rng: np.random.Generator, rate: f
         old.rename(new)
         for f in faults:  # the faults already listed in that folder are now under its new name
             if f.file.startswith(old.name + "/"):
-                f.file = new.name + f.file[len(old.name):]
+                f.file = new.name + f.file[len(old.name) :]
         faults.append(Fault("file", "folder named by its end year", str(new.relative_to(out)), None, "", "", old.name, new.name))
     return faults
 
@@ -241,8 +267,9 @@ def score(faults: pd.DataFrame, flagged: pd.DataFrame, clean: pd.DataFrame | Non
     """Recall and precision of the project's DfE rules against the injected row faults: ``flagged``
     (and ``clean``, the same for the data before the faults) have rule, file, line. A row the rule
     flags in the clean data too is not counted against precision (it was there before)."""
+
     def keys(df: pd.DataFrame, rule: str) -> set[tuple[str, int]]:
-        return {(_where(f), int(l)) for f, l in df.loc[df["rule"] == rule, ["file", "line"]].itertuples(index=False)}
+        return {(_where(f), int(line)) for f, line in df.loc[df["rule"] == rule, ["file", "line"]].itertuples(index=False)}
 
     rows = []
     for rule in sorted(set(faults["rule"]) & set(FAMILIES)):
@@ -250,8 +277,15 @@ def score(faults: pd.DataFrame, flagged: pd.DataFrame, clean: pd.DataFrame | Non
         before = set() if clean is None else keys(clean, rule)
         found = keys(flagged, rule) - (before - injected)
         hit = injected & found
-        rows.append({"rule": rule, "family": FAMILIES[rule], "injected": len(injected), "flagged": len(found), "both": len(hit),
-                     "recall": len(hit) / len(injected) if injected else np.nan, "precision": len(hit) / len(found) if found else np.nan})
+        rows.append(
+            {
+                "rule": rule,
+                "family": FAMILIES[rule],
+                "injected": len(injected),
+                "flagged": len(found),
+                "both": len(hit),
+                "recall": len(hit) / len(injected) if injected else np.nan,
+                "precision": len(hit) / len(found) if found else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
-
-

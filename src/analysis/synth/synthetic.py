@@ -31,49 +31,65 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from analysis.config import Paths
-from analysis.io.costs import COST_COLUMNS
 from analysis.errors import AnalysisError
+from analysis.io.costs import COST_COLUMNS
+from analysis.io.published_counts import CHILD_DIMENSIONS, DIMENSIONS, EPISODE_DIMENSIONS, Targets, targets_for
 from analysis.io.ssda903_rules import collection_year_of, provider_problem
 from analysis.io.stock import GROUP_CATEGORY, LEGAL_CATEGORY, PROVIDER_CATEGORY
-from analysis.io.published_counts import CHILD_DIMENSIONS, DIMENSIONS, EPISODE_DIMENSIONS, Targets, targets_for
 
 FIRST_YEAR, LAST_YEAR = 2016, 2025  # collection years written (2015-16 to 2024-25)
 DAY = pd.Timedelta(days=1)
 
 #: planted effects on the hazard of an unplanned ending (log hazard ratios, per unit)
 BREAKDOWN_EFFECTS = {
-    "age_10_15": 0.45,            # aged 10-15 at the start of the placement (against under 10)
-    "age_16_plus": 0.30,          # aged 16-17
-    "childrens_home": 0.55,       # children's home (against fostering)
-    "supported": 0.25,            # independent / supported accommodation
-    "kinship": -0.50,             # kinship foster care
-    "over_20_miles": 0.35,        # placed more than 20 miles from home
-    "outside_la": 0.20,           # placed outside the LA boundary
-    "previous_moves": 0.12,       # per earlier placement in the period of care (capped at 5)
-    "sdq_per_5_points": 0.18,     # per 5 points of the child's SDQ total difficulties score
+    "age_10_15": 0.45,  # aged 10-15 at the start of the placement (against under 10)
+    "age_16_plus": 0.30,  # aged 16-17
+    "childrens_home": 0.55,  # children's home (against fostering)
+    "supported": 0.25,  # independent / supported accommodation
+    "kinship": -0.50,  # kinship foster care
+    "over_20_miles": 0.35,  # placed more than 20 miles from home
+    "outside_la": 0.20,  # placed outside the LA boundary
+    "previous_moves": 0.12,  # per earlier placement in the period of care (capped at 5)
+    "sdq_per_5_points": 0.18,  # per 5 points of the child's SDQ total difficulties score
 }
 #: planted effects on weekly cost (log scale)
 COST_EFFECTS = {"outside_la": 0.12, "age_per_year_over_10": 0.02, "sdq_per_5_points": 0.05, "disability_n2": 0.25}
 BASE_WEEKLY_COST = {  # £ a week by (group, provider group), before effects
-    ("foster", "own"): 480, ("foster", "external"): 950, ("kinship foster", "own"): 330, ("kinship foster", "external"): 700,
-    ("children's home", "own"): 4600, ("children's home", "external"): 5600, ("independent or supported", "own"): 1200,
-    ("independent or supported", "external"): 1900, ("secure", "own"): 7800, ("secure", "external"): 8200,
-    ("with parents", "own"): 60, ("adoption", "own"): 250, ("adoption", "external"): 650, ("other residential", "external"): 3800,
-    ("residential school", "external"): 4200, ("other", "own"): 400, ("other", "external"): 900,
-    ("other residential", "own"): 3400, ("residential school", "own"): 3900, ("custody", "own"): 400,
+    ("foster", "own"): 480,
+    ("foster", "external"): 950,
+    ("kinship foster", "own"): 330,
+    ("kinship foster", "external"): 700,
+    ("children's home", "own"): 4600,
+    ("children's home", "external"): 5600,
+    ("independent or supported", "own"): 1200,
+    ("independent or supported", "external"): 1900,
+    ("secure", "own"): 7800,
+    ("secure", "external"): 8200,
+    ("with parents", "own"): 60,
+    ("adoption", "own"): 250,
+    ("adoption", "external"): 650,
+    ("other residential", "external"): 3800,
+    ("residential school", "external"): 4200,
+    ("other", "own"): 400,
+    ("other", "external"): 900,
+    ("other residential", "own"): 3400,
+    ("residential school", "own"): 3900,
+    ("custody", "own"): 400,
 }
+
+
 # --- postcodes --------------------------------------------------------------------------------------
 @dataclass
 class Places:
-    inside: pd.DataFrame   # postcode, easting, northing (in the LA)
-    around: pd.DataFrame   # postcodes in other LAs within 120 miles
+    inside: pd.DataFrame  # postcode, easting, northing (in the LA)
+    around: pd.DataFrame  # postcodes in other LAs within 120 miles
 
 
 def places_for(la_code: str, utla_of: dict[str, str], rng: np.random.Generator, cache: Path | None = None) -> Places:
@@ -108,12 +124,23 @@ AGE_BANDS = {"under_1": (0, 1), "1_to_4": (1, 5), "5_to_9": (5, 10), "10_to_15":
 #: placements settle: after the first year the hazards of ending fall to this fraction
 SETTLED_AFTER_DAYS, SETTLED_FACTOR = 365, 0.3
 #: DfE's published legal status categories -> the code the generator records
-LEGAL_CODE = {"interim_care_order": "C1", "full_care_order": "C2", "placement_order": "E1", "section_20": "V2", "detained": "L2",
-              "youth_justice": "J1"}
+LEGAL_CODE = {
+    "interim_care_order": "C1",
+    "full_care_order": "C2",
+    "placement_order": "E1",
+    "section_20": "V2",
+    "detained": "L2",
+    "youth_justice": "J1",
+}
 PROVIDER_CODE = {k: v for v, k in PROVIDER_CATEGORY.items()}  # category -> code ("not_reported": blank)
-ETHNIC_CODES = {"white": (["WBRI", "WOTH", "WIRI", "WROM"], [0.9, 0.07, 0.02, 0.01]), "mixed": (["MWBC", "MWBA", "MWAS", "MOTH"], [0.4, 0.15, 0.15, 0.3]),
-                "asian": (["APKN", "ABAN", "AIND", "AOTH"], [0.35, 0.15, 0.1, 0.4]), "black": (["BAFR", "BCRB", "BOTH"], [0.6, 0.25, 0.15]),
-                "other": (["OOTH", "CHNE"], [0.95, 0.05]), "not_known": (["NOBT", "REFU"], [0.7, 0.3])}
+ETHNIC_CODES = {
+    "white": (["WBRI", "WOTH", "WIRI", "WROM"], [0.9, 0.07, 0.02, 0.01]),
+    "mixed": (["MWBC", "MWBA", "MWAS", "MOTH"], [0.4, 0.15, 0.15, 0.3]),
+    "asian": (["APKN", "ABAN", "AIND", "AOTH"], [0.35, 0.15, 0.1, 0.4]),
+    "black": (["BAFR", "BCRB", "BOTH"], [0.6, 0.25, 0.15]),
+    "other": (["OOTH", "CHNE"], [0.95, 0.05]),
+    "not_known": (["NOBT", "REFU"], [0.7, 0.3]),
+}
 #: how much a child characteristic counts when choosing who stays at 31 March: age cannot be put
 #: right afterwards, UASC only for older entrants; sex, ethnicity and need can be (for entrants)
 SELECT_WEIGHT = {"age": 10.0, "uasc": 5.0, "sex": 1.0, "ethnicity": 3.0, "need": 2.0}
@@ -123,7 +150,9 @@ DETAINED_DAYS = 3
 #: a placement begun this long before 31 March or less may be relabelled in place (see _needs_move)
 RELABEL_DAYS = 14
 #: placement types that need no Ofsted URN (DfE rule 218)
-NO_URN = frozenset({"P1", "P3", "R1", "R2", "R5", "Z1", "T0", "T1", "T2", "T3", "T4"})  # a child detained for protection (L2) at 31 March arrived in the last few days
+NO_URN = frozenset(
+    {"P1", "P3", "R1", "R2", "R5", "Z1", "T0", "T1", "T2", "T3", "T4"}
+)  # a child detained for protection (L2) at 31 March arrived in the last few days
 
 
 def _settled(t: float) -> float:
@@ -157,7 +186,24 @@ def _age_band(age: float) -> str:
 
 
 class Child:
-    __slots__ = ("id", "dob", "sex", "eth", "ethnic", "uasc", "cin", "sdq", "home", "periods", "entered", "must_stay", "leave", "upn", "cin0", "cin_changes")
+    __slots__ = (
+        "id",
+        "dob",
+        "sex",
+        "eth",
+        "ethnic",
+        "uasc",
+        "cin",
+        "sdq",
+        "home",
+        "periods",
+        "entered",
+        "must_stay",
+        "leave",
+        "upn",
+        "cin0",
+        "cin_changes",
+    )
 
     def age(self, on: pd.Timestamp) -> float:
         return (on - self.dob).days / 365.25
@@ -216,8 +262,7 @@ class Simulation:
     setting's hazard), and legal status changes are recorded as episodes (RNE L).
     """
 
-    def __init__(self, la_code: str, targets: Targets, places: Places, seed: int, scale: float = 1.0,
-                 multipliers: dict | None = None):
+    def __init__(self, la_code: str, targets: Targets, places: Places, seed: int, scale: float = 1.0, multipliers: dict | None = None):
         self.la, self.t, self.places, self.seed, self.scale = la_code, targets, places, seed, scale
         self.rng = np.random.default_rng(seed)
         self.m = multipliers if multipliers is not None else {d: {c: 1.0 for c in DIMENSIONS[d]} for d in EPISODE_DIMENSIONS}
@@ -309,8 +354,14 @@ class Simulation:
             return "kinship foster" if (not child.uasc and rng.random() < 0.22) else "foster"
         if cat == "childrens_home":
             return "secure" if child.age(on) >= 10 and rng.random() < 0.03 else "children's home"
-        return {"independent": "independent or supported", "with_parents": "with parents", "adoption": "adoption",
-                "other_residential": "other residential", "residential_school": "residential school", "other": "other"}[cat]
+        return {
+            "independent": "independent or supported",
+            "with_parents": "with parents",
+            "adoption": "adoption",
+            "other_residential": "other residential",
+            "residential_school": "residential school",
+            "other": "other",
+        }[cat]
 
     def _place_code(self, group: str, child: Child, on: pd.Timestamp) -> str:
         rng = self.rng
@@ -318,20 +369,35 @@ class Simulation:
             return "K3" if on >= pd.Timestamp(2024, 4, 1) else "H5"
         if group == "other residential":
             return "R3" if child.age(on) < 1 else str(rng.choice(["R1", "R2"], p=[0.7, 0.3]))
-        return {"foster": str(rng.choice(["U4", "U6"], p=[0.45, 0.55])), "kinship foster": str(rng.choice(["U1", "U3"], p=[0.4, 0.6])),
-                "children's home": "K2", "secure": "K1", "with parents": "P1", "adoption": "A6",
-                "residential school": "S1", "other": "Z1"}[group]
+        return {
+            "foster": str(rng.choice(["U4", "U6"], p=[0.45, 0.55])),
+            "kinship foster": str(rng.choice(["U1", "U3"], p=[0.4, 0.6])),
+            "children's home": "K2",
+            "secure": "K1",
+            "with parents": "P1",
+            "adoption": "A6",
+            "residential school": "S1",
+            "other": "Z1",
+        }[group]
 
     def _provider(self, place: str, group: str, year: int, outside: bool = False) -> str:
         if place == "P1":
             return "PR0"
         share = self._share("provider", year)
-        tilt = {"children's home": {"private": 3.0, "own": 0.6}, "independent or supported": {"private": 2.5},
-                "kinship foster": {"own": 6.0}, "adoption": {"own": 2.0, "voluntary": 2.0}, "secure": {"own": 1.0}}.get(group, {})
+        tilt = {
+            "children's home": {"private": 3.0, "own": 0.6},
+            "independent or supported": {"private": 2.5},
+            "kinship foster": {"own": 6.0},
+            "adoption": {"own": 2.0, "voluntary": 2.0},
+            "secure": {"own": 1.0},
+        }.get(group, {})
         # DfE rule 1015 queries own provision outside the LA; the published counts sometimes need some
         # (more own provision than placements inside the boundary), so it is rare, not ruled out
-        w = {k: share[k] * self.m["provider"][k] * tilt.get(k, 1.0) * (0.15 if k == "own" and outside else 1.0) for k in share
-             if k != "parents" and (provider_problem(place, PROVIDER_CODE[k], year) is None or k == "not_reported")}
+        w = {
+            k: share[k] * self.m["provider"][k] * tilt.get(k, 1.0) * (0.15 if k == "own" and outside else 1.0)
+            for k in share
+            if k != "parents" and (provider_problem(place, PROVIDER_CODE[k], year) is None or k == "not_reported")
+        }
         return PROVIDER_CODE[self._draw(w)]
 
     def _postcode(self, child: Child, loc: str) -> tuple[str, float, float, str]:
@@ -355,8 +421,11 @@ class Simulation:
         share = self._share("location", year)
         if group == "with parents":
             return "inside_unknown" if child.uasc else "inside_20_or_less"
-        tilt = {"children's home": {"outside_20_or_less": 1.6, "outside_over_20": 2.2, "inside_over_20": 1.3},
-                "kinship foster": {"outside_over_20": 0.8}, "independent or supported": {"outside_over_20": 1.3}}.get(group, {})
+        tilt = {
+            "children's home": {"outside_20_or_less": 1.6, "outside_over_20": 2.2, "inside_over_20": 1.3},
+            "kinship foster": {"outside_over_20": 0.8},
+            "independent or supported": {"outside_over_20": 1.3},
+        }.get(group, {})
         w = {k: share[k] * self.m["location"][k] * tilt.get(k, 1.0) for k in share}
         if child.uasc:  # DfE records no distance for unaccompanied children
             w = {k: (v if k.endswith("unknown") else 0.0) for k, v in w.items()}
@@ -369,8 +438,13 @@ class Simulation:
         if cat is None:
             share = self._share("placement", year)
             age = child.age(on)
-            tilt = {"childrens_home": 2.0 if age >= 10 else 0.3, "independent": 6.0 if age >= 16 else 0.0,
-                    "adoption": 4.0 if age < 5 else 0.3, "with_parents": 1.0, "foster": 1.0 if age < 16 else 0.7}
+            tilt = {
+                "childrens_home": 2.0 if age >= 10 else 0.3,
+                "independent": 6.0 if age >= 16 else 0.0,
+                "adoption": 4.0 if age < 5 else 0.3,
+                "with_parents": 1.0,
+                "foster": 1.0 if age < 16 else 0.7,
+            }
             w = {k: share[k] * self.m["placement"][k] * tilt.get(k, 1.0) if self._eligible(child, k, on) else 0.0 for k in share}
             if sum(w.values()) <= 0:
                 w["foster"] = 1.0
@@ -469,8 +543,11 @@ class Simulation:
                 child.leave = pl["due"]  # adopted
                 return
             pl["end"], pl["unplanned"] = pl["due"], pl["due_unplanned"]
-            pl["reason"] = (str(rng.choice(["CREQB", "CREQO", "CHILD", "ALLEG", "STAND", "CLOSE", "LAREQ"], p=[.32, .2, .14, .06, .06, .1, .12]))
-                            if pl["unplanned"] else str(rng.choice(["CARPL", "OTHER"], p=[.65, .35])))
+            pl["reason"] = (
+                str(rng.choice(["CREQB", "CREQO", "CHILD", "ALLEG", "STAND", "CLOSE", "LAREQ"], p=[0.32, 0.2, 0.14, 0.06, 0.06, 0.1, 0.12]))
+                if pl["unplanned"]
+                else str(rng.choice(["CARPL", "OTHER"], p=[0.65, 0.35]))
+            )
             self._place(child, pl["end"], len(child.period["placements"]))
 
     def _leave(self, child: Child, on: pd.Timestamp) -> None:
@@ -688,8 +765,7 @@ class Simulation:
             return k != "parents" and pl["place"] != "P1" and (not code or provider_problem(pl["place"], code, collection_year_of(y1)) is None)
         return pl["group"] != "with parents" and (not c.uasc or k.endswith("unknown"))
 
-    def _augment(self, candidates: list[Child], dim: str, cats: list[str], counts: dict, target: dict, y1: pd.Timestamp,
-                 since: pd.Timestamp) -> None:
+    def _augment(self, candidates: list[Child], dim: str, cats: list[str], counts: dict, target: dict, y1: pd.Timestamp, since: pd.Timestamp) -> None:
         """Two-step changes for a category still over its count whose children can only go to
         categories at their count (unaccompanied children only to "distance not known"): move one
         child from such a category to a category short, then one from the category over into it."""
@@ -777,7 +853,7 @@ class Simulation:
                 chosen[i] = "placement_order"
             elif c.must_stay:
                 chosen[i] = "detained"
-        for i, k in chosen.items():
+        for k in chosen.values():
             left[k] -= 1
         pairs = []
         for i, c in enumerate(stayers):
@@ -793,9 +869,13 @@ class Simulation:
                 if c.placement["group"] == "with parents" and k not in ("interim_care_order", "full_care_order"):
                     continue
                 score = 3.0 * (k == now) + rng.random()
-                score += {"interim_care_order": 2.0 * (days < 300) - 2.0 * (days > 500), "full_care_order": 1.5 * (days > 200),
-                          "placement_order": 1.5 * (age < 6) - 3.0 * (age > 10), "section_20": 3.0 * c.uasc + 1.0 * (age >= 16),
-                          "youth_justice": 0.5 * (age >= 15)}.get(k, 0.0)
+                score += {
+                    "interim_care_order": 2.0 * (days < 300) - 2.0 * (days > 500),
+                    "full_care_order": 1.5 * (days > 200),
+                    "placement_order": 1.5 * (age < 6) - 3.0 * (age > 10),
+                    "section_20": 3.0 * c.uasc + 1.0 * (age >= 16),
+                    "youth_justice": 0.5 * (age >= 15),
+                }.get(k, 0.0)
                 pairs.append((score, i, k))
         # children who can hold fewer statuses choose first (placed with parents: a care order), then by fit
         options = {}
@@ -929,8 +1009,10 @@ class Simulation:
             avail[b] += 1
         # first enough of every group (one spare), then a margin (young children also leave by adoption)
         bands = list(bands)
-        for want in ({b: (1.12 if b in ("under_1", "1_to_4") else 1.0) * target[b] + 1 for b in target},
-                     {b: (1.3 if b in ("under_1", "1_to_4") else 1.05) * target[b] + 2 for b in target}):
+        for want in (
+            {b: (1.12 if b in ("under_1", "1_to_4") else 1.0) * target[b] + 1 for b in target},
+            {b: (1.3 if b in ("under_1", "1_to_4") else 1.05) * target[b] + 2 for b in target},
+        ):
             for b in target:
                 while avail[b] < want[b]:
                     spares = [x for x in target if x != b and x in bands and avail[x] - want[x] >= 1]
@@ -1035,7 +1117,7 @@ def _segments(child: Child, period: dict, rng: np.random.Generator) -> list[dict
     result = []
     for ep in out:
         pl, a, b = ep["_pl"], ep["DECOM"], ep["DEC"]
-        if (pl["group"] in ("foster", "kinship foster") and b is not None and (b - a).days > 200 and rng.random() < 0.08):
+        if pl["group"] in ("foster", "kinship foster") and b is not None and (b - a).days > 200 and rng.random() < 0.08:
             mid = pd.Timestamp((a + (b - a) / 2).date())
             back = mid + pd.Timedelta(days=7)
             if collection_year_of(mid) == collection_year_of(back) and back < b:
@@ -1064,11 +1146,22 @@ def episodes_of(sim: Simulation, child: Child) -> list[dict]:
             temp = ep.get("_temp", False)
             # DfE records no distance for unaccompanied children (rule 406): no home postcode for them
             home = "" if child.uasc or not pl["home_known"] else (pl["home_pc"] or sim._in_pc[child.home])
-            out.append({"DECOM": ep["DECOM"], "RNE": ep["RNE"], "LS": ep["LS"], "PLACE": "T2" if temp else pl["place"],
-                        "PLACE_PROVIDER": "" if temp else pl["provider"], "DEC": ep["DEC"], "REC": ep["REC"],
-                        "REASON_PLACE_CHANGE": ep["REASON_PLACE_CHANGE"], "HOME_POST": home,
-                        "PL_POST": sim._ar_pc[(child.home * 7919) % len(sim._ar_pc)] if temp else pl["post"],  # on holiday away
-                        "URN": "" if temp else pl["urn"], "_pl": pl})
+            out.append(
+                {
+                    "DECOM": ep["DECOM"],
+                    "RNE": ep["RNE"],
+                    "LS": ep["LS"],
+                    "PLACE": "T2" if temp else pl["place"],
+                    "PLACE_PROVIDER": "" if temp else pl["provider"],
+                    "DEC": ep["DEC"],
+                    "REC": ep["REC"],
+                    "REASON_PLACE_CHANGE": ep["REASON_PLACE_CHANGE"],
+                    "HOME_POST": home,
+                    "PL_POST": sim._ar_pc[(child.home * 7919) % len(sim._ar_pc)] if temp else pl["post"],  # on holiday away
+                    "URN": "" if temp else pl["urn"],
+                    "_pl": pl,
+                }
+            )
     return out
 
 
@@ -1095,10 +1188,22 @@ def write_returns(sim: Simulation, out: Path, costs_dir: Path | None = None) -> 
                 ext = pl["provider"] in ("PR4", "PR5")
                 base = base_weekly_cost(e["PLACE"], ext)
                 ce = COST_EFFECTS
-                lp = ce["outside_la"] * pl["outside"] + ce["age_per_year_over_10"] * max(0.0, age - 10) + ce["sdq_per_5_points"] * (child.sdq - 14) / 5 + ce["disability_n2"] * (child.cin0 == "N2")
+                lp = (
+                    ce["outside_la"] * pl["outside"]
+                    + ce["age_per_year_over_10"] * max(0.0, age - 10)
+                    + ce["sdq_per_5_points"] * (child.sdq - 14) / 5
+                    + ce["disability_n2"] * (child.cin0 == "N2")
+                )
                 cost = base * math.exp(lp + rng.normal(0, 0.18))
-                costs.append({"CHILD": child.id, "PLACEMENT_START": _fmt(e["DECOM"]), "WEEKLY_COST": f"{cost:.2f}",
-                              "PROVIDER": pl["provider"], "FUNDING": "joint" if child.cin0 == "N2" and rng.random() < 0.4 else "LA"})
+                costs.append(
+                    {
+                        "CHILD": child.id,
+                        "PLACEMENT_START": _fmt(e["DECOM"]),
+                        "WEEKLY_COST": f"{cost:.2f}",
+                        "PROVIDER": pl["provider"],
+                        "FUNDING": "joint" if child.cin0 == "N2" and rng.random() < 0.4 else "LA",
+                    }
+                )
         for year in range(FIRST_YEAR, LAST_YEAR + 1):
             y0, y1 = pd.Timestamp(year - 1, 4, 1), pd.Timestamp(year, 3, 31)
             these = [e for e in eps if e["DECOM"] <= y1 and (e["DEC"] is None or e["DEC"] >= y0)]
@@ -1106,35 +1211,74 @@ def write_returns(sim: Simulation, out: Path, costs_dir: Path | None = None) -> 
                 continue
             sex = child.sex if year <= 2024 else {"1": "M", "2": "F"}[child.sex]
             # UPN fixed for the child (rules 208, 442); MOTHER recorded for every girl (rules 393, 607)
-            rows[year]["header"].append({"CHILD": child.id, "SEX": sex, "DOB": _fmt(child.dob), "ETHNIC": child.ethnic,
-                                         "UPN": child.upn, "MOTHER": "0" if child.sex == "2" else "", "MC_DOB": ""})
+            rows[year]["header"].append(
+                {
+                    "CHILD": child.id,
+                    "SEX": sex,
+                    "DOB": _fmt(child.dob),
+                    "ETHNIC": child.ethnic,
+                    "UPN": child.upn,
+                    "MOTHER": "0" if child.sex == "2" else "",
+                    "MC_DOB": "",
+                }
+            )
             for e in these:
                 open_at_end = e["DEC"] is None or e["DEC"] > y1
-                rows[year]["episodes"].append({
-                    "CHILD": child.id, "DECOM": _fmt(e["DECOM"]), "RNE": e["RNE"], "LS": e["LS"], "CIN": _cin_at(child, e["DECOM"]),
-                    "PLACE": e["PLACE"], "PLACE_PROVIDER": e["PLACE_PROVIDER"], "DEC": "" if open_at_end else _fmt(e["DEC"]),
-                    "REC": "" if open_at_end else e["REC"], "REASON_PLACE_CHANGE": "" if open_at_end else e["REASON_PLACE_CHANGE"],
-                    "HOME_POST": e["HOME_POST"], "PL_POST": e["PL_POST"], "URN": e["URN"]})
+                rows[year]["episodes"].append(
+                    {
+                        "CHILD": child.id,
+                        "DECOM": _fmt(e["DECOM"]),
+                        "RNE": e["RNE"],
+                        "LS": e["LS"],
+                        "CIN": _cin_at(child, e["DECOM"]),
+                        "PLACE": e["PLACE"],
+                        "PLACE_PROVIDER": e["PLACE_PROVIDER"],
+                        "DEC": "" if open_at_end else _fmt(e["DEC"]),
+                        "REC": "" if open_at_end else e["REC"],
+                        "REASON_PLACE_CHANGE": "" if open_at_end else e["REASON_PLACE_CHANGE"],
+                        "HOME_POST": e["HOME_POST"],
+                        "PL_POST": e["PL_POST"],
+                        "URN": e["URN"],
+                    }
+                )
             if child.uasc:  # the date UASC status ceases is the 18th birthday, recorded ahead (rule 205B)
-                rows[year]["uasc"].append({"CHILD": child.id, "SEX": sex, "DOB": _fmt(child.dob),
-                                           "DUC": _fmt(child.dob + pd.DateOffset(years=18))})
+                rows[year]["uasc"].append({"CHILD": child.id, "SEX": sex, "DOB": _fmt(child.dob), "DUC": _fmt(child.dob + pd.DateOffset(years=18))})
             whole = child.whole_age(y1)
             continuous = any(pr["start"] <= y1 - pd.Timedelta(days=365) and (pr["end"] is None or pr["end"] > y1) for pr in child.periods)
             if continuous:  # OC2: every child looked after for 12 months at 31 March, items by age (rules 186-191, 542, 546)
                 sdq = whole >= 4 and child.whole_age(y0) < 17
                 score = int(round(np.clip(child.sdq + rng.normal(0, 2), 0, 40)))
-                rows[year]["oc2"].append({"CHILD": child.id, "DOB": _fmt(child.dob), "SDQ_SCORE": str(score) if sdq else "", "SDQ_REASON": "",
-                                          "CONVICTED": "0" if whole >= 10 else "", "HEALTH_CHECK": "1" if whole < 5 else "",
-                                          "IMMUNISATIONS": "1", "TEETH_CHECK": "1", "HEALTH_ASSESSMENT": "1", "SUBSTANCE_MISUSE": "0",
-                                          "INTERVENTION_RECEIVED": "", "INTERVENTION_OFFERED": ""})
+                rows[year]["oc2"].append(
+                    {
+                        "CHILD": child.id,
+                        "DOB": _fmt(child.dob),
+                        "SDQ_SCORE": str(score) if sdq else "",
+                        "SDQ_REASON": "",
+                        "CONVICTED": "0" if whole >= 10 else "",
+                        "HEALTH_CHECK": "1" if whole < 5 else "",
+                        "IMMUNISATIONS": "1",
+                        "TEETH_CHECK": "1",
+                        "HEALTH_ASSESSMENT": "1",
+                        "SUBSTANCE_MISUSE": "0",
+                        "INTERVENTION_RECEIVED": "",
+                        "INTERVENTION_OFFERED": "",
+                    }
+                )
             if whole >= 11 and rng.random() < 0.08 + child.sdq / 200:  # missing: while looked after, within the year
                 lo = max(y0, min(e["DECOM"] for e in these))
                 ends = [e["DEC"] for e in these if e["DEC"] is not None and e["DEC"] <= y1 and e["REC"] not in ("", "X1")]
                 hi = min([y1, *ends]) - pd.Timedelta(days=3)
                 if hi > lo:
                     day = lo + pd.Timedelta(days=int(rng.integers(0, (hi - lo).days + 1)))
-                    rows[year]["missing"].append({"CHILD": child.id, "DOB": _fmt(child.dob), "MISSING": "M" if rng.random() < 0.7 else "A",
-                                                  "MIS_START": _fmt(day), "MIS_END": _fmt(day + pd.Timedelta(days=int(rng.integers(0, 3))))})
+                    rows[year]["missing"].append(
+                        {
+                            "CHILD": child.id,
+                            "DOB": _fmt(child.dob),
+                            "MISSING": "M" if rng.random() < 0.7 else "A",
+                            "MIS_START": _fmt(day),
+                            "MIS_END": _fmt(day + pd.Timedelta(days=int(rng.integers(0, 3)))),
+                        }
+                    )
     from analysis.io.ssda903 import TABLES
 
     out.mkdir(parents=True, exist_ok=True)
@@ -1170,8 +1314,14 @@ def generate(p: Paths, la_code: str, seed: int, out: Path, *, calibrate: bool = 
         sim = Simulation(la["la_code"], t, places, seed, scale, multipliers)
         sim.run()
         got = snapshot(sim, LAST_YEAR)
-        history.append({"scale": round(scale, 4), **{k: round(v, 4) for k, v in got.items()},
-                        "relabelled_at_31_march": dict(sim.relabelled), "children_relabelled": dict(sim.relabelled_children)})
+        history.append(
+            {
+                "scale": round(scale, 4),
+                **{k: round(v, 4) for k, v in got.items()},
+                "relabelled_at_31_march": dict(sim.relabelled),
+                "children_relabelled": dict(sim.relabelled_children),
+            }
+        )
         multipliers = sim.m
         off = abs(got["three_plus"] - t.three_plus)
         if best is None or off < best[0]:
@@ -1186,18 +1336,33 @@ def generate(p: Paths, la_code: str, seed: int, out: Path, *, calibrate: bool = 
     latest = {d: dict(zip(DIMENSIONS[d], (int(v) for v in t.stock[d][LAST_YEAR]))) for d in DIMENSIONS}
     n_last = t.cla[LAST_YEAR] or 1
     truth = {
-        "la_code": la["la_code"], "la_name": la["la_name"], "seed": seed, "collection_years": [FIRST_YEAR, LAST_YEAR],
-        "children": len(sim.children), "files": written,
-        "breakdown_model": {"outcome": "unplanned ending of a placement (reasons CREQB, CREQO, CHILD, ALLEG, STAND, CLOSE, LAREQ)",
-                            "form": "cause-specific hazard, log hazard ratios", "effects": BREAKDOWN_EFFECTS,
-                            "baseline_per_day": 0.00055 * scale, "planned_move_rate_per_day": 0.00045 * scale},
-        "cost_model": {"form": "log weekly cost = log(base by type and provider) + effects + N(0, 0.18)", "effects": COST_EFFECTS,
-                       "base_weekly_cost": {f"{g} / {p_}": v for (g, p_), v in BASE_WEEKLY_COST.items()}},
-        "targets": {"cla_31_march": {str(k): v for k, v in t.cla.items()}, "starts": {str(k): v for k, v in t.starts.items()},
-                    "at_31_march_latest_year": latest,
-                    "outside": sum(v for k, v in latest["location"].items() if k.startswith("outside")) / n_last,
-                    "over20": sum(v for k, v in latest["location"].items() if k.endswith("over_20")) / n_last,
-                    "three_plus": t.three_plus, "notes": t.notes},
+        "la_code": la["la_code"],
+        "la_name": la["la_name"],
+        "seed": seed,
+        "collection_years": [FIRST_YEAR, LAST_YEAR],
+        "children": len(sim.children),
+        "files": written,
+        "breakdown_model": {
+            "outcome": "unplanned ending of a placement (reasons CREQB, CREQO, CHILD, ALLEG, STAND, CLOSE, LAREQ)",
+            "form": "cause-specific hazard, log hazard ratios",
+            "effects": BREAKDOWN_EFFECTS,
+            "baseline_per_day": 0.00055 * scale,
+            "planned_move_rate_per_day": 0.00045 * scale,
+        },
+        "cost_model": {
+            "form": "log weekly cost = log(base by type and provider) + effects + N(0, 0.18)",
+            "effects": COST_EFFECTS,
+            "base_weekly_cost": {f"{g} / {p_}": v for (g, p_), v in BASE_WEEKLY_COST.items()},
+        },
+        "targets": {
+            "cla_31_march": {str(k): v for k, v in t.cla.items()},
+            "starts": {str(k): v for k, v in t.starts.items()},
+            "at_31_march_latest_year": latest,
+            "outside": sum(v for k, v in latest["location"].items() if k.startswith("outside")) / n_last,
+            "over20": sum(v for k, v in latest["location"].items() if k.endswith("over_20")) / n_last,
+            "three_plus": t.three_plus,
+            "notes": t.notes,
+        },
         "calibration": history,
         "demand": planted_demand(sim),
         "notes": sim.notes,
@@ -1239,13 +1404,22 @@ def placement_frame(sim: Simulation, since: pd.Timestamp | None = None) -> pd.Da
                 event = bool(pl["unplanned"]) and end is not None and end <= sim.end
                 stop = min(end, sim.end) if end is not None else sim.end
                 age = c.age(pl["start"])
-                rows.append({"days": max((stop - pl["start"]).days, 0.5), "unplanned": event,
-                             "age_10_15": float(10 <= age < 16), "age_16_plus": float(age >= 16),
-                             "childrens_home": float(pl["group"] == "children's home"),
-                             "supported": float(pl["group"] == "independent or supported"),
-                             "kinship": float(pl["group"] == "kinship foster"), "over_20_miles": float(pl["miles"] > 20),
-                             "outside_la": float(pl["outside"]), "previous_moves": float(min(pl["previous"], 5)),
-                             "sdq_per_5_points": (c.sdq - 14) / 5, "group": pl["group"]})
+                rows.append(
+                    {
+                        "days": max((stop - pl["start"]).days, 0.5),
+                        "unplanned": event,
+                        "age_10_15": float(10 <= age < 16),
+                        "age_16_plus": float(age >= 16),
+                        "childrens_home": float(pl["group"] == "children's home"),
+                        "supported": float(pl["group"] == "independent or supported"),
+                        "kinship": float(pl["group"] == "kinship foster"),
+                        "over_20_miles": float(pl["miles"] > 20),
+                        "outside_la": float(pl["outside"]),
+                        "previous_moves": float(min(pl["previous"], 5)),
+                        "sdq_per_5_points": (c.sdq - 14) / 5,
+                        "group": pl["group"],
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -1263,8 +1437,16 @@ def planted_demand(sim: Simulation) -> dict:
     for k, c in enumerate(sim.children):
         for period in c.periods:
             for pl in period["placements"]:
-                rows.append((k, c.dob, period["start"], pl["start"], pl["end"] if pl["end"] is not None else period["end"],
-                             gi[GROUP_OF.get(pl["group"], "other")]))
+                rows.append(
+                    (
+                        k,
+                        c.dob,
+                        period["start"],
+                        pl["start"],
+                        pl["end"] if pl["end"] is not None else period["end"],
+                        gi[GROUP_OF.get(pl["group"], "other")],
+                    )
+                )
     p = pd.DataFrame(rows, columns=["child", "dob", "pstart", "start", "end", "g"])
     p["end"] = pd.to_datetime(p["end"])
     edges = [lo for _, lo, _ in BANDS] + [99]
@@ -1281,8 +1463,16 @@ def planted_demand(sim: Simulation) -> dict:
     for d0, d1 in zip(days[:-1], days[1:]):
         s1 = on(d1)
         year = d1.year + (d1.month > 3)
-        y = out.setdefault(str(year), {"months": 0, "exposure": np.zeros((nb, ng)), "exits": np.zeros((nb, ng)),
-                                       "moves": np.zeros((nb, ng, ng)), "entries": np.zeros((nb, ng))})
+        y = out.setdefault(
+            str(year),
+            {
+                "months": 0,
+                "exposure": np.zeros((nb, ng)),
+                "exits": np.zeros((nb, ng)),
+                "moves": np.zeros((nb, ng, ng)),
+                "entries": np.zeros((nb, ng)),
+            },
+        )
         y["months"] += 1
         stayed = s0.index.isin(s1.index)
         aged_out = ~stayed & (s0["dob"] + pd.DateOffset(years=18) <= d1).to_numpy()
@@ -1295,5 +1485,8 @@ def planted_demand(sim: Simulation) -> dict:
         new = s1[~s1.index.isin(s0.index) & (s1["pstart"] > d0) & (s1["pstart"] <= d1)]
         np.add.at(y["entries"], (new["band"].to_numpy(), new["g"].to_numpy()), 1)
         s0 = s1
-    return {"bands": [b for b, _, _ in BANDS], "groups": list(GROUPS),
-            "by_year": {k: {n: (v.astype(int).tolist() if isinstance(v, np.ndarray) else v) for n, v in d.items()} for k, d in out.items()}}
+    return {
+        "bands": [b for b, _, _ in BANDS],
+        "groups": list(GROUPS),
+        "by_year": {k: {n: (v.astype(int).tolist() if isinstance(v, np.ndarray) else v) for n, v in d.items()} for k, d in out.items()},
+    }

@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.stats import funnel
 from analysis.config import Paths, package_digest, paths
-from analysis.report.disclosure import count_text, gate
-from analysis.report.labels import SYMBOL_WORDS
+from analysis.errors import ParameterError
 from analysis.io.geography import current_las, resolve_la, statistical_neighbours
 from analysis.io.ingest import read_table
-from analysis.errors import ParameterError
+from analysis.report.disclosure import count_text, gate
+from analysis.report.labels import SYMBOL_WORDS
+from analysis.stats import funnel
 
 ENGLAND = "E92000001"
 NOT_PUBLISHED = ".."
@@ -76,34 +75,225 @@ class Measure:
 
 
 MEASURES: tuple[Measure, ...] = (
-    Measure("cla_rate", "Children looked after at 31 March, per 10,000 children aged 0-17", "Looked after, per 10,000", "rate", "Demand", "Children aged 0-17 (log scale)"),
-    Measure("starts_rate", "Children who started to be looked after in the year, per 10,000", "Started care, per 10,000", "rate", "Demand", "Children aged 0-17 (log scale)"),
-    Measure("ceased_rate", "Children who ceased to be looked after in the year, per 10,000", "Left care, per 10,000", "rate", "Demand", "Children aged 0-17 (log scale)"),
+    Measure(
+        "cla_rate",
+        "Children looked after at 31 March, per 10,000 children aged 0-17",
+        "Looked after, per 10,000",
+        "rate",
+        "Demand",
+        "Children aged 0-17 (log scale)",
+    ),
+    Measure(
+        "starts_rate",
+        "Children who started to be looked after in the year, per 10,000",
+        "Started care, per 10,000",
+        "rate",
+        "Demand",
+        "Children aged 0-17 (log scale)",
+    ),
+    Measure(
+        "ceased_rate",
+        "Children who ceased to be looked after in the year, per 10,000",
+        "Left care, per 10,000",
+        "rate",
+        "Demand",
+        "Children aged 0-17 (log scale)",
+    ),
     Measure("foster_pct", "In foster placements (%)", "In foster care", "proportion", "Placement mix", "Children looked after (log scale)"),
-    Measure("homes_pct", "In secure units or children's homes (%)", "In children's homes", "proportion", "Placement mix", "Children looked after (log scale)"),
-    Measure("supported_pct", "In independent or semi-independent living (%)", "Independent/semi-independent", "proportion", "Placement mix", "Children looked after (log scale)"),
-    Measure("parents_pct", "Placed with parents or others with parental responsibility (%)", "Placed with parents", "proportion", "Placement mix", "Children looked after (log scale)"),
-    Measure("own_provision_pct", "Placements provided by the LA itself (%)", "LA's own provision", "proportion", "Placement mix", "Children looked after (log scale)"),
-    Measure("private_provision_pct", "Placements provided by private providers (%)", "Private provision", "proportion", "Placement mix", "Children looked after (log scale)"),
-    Measure("outside_pct", "Placed outside the LA boundary (%)", "Outside LA boundary", "proportion", "Location", "Children looked after (log scale)"),
-    Measure("over20_pct", "Placed more than 20 miles from home (%)", "Over 20 miles from home", "proportion", "Location", "Children looked after (log scale)"),
-    Measure("three_plus_pct", "Children with 3 or more placements in the year (%)", "3+ placements in year", "proportion", "Stability", "Children looked after (log scale)", better="lower"),
-    Measure("stability_pct", "Long-term stability: under 16s looked after 2.5+ years, same placement 2+ years (%)", "Long-term stability", "proportion", "Stability", "Under 16s looked after 2.5+ years (log scale)", better="higher"),
-    Measure("missing_pct", "Children looked after who went missing in the year (%)", "Went missing", "proportion", "Stability", "Children looked after in the year (log scale)"),
-    Measure("spend_per_child", "Net spend on children looked after, per child looked after at 31 March (£)", "Spend per child looked after", "money", "Spend and sufficiency", funnel=False),
-    Measure("spend_per_head", "Net spend on children looked after, per child aged 0-17 (£)", "Spend per child aged 0-17", "money", "Spend and sufficiency", funnel=False),
-    Measure("home_places_rate", "Children's home places in the LA (Ofsted), per 10,000 children aged 0-17", "Children's home places, per 10,000", "ratio", "Spend and sufficiency", funnel=False),
-    Measure("residential_spend_share", "Residential care's share of net spend on children looked after (RO3, %)", "Residential share of spend", "proportion", "Spend and sufficiency", funnel=False),
-    Measure("fostering_spend_share", "Fostering services' share of net spend on children looked after (RO3, %)", "Fostering share of spend", "proportion", "Spend and sufficiency", funnel=False),
-    Measure("residential_spend_per_child", "Net spend on residential care, per child looked after at 31 March (£)", "Residential spend per child", "money", "Spend and sufficiency", funnel=False),
-    Measure("cin_rate", "Children in need at 31 March, per 10,000 children aged 0-17", "Children in need, per 10,000", "rate", "Edge of care", funnel=False),
-    Measure("referrals_rate", "Referrals to children's social care in the year, per 10,000 children aged 0-17", "Referrals, per 10,000", "rate", "Edge of care", funnel=False),
-    Measure("rereferrals_pct", "Referrals within 12 months of a previous referral (%)", "Re-referrals", "proportion", "Edge of care", funnel=False, better="lower"),
-    Measure("cpp_rate", "Children on a child protection plan at 31 March, per 10,000 children aged 0-17", "Child protection plans, per 10,000", "rate", "Edge of care", funnel=False),
-    Measure("cl_eet_17_18_pct", "Care leavers aged 17-18 in education, employment or training (%)", "Care leavers 17-18 in EET", "proportion", "Care leavers", funnel=False, better="higher"),
-    Measure("cl_eet_19_21_pct", "Care leavers aged 19-21 in education, employment or training (%)", "Care leavers 19-21 in EET", "proportion", "Care leavers", funnel=False, better="higher"),
-    Measure("cl_suitable_17_18_pct", "Care leavers aged 17-18 in suitable accommodation (%)", "Care leavers 17-18 suitably housed", "proportion", "Care leavers", funnel=False, better="higher"),
-    Measure("cl_suitable_19_21_pct", "Care leavers aged 19-21 in suitable accommodation (%)", "Care leavers 19-21 suitably housed", "proportion", "Care leavers", funnel=False, better="higher"),
+    Measure(
+        "homes_pct",
+        "In secure units or children's homes (%)",
+        "In children's homes",
+        "proportion",
+        "Placement mix",
+        "Children looked after (log scale)",
+    ),
+    Measure(
+        "supported_pct",
+        "In independent or semi-independent living (%)",
+        "Independent/semi-independent",
+        "proportion",
+        "Placement mix",
+        "Children looked after (log scale)",
+    ),
+    Measure(
+        "parents_pct",
+        "Placed with parents or others with parental responsibility (%)",
+        "Placed with parents",
+        "proportion",
+        "Placement mix",
+        "Children looked after (log scale)",
+    ),
+    Measure(
+        "own_provision_pct",
+        "Placements provided by the LA itself (%)",
+        "LA's own provision",
+        "proportion",
+        "Placement mix",
+        "Children looked after (log scale)",
+    ),
+    Measure(
+        "private_provision_pct",
+        "Placements provided by private providers (%)",
+        "Private provision",
+        "proportion",
+        "Placement mix",
+        "Children looked after (log scale)",
+    ),
+    Measure(
+        "outside_pct", "Placed outside the LA boundary (%)", "Outside LA boundary", "proportion", "Location", "Children looked after (log scale)"
+    ),
+    Measure(
+        "over20_pct",
+        "Placed more than 20 miles from home (%)",
+        "Over 20 miles from home",
+        "proportion",
+        "Location",
+        "Children looked after (log scale)",
+    ),
+    Measure(
+        "three_plus_pct",
+        "Children with 3 or more placements in the year (%)",
+        "3+ placements in year",
+        "proportion",
+        "Stability",
+        "Children looked after (log scale)",
+        better="lower",
+    ),
+    Measure(
+        "stability_pct",
+        "Long-term stability: under 16s looked after 2.5+ years, same placement 2+ years (%)",
+        "Long-term stability",
+        "proportion",
+        "Stability",
+        "Under 16s looked after 2.5+ years (log scale)",
+        better="higher",
+    ),
+    Measure(
+        "missing_pct",
+        "Children looked after who went missing in the year (%)",
+        "Went missing",
+        "proportion",
+        "Stability",
+        "Children looked after in the year (log scale)",
+    ),
+    Measure(
+        "spend_per_child",
+        "Net spend on children looked after, per child looked after at 31 March (£)",
+        "Spend per child looked after",
+        "money",
+        "Spend and sufficiency",
+        funnel=False,
+    ),
+    Measure(
+        "spend_per_head",
+        "Net spend on children looked after, per child aged 0-17 (£)",
+        "Spend per child aged 0-17",
+        "money",
+        "Spend and sufficiency",
+        funnel=False,
+    ),
+    Measure(
+        "home_places_rate",
+        "Children's home places in the LA (Ofsted), per 10,000 children aged 0-17",
+        "Children's home places, per 10,000",
+        "ratio",
+        "Spend and sufficiency",
+        funnel=False,
+    ),
+    Measure(
+        "residential_spend_share",
+        "Residential care's share of net spend on children looked after (RO3, %)",
+        "Residential share of spend",
+        "proportion",
+        "Spend and sufficiency",
+        funnel=False,
+    ),
+    Measure(
+        "fostering_spend_share",
+        "Fostering services' share of net spend on children looked after (RO3, %)",
+        "Fostering share of spend",
+        "proportion",
+        "Spend and sufficiency",
+        funnel=False,
+    ),
+    Measure(
+        "residential_spend_per_child",
+        "Net spend on residential care, per child looked after at 31 March (£)",
+        "Residential spend per child",
+        "money",
+        "Spend and sufficiency",
+        funnel=False,
+    ),
+    Measure(
+        "cin_rate",
+        "Children in need at 31 March, per 10,000 children aged 0-17",
+        "Children in need, per 10,000",
+        "rate",
+        "Edge of care",
+        funnel=False,
+    ),
+    Measure(
+        "referrals_rate",
+        "Referrals to children's social care in the year, per 10,000 children aged 0-17",
+        "Referrals, per 10,000",
+        "rate",
+        "Edge of care",
+        funnel=False,
+    ),
+    Measure(
+        "rereferrals_pct",
+        "Referrals within 12 months of a previous referral (%)",
+        "Re-referrals",
+        "proportion",
+        "Edge of care",
+        funnel=False,
+        better="lower",
+    ),
+    Measure(
+        "cpp_rate",
+        "Children on a child protection plan at 31 March, per 10,000 children aged 0-17",
+        "Child protection plans, per 10,000",
+        "rate",
+        "Edge of care",
+        funnel=False,
+    ),
+    Measure(
+        "cl_eet_17_18_pct",
+        "Care leavers aged 17-18 in education, employment or training (%)",
+        "Care leavers 17-18 in EET",
+        "proportion",
+        "Care leavers",
+        funnel=False,
+        better="higher",
+    ),
+    Measure(
+        "cl_eet_19_21_pct",
+        "Care leavers aged 19-21 in education, employment or training (%)",
+        "Care leavers 19-21 in EET",
+        "proportion",
+        "Care leavers",
+        funnel=False,
+        better="higher",
+    ),
+    Measure(
+        "cl_suitable_17_18_pct",
+        "Care leavers aged 17-18 in suitable accommodation (%)",
+        "Care leavers 17-18 suitably housed",
+        "proportion",
+        "Care leavers",
+        funnel=False,
+        better="higher",
+    ),
+    Measure(
+        "cl_suitable_19_21_pct",
+        "Care leavers aged 19-21 in suitable accommodation (%)",
+        "Care leavers 19-21 suitably housed",
+        "proportion",
+        "Care leavers",
+        funnel=False,
+        better="higher",
+    ),
 )
 MEASURE_BY_ID = {m.id: m for m in MEASURES}
 
@@ -113,7 +303,11 @@ PUBLISHED: dict[str, tuple[tuple[str, str], tuple[str, str], tuple[str, str]]] =
     "starts_rate": (("cla_started", "number"), ("cla_started", "population"), ("cla_started", "rate_per_10000")),
     "ceased_rate": (("cla_ceased", "number"), ("cla_ceased", "population"), ("cla_ceased", "rate_per_10000")),
     "foster_pct": (("placement_foster", "number"), ("cla_31_march", "number"), ("placement_foster", "percent")),
-    "homes_pct": (("placement_secure_and_childrens_homes", "number"), ("cla_31_march", "number"), ("placement_secure_and_childrens_homes", "percent")),
+    "homes_pct": (
+        ("placement_secure_and_childrens_homes", "number"),
+        ("cla_31_march", "number"),
+        ("placement_secure_and_childrens_homes", "percent"),
+    ),
     "supported_pct": (("placement_independent_supported", "number"), ("cla_31_march", "number"), ("placement_independent_supported", "percent")),
     "parents_pct": (("placement_with_parents", "number"), ("cla_31_march", "number"), ("placement_with_parents", "percent")),
     "own_provision_pct": (("provider_own", "number"), ("cla_31_march", "number"), ("provider_own", "percent")),
@@ -131,10 +325,16 @@ PUBLISHED: dict[str, tuple[tuple[str, str], tuple[str, str], tuple[str, str]]] =
     # care leavers (children looked after statistics)
     "cl_eet_17_18_pct": (("care_leavers_eet_17_18", "number"), ("care_leavers_activity_17_18", "denominator"), ("care_leavers_eet_17_18", "percent")),
     "cl_eet_19_21_pct": (("care_leavers_eet_19_21", "number"), ("care_leavers_activity_19_21", "denominator"), ("care_leavers_eet_19_21", "percent")),
-    "cl_suitable_17_18_pct": (("care_leavers_suitable_17_18", "number"), ("care_leavers_accommodation_17_18", "denominator"),
-                              ("care_leavers_suitable_17_18", "percent")),
-    "cl_suitable_19_21_pct": (("care_leavers_suitable_19_21", "number"), ("care_leavers_accommodation_19_21", "denominator"),
-                              ("care_leavers_suitable_19_21", "percent")),
+    "cl_suitable_17_18_pct": (
+        ("care_leavers_suitable_17_18", "number"),
+        ("care_leavers_accommodation_17_18", "denominator"),
+        ("care_leavers_suitable_17_18", "percent"),
+    ),
+    "cl_suitable_19_21_pct": (
+        ("care_leavers_suitable_19_21", "number"),
+        ("care_leavers_accommodation_19_21", "denominator"),
+        ("care_leavers_suitable_19_21", "percent"),
+    ),
 }
 
 #: proportions that are shares of money, not of children (no count of children beside them)
@@ -243,8 +443,15 @@ def setup(
         raise ParameterError(f"no published data for year {last}: the data cover {years[0]} to {latest} (use last_year=0 for the latest)")
     if first_year > last:
         raise ParameterError(f"first_year ({first_year}) is after last_year ({last})")
-    return Settings(la=la, comparator=comparator, comparator_label=label, comparator_codes=tuple(codes),
-                    first_year=int(first_year), last_year=last, notes=tuple(notes))
+    return Settings(
+        la=la,
+        comparator=comparator,
+        comparator_label=label,
+        comparator_codes=tuple(codes),
+        first_year=int(first_year),
+        last_year=last,
+        notes=tuple(notes),
+    )
 
 
 # --- the panel ---------------------------------------------------------------------------------
@@ -302,7 +509,7 @@ def _la_totals(values: pd.DataFrame, lookup: pd.DataFrame) -> pd.DataFrame:
     v = values.dropna(subset=["numerator", "denominator"]).copy()
     v["region_code"] = v["area_code"].map(regions)
     frames = [values]
-    for level, key in (("regional", "region_code"), ("national", None)):
+    for key in ("region_code", None):  # regional, then national
         g = v.groupby(["year", key] if key else ["year"], as_index=False)[["numerator", "denominator"]].sum()
         g["area_code"] = g[key] if key else ENGLAND
         frames.append(g[["area_code", "year", "numerator", "denominator"]])
@@ -360,7 +567,9 @@ def build_panel(inputs: Inputs) -> pd.DataFrame:
     frames = [_published_measure(li, m, inputs.population) for m in MEASURES if m.id in PUBLISHED]
     frames += _spend_measures(inputs, li)
     frames.append(_places_measure(inputs, li))
-    panel = pd.concat([f.reindex(columns=["measure", "area_code", "year", "numerator", "denominator", "value", "flag"]) for f in frames], ignore_index=True)
+    panel = pd.concat(
+        [f.reindex(columns=["measure", "area_code", "year", "numerator", "denominator", "value", "flag"]) for f in frames], ignore_index=True
+    )
     panel = panel.merge(_areas(inputs.la_indicators), on="area_code", how="left")
     panel = panel[panel["area_name"].notna()]
     panel["year"] = panel["year"].astype(int)
@@ -417,7 +626,9 @@ def cell(value: float, flag: object) -> object:
 
 def latest_year(panel: pd.DataFrame, measure: str, last_year: int) -> int | None:
     """The latest year up to ``last_year`` with any LA-level value for the measure."""
-    s = panel[(panel["measure"] == measure) & (panel["geographic_level"] == "local_authority") & (panel["year"] <= last_year) & panel["value"].notna()]
+    s = panel[
+        (panel["measure"] == measure) & (panel["geographic_level"] == "local_authority") & (panel["year"] <= last_year) & panel["value"].notna()
+    ]
     return int(s["year"].max()) if not s.empty else None
 
 
@@ -495,7 +706,7 @@ def summary_table(panel: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame
         this = panel[(panel["measure"] == m.id) & (panel["year"] == year)]
         s = this.set_index("area_code")
 
-        def get(code: str) -> object:
+        def get(code: str, s: pd.DataFrame = s) -> object:
             return cell(s.at[code, "value"], s.at[code, "flag"]) if code in s.index else NOT_PUBLISHED
 
         c = comp[(comp["measure"] == m.id) & (comp["year"] == year)]
@@ -511,24 +722,49 @@ def summary_table(panel: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame
                 me = units[units["is_la"]]
                 flag = str(me["flag"].iloc[0]) if not me.empty else ""
                 disp_text = disp.describe()
-        count = (cell(s.at[settings.la_code, "numerator"], s.at[settings.la_code, "flag"])
-                 if m.kind in ("rate", "proportion") and m.id not in SHARES_OF_MONEY and settings.la_code in s.index else None)
+        count = (
+            cell(s.at[settings.la_code, "numerator"], s.at[settings.la_code, "flag"])
+            if m.kind in ("rate", "proportion") and m.id not in SHARES_OF_MONEY and settings.la_code in s.index
+            else None
+        )
         detail = {
-            "measure": m.id, "label": m.label, "short": m.short, "topic": m.topic, "unit": m.unit, "year": year, "count": count,
-            "la": get(settings.la_code), "comparators": comp_value if comp_n else NOT_PUBLISHED, "comparators_n": comp_n,
-            "region": get(region), "england": get(ENGLAND), "rank": rank, "ranked": n_ranked,
-            "comparator_rank": crank, "comparator_ranked": n_crank, "flag": flag, "dispersion": disp_text,
-            "better": m.better, "decimals": m.decimals, "funnel": f,
+            "measure": m.id,
+            "label": m.label,
+            "short": m.short,
+            "topic": m.topic,
+            "unit": m.unit,
+            "year": year,
+            "count": count,
+            "la": get(settings.la_code),
+            "comparators": comp_value if comp_n else NOT_PUBLISHED,
+            "comparators_n": comp_n,
+            "region": get(region),
+            "england": get(ENGLAND),
+            "rank": rank,
+            "ranked": n_ranked,
+            "comparator_rank": crank,
+            "comparator_ranked": n_crank,
+            "flag": flag,
+            "dispersion": disp_text,
+            "better": m.better,
+            "decimals": m.decimals,
+            "funnel": f,
         }
         details[m.id] = detail
-        rows.append({
-            "Topic": m.topic, "Measure": m.label, "Year": year,
-            "Number (LA)": count if count is not None else "z",
-            settings.la_name: detail["la"], "Comparator average": detail["comparators"],
-            "Region": detail["region"], "England": detail["england"],
-            "Rank of LAs (1 = highest)": f"{rank} of {n_ranked}" if rank else NOT_PUBLISHED,
-            "Compared with England": flag_text(flag, m) if m.funnel else "not tested",
-        })
+        rows.append(
+            {
+                "Topic": m.topic,
+                "Measure": m.label,
+                "Year": year,
+                "Number (LA)": count if count is not None else "z",
+                settings.la_name: detail["la"],
+                "Comparator average": detail["comparators"],
+                "Region": detail["region"],
+                "England": detail["england"],
+                "Rank of LAs (1 = highest)": f"{rank} of {n_ranked}" if rank else NOT_PUBLISHED,
+                "Compared with England": flag_text(flag, m) if m.funnel else "not tested",
+            }
+        )
     return pd.DataFrame(rows), details
 
 
@@ -537,12 +773,16 @@ def trend_table(panel: pd.DataFrame, settings: Settings, measure: str) -> pd.Dat
     t = trends(panel, settings)
     t = t[t["measure"] == measure]
     wide = t.pivot_table(index="year", columns="series", values="value", aggfunc="first")
-    la = panel[(panel["measure"] == measure) & (panel["area_code"] == settings.la_code) & panel["year"].between(settings.first_year, settings.last_year)]
+    la = panel[
+        (panel["measure"] == measure) & (panel["area_code"] == settings.la_code) & panel["year"].between(settings.first_year, settings.last_year)
+    ]
     out = pd.DataFrame({"Year": sorted(set(t["year"]))})
     la_cells = {int(r.year): cell(r.value, r.flag) for r in la.itertuples()}
     out[settings.la_name] = [la_cells.get(y, NOT_PUBLISHED) for y in out["Year"]]
     for series, name in (("comparators", "Comparator average"), ("region", "Region"), ("England", "England")):
-        out[name] = [wide.at[y, series] if series in wide.columns and y in wide.index and pd.notna(wide.at[y, series]) else NOT_PUBLISHED for y in out["Year"]]
+        out[name] = [
+            wide.at[y, series] if series in wide.columns and y in wide.index and pd.notna(wide.at[y, series]) else NOT_PUBLISHED for y in out["Year"]
+        ]
     return out
 
 
@@ -557,7 +797,12 @@ def placement_mix(panel: pd.DataFrame, settings: Settings, year: int) -> pd.Data
     ids = ["foster_pct", "homes_pct", "supported_pct", "parents_pct"]
     comp = comparator_average(panel, settings)
     rows = []
-    for area, code in ((settings.la_name, settings.la_code), ("Comparator average", None), ("Region", settings.la["region_code"]), ("England", ENGLAND)):
+    for area, code in (
+        (settings.la_name, settings.la_code),
+        ("Comparator average", None),
+        ("Region", settings.la["region_code"]),
+        ("England", ENGLAND),
+    ):
         row: dict[str, object] = {"area": area}
         for mid in ids:
             if code is None:
@@ -632,13 +877,19 @@ def significance_phrase(flag: str, better: str | None = None) -> str:
 def measure_sentence(d: dict, la_name: str, comparator_label: str) -> str:
     """The numbers for one measure in a short plain-English line (Markdown)."""
     unit, dp = d["unit"], d["decimals"]
-    text = (f"**{d['short']} ({d['year']})**: {fmt(d['la'], unit, dp)} in {la_name}; England {fmt(d['england'], unit, dp)}, "
-            f"region {fmt(d['region'], unit, dp)}, comparator average {fmt(d['comparators'], unit, dp)}.")
+    text = (
+        f"**{d['short']} ({d['year']})**: {fmt(d['la'], unit, dp)} in {la_name}; England {fmt(d['england'], unit, dp)}, "
+        f"region {fmt(d['region'], unit, dp)}, comparator average {fmt(d['comparators'], unit, dp)}."
+    )
     if isinstance(d["la"], str):
         return text + " The LA figure is not available, so it is not ranked or tested."
     if d["rank"]:
         text += f" {_position(d['rank'], d['ranked']).capitalize()} of {d['ranked']} LAs"
-        text += f"; {_position(d['comparator_rank'], d['comparator_ranked'])} of {d['comparator_ranked']} in its comparator group." if d["comparator_rank"] else "."
+        text += (
+            f"; {_position(d['comparator_rank'], d['comparator_ranked'])} of {d['comparator_ranked']} in its comparator group."
+            if d["comparator_rank"]
+            else "."
+        )
     phrase = significance_phrase(d["flag"], d["better"])
     return text + (f" {phrase[0].upper()}{phrase[1:]}." if phrase else "")
 
@@ -679,14 +930,21 @@ def trend_shape(years: list[int], values: list[float], show) -> str:
 
 def trend_sentence(panel: pd.DataFrame, settings: Settings, measure: Measure) -> str | None:
     """How the LA's value moved over the years shown (peak or low and the latest direction), and England's."""
-    s = panel[(panel["measure"] == measure.id) & (panel["area_code"] == settings.la_code) & panel["year"].between(settings.first_year, settings.last_year) & panel["value"].notna()].sort_values("year")
+    s = panel[
+        (panel["measure"] == measure.id)
+        & (panel["area_code"] == settings.la_code)
+        & panel["year"].between(settings.first_year, settings.last_year)
+        & panel["value"].notna()
+    ].sort_values("year")
     if len(s) < 2:
         return None
     u, dp = measure.unit, measure.decimals
     show = lambda x: fmt(x, u, dp)  # noqa: E731
     text = f"{measure.short}: {trend_shape([int(y) for y in s['year']], s['value'].tolist(), show)} in {settings.la_name}"
     first, last = s.iloc[0], s.iloc[-1]
-    e = panel[(panel["measure"] == measure.id) & (panel["area_code"] == ENGLAND) & panel["year"].isin([first["year"], last["year"]])].set_index("year")["value"]
+    e = panel[(panel["measure"] == measure.id) & (panel["area_code"] == ENGLAND) & panel["year"].isin([first["year"], last["year"]])].set_index(
+        "year"
+    )["value"]
     if first["year"] in e.index and last["year"] in e.index and pd.notna(e[first["year"]]) and pd.notna(e[last["year"]]):
         text += f" (England: {fmt(e[first['year']], u, dp)} to {fmt(e[last['year']], u, dp)})"
     return text + "."
@@ -702,8 +960,10 @@ def coverage_notes(panel: pd.DataFrame, settings: Settings) -> list[str]:
     notes = []
     if brk is not None and not pd.isna(brk):
         change = str(settings.la.get("change_note") or "").rstrip(".")
-        notes.append(f"{settings.la_name} was created by a boundary change ({change}); its own published figures start at 31 March {first}. "
-                     f"Earlier years belong to the council(s) it replaced and are not comparable, so its trends start in {first}")
+        notes.append(
+            f"{settings.la_name} was created by a boundary change ({change}); its own published figures start at 31 March {first}. "
+            f"Earlier years belong to the council(s) it replaced and are not comparable, so its trends start in {first}"
+        )
     elif first > settings.first_year:
         notes.append(f"Published figures for {settings.la_name} start in {first}")
     return notes
@@ -730,21 +990,38 @@ def key_findings(details: dict[str, dict], la_name: str) -> list[str]:
     if cla and not isinstance(cla["la"], str):
         count = cla.get("count")
         number = f"{count_text(count)} children" if count is not None and not isinstance(count, str) else "children"
-        out.append(f"{la_name} looked after {number} at 31 March {cla['year']}: {fmt(cla['la'], cla['unit'], cla['decimals'])} "
-                   f"(England {fmt(cla['england'], cla['unit'], cla['decimals'])}, comparator average {fmt(cla['comparators'], cla['unit'], cla['decimals'])}).")
+        out.append(
+            f"{la_name} looked after {number} at 31 March {cla['year']}: {fmt(cla['la'], cla['unit'], cla['decimals'])} "
+            f"(England {fmt(cla['england'], cla['unit'], cla['decimals'])}, comparator average {fmt(cla['comparators'], cla['unit'], cla['decimals'])})."
+        )
     if strong:
-        items = "; ".join(f"{_lower(d['short'])} {fmt(d['la'], d['unit'], d['decimals'])} against {fmt(d['england'], d['unit'], d['decimals'])} "
-                          f"({'higher' if d['flag'].startswith('above') else 'lower'})" for d in strong)
-        out.append(f"{la_name} is significantly different from England on {len(strong)} of the {len(tested)} measures tested with funnel plots: {items}.")
+        items = "; ".join(
+            f"{_lower(d['short'])} {fmt(d['la'], d['unit'], d['decimals'])} against {fmt(d['england'], d['unit'], d['decimals'])} "
+            f"({'higher' if d['flag'].startswith('above') else 'lower'})"
+            for d in strong
+        )
+        out.append(
+            f"{la_name} is significantly different from England on {len(strong)} of the {len(tested)} measures tested with funnel plots: {items}."
+        )
     elif tested:
-        out.append(f"None of the {len(tested)} measures tested with funnel plots puts {la_name} outside England's 99.8% limits, "
-                   "once the normal variation between LAs is allowed for.")
+        out.append(
+            f"None of the {len(tested)} measures tested with funnel plots puts {la_name} outside England's 99.8% limits, "
+            "once the normal variation between LAs is allowed for."
+        )
     else:
-        out.append(f"No measure could be tested with funnel plots for {la_name}: its published figures are suppressed (fewer than "
-                   "5 children) or not published, so it is not compared with England's limits.")
+        out.append(
+            f"No measure could be tested with funnel plots for {la_name}: its published figures are suppressed (fewer than "
+            "5 children) or not published, so it is not compared with England's limits."
+        )
     if watch:
-        out.append("Worth watching (outside the 95% limits only): " + "; ".join(
-            f"{_lower(d['short'])} ({fmt(d['la'], d['unit'], d['decimals'])} against {fmt(d['england'], d['unit'], d['decimals'])} for England)" for d in watch) + ".")
+        out.append(
+            "Worth watching (outside the 95% limits only): "
+            + "; ".join(
+                f"{_lower(d['short'])} ({fmt(d['la'], d['unit'], d['decimals'])} against {fmt(d['england'], d['unit'], d['decimals'])} for England)"
+                for d in watch
+            )
+            + "."
+        )
     ratios = []
     for d in details.values():
         la, eng = d["la"], d["england"]
@@ -755,7 +1032,13 @@ def key_findings(details: dict[str, dict], la_name: str) -> list[str]:
         parts = []
         for _, d in ratios[:3]:
             r = d["la"] / d["england"]
-            how = f"{r:.1f} times England's" if r >= 1.5 else f"{(r - 1) * 100:.0f}% above England's" if r > 1 else f"{(1 - r) * 100:.0f}% below England's"
+            how = (
+                f"{r:.1f} times England's"
+                if r >= 1.5
+                else f"{(r - 1) * 100:.0f}% above England's"
+                if r > 1
+                else f"{(1 - r) * 100:.0f}% below England's"
+            )
             parts.append(f"{_lower(d['short'])} ({fmt(d['la'], d['unit'], d['decimals'])}, {how})")
         out.append("Largest differences from England: " + "; ".join(parts) + ".")
     top = [_lower(d["short"]) for d in details.values() if d["rank"] and d["ranked"] and d["rank"] <= d["ranked"] / 4]
@@ -766,18 +1049,32 @@ def key_findings(details: dict[str, dict], la_name: str) -> list[str]:
         out.append(f"Among the lowest quarter of LAs: {', '.join(bottom)}.")
     edge = [details[m] for m in ("cin_rate", "cpp_rate", "referrals_rate") if m in details and not isinstance(details[m]["la"], str)]
     if edge:
-        out.append("Edge of care: " + "; ".join(
-            f"{_lower(d['short']).replace(', per 10,000', '')} {fmt(d['la'], d['unit'], d['decimals'])} in {d['year']} (England {fmt(d['england'], d['unit'], d['decimals'])}, "
-            f"comparator average {fmt(d['comparators'], d['unit'], d['decimals'])})" for d in edge) + ".")
+        out.append(
+            "Edge of care: "
+            + "; ".join(
+                f"{_lower(d['short']).replace(', per 10,000', '')} {fmt(d['la'], d['unit'], d['decimals'])} in {d['year']} (England {fmt(d['england'], d['unit'], d['decimals'])}, "
+                f"comparator average {fmt(d['comparators'], d['unit'], d['decimals'])})"
+                for d in edge
+            )
+            + "."
+        )
     leavers = [details[m] for m in ("cl_eet_19_21_pct", "cl_suitable_19_21_pct") if m in details and not isinstance(details[m]["la"], str)]
     if leavers:
-        out.append("Care leavers aged 19-21: " + "; ".join(
-            f"{fmt(d['la'], '%')} {'in education, employment or training' if 'eet' in d['measure'] else 'in suitable accommodation'} "
-            f"(England {fmt(d['england'], '%')}, comparator average {fmt(d['comparators'], '%')})" for d in leavers) + f" in {leavers[0]['year']}.")
+        out.append(
+            "Care leavers aged 19-21: "
+            + "; ".join(
+                f"{fmt(d['la'], '%')} {'in education, employment or training' if 'eet' in d['measure'] else 'in suitable accommodation'} "
+                f"(England {fmt(d['england'], '%')}, comparator average {fmt(d['comparators'], '%')})"
+                for d in leavers
+            )
+            + f" in {leavers[0]['year']}."
+        )
     share = details.get("residential_spend_share")
     if share and not isinstance(share["la"], str):
-        out.append(f"Residential care took {fmt(share['la'], '%')} of net spend on children looked after in {share['year'] - 1}-{str(share['year'])[2:]} "
-                   f"(England {fmt(share['england'], '%')}, comparator average {fmt(share['comparators'], '%')}).")
+        out.append(
+            f"Residential care took {fmt(share['la'], '%')} of net spend on children looked after in {share['year'] - 1}-{str(share['year'])[2:]} "
+            f"(England {fmt(share['england'], '%')}, comparator average {fmt(share['comparators'], '%')})."
+        )
     money = details.get("spend_per_child")
     if money and not isinstance(money["la"], str):
         out.append(
@@ -789,13 +1086,24 @@ def key_findings(details: dict[str, dict], la_name: str) -> list[str]:
 
 def headline_metrics(details: dict[str, dict]) -> dict[str, dict]:
     """Machine-readable headline figures (for metrics.json): one record per measure."""
+
     def num(v: object) -> object:
         return float(v) if isinstance(v, (int, float, np.floating)) and not pd.isna(v) else v
+
     return {
         mid: {
-            "label": d["label"], "unit": d["unit"], "year": int(d["year"]), "la": num(d["la"]), "comparators": num(d["comparators"]),
-            "comparators_n": d["comparators_n"], "region": num(d["region"]), "england": num(d["england"]),
-            "rank": d["rank"], "ranked": d["ranked"], "flag": d["flag"] or None, "count": num(d.get("count")),
+            "label": d["label"],
+            "unit": d["unit"],
+            "year": int(d["year"]),
+            "la": num(d["la"]),
+            "comparators": num(d["comparators"]),
+            "comparators_n": d["comparators_n"],
+            "region": num(d["region"]),
+            "england": num(d["england"]),
+            "rank": d["rank"],
+            "ranked": d["ranked"],
+            "flag": d["flag"] or None,
+            "count": num(d.get("count")),
         }
         for mid, d in details.items()
     }
@@ -859,7 +1167,12 @@ def trend_findings(panel: pd.DataFrame, settings: Settings, measures: tuple[str,
 
 def trend_title(panel: pd.DataFrame, settings: Settings) -> str:
     """A title that states the headline trend: the looked-after rate against England."""
-    s = panel[(panel["measure"] == "cla_rate") & panel["area_code"].isin([settings.la_code, ENGLAND]) & (panel["year"] <= settings.last_year) & panel["value"].notna()]
+    s = panel[
+        (panel["measure"] == "cla_rate")
+        & panel["area_code"].isin([settings.la_code, ENGLAND])
+        & (panel["year"] <= settings.last_year)
+        & panel["value"].notna()
+    ]
     la = s[s["area_code"] == settings.la_code].sort_values("year")
     eng = s[s["area_code"] == ENGLAND].set_index("year")["value"]
     if la.empty or la["year"].iloc[-1] not in eng.index:
@@ -885,11 +1198,20 @@ def funnel_specs(panel: pd.DataFrame, settings: Settings, details: dict[str, dic
         if f is None:
             continue
         units, theta, disp = f
-        specs.append({  # published LA figures (DfE's own suppression applies), gated so the chart may draw them
-            "measure": m.id, "units": gate(units, counts=[]), "theta": theta * m.scale, "kind": "rate" if m.kind == "rate" else "proportion",
-            "scale": m.scale, "tau2": disp.tau2, "short": f"{m.short} ({details[m.id]['year']})", "unit": m.unit,
-            "x_label": m.x_label, "dispersion": disp,
-        })
+        specs.append(
+            {  # published LA figures (DfE's own suppression applies), gated so the chart may draw them
+                "measure": m.id,
+                "units": gate(units, counts=[]),
+                "theta": theta * m.scale,
+                "kind": "rate" if m.kind == "rate" else "proportion",
+                "scale": m.scale,
+                "tau2": disp.tau2,
+                "short": f"{m.short} ({details[m.id]['year']})",
+                "unit": m.unit,
+                "x_label": m.x_label,
+                "dispersion": disp,
+            }
+        )
     return specs
 
 
@@ -911,14 +1233,21 @@ def funnel_notes(specs: list[dict], settings: Settings) -> pd.DataFrame:
         units = s["units"].frame
         me = units[units["is_la"].astype(bool)]
         disp = s["dispersion"]
-        rows.append({
-            "Measure": s["short"],
-            "England": round(s["theta"], 1),
-            "LAs plotted": len(units),
-            "Over-dispersed?": (f"yes (phi = {disp.phi:.1f}): limits widened" if disp.overdispersed
-                                else f"no (phi = {disp.phi:.2f}): exact limits" if disp.k >= 3 else "too few LAs to test"),
-            settings.la_name: flag_text(str(me["flag"].iloc[0]), MEASURE_BY_ID[s["measure"]]) if not me.empty else "not published",
-        })
+        rows.append(
+            {
+                "Measure": s["short"],
+                "England": round(s["theta"], 1),
+                "LAs plotted": len(units),
+                "Over-dispersed?": (
+                    f"yes (phi = {disp.phi:.1f}): limits widened"
+                    if disp.overdispersed
+                    else f"no (phi = {disp.phi:.2f}): exact limits"
+                    if disp.k >= 3
+                    else "too few LAs to test"
+                ),
+                settings.la_name: flag_text(str(me["flag"].iloc[0]), MEASURE_BY_ID[s["measure"]]) if not me.empty else "not published",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -929,8 +1258,14 @@ def ranked_specs(panel: pd.DataFrame, settings: Settings, details: dict[str, dic
             continue
         d = details[mid]
         england = d["england"] if not isinstance(d["england"], str) else np.nan
-        specs.append({"data": gate(comparator_values(panel, settings, mid, d["year"]), counts=[]), "england": england,
-                      "short": f"{MEASURE_BY_ID[mid].short} ({d['year']})", "unit": MEASURE_BY_ID[mid].unit})
+        specs.append(
+            {
+                "data": gate(comparator_values(panel, settings, mid, d["year"]), counts=[]),
+                "england": england,
+                "short": f"{MEASURE_BY_ID[mid].short} ({d['year']})",
+                "unit": MEASURE_BY_ID[mid].unit,
+            }
+        )
     return specs
 
 

@@ -31,30 +31,47 @@ from difflib import get_close_matches
 import numpy as np
 import pandas as pd
 
-from analysis.io import placements as placements_mod
-from analysis.stats import planted
-from analysis.io import ssda903_rules as r
 from analysis.config import Paths, paths
-from analysis.errors import AnalysisError
+from analysis.errors import AnalysisError, ParameterError
+from analysis.io import placements as placements_mod
+from analysis.io import ssda903_rules as r
 from analysis.report.disclosure import MIN_COUNT, SUPPRESSED, Gated, count_text, gate
-from analysis.errors import ParameterError
 from analysis.report.labels import TERM_LABELS
+from analysis.stats import planted
 from analysis.stats.rates import poisson_interval
 
 PARAMETER_TYPES: dict[str, type] = {
-    "la_code": str, "first_year": int, "last_year": int, "definition": str, "horizons": list,
-    "model_horizon": int, "test_years": int, "output_dir": str,
+    "la_code": str,
+    "first_year": int,
+    "last_year": int,
+    "definition": str,
+    "horizons": list,
+    "model_horizon": int,
+    "test_years": int,
+    "output_dir": str,
 }
 DEFINITIONS = tuple(r.UNPLANNED)
 DAYS_PER_MONTH = 365.25 / 12
 #: the planted-effect names (synthetic truth file) and the model terms that estimate them
 TERMS = [
-    "age_10_15", "age_16_plus", "kinship", "childrens_home", "supported", "other_type", "private_provider",
-    "over_20_miles", "outside_la", "uasc", "distance_unknown", "previous_moves", "sdq_per_5_points", "sdq_missing", "male",
+    "age_10_15",
+    "age_16_plus",
+    "kinship",
+    "childrens_home",
+    "supported",
+    "other_type",
+    "private_provider",
+    "over_20_miles",
+    "outside_la",
+    "uasc",
+    "distance_unknown",
+    "previous_moves",
+    "sdq_per_5_points",
+    "sdq_missing",
+    "male",
 ]
 SDQ_CENTRE = 14  # about the average SDQ total difficulties score of children looked after in England
-MODEL_TYPE = {"foster": "foster", "kinship foster": "kinship", "children's home": "childrens_home",
-              "independent or supported": "supported"}
+MODEL_TYPE = {"foster": "foster", "kinship foster": "kinship", "children's home": "childrens_home", "independent or supported": "supported"}
 ETHNIC_GROUP = {"W": "White", "M": "Mixed", "A": "Asian", "B": "Black", "C": "Other", "O": "Other"}
 FEATURES = ["age_at_start", "place_group", "provider_group", "pl_distance", "outside_la", "previous_moves", "sdq", "male", "uasc"]
 CATEGORICAL = ["place_group", "provider_group"]
@@ -115,27 +132,43 @@ class Settings:
         return r.UNPLANNED[self.definition]
 
 
-def setup(data: Data, *, la_code: str, first_year: int, last_year: int, definition: str, horizons: list,
-          model_horizon: int, test_years: int, p: Paths | None = None) -> Settings:
+def setup(
+    data: Data,
+    *,
+    la_code: str,
+    first_year: int,
+    last_year: int,
+    definition: str,
+    horizons: list,
+    model_horizon: int,
+    test_years: int,
+    p: Paths | None = None,
+) -> Settings:
     """Check the parameters against the data; a clear message for each problem."""
     from analysis.papers.params import resolve_la_param
 
     la = resolve_la_param(la_code, p)
     data_la = data.report.get("la_code")
     if la["la_code"] != data_la:
-        raise ParameterError(f"the 903 data in this project is for {data_la}, not {la['la_name']} ({la['la_code']}): "
-                             "put that LA's 903 files in data/raw/ssda903/ (with a one-line LA_CODE file) and run `analysis ingest`")
+        raise ParameterError(
+            f"the 903 data in this project is for {data_la}, not {la['la_name']} ({la['la_code']}): "
+            "put that LA's 903 files in data/raw/ssda903/ (with a one-line LA_CODE file) and run `analysis ingest`"
+        )
     if definition not in DEFINITIONS:
         close = get_close_matches(str(definition), DEFINITIONS, n=2, cutoff=0.3)
-        raise ParameterError(f"parameter 'definition' should be one of {', '.join(DEFINITIONS)}, got {definition!r}"
-                             + (f"; did you mean {' or '.join(close)}?" if close else ""))
+        raise ParameterError(
+            f"parameter 'definition' should be one of {', '.join(DEFINITIONS)}, got {definition!r}"
+            + (f"; did you mean {' or '.join(close)}?" if close else "")
+        )
     years = [int(y) for y in data.report.get("collection_years", [])]
     lo, hi = min(years), max(years)
     first = first_year or lo
     last = last_year or hi
     if not (lo <= first <= last <= hi):
-        raise ParameterError(f"years {first} to {last} are outside the 903 data, which covers collection years {lo} to {hi} "
-                             "(a year is named by the 31 March it ends; 0 means the first or last available)")
+        raise ParameterError(
+            f"years {first} to {last} are outside the 903 data, which covers collection years {lo} to {hi} "
+            "(a year is named by the 31 March it ends; 0 means the first or last available)"
+        )
     if not horizons or not all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= 36 for h in horizons):
         raise ParameterError(f"parameter 'horizons' should be a list of whole months from 1 to 36, got {horizons!r}")
     if not 1 <= model_horizon <= 36:
@@ -196,8 +229,7 @@ def cohort(data: Data, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     at_18 = eighteen.notna() & (eighteen < stop)
     stop = stop.where(~at_18, eighteen)
     event = ended & ~at_18 & (p["ending"] == "moved") & p["reason_place_change"].isin(s.reasons)
-    censor = np.select([event, at_18, ~ended, p["ending"] == "moved"], ["", "18th birthday", "end of data", "other move"],
-                       default="left care")
+    censor = np.select([event, at_18, ~ended, p["ending"] == "moved"], ["", "18th birthday", "end of data", "other move"], default="left care")
     p["event"] = event
     p["censor"] = censor
     p["time"] = ((stop - p["start"]).dt.days).clip(lower=1).astype(float)
@@ -216,24 +248,39 @@ def cohort(data: Data, s: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     p["outside_la"] = (p["pl_location"] == "OUT").astype(float)
     age = p["age_at_start"].astype(float)
     t = p["place_group"].map(MODEL_TYPE).fillna("other_type")
-    terms = pd.DataFrame({
-        "age_10_15": ((age >= 10) & (age < 16)).astype(float), "age_16_plus": (age >= 16).astype(float),
-        "kinship": (t == "kinship").astype(float), "childrens_home": (t == "childrens_home").astype(float),
-        "supported": (t == "supported").astype(float), "other_type": (t == "other_type").astype(float),
-        "private_provider": p["provider_group"].isin(["private", "voluntary"]).astype(float),
-        "over_20_miles": (p["pl_distance"] > 20).astype(float), "outside_la": p["outside_la"],
-        "distance_unknown": p["pl_distance"].isna().astype(float), "previous_moves": p["previous_moves"].clip(upper=5).astype(float),
-        "sdq_per_5_points": ((p["sdq"] - SDQ_CENTRE) / 5).fillna(0.0), "sdq_missing": p["sdq"].isna().astype(float),
-        "male": p["male"], "uasc": p["uasc"].astype(float),
-    }, index=p.index)
+    terms = pd.DataFrame(
+        {
+            "age_10_15": ((age >= 10) & (age < 16)).astype(float),
+            "age_16_plus": (age >= 16).astype(float),
+            "kinship": (t == "kinship").astype(float),
+            "childrens_home": (t == "childrens_home").astype(float),
+            "supported": (t == "supported").astype(float),
+            "other_type": (t == "other_type").astype(float),
+            "private_provider": p["provider_group"].isin(["private", "voluntary"]).astype(float),
+            "over_20_miles": (p["pl_distance"] > 20).astype(float),
+            "outside_la": p["outside_la"],
+            "distance_unknown": p["pl_distance"].isna().astype(float),
+            "previous_moves": p["previous_moves"].clip(upper=5).astype(float),
+            "sdq_per_5_points": ((p["sdq"] - SDQ_CENTRE) / 5).fillna(0.0),
+            "sdq_missing": p["sdq"].isna().astype(float),
+            "male": p["male"],
+            "uasc": p["uasc"].astype(float),
+        },
+        index=p.index,
+    )
     p = pd.concat([p.drop(columns=[c for c in TERMS if c in p.columns]), terms], axis=1)
     return p.sort_values(["child", "start"]).reset_index(drop=True), flow
 
 
 # --- descriptives -------------------------------------------------------------------------------
 GROUPINGS = {
-    "place_group": "Placement type", "provider_group": "Provider", "age_band": "Age at start", "location": "Inside or outside the LA",
-    "distance_band": "Distance from home", "kinship_group": "Kinship care", "previous_band": "Earlier placements in the period",
+    "place_group": "Placement type",
+    "provider_group": "Provider",
+    "age_band": "Age at start",
+    "location": "Inside or outside the LA",
+    "distance_band": "Distance from home",
+    "kinship_group": "Kinship care",
+    "previous_band": "Earlier placements in the period",
     "uasc_group": "UASC",
 }
 
@@ -241,18 +288,27 @@ GROUPINGS = {
 def rates(c: pd.DataFrame, by: str) -> pd.DataFrame:
     """Placements, unplanned endings and the rate per 100 placement-years, with a 95% interval."""
     g = c.groupby(by, sort=True).agg(placements=("event", "size"), unplanned=("event", "sum"), days=("time", "sum"))
-    g = g.reindex(pd.Index(_ordered(g.index), name=g.index.name))  # ordered categories (age bands by age, distance bands by distance), not as text sorts them
+    g = g.reindex(
+        pd.Index(_ordered(g.index), name=g.index.name)
+    )  # ordered categories (age bands by age, distance bands by distance), not as text sorts them
     g = g.reset_index().rename(columns={by: "group"})
-    total = pd.DataFrame({"group": ["All placements"], "placements": [len(c)], "unplanned": [int(c["event"].sum())],
-                          "days": [float(c["time"].sum())]})
+    total = pd.DataFrame(
+        {"group": ["All placements"], "placements": [len(c)], "unplanned": [int(c["event"].sum())], "days": [float(c["time"].sum())]}
+    )
     g = pd.concat([g, total], ignore_index=True)
     years = g["days"] / 365.25
     lo, hi = poisson_interval(g["unplanned"].to_numpy(), years.to_numpy())
-    return pd.DataFrame({
-        "group": g["group"], "placements": g["placements"].astype(int), "unplanned": g["unplanned"].astype(int),
-        "placement_years": years.round(0), "rate_per_100_years": (100 * g["unplanned"] / years).round(1),
-        "lower_95": (100 * lo).round(1), "upper_95": (100 * hi).round(1),
-    })
+    return pd.DataFrame(
+        {
+            "group": g["group"],
+            "placements": g["placements"].astype(int),
+            "unplanned": g["unplanned"].astype(int),
+            "placement_years": years.round(0),
+            "rate_per_100_years": (100 * g["unplanned"] / years).round(1),
+            "lower_95": (100 * lo).round(1),
+            "upper_95": (100 * hi).round(1),
+        }
+    )
 
 
 def rates_table(c: pd.DataFrame) -> pd.DataFrame:
@@ -291,8 +347,23 @@ def _norm_ppf(q: float) -> float:
     return float(ndtri(q))
 
 
-GROUP_ORDER = ["none", "1", "2", "3 or more", "under 5", "5 to 9", "10 to 15", "16 and over", "inside the LA", "outside the LA",
-               "up to 5 miles", "5 to 10 miles", "10 to 20 miles", "over 20 miles", "not known"]
+GROUP_ORDER = [
+    "none",
+    "1",
+    "2",
+    "3 or more",
+    "under 5",
+    "5 to 9",
+    "10 to 15",
+    "16 and over",
+    "inside the LA",
+    "outside the LA",
+    "up to 5 miles",
+    "5 to 10 miles",
+    "10 to 20 miles",
+    "over 20 miles",
+    "not known",
+]
 
 
 def _ordered(groups) -> list:
@@ -400,11 +471,18 @@ def _coef_table(names: list[str], params: np.ndarray, se: np.ndarray) -> pd.Data
     from scipy.special import ndtr
 
     z = params / se
-    return pd.DataFrame({
-        "term": names, "label": [TERM_LABELS.get(n, n) for n in names], "estimate": params, "se": se,
-        "ratio": np.exp(params), "lower": np.exp(params - 1.959963984540054 * se), "upper": np.exp(params + 1.959963984540054 * se),
-        "p": 2 * ndtr(-np.abs(z)),
-    })
+    return pd.DataFrame(
+        {
+            "term": names,
+            "label": [TERM_LABELS.get(n, n) for n in names],
+            "estimate": params,
+            "se": se,
+            "ratio": np.exp(params),
+            "lower": np.exp(params - 1.959963984540054 * se),
+            "upper": np.exp(params + 1.959963984540054 * se),
+            "p": 2 * ndtr(-np.abs(z)),
+        }
+    )
 
 
 def fit_cox(c: pd.DataFrame, terms: list[str] | None = None) -> ModelResult:
@@ -435,8 +513,15 @@ def fit_cox(c: pd.DataFrame, terms: list[str] | None = None) -> ModelResult:
         ok = np.isfinite(x)
         rho = float(np.corrcoef(x[ok], rank[ok])[0, 1]) if ok.sum() > 2 and np.std(x[ok]) > 0 else float("nan")
         chi = ok.sum() * rho**2 if np.isfinite(rho) else float("nan")
-        rows.append({"term": term, "label": TERM_LABELS.get(term, term), "rho": round(rho, 3), "chi2": round(chi, 2),
-                     "p": float(chdtrc(1, chi)) if np.isfinite(chi) else float("nan")})
+        rows.append(
+            {
+                "term": term,
+                "label": TERM_LABELS.get(term, term),
+                "rho": round(rho, 3),
+                "chi2": round(chi, 2),
+                "p": float(chdtrc(1, chi)) if np.isfinite(chi) else float("nan"),
+            }
+        )
     return ModelResult("Cox proportional hazards", table, len(c), int(ev.sum()), notes, diagnostics=pd.DataFrame(rows))
 
 
@@ -505,11 +590,17 @@ def fit_discrete_time(c: pd.DataFrame, terms: list[str] | None = None, interval_
     dummies = pd.get_dummies(pp["interval"], prefix="interval", dtype=float)
     X = pd.concat([dummies, pp[terms]], axis=1)  # one dummy per interval, no separate constant
     fit = sm.GLM(pp["y"].to_numpy(), X.to_numpy(float), family=sm.families.Binomial()).fit(
-        cov_type="cluster", cov_kwds={"groups": pd.factorize(pp["child"])[0]})
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(pp["child"])[0]}
+    )
     k = dummies.shape[1]
     table = _coef_table(terms, np.asarray(fit.params)[k:], np.asarray(fit.bse)[k:])
-    return ModelResult(f"Discrete-time logistic ({interval_months}-month intervals)", table, len(c), int(c["event"].sum()),
-                       notes=[f"{len(pp):,} placement-intervals"])
+    return ModelResult(
+        f"Discrete-time logistic ({interval_months}-month intervals)",
+        table,
+        len(c),
+        int(c["event"].sum()),
+        notes=[f"{len(pp):,} placement-intervals"],
+    )
 
 
 # --- prediction within a horizon ----------------------------------------------------------------
@@ -542,8 +633,10 @@ def temporal_split(c: pd.DataFrame, s: Settings) -> Split:
     cut = test_end - pd.DateOffset(years=s.test_years)
     train = label_horizon(c[c["start"] < cut], s.model_horizon, cut)
     test = label_horizon(c[(c["start"] >= cut) & (c["start"] <= test_end)], s.model_horizon, s.data_end)
-    note = (f"trained on placements starting before {cut:%d %B %Y} (outcomes as known on that date); tested on the "
-            f"{len(test):,} placements starting from then to {test_end:%d %B %Y}, whose {s.model_horizon}-month outcome is known")
+    note = (
+        f"trained on placements starting before {cut:%d %B %Y} (outcomes as known on that date); tested on the "
+        f"{len(test):,} placements starting from then to {test_end:%d %B %Y}, whose {s.model_horizon}-month outcome is known"
+    )
     return Split(train, test, cut, days, note)
 
 
@@ -563,7 +656,7 @@ def _one_hot(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.nd
     both["sdq_missing"] = both["sdq"].isna().astype(float)
     both["pl_distance_missing"] = both["pl_distance"].isna().astype(float)
     both = both.fillna({"sdq": SDQ_CENTRE, "pl_distance": 0.0})
-    return both.iloc[: len(train)].to_numpy(float), both.iloc[len(train):].to_numpy(float), list(both.columns)
+    return both.iloc[: len(train)].to_numpy(float), both.iloc[len(train) :].to_numpy(float), list(both.columns)
 
 
 def calibration(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
@@ -589,8 +682,11 @@ def top_decile(y: np.ndarray, prob: np.ndarray, seed: int = 0) -> dict[str, floa
     n = max(1, int(math.ceil(0.1 * len(prob))))
     top = np.asarray(y)[order[:n]]
     events = int(np.sum(y))
-    return {"top_decile_precision": float(top.mean()), "top_decile_recall": float(top.sum() / events) if events else float("nan"),
-            "top_decile_events": int(top.sum())}
+    return {
+        "top_decile_precision": float(top.mean()),
+        "top_decile_recall": float(top.sum() / events) if events else float("nan"),
+        "top_decile_events": int(top.sum()),
+    }
 
 
 def scores(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
@@ -618,23 +714,26 @@ class ClassifierResult:
     notes: list[str] = field(default_factory=list)
 
 
-MODEL_NAMES = {"baseline": "Baseline: earlier placements only", "logistic": "Logistic regression",
-               "boosted": "Gradient-boosted trees"}
+MODEL_NAMES = {"baseline": "Baseline: earlier placements only", "logistic": "Logistic regression", "boosted": "Gradient-boosted trees"}
 
 #: a model's probabilities are called calibrated only when both are near ideal in the test years
 CALIBRATED_SLOPE = (0.8, 1.25)
 CALIBRATED_INTERCEPT = 0.2
-CALIBRATION_RULE = (f"calibrated = calibration slope {CALIBRATED_SLOPE[0]} to {CALIBRATED_SLOPE[1]} and intercept "
-                    f"-{CALIBRATED_INTERCEPT} to {CALIBRATED_INTERCEPT} in the test years")
+CALIBRATION_RULE = (
+    f"calibrated = calibration slope {CALIBRATED_SLOPE[0]} to {CALIBRATED_SLOPE[1]} and intercept "
+    f"-{CALIBRATED_INTERCEPT} to {CALIBRATED_INTERCEPT} in the test years"
+)
 
 #: subgroup checks: bootstrap resamples of the test years, and the family-wise error rate (Holm)
 FAIRNESS_RESAMPLES = 200
 FAIRNESS_ALPHA = 0.05
 FAIRNESS_MIN_EVENTS = 20  # a group is judged with at least this many placements that ended unplanned, and that did not
-FAIRNESS_RULE = (f"a group is flagged only when its difference from the whole test set is significant after Holm's correction "
-                 f"for the {{tests}} tests made (family-wise 5%): AUC difference by bootstrap ({FAIRNESS_RESAMPLES} resamples), "
-                 f"observed against predicted by an exact binomial test; groups with fewer than {FAIRNESS_MIN_EVENTS} placements that "
-                 f"ended unplanned (or {FAIRNESS_MIN_EVENTS} that did not) are not judged")
+FAIRNESS_RULE = (
+    f"a group is flagged only when its difference from the whole test set is significant after Holm's correction "
+    f"for the {{tests}} tests made (family-wise 5%): AUC difference by bootstrap ({FAIRNESS_RESAMPLES} resamples), "
+    f"observed against predicted by an exact binomial test; groups with fewer than {FAIRNESS_MIN_EVENTS} placements that "
+    f"ended unplanned (or {FAIRNESS_MIN_EVENTS} that did not) are not judged"
+)
 
 
 def fairness_note(subgroups: pd.DataFrame) -> str:
@@ -657,12 +756,17 @@ def rank_auc(y: np.ndarray, p: np.ndarray) -> float:
 
 def is_calibrated(slope: float, intercept: float) -> bool:
     """Whether probabilities can be taken at face value (see :data:`CALIBRATION_RULE`)."""
-    return bool(np.isfinite(slope) and np.isfinite(intercept) and CALIBRATED_SLOPE[0] <= slope <= CALIBRATED_SLOPE[1]
-                and abs(intercept) <= CALIBRATED_INTERCEPT)
+    return bool(
+        np.isfinite(slope)
+        and np.isfinite(intercept)
+        and CALIBRATED_SLOPE[0] <= slope <= CALIBRATED_SLOPE[1]
+        and abs(intercept) <= CALIBRATED_INTERCEPT
+    )
 
 
-def subgroup_checks(test: pd.DataFrame, prob: str, groupings: list[tuple[str, str]], *, seed: int = 20252,
-                    resamples: int = FAIRNESS_RESAMPLES) -> pd.DataFrame:
+def subgroup_checks(
+    test: pd.DataFrame, prob: str, groupings: list[tuple[str, str]], *, seed: int = 20252, resamples: int = FAIRNESS_RESAMPLES
+) -> pd.DataFrame:
     """The model in each group of the test years against the whole test set: AUC and its difference
     from the overall AUC with a bootstrap 95% interval, observed against predicted with an exact binomial
     test, and p-values adjusted for the number of tests (Holm). Groups with too few outcomes are shown
@@ -680,9 +784,20 @@ def subgroup_checks(test: pd.DataFrame, prob: str, groupings: list[tuple[str, st
     for by, label in groupings:
         for group, idx in test.groupby(by, sort=True).indices.items():
             gy, gp = y[idx], p[idx]
-            row = {"characteristic": label, "group": group, "placements": len(gy), "unplanned": int(gy.sum()),
-                   "observed_pct": round(100 * gy.mean(), 1), "predicted_pct": round(100 * gp.mean(), 1), "auc": np.nan,
-                   "auc_difference": np.nan, "difference_lower": np.nan, "difference_upper": np.nan, "p_auc": np.nan, "p_calibration": np.nan}
+            row = {
+                "characteristic": label,
+                "group": group,
+                "placements": len(gy),
+                "unplanned": int(gy.sum()),
+                "observed_pct": round(100 * gy.mean(), 1),
+                "predicted_pct": round(100 * gp.mean(), 1),
+                "auc": np.nan,
+                "auc_difference": np.nan,
+                "difference_lower": np.nan,
+                "difference_upper": np.nan,
+                "p_auc": np.nan,
+                "p_calibration": np.nan,
+            }
             judged = gy.sum() >= FAIRNESS_MIN_EVENTS and len(gy) - gy.sum() >= FAIRNESS_MIN_EVENTS
             if judged:
                 row["auc"] = roc_auc_score(gy, gp)
@@ -718,8 +833,9 @@ def subgroup_checks(test: pd.DataFrame, prob: str, groupings: list[tuple[str, st
     return out.drop(columns=["p_auc", "p_calibration", "judged"])
 
 
-def fit_classifiers(c: pd.DataFrame, s: Settings, *, seed: int = 20251, permutation_repeats: int = 5,
-                    max_dependence_rows: int = 5000) -> ClassifierResult | str:
+def fit_classifiers(
+    c: pd.DataFrame, s: Settings, *, seed: int = 20251, permutation_repeats: int = 5, max_dependence_rows: int = 5000
+) -> ClassifierResult | str:
     """Train the three classifiers on earlier years and score them on the test years.
 
     Returns a message instead when there are too few outcomes to fit or test fairly.
@@ -735,9 +851,11 @@ def fit_classifiers(c: pd.DataFrame, s: Settings, *, seed: int = 20251, permutat
     tr_events, te_events = int(split.train["y"].sum()), int(split.test["y"].sum())
     need_tr, need_te = MIN_CLASSIFIER_EVENTS
     if tr_events < need_tr or te_events < need_te or split.train["y"].nunique() < 2 or split.test["y"].nunique() < 2:
-        return (f"too few unplanned endings within {s.model_horizon} months to train and test a classifier fairly: "
-                f"{count_text(tr_events)} in training (at least {need_tr} needed) and {count_text(te_events)} in the test years (at least {need_te} "
-                f"needed). Use more years of data, a longer horizon, the broad definition, or pool LAs.")
+        return (
+            f"too few unplanned endings within {s.model_horizon} months to train and test a classifier fairly: "
+            f"{count_text(tr_events)} in training (at least {need_tr} needed) and {count_text(te_events)} in the test years (at least {need_te} "
+            f"needed). Use more years of data, a longer horizon, the broad definition, or pool LAs."
+        )
     ytr, yte = split.train["y"].to_numpy(), split.test["y"].to_numpy()
     preds: dict[str, np.ndarray] = {}
     base = LogisticRegression().fit(split.train[["previous_moves"]].to_numpy(float), ytr)
@@ -749,8 +867,15 @@ def fit_classifiers(c: pd.DataFrame, s: Settings, *, seed: int = 20251, permutat
     for col in CATEGORICAL:  # the same categories, in the same order, in both
         cats = sorted(set(Ftr[col].astype(str)) | set(Fte[col].astype(str)))
         Ftr[col], Fte[col] = pd.Categorical(Ftr[col].astype(str), cats), pd.Categorical(Fte[col].astype(str), cats)
-    gbm = HistGradientBoostingClassifier(learning_rate=0.05, max_iter=200, max_leaf_nodes=15, min_samples_leaf=40,
-                                         l2_regularization=1.0, categorical_features="from_dtype", random_state=seed)
+    gbm = HistGradientBoostingClassifier(
+        learning_rate=0.05,
+        max_iter=200,
+        max_leaf_nodes=15,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        categorical_features="from_dtype",
+        random_state=seed,
+    )
     boosted = CalibratedClassifierCV(gbm, method="isotonic" if len(ytr) >= 5000 else "sigmoid", cv=3).fit(Ftr, ytr)
     preds["boosted"] = boosted.predict_proba(Fte)[:, 1]
 
@@ -761,19 +886,32 @@ def fit_classifiers(c: pd.DataFrame, s: Settings, *, seed: int = 20251, permutat
         g = pd.DataFrame({"bin": q, "p": v, "y": yte}).groupby("bin").agg(n=("y", "size"), predicted=("p", "mean"), observed=("y", "mean"))
         bins.append(g.reset_index().assign(model=MODEL_NAMES[k], key=k))
     test = split.test.assign(prob_boosted=preds["boosted"], prob_baseline=preds["baseline"], prob_logistic=preds["logistic"])
-    subgroups = subgroup_checks(test, "prob_boosted", [("sex", "Sex"), ("ethnic_group", "Ethnic group"), ("age_band", "Age at start"),
-                                                       ("uasc_group", "UASC")], seed=seed)
+    subgroups = subgroup_checks(
+        test, "prob_boosted", [("sex", "Sex"), ("ethnic_group", "Ethnic group"), ("age_band", "Age at start"), ("uasc_group", "UASC")], seed=seed
+    )
 
     imp = permutation_importance(boosted, Fte, yte, scoring="roc_auc", n_repeats=permutation_repeats, random_state=seed)
-    importance = pd.DataFrame({"feature": FEATURES, "label": [FEATURE_LABELS[f] for f in FEATURES],
-                               "auc_drop": imp.importances_mean, "sd": imp.importances_std}).sort_values("auc_drop", ascending=False)
+    importance = pd.DataFrame(
+        {"feature": FEATURES, "label": [FEATURE_LABELS[f] for f in FEATURES], "auc_drop": imp.importances_mean, "sd": imp.importances_std}
+    ).sort_values("auc_drop", ascending=False)
     sample = Fte.sample(min(len(Fte), max_dependence_rows), random_state=seed) if len(Fte) > max_dependence_rows else Fte
-    dep = [partial_dependence(boosted, sample, f).assign(label=FEATURE_LABELS[f])
-           for f in ("age_at_start", "previous_moves", "sdq", "pl_distance") if sample[f].notna().sum() >= 10]
+    dep = [
+        partial_dependence(boosted, sample, f).assign(label=FEATURE_LABELS[f])
+        for f in ("age_at_start", "previous_moves", "sdq", "pl_distance")
+        if sample[f].notna().sum() >= 10
+    ]
     dependence = pd.concat(dep, ignore_index=True) if dep else pd.DataFrame(columns=["feature", "label", "value", "risk_pct"])
     notes = [split.note, f"{len(split.train):,} placements in training ({tr_events} unplanned endings within {s.model_horizon} months)"]
-    return ClassifierResult(split, metrics, pd.concat(bins, ignore_index=True), subgroups, importance, dependence,
-                            test[["y", "prob_boosted", "prob_baseline", "prob_logistic"]], notes)
+    return ClassifierResult(
+        split,
+        metrics,
+        pd.concat(bins, ignore_index=True),
+        subgroups,
+        importance,
+        dependence,
+        test[["y", "prob_boosted", "prob_baseline", "prob_logistic"]],
+        notes,
+    )
 
 
 def partial_dependence(model, X: pd.DataFrame, feature: str, points: int = 15) -> pd.DataFrame:
@@ -788,8 +926,14 @@ def partial_dependence(model, X: pd.DataFrame, feature: str, points: int = 15) -
 
 
 FEATURE_LABELS = {
-    "age_at_start": "Age at start", "place_group": "Placement type", "provider_group": "Provider", "pl_distance": "Distance from home",
-    "outside_la": "Outside the LA", "previous_moves": "Earlier placements in the period", "sdq": "SDQ score", "male": "Sex",
+    "age_at_start": "Age at start",
+    "place_group": "Placement type",
+    "provider_group": "Provider",
+    "pl_distance": "Distance from home",
+    "outside_la": "Outside the LA",
+    "previous_moves": "Earlier placements in the period",
+    "sdq": "SDQ score",
+    "male": "Sex",
     "uasc": "UASC",
 }
 
@@ -799,8 +943,10 @@ def _subgroup_verdict(row) -> str:
         return "too few to judge"
     notes = []
     if row.p_auc_holm < FAIRNESS_ALPHA:
-        notes.append(f"ranks risk {'less well' if row.auc_difference < 0 else 'better'} (AUC {row.auc:.2f}, {row.auc_difference:+.2f} against "
-                     f"all; 95% interval {row.difference_lower:+.2f} to {row.difference_upper:+.2f})")
+        notes.append(
+            f"ranks risk {'less well' if row.auc_difference < 0 else 'better'} (AUC {row.auc:.2f}, {row.auc_difference:+.2f} against "
+            f"all; 95% interval {row.difference_lower:+.2f} to {row.difference_upper:+.2f})"
+        )
     if row.p_calibration_holm < FAIRNESS_ALPHA:
         word = "under" if row.observed_pct > row.predicted_pct else "over"
         notes.append(f"{word}-predicts ({row.predicted_pct:.1f}% predicted, {row.observed_pct:.1f}% observed)")
@@ -830,10 +976,21 @@ def _dropped_reason(cox: ModelResult, term: str) -> str:
 
 def truth_metrics(table: pd.DataFrame) -> dict:
     """The ``planted_truth`` section of metrics.json (log hazard ratios)."""
-    return {row.effect: {"planted": row.planted, "estimate": row.estimate, "lower_95": row.lower, "upper_95": row.upper,
-                         "interval_width": row.interval_width, "power": row.power, "inside_95": bool(row.inside_95),
-                         "recovered": bool(row.recovered), "assessment": row.assessment, "scale": "log hazard ratio"}
-            for row in table.itertuples()}
+    return {
+        row.effect: {
+            "planted": row.planted,
+            "estimate": row.estimate,
+            "lower_95": row.lower,
+            "upper_95": row.upper,
+            "interval_width": row.interval_width,
+            "power": row.power,
+            "inside_95": bool(row.inside_95),
+            "recovered": bool(row.recovered),
+            "assessment": row.assessment,
+            "scale": "log hazard ratio",
+        }
+        for row in table.itertuples()
+    }
 
 
 # --- words --------------------------------------------------------------------------------------
@@ -843,27 +1000,37 @@ def _ratio_words(row) -> str:
     return f"{row.label.lower()}: a {abs(change):.0f}% {direction} hazard (95% interval {row.lower:.2f} to {row.upper:.2f})"
 
 
-def findings_markdown(c: pd.DataFrame, s: Settings, rates_t: pd.DataFrame, cox: ModelResult | None,
-                      clf: ClassifierResult | str | None, truth: pd.DataFrame | None) -> str:
+def findings_markdown(
+    c: pd.DataFrame, s: Settings, rates_t: pd.DataFrame, cox: ModelResult | None, clf: ClassifierResult | str | None, truth: pd.DataFrame | None
+) -> str:
     g = gate(rates_t, **RATES_DISCLOSURE)  # the words say only what the published table shows
     overall = g.frame.iloc[0]
-    rate = (f"**{overall.rate_per_100_years:.1f} per 100 placement-years** (95% interval {overall.lower_95:.1f} to {overall.upper_95:.1f})"
-            if not isinstance(overall.rate_per_100_years, str) else "too few to give a rate that can be published")
-    lines = [f"- **{count_text(overall.unplanned)} of {count_text(overall.placements)} placements** that started between April {s.first_year - 1} "
-             f"and March {s.last_year} ended unplanned ({s.definition} definition): {rate}."]
+    rate = (
+        f"**{overall.rate_per_100_years:.1f} per 100 placement-years** (95% interval {overall.lower_95:.1f} to {overall.upper_95:.1f})"
+        if not isinstance(overall.rate_per_100_years, str)
+        else "too few to give a rate that can be published"
+    )
+    lines = [
+        f"- **{count_text(overall.unplanned)} of {count_text(overall.placements)} placements** that started between April {s.first_year - 1} "
+        f"and March {s.last_year} ended unplanned ({s.definition} definition): {rate}."
+    ]
     shown = rates_t.assign(rate_per_100_years=g.numbers("rate_per_100_years").to_numpy())
     by_type = shown[(shown["grouping"] == "Placement type") & (shown["placements"] >= 50) & shown["rate_per_100_years"].notna()]
     if len(by_type) >= 2:
         hi, lo = by_type.sort_values("rate_per_100_years").iloc[-1], by_type.sort_values("rate_per_100_years").iloc[0]
-        lines.append(f"- The rate is highest for **{hi.group}** placements ({hi.rate_per_100_years:.1f} per 100 placement-years) and "
-                     f"lowest for **{lo.group}** ({lo.rate_per_100_years:.1f}).")
+        lines.append(
+            f"- The rate is highest for **{hi.group}** placements ({hi.rate_per_100_years:.1f} per 100 placement-years) and "
+            f"lowest for **{lo.group}** ({lo.rate_per_100_years:.1f})."
+        )
     if isinstance(cox, ModelResult):
         sig = cox.table[cox.table["p"] < 0.05].copy()
         sig["size"] = np.abs(sig["estimate"])
         up = sig[sig["estimate"] > 0].sort_values("size", ascending=False).head(3)
         down = sig[sig["estimate"] < 0].sort_values("size", ascending=False).head(2)
         if len(up):
-            lines.append("- Taking the other factors into account, the clearest risks are " + "; ".join(_ratio_words(r_) for r_ in up.itertuples()) + ".")
+            lines.append(
+                "- Taking the other factors into account, the clearest risks are " + "; ".join(_ratio_words(r_) for r_ in up.itertuples()) + "."
+            )
         if len(down):
             lines.append("- Lower risk: " + "; ".join(_ratio_words(r_) for r_ in down.itertuples()) + ".")
     else:
@@ -873,30 +1040,46 @@ def findings_markdown(c: pd.DataFrame, s: Settings, rates_t: pd.DataFrame, cox: 
         best = m.drop(index="baseline")["auc"].idxmax()
         b, g = m.loc[best], m.loc["baseline"]
         quality = "only moderately possible" if b.auc < 0.75 else "possible to a useful degree"
-        lines.append(f"- Predicting which placements end unplanned within {s.model_horizon} months is {quality}: the better model "
-                     f"({b.model.lower()}) has an AUC of {b.auc:.2f} in the test years, against {g.auc:.2f} for a baseline that uses only "
-                     f"the number of earlier placements. " + (
-                         f"Of the 10% of placements it rates riskiest, {100 * b.top_decile_precision:.0f}% ended unplanned; they hold "
-                         f"{100 * b.top_decile_recall:.0f}% of all unplanned endings. " if b.top_decile_events >= MIN_COUNT else
-                         "Fewer than 5 of the 10% of placements it rates riskiest ended unplanned in the test years. ")
-                     + "That can guide support for groups of placements, not decisions about a child.")
+        lines.append(
+            f"- Predicting which placements end unplanned within {s.model_horizon} months is {quality}: the better model "
+            f"({b.model.lower()}) has an AUC of {b.auc:.2f} in the test years, against {g.auc:.2f} for a baseline that uses only "
+            f"the number of earlier placements. "
+            + (
+                f"Of the 10% of placements it rates riskiest, {100 * b.top_decile_precision:.0f}% ended unplanned; they hold "
+                f"{100 * b.top_decile_recall:.0f}% of all unplanned endings. "
+                if b.top_decile_events >= MIN_COUNT
+                else "Fewer than 5 of the 10% of placements it rates riskiest ended unplanned in the test years. "
+            )
+            + "That can guide support for groups of placements, not decisions about a child."
+        )
         slope, intercept = b.calibration_slope, b.calibration_intercept
         if is_calibrated(slope, intercept):
             lines.append(f"- Its probabilities are calibrated in the test years (slope {slope:.2f}, intercept {intercept:+.2f}; {CALIBRATION_RULE}).")
         elif np.isfinite(slope):
-            how = ("too cautious: real risks differ more than predicted" if slope > CALIBRATED_SLOPE[1] else
-                   "too extreme: real risks differ less than predicted" if slope < CALIBRATED_SLOPE[0] else
-                   "off on average: overall risk is " + ("under" if intercept > 0 else "over") + "-predicted")
-            lines.append(f"- Its probabilities are not calibrated in the test years: {how} (calibration slope {slope:.2f}, intercept "
-                         f"{intercept:+.2f}; {CALIBRATION_RULE}), so read them as a ranking rather than as exact chances.")
+            how = (
+                "too cautious: real risks differ more than predicted"
+                if slope > CALIBRATED_SLOPE[1]
+                else "too extreme: real risks differ less than predicted"
+                if slope < CALIBRATED_SLOPE[0]
+                else "off on average: overall risk is " + ("under" if intercept > 0 else "over") + "-predicted"
+            )
+            lines.append(
+                f"- Its probabilities are not calibrated in the test years: {how} (calibration slope {slope:.2f}, intercept "
+                f"{intercept:+.2f}; {CALIBRATION_RULE}), so read them as a ranking rather than as exact chances."
+            )
         worse = clf.subgroups[~clf.subgroups["assessment"].isin(["no significant difference", "too few to judge"])]
         tests = clf.subgroups.attrs.get("tests", 0)
         if len(worse):
-            lines.append("- The model works differently for: " + "; ".join(f"{w.group} ({w.assessment})" for w in worse.itertuples())
-                         + f" (significant after Holm's correction for {tests} tests).")
+            lines.append(
+                "- The model works differently for: "
+                + "; ".join(f"{w.group} ({w.assessment})" for w in worse.itertuples())
+                + f" (significant after Holm's correction for {tests} tests)."
+            )
         elif tests:
-            lines.append(f"- No group of children differs significantly from the rest in how well the model ranks or predicts risk "
-                         f"({tests} tests, Holm's correction, family-wise 5%).")
+            lines.append(
+                f"- No group of children differs significantly from the rest in how well the model ranks or predicts risk "
+                f"({tests} tests, Holm's correction, family-wise 5%)."
+            )
     elif clf:
         lines.append(f"- The prediction models were not fitted: {clf}")
     if truth is not None and len(truth):
@@ -905,8 +1088,12 @@ def findings_markdown(c: pd.DataFrame, s: Settings, rates_t: pd.DataFrame, cox: 
 
 
 # --- the whole paper's numbers ------------------------------------------------------------------
-KM_GROUPINGS = {"place_group": "By placement type", "age_band": "By age at start", "location": "Inside or outside the LA",
-                "previous_band": "By earlier placements in the period"}
+KM_GROUPINGS = {
+    "place_group": "By placement type",
+    "age_band": "By age at start",
+    "location": "Inside or outside the LA",
+    "previous_band": "By earlier placements in the period",
+}
 
 
 @dataclass
@@ -941,9 +1128,11 @@ def analyse(data: Data, s: Settings) -> Results:
         discrete: ModelResult | str = fit_discrete_time(c)
         clf = fit_classifiers(c, s)
     else:
-        cox = discrete = clf = (f"{count_text(events)} unplanned endings are too few for {len(terms)} model terms (at least "
-                                f"{EVENTS_PER_TERM} per term, {EVENTS_PER_TERM * len(terms)} in all, are needed for stable estimates). "
-                                "The descriptive tables above still hold; use more years, the broad definition, or pool LAs.")
+        cox = discrete = clf = (
+            f"{count_text(events)} unplanned endings are too few for {len(terms)} model terms (at least "
+            f"{EVENTS_PER_TERM} per term, {EVENTS_PER_TERM * len(terms)} in all, are needed for stable estimates). "
+            "The descriptive tables above still hold; use more years, the broad definition, or pool LAs."
+        )
     truth = planted_truth(cox, data.truth) if data.truth is not None and isinstance(cox, ModelResult) else None
     return Results(c, flow, rates_t, horizons, curves, cox, discrete, clf, truth)
 
@@ -957,18 +1146,28 @@ def model_comparison(cox: ModelResult, discrete: ModelResult) -> pd.DataFrame:
     """Cox hazard ratios beside the discrete-time odds ratios, term by term."""
     a = cox.table.set_index("term")
     b = discrete.table.set_index("term")
-    return pd.DataFrame({
-        "term": a["label"], "cox_hazard_ratio": a["ratio"].round(2),
-        "cox_95": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(a["lower"], a["upper"])],
-        "discrete_odds_ratio": b["ratio"].reindex(a.index).round(2),
-        "discrete_95": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(b["lower"].reindex(a.index), b["upper"].reindex(a.index))],
-    }).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "term": a["label"],
+            "cox_hazard_ratio": a["ratio"].round(2),
+            "cox_95": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(a["lower"], a["upper"])],
+            "discrete_odds_ratio": b["ratio"].reindex(a.index).round(2),
+            "discrete_95": [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(b["lower"].reindex(a.index), b["upper"].reindex(a.index))],
+        }
+    ).reset_index(drop=True)
 
 
 def hazard_table(cox: ModelResult) -> pd.DataFrame:
     t = cox.table
-    return pd.DataFrame({"term": t["label"], "hazard_ratio": t["ratio"].round(2), "lower_95": t["lower"].round(2),
-                         "upper_95": t["upper"].round(2), "p_value": t["p"].round(4)})
+    return pd.DataFrame(
+        {
+            "term": t["label"],
+            "hazard_ratio": t["ratio"].round(2),
+            "lower_95": t["lower"].round(2),
+            "upper_95": t["upper"].round(2),
+            "p_value": t["p"].round(4),
+        }
+    )
 
 
 #: the proportional-hazards check flags a term at this p-value (stated wherever the check is summarised)
@@ -977,35 +1176,53 @@ PH_ALPHA = 0.01
 
 def ph_table(cox: ModelResult) -> pd.DataFrame:
     d = cox.diagnostics.copy()
-    d["verdict"] = np.where(d["p"] < PH_ALPHA, f"hazard ratio may change over time (p < {PH_ALPHA})",
-                            np.where(d["p"] < 0.05, f"weak sign of change over time (p < 0.05, not below {PH_ALPHA})",
-                                     "no sign of change over time (p >= 0.05)"))
+    d["verdict"] = np.where(
+        d["p"] < PH_ALPHA,
+        f"hazard ratio may change over time (p < {PH_ALPHA})",
+        np.where(d["p"] < 0.05, f"weak sign of change over time (p < 0.05, not below {PH_ALPHA})", "no sign of change over time (p >= 0.05)"),
+    )
     return d[["label", "rho", "chi2", "p", "verdict"]].rename(columns={"label": "term", "p": "p_value"}).round({"p_value": 4})
 
 
 def metrics_table(clf: ClassifierResult) -> pd.DataFrame:
     m = clf.metrics
-    return pd.DataFrame({
-        "model": m["model"], "placements": m["n"], "unplanned": m["events"], "auc": m["auc"].round(3), "brier": m["brier"].round(3),
-        "calibration_slope": m["calibration_slope"].round(2), "calibration_intercept": m["calibration_intercept"].round(2),
-        "calibrated": [is_calibrated(a, b_) for a, b_ in zip(m["calibration_slope"], m["calibration_intercept"])],
-        "unplanned_in_top_10pct": m["top_decile_events"].astype(int),
-        "top_10pct_precision_pct": (100 * m["top_decile_precision"]).round(1), "top_10pct_recall_pct": (100 * m["top_decile_recall"]).round(1),
-    })
+    return pd.DataFrame(
+        {
+            "model": m["model"],
+            "placements": m["n"],
+            "unplanned": m["events"],
+            "auc": m["auc"].round(3),
+            "brier": m["brier"].round(3),
+            "calibration_slope": m["calibration_slope"].round(2),
+            "calibration_intercept": m["calibration_intercept"].round(2),
+            "calibrated": [is_calibrated(a, b_) for a, b_ in zip(m["calibration_slope"], m["calibration_intercept"])],
+            "unplanned_in_top_10pct": m["top_decile_events"].astype(int),
+            "top_10pct_precision_pct": (100 * m["top_decile_precision"]).round(1),
+            "top_10pct_recall_pct": (100 * m["top_decile_recall"]).round(1),
+        }
+    )
 
 
 #: how the prediction table is gated: precision and recall in the top 10% reveal how many of those placements ended unplanned
-PREDICTION_DISCLOSURE = {"counts": ["placements", "unplanned", "unplanned_in_top_10pct"],
-                         "linked": {"unplanned_in_top_10pct": ["top_10pct_precision_pct", "top_10pct_recall_pct"]}}
+PREDICTION_DISCLOSURE = {
+    "counts": ["placements", "unplanned", "unplanned_in_top_10pct"],
+    "linked": {"unplanned_in_top_10pct": ["top_10pct_precision_pct", "top_10pct_recall_pct"]},
+}
 
 
 def truth_table(truth: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "effect": truth["label"], "planted_hazard_ratio": np.exp(truth["planted"]).round(2),
-        "estimated_hazard_ratio": np.exp(truth["estimate"]).round(2), "lower_95": np.exp(truth["lower"]).round(2),
-        "upper_95": np.exp(truth["upper"]).round(2), "interval_ratio": np.exp(truth["interval_width"]).round(2),
-        "power_pct": (100 * truth["power"]).round(0), "assessment": truth["assessment"],
-    })
+    return pd.DataFrame(
+        {
+            "effect": truth["label"],
+            "planted_hazard_ratio": np.exp(truth["planted"]).round(2),
+            "estimated_hazard_ratio": np.exp(truth["estimate"]).round(2),
+            "lower_95": np.exp(truth["lower"]).round(2),
+            "upper_95": np.exp(truth["upper"]).round(2),
+            "interval_ratio": np.exp(truth["interval_width"]).round(2),
+            "power_pct": (100 * truth["power"]).round(0),
+            "assessment": truth["assessment"],
+        }
+    )
 
 
 def record_metrics(report, res: Results, s: Settings) -> None:
@@ -1015,30 +1232,57 @@ def record_metrics(report, res: Results, s: Settings) -> None:
     overall = rates.frame.iloc[0]
     report.metric("placements_analysed", overall["placements"], kind="count")
     report.metric("unplanned_endings", overall["unplanned"], kind="count")
-    report.metric("rate_per_100_placement_years", overall["rate_per_100_years"], lower_95=overall["lower_95"],
-                  upper_95=overall["upper_95"], definition=s.definition)
+    report.metric(
+        "rate_per_100_placement_years",
+        overall["rate_per_100_years"],
+        lower_95=overall["lower_95"],
+        upper_95=overall["upper_95"],
+        definition=s.definition,
+    )
     by_type = rates.subset(rates.frame["grouping"] == "Placement type")
-    report.metric("rate_by_placement_type", {g: float(v) for g, v in zip(by_type.frame["group"], by_type.numbers("rate_per_100_years")) if pd.notna(v)})
+    report.metric(
+        "rate_by_placement_type", {g: float(v) for g, v in zip(by_type.frame["group"], by_type.numbers("rate_per_100_years")) if pd.notna(v)}
+    )
     if len(res.horizons):
         first = gate(res.horizons, **horizon_disclosure(s.horizons)).frame.iloc[0]
         for h in s.horizons:
-            report.metric(f"ended_unplanned_within_{h}_months_pct", first[f"cif_{h}m_pct"],
-                          one_minus_km_pct=first[f"km_{h}m_pct"], method="Aalen-Johansen, other endings competing")
+            report.metric(
+                f"ended_unplanned_within_{h}_months_pct",
+                first[f"cif_{h}m_pct"],
+                one_minus_km_pct=first[f"km_{h}m_pct"],
+                method="Aalen-Johansen, other endings competing",
+            )
     if isinstance(res.cox, ModelResult):
-        report.metric("hazard_ratios", {row.term: {"hazard_ratio": round(float(row.ratio), 3), "lower_95": round(float(row.lower), 3),
-                                                   "upper_95": round(float(row.upper), 3), "p": float(row.p)} for row in res.cox.table.itertuples()})
+        report.metric(
+            "hazard_ratios",
+            {
+                row.term: {
+                    "hazard_ratio": round(float(row.ratio), 3),
+                    "lower_95": round(float(row.lower), 3),
+                    "upper_95": round(float(row.upper), 3),
+                    "p": float(row.p),
+                }
+                for row in res.cox.table.itertuples()
+            },
+        )
     else:
         report.metric("models_skipped", res.cox)
     if isinstance(res.classifier, ClassifierResult):
         for row in res.classifier.metrics.itertuples():
-            report.metric(f"classifier_{row.key}", {"auc": round(row.auc, 4), "brier": round(row.brier, 4),
-                                                    "calibration_slope": round(row.calibration_slope, 3),
-                                                    "calibration_intercept": round(row.calibration_intercept, 3),
-                                                    "calibrated": is_calibrated(row.calibration_slope, row.calibration_intercept),
-                                                    # as in the published table: suppressed when fewer than 5 of the top 10% ended unplanned
-                                                    "top_decile_precision": round(row.top_decile_precision, 4) if row.top_decile_events >= MIN_COUNT else SUPPRESSED,
-                                                    "top_decile_recall": round(row.top_decile_recall, 4) if row.top_decile_events >= MIN_COUNT else SUPPRESSED,
-                                                    "horizon_months": s.model_horizon})
+            report.metric(
+                f"classifier_{row.key}",
+                {
+                    "auc": round(row.auc, 4),
+                    "brier": round(row.brier, 4),
+                    "calibration_slope": round(row.calibration_slope, 3),
+                    "calibration_intercept": round(row.calibration_intercept, 3),
+                    "calibrated": is_calibrated(row.calibration_slope, row.calibration_intercept),
+                    # as in the published table: suppressed when fewer than 5 of the top 10% ended unplanned
+                    "top_decile_precision": round(row.top_decile_precision, 4) if row.top_decile_events >= MIN_COUNT else SUPPRESSED,
+                    "top_decile_recall": round(row.top_decile_recall, 4) if row.top_decile_events >= MIN_COUNT else SUPPRESSED,
+                    "horizon_months": s.model_horizon,
+                },
+            )
     elif isinstance(res.cox, ModelResult):
         report.metric("classifier_skipped", res.classifier)
     if res.truth is not None:
@@ -1047,7 +1291,9 @@ def record_metrics(report, res: Results, s: Settings) -> None:
 
 def report_context(data: Data, s: Settings) -> dict:
     return {
-        "la_code": s.la_code, "la_name": s.la_name, "years": f"{s.first_year}-{s.last_year}",
+        "la_code": s.la_code,
+        "la_name": s.la_name,
+        "years": f"{s.first_year}-{s.last_year}",
         "breakdown_definition": f"{s.definition}: reasons {', '.join(sorted(s.reasons))}",
         "horizons_months": ", ".join(map(str, s.horizons)),
         "data": "synthetic 903 (generated; not real children)" if data.synthetic else "the LA's own 903 returns",
@@ -1062,8 +1308,12 @@ RATES_DISCLOSURE = {"counts": ["placements", "unplanned"], "groups": "grouping"}
 def horizon_disclosure(horizons: list[int]) -> dict:
     """How the horizon table is gated: each horizon's shares go with the unplanned endings seen by then;
     the groups add up to the "All placements" row."""
-    return {"counts": ["placements", *[f"unplanned_by_{h}m" for h in horizons]], "total_row": "All placements", "label_column": "group",
-            "linked": {f"unplanned_by_{h}m": [f"km_{h}m_pct", f"cif_{h}m_pct"] for h in horizons}}
+    return {
+        "counts": ["placements", *[f"unplanned_by_{h}m" for h in horizons]],
+        "total_row": "All placements",
+        "label_column": "group",
+        "linked": {f"unplanned_by_{h}m": [f"km_{h}m_pct", f"cif_{h}m_pct"] for h in horizons},
+    }
 
 
 def rate_chart_rows(rates: Gated, min_placements: int = 20) -> Gated:

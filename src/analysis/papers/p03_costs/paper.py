@@ -21,18 +21,25 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.io import placements as placements_mod
-from analysis.stats import planted
 from analysis.config import Paths, paths
-from analysis.report.disclosure import count_text
-from analysis.errors import AnalysisError
-from analysis.errors import ParameterError
+from analysis.errors import AnalysisError, ParameterError
+from analysis.io import placements as placements_mod
 from analysis.io.geography import statistical_neighbours
+from analysis.report.disclosure import count_text
+from analysis.stats import planted
 
 PARAMETER_TYPES: dict[str, type] = {
-    "la_code": str, "sn_model": int, "compare_years": list, "homes_moved": int, "foster_shift_points": float,
-    "cost_inhouse_foster": float, "cost_ifa_foster": float, "cost_inhouse_home": float, "cost_private_home": float,
-    "bootstrap": int, "output_dir": str,
+    "la_code": str,
+    "sn_model": int,
+    "compare_years": list,
+    "homes_moved": int,
+    "foster_shift_points": float,
+    "cost_inhouse_foster": float,
+    "cost_ifa_foster": float,
+    "cost_inhouse_home": float,
+    "cost_private_home": float,
+    "bootstrap": int,
+    "output_dir": str,
 }
 #: evidence.md section 2.1 (weekly, prices of the year given): the defaults of the unit-cost parameters
 EVIDENCE_UNIT_COSTS = {
@@ -64,8 +71,9 @@ def across_la_panel(panel: pd.DataFrame, ro3: pd.DataFrame) -> pd.DataFrame:
     wide = la.pivot_table(index=["area_code", "year"], columns="measure", values="value", aggfunc="first")
     cla = la[la["measure"] == "cla_rate"].set_index(["area_code", "year"])["numerator"].rename("cla_count")
     region = la.drop_duplicates("area_code").set_index("area_code")["region_code"]
-    spend = ro3[ro3["measure"] == "net_current_expenditure"].pivot_table(index=["new_la_code", "year"], columns="service_line",
-                                                                        values="value_gbp_thousand", aggfunc="sum")
+    spend = ro3[ro3["measure"] == "net_current_expenditure"].pivot_table(
+        index=["new_la_code", "year"], columns="service_line", values="value_gbp_thousand", aggfunc="sum"
+    )
     spend.index = spend.index.set_names(["area_code", "year"])
     out = wide[[c for c in ACROSS_TERMS if c in wide.columns]].join(cla).join(spend[[c for c in SPEND_LINES if c in spend.columns]], how="inner")
     for line in SPEND_LINES:
@@ -97,22 +105,33 @@ def fit_across(data: pd.DataFrame, line: str = "cla_total") -> AcrossFit:
     y_col = f"{line}_per_child"
     d = data.dropna(subset=[y_col, *ACROSS_TERMS, "region_code"])
     d = d[(d[y_col] > 0) & (d["cla_count"] >= MIN_CLA_FOR_PANEL)].reset_index(drop=True)
-    notes = [f"LAs with fewer than {MIN_CLA_FOR_PANEL} children looked after, or a measure suppressed or missing, are left out "
-             f"({len(data) - len(d)} of {len(data)} LA-years)"]
+    notes = [
+        f"LAs with fewer than {MIN_CLA_FOR_PANEL} children looked after, or a measure suppressed or missing, are left out "
+        f"({len(data) - len(d)} of {len(data)} LA-years)"
+    ]
     X = d[list(ACROSS_TERMS)] / 10.0
     fe = pd.get_dummies(d[["region_code"]].astype(str), drop_first=True, dtype=float).join(
-        pd.get_dummies(d["year"].astype(str), prefix="year", drop_first=True, dtype=float))
+        pd.get_dummies(d["year"].astype(str), prefix="year", drop_first=True, dtype=float)
+    )
     design = sm.add_constant(pd.concat([X, fe], axis=1))
     y = np.log(d[y_col].to_numpy(float))
     fit = sm.OLS(y, design.to_numpy(float)).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(d["area_code"])[0]})
     k = len(ACROSS_TERMS)
-    est, se = np.asarray(fit.params)[1:k + 1], np.asarray(fit.bse)[1:k + 1]
-    table = pd.DataFrame({"term": list(ACROSS_TERMS), "label": list(ACROSS_TERMS.values()), "estimate": est, "se": se,
-                          "pct_change": 100 * np.expm1(est), "lower_pct": 100 * np.expm1(est - Z95 * se),
-                          "upper_pct": 100 * np.expm1(est + Z95 * se), "p": 2 * ndtr(-np.abs(est / se))})
+    est, se = np.asarray(fit.params)[1 : k + 1], np.asarray(fit.bse)[1 : k + 1]
+    table = pd.DataFrame(
+        {
+            "term": list(ACROSS_TERMS),
+            "label": list(ACROSS_TERMS.values()),
+            "estimate": est,
+            "se": se,
+            "pct_change": 100 * np.expm1(est),
+            "lower_pct": 100 * np.expm1(est - Z95 * se),
+            "upper_pct": 100 * np.expm1(est + Z95 * se),
+            "p": 2 * ndtr(-np.abs(est / se)),
+        }
+    )
     predicted = np.exp(fit.fittedvalues) * np.mean(np.exp(fit.resid))  # smearing (Duan 1983) back to £
-    fitted = pd.DataFrame({"area_code": d["area_code"], "year": d["year"], "actual": d[y_col], "predicted": predicted,
-                           "residual": fit.resid})
+    fitted = pd.DataFrame({"area_code": d["area_code"], "year": d["year"], "actual": d[y_col], "predicted": predicted, "residual": fit.resid})
     fitted["unexplained_pct"] = 100 * (fitted["actual"] / fitted["predicted"] - 1)
     Xv = X.to_numpy(float)
     vif = []
@@ -120,8 +139,7 @@ def fit_across(data: pd.DataFrame, line: str = "cla_total") -> AcrossFit:
         others = np.delete(Xv, j, axis=1)
         r2 = sm.OLS(Xv[:, j], sm.add_constant(others)).fit().rsquared
         vif.append({"term": ACROSS_TERMS[term], "vif": 1 / (1 - r2) if r2 < 1 else float("inf")})
-    return AcrossFit(line, table, len(d), d["area_code"].nunique(), float(fit.rsquared), float(fit.rsquared_adj), fitted,
-                     pd.DataFrame(vif), notes)
+    return AcrossFit(line, table, len(d), d["area_code"].nunique(), float(fit.rsquared), float(fit.rsquared_adj), fitted, pd.DataFrame(vif), notes)
 
 
 def la_position(fit: AcrossFit, la_code: str, neighbours: list[str], names: dict[str, str]) -> pd.DataFrame:
@@ -132,9 +150,16 @@ def la_position(fit: AcrossFit, la_code: str, neighbours: list[str], names: dict
     rows["area"] = [names.get(c, c) for c in rows["area_code"]]
     rows["is_la"] = rows["area_code"] == la_code
     rows = rows.sort_values(["is_la", "unexplained_pct"], ascending=[False, False])
-    return pd.DataFrame({"area": rows["area"], "year": rows["year"], "actual_spend_per_child": rows["actual"].round(0),
-                         "predicted_spend_per_child": rows["predicted"].round(0), "unexplained_pct": rows["unexplained_pct"].round(1),
-                         "is_la": rows["is_la"]}).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "area": rows["area"],
+            "year": rows["year"],
+            "actual_spend_per_child": rows["actual"].round(0),
+            "predicted_spend_per_child": rows["predicted"].round(0),
+            "unexplained_pct": rows["unexplained_pct"].round(1),
+            "is_la": rows["is_la"],
+        }
+    ).reset_index(drop=True)
 
 
 # --- within the LA ------------------------------------------------------------------------------------
@@ -161,9 +186,12 @@ class CostData:
 
 
 COST_TERMS_LABELS = {
-    "outside_la": "Placed outside the LA boundary", "over_20_miles": "Placed over 20 miles from home",
-    "age_per_year_over_10": "Each year of age over 10 at the start", "sdq_per_5_points": "Each 5 points of SDQ score (latest before the start)",
-    "sdq_missing": "No SDQ score recorded", "disability_n2": "Category of need: disability (N2)",
+    "outside_la": "Placed outside the LA boundary",
+    "over_20_miles": "Placed over 20 miles from home",
+    "age_per_year_over_10": "Each year of age over 10 at the start",
+    "sdq_per_5_points": "Each 5 points of SDQ score (latest before the start)",
+    "sdq_missing": "No SDQ score recorded",
+    "disability_n2": "Category of need: disability (N2)",
 }
 REFERENCE_CELL = "foster / own"
 MIN_CELL = 15
@@ -202,7 +230,11 @@ def cells_in_model(p: pd.DataFrame) -> tuple[list[str], list[str]]:
     counts = p["cell"].value_counts()
     keep = [c for c in counts.index if counts[c] >= MIN_CELL and c != REFERENCE_CELL]
     pooled = [c for c in counts.index if counts[c] < MIN_CELL and c != REFERENCE_CELL]
-    notes = [f"type and provider groups with fewer than {MIN_CELL} costed placements are pooled as 'other': {', '.join(sorted(pooled))}"] if pooled else []
+    notes = (
+        [f"type and provider groups with fewer than {MIN_CELL} costed placements are pooled as 'other': {', '.join(sorted(pooled))}"]
+        if pooled
+        else []
+    )
     return sorted(keep), notes
 
 
@@ -243,18 +275,28 @@ def fit_within(p: pd.DataFrame) -> WithinFit:
     cells, notes = cells_in_model(p)
     X = cost_design(p, cells)
     fit = sm.GLM(p["weekly_cost"].to_numpy(float), X.to_numpy(float), family=sm.families.Gamma(sm.families.links.Log())).fit(
-        cov_type="cluster", cov_kwds={"groups": pd.factorize(p["child"])[0]})
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(p["child"])[0]}
+    )
     params = pd.Series(np.asarray(fit.params), index=X.columns)
     se = pd.Series(np.asarray(fit.bse), index=X.columns)
     terms = [c for c in X.columns if c != "const"]
     est = params[terms].to_numpy()
     sd = se[terms].to_numpy()
-    table = pd.DataFrame({
-        "term": terms, "label": [COST_TERMS_LABELS.get(t, t.replace("cell: ", "") + f" (against {REFERENCE_CELL})") for t in terms],
-        "estimate": est, "se": sd, "pct_change": 100 * np.expm1(est), "lower_pct": 100 * np.expm1(est - Z95 * sd),
-        "upper_pct": 100 * np.expm1(est + Z95 * sd), "p": 2 * ndtr(-np.abs(est / sd)),
-        "ratio": np.exp(est), "lower_ratio": np.exp(est - Z95 * sd), "upper_ratio": np.exp(est + Z95 * sd),
-    })
+    table = pd.DataFrame(
+        {
+            "term": terms,
+            "label": [COST_TERMS_LABELS.get(t, t.replace("cell: ", "") + f" (against {REFERENCE_CELL})") for t in terms],
+            "estimate": est,
+            "se": sd,
+            "pct_change": 100 * np.expm1(est),
+            "lower_pct": 100 * np.expm1(est - Z95 * sd),
+            "upper_pct": 100 * np.expm1(est + Z95 * sd),
+            "p": 2 * ndtr(-np.abs(est / sd)),
+            "ratio": np.exp(est),
+            "lower_ratio": np.exp(est - Z95 * sd),
+            "upper_ratio": np.exp(est + Z95 * sd),
+        }
+    )
     return WithinFit(table, len(p), p["child"].nunique(), params, cells, notes, float(fit.scale))
 
 
@@ -283,7 +325,9 @@ def planted_cost_truth(fit: WithinFit, truth: dict) -> pd.DataFrame:
             a = planted.assess(value, float(t.at[name, "estimate"]), float(t.at[name, "se"]))
             label = t.at[name, "label"]
         else:  # a planted effect the model left out is reported, not skipped
-            why = next((n for n in fit.notes if name in n or COST_TERMS_LABELS.get(name, name).lower() in n.lower()), "the term was dropped from the model")
+            why = next(
+                (n for n in fit.notes if name in n or COST_TERMS_LABELS.get(name, name).lower() in n.lower()), "the term was dropped from the model"
+            )
             a = planted.assess(value, float("nan"), float("nan"), dropped_because=why)
             label = COST_TERMS_LABELS.get(name, name.removeprefix("cell: "))
         rows.append({"effect": name, "label": label, "planted": float(value), **a})
@@ -293,15 +337,36 @@ def planted_cost_truth(fit: WithinFit, truth: dict) -> pd.DataFrame:
 def truth_table(truth: pd.DataFrame) -> pd.DataFrame:
     """The planted cost effects as the paper shows them (log scale)."""
     t = truth.rename(columns={"label": "effect_label"})
-    return pd.DataFrame({"effect": t["effect_label"], "planted": t["planted"], "estimate": t["estimate"], "lower": t["lower"],
-                         "upper": t["upper"], "interval_width": t["interval_width"], "power_pct": (100 * t["power"]).round(0),
-                         "assessment": t["assessment"]})
+    return pd.DataFrame(
+        {
+            "effect": t["effect_label"],
+            "planted": t["planted"],
+            "estimate": t["estimate"],
+            "lower": t["lower"],
+            "upper": t["upper"],
+            "interval_width": t["interval_width"],
+            "power_pct": (100 * t["power"]).round(0),
+            "assessment": t["assessment"],
+        }
+    )
 
 
 def truth_metrics(table: pd.DataFrame) -> dict:
-    return {r.effect: {"planted": r.planted, "estimate": r.estimate, "lower_95": r.lower, "upper_95": r.upper,
-                       "interval_width": r.interval_width, "power": r.power, "inside_95": bool(r.inside_95),
-                       "recovered": bool(r.recovered), "assessment": r.assessment, "scale": "log weekly cost"} for r in table.itertuples()}
+    return {
+        r.effect: {
+            "planted": r.planted,
+            "estimate": r.estimate,
+            "lower_95": r.lower,
+            "upper_95": r.upper,
+            "interval_width": r.interval_width,
+            "power": r.power,
+            "inside_95": bool(r.inside_95),
+            "recovered": bool(r.recovered),
+            "assessment": r.assessment,
+            "scale": "log weekly cost",
+        }
+        for r in table.itertuples()
+    }
 
 
 # --- the out-of-area premium ----------------------------------------------------------------------
@@ -344,8 +409,9 @@ def _oaxaca_once(p: pd.DataFrame, cells: list[str]) -> dict[str, float]:
     out_ = p["outside_la"].to_numpy(bool)
     gap = float(y[out_].mean() - y[~out_].mean())
     diff = X[out_].mean() - X[~out_].mean()
-    parts = {name: float((diff[[c for c in X.columns if test(c)]] * beta[[c for c in X.columns if test(c)]]).sum())
-             for name, test in OAXACA_GROUPS.items()}
+    parts = {
+        name: float((diff[[c for c in X.columns if test(c)]] * beta[[c for c in X.columns if test(c)]]).sum()) for name, test in OAXACA_GROUPS.items()
+    }
     parts["outside the area as such (and distance)"] = gap - sum(parts.values())
     return {"total gap": gap, **parts}
 
@@ -380,13 +446,30 @@ def volume_mix_price(p: pd.DataFrame, year0: int, year1: int) -> tuple[pd.DataFr
     mix = W1 * float(((s1 - s0) * g["price0"]).sum())
     price = W1 * float((s1 * (g["price1"] - g["price0"])).sum())
     total0, total1 = float(g["spend0"].sum()), float(g["spend1"].sum())
-    summary = pd.DataFrame({"part": [f"spend {year0 - 1}-{str(year0)[2:]}", "volume (more or fewer placement-weeks)",
-                                     "mix (a different balance of placement types and providers)", "price (cost a week within each type and provider)",
-                                     f"spend {year1 - 1}-{str(year1)[2:]}"],
-                            "gbp": [total0, volume, mix, price, total1]})
+    summary = pd.DataFrame(
+        {
+            "part": [
+                f"spend {year0 - 1}-{str(year0)[2:]}",
+                "volume (more or fewer placement-weeks)",
+                "mix (a different balance of placement types and providers)",
+                "price (cost a week within each type and provider)",
+                f"spend {year1 - 1}-{str(year1)[2:]}",
+            ],
+            "gbp": [total0, volume, mix, price, total1],
+        }
+    )
     cells = g.reset_index().rename(columns={"index": "cell"})
-    total = {"cell": VMP_TOTAL, "children0": a["child"].nunique(), "weeks0": W0, "spend0": total0, "children1": b["child"].nunique(),
-             "weeks1": W1, "spend1": total1, "price0": total0 / W0 if W0 else np.nan, "price1": total1 / W1 if W1 else np.nan}
+    total = {
+        "cell": VMP_TOTAL,
+        "children0": a["child"].nunique(),
+        "weeks0": W0,
+        "spend0": total0,
+        "children1": b["child"].nunique(),
+        "weeks1": W1,
+        "spend1": total1,
+        "price0": total0 / W0 if W0 else np.nan,
+        "price1": total1 / W1 if W1 else np.nan,
+    }
     cells = pd.concat([cells, pd.DataFrame([total])], ignore_index=True)
     return summary, cells[["cell", "children0", "weeks0", "spend0", "price0", "children1", "weeks1", "spend1", "price1"]]
 
@@ -394,13 +477,26 @@ def volume_mix_price(p: pd.DataFrame, year0: int, year1: int) -> tuple[pd.DataFr
 #: the total row of the volume-mix-price cells (children in any cell; so one small cell cannot be found by subtraction)
 VMP_TOTAL = "all costed placements"
 #: how the cells table is gated: each year's weeks, spend and price go with that year's children
-VMP_DISCLOSURE = {"counts": ["children0", "children1"], "total_row": VMP_TOTAL, "label_column": "cell",
-                  "linked": {"children0": ["weeks0", "spend0", "price0", "price1"], "children1": ["weeks1", "spend1", "price1", "price0"]}}
+VMP_DISCLOSURE = {
+    "counts": ["children0", "children1"],
+    "total_row": VMP_TOTAL,
+    "label_column": "cell",
+    "linked": {"children0": ["weeks0", "spend0", "price0", "price1"], "children1": ["weeks1", "spend1", "price1", "price0"]},
+}
 
 
 # --- scenarios ---------------------------------------------------------------------------------------
-def scenarios(p: pd.DataFrame, fit: WithinFit | None, *, as_of: pd.Timestamp, homes_moved: int, foster_shift_points: float,
-              unit_costs: dict[str, float], bootstrap: int = 200, seed: int = 20254) -> pd.DataFrame:
+def scenarios(
+    p: pd.DataFrame,
+    fit: WithinFit | None,
+    *,
+    as_of: pd.Timestamp,
+    homes_moved: int,
+    foster_shift_points: float,
+    unit_costs: dict[str, float],
+    bootstrap: int = 200,
+    seed: int = 20254,
+) -> pd.DataFrame:
     """Annual cost change (£) of two what-ifs, from the LA's own model (with a bootstrap interval) and
     from the unit-cost parameters.
 
@@ -415,8 +511,15 @@ def scenarios(p: pd.DataFrame, fit: WithinFit | None, *, as_of: pd.Timestamp, ho
     homes = current[(current["place_group"] == "children's home") & current["external"] & (current["outside_la"] == 1)]
     year_new = p[(p["start"] > as_of - pd.DateOffset(years=1)) & (p["start"] <= as_of)]
     new_foster = year_new[year_new["place_group"] == "foster"]
-    first_year_weeks = float(np.minimum((p.loc[p["place_group"] == "foster", "end"].fillna(as_of) - p.loc[p["place_group"] == "foster", "start"]).dt.days / 7,
-                                        WEEKS_PER_YEAR).mean()) if (p["place_group"] == "foster").any() else 0.0
+    first_year_weeks = (
+        float(
+            np.minimum(
+                (p.loc[p["place_group"] == "foster", "end"].fillna(as_of) - p.loc[p["place_group"] == "foster", "start"]).dt.days / 7, WEEKS_PER_YEAR
+            ).mean()
+        )
+        if (p["place_group"] == "foster").any()
+        else 0.0
+    )
     moved_b = foster_shift_points / 100 * len(year_new)
 
     def local(fit_: WithinFit, sample: pd.DataFrame) -> tuple[float, float]:
@@ -446,21 +549,43 @@ def scenarios(p: pd.DataFrame, fit: WithinFit | None, *, as_of: pd.Timestamp, ho
                 continue
         d = np.array(draws) if draws else np.full((1, 2), np.nan)
         for i, (name, value) in enumerate((("A", a), ("B", b_))):
-            rows.append({"scenario": name, "basis": "the LA's own costs (model)", "annual_change_gbp": value,
-                         "lower_95": float(np.nanquantile(d[:, i], 0.025)) if np.isfinite(d[:, i]).any() else np.nan,
-                         "upper_95": float(np.nanquantile(d[:, i], 0.975)) if np.isfinite(d[:, i]).any() else np.nan})
+            rows.append(
+                {
+                    "scenario": name,
+                    "basis": "the LA's own costs (model)",
+                    "annual_change_gbp": value,
+                    "lower_95": float(np.nanquantile(d[:, i], 0.025)) if np.isfinite(d[:, i]).any() else np.nan,
+                    "upper_95": float(np.nanquantile(d[:, i], 0.975)) if np.isfinite(d[:, i]).any() else np.nan,
+                }
+            )
     u = unit_costs
-    rows.append({"scenario": "A", "basis": "unit-cost parameters", "annual_change_gbp": homes_moved * WEEKS_PER_YEAR * (u["cost_inhouse_home"] - u["cost_private_home"]),
-                 "lower_95": np.nan, "upper_95": np.nan})
-    rows.append({"scenario": "B", "basis": "unit-cost parameters", "annual_change_gbp": moved_b * first_year_weeks * (u["cost_inhouse_foster"] - u["cost_ifa_foster"]),
-                 "lower_95": np.nan, "upper_95": np.nan})
+    rows.append(
+        {
+            "scenario": "A",
+            "basis": "unit-cost parameters",
+            "annual_change_gbp": homes_moved * WEEKS_PER_YEAR * (u["cost_inhouse_home"] - u["cost_private_home"]),
+            "lower_95": np.nan,
+            "upper_95": np.nan,
+        }
+    )
+    rows.append(
+        {
+            "scenario": "B",
+            "basis": "unit-cost parameters",
+            "annual_change_gbp": moved_b * first_year_weeks * (u["cost_inhouse_foster"] - u["cost_ifa_foster"]),
+            "lower_95": np.nan,
+            "upper_95": np.nan,
+        }
+    )
     out = pd.DataFrame(rows)
-    out["what"] = out["scenario"].map({
-        "A": f"{homes_moved} children moved from private children's homes outside the LA to its own homes inside it "
-             f"(children in such homes on {as_of:%d %B %Y}: {count_text(len(homes))})",
-        "B": f"{foster_shift_points:g} points of new placements moved from independent to in-house fostering "
-             f"(new placements in the year: {count_text(len(year_new))}), for {first_year_weeks:.0f} weeks each",
-    })
+    out["what"] = out["scenario"].map(
+        {
+            "A": f"{homes_moved} children moved from private children's homes outside the LA to its own homes inside it "
+            f"(children in such homes on {as_of:%d %B %Y}: {count_text(len(homes))})",
+            "B": f"{foster_shift_points:g} points of new placements moved from independent to in-house fostering "
+            f"(new placements in the year: {count_text(len(year_new))}), for {first_year_weeks:.0f} weeks each",
+        }
+    )
     return out[["scenario", "what", "basis", "annual_change_gbp", "lower_95", "upper_95"]]
 
 
@@ -470,9 +595,15 @@ def sensitivity(homes_moved: int, moved_b: float, weeks_b: float, unit_costs: di
     for name in unit_costs:
         for f in (1 - step, 1 + step):
             u = dict(unit_costs, **{name: unit_costs[name] * f})
-            rows.append({"unit_cost": name.replace("cost_", "").replace("_", " "), "value": round(u[name], 0), "change": f"{f - 1:+.0%}",
-                         "scenario_a_gbp": homes_moved * WEEKS_PER_YEAR * (u["cost_inhouse_home"] - u["cost_private_home"]),
-                         "scenario_b_gbp": moved_b * weeks_b * (u["cost_inhouse_foster"] - u["cost_ifa_foster"])})
+            rows.append(
+                {
+                    "unit_cost": name.replace("cost_", "").replace("_", " "),
+                    "value": round(u[name], 0),
+                    "change": f"{f - 1:+.0%}",
+                    "scenario_a_gbp": homes_moved * WEEKS_PER_YEAR * (u["cost_inhouse_home"] - u["cost_private_home"]),
+                    "scenario_b_gbp": moved_b * weeks_b * (u["cost_inhouse_foster"] - u["cost_ifa_foster"]),
+                }
+            )
     return pd.DataFrame(rows).round({"scenario_a_gbp": -2, "scenario_b_gbp": -2})
 
 
@@ -510,17 +641,31 @@ class Settings:
         return str(self.la["la_name"])
 
 
-def setup(inputs, *, la_code: str, sn_model: int, compare_years: list, homes_moved: int, foster_shift_points: float,
-          unit_costs: dict[str, float], bootstrap: int) -> Settings:
+def setup(
+    inputs,
+    *,
+    la_code: str,
+    sn_model: int,
+    compare_years: list,
+    homes_moved: int,
+    foster_shift_points: float,
+    unit_costs: dict[str, float],
+    bootstrap: int,
+) -> Settings:
     """Check the parameters; resolve the LA and its statistical neighbours."""
     from analysis.io.geography import resolve_la
 
     la = resolve_la(la_code, inputs.lookup)
     neighbours, notes = statistical_neighbours(inputs.neighbours, inputs.lookup, la["la_code"], sn_model)
-    if compare_years and (len(compare_years) != 2 or not all(isinstance(y, int) and not isinstance(y, bool) for y in compare_years)
-                          or compare_years[0] >= compare_years[1]):
-        raise ParameterError(f"parameter 'compare_years' should be two years in order, e.g. [2023, 2025] (financial years "
-                             f"named by the 31 March they end), or [] for the last two; got {compare_years!r}")
+    if compare_years and (
+        len(compare_years) != 2
+        or not all(isinstance(y, int) and not isinstance(y, bool) for y in compare_years)
+        or compare_years[0] >= compare_years[1]
+    ):
+        raise ParameterError(
+            f"parameter 'compare_years' should be two years in order, e.g. [2023, 2025] (financial years "
+            f"named by the 31 March they end), or [] for the last two; got {compare_years!r}"
+        )
     if not 0 <= homes_moved <= 500:
         raise ParameterError(f"parameter 'homes_moved' should be a number of children from 0 to 500, got {homes_moved!r}")
     if not 0 <= foster_shift_points <= 100:
@@ -528,8 +673,9 @@ def setup(inputs, *, la_code: str, sn_model: int, compare_years: list, homes_mov
     if not 0 <= bootstrap <= 2000:
         raise ParameterError(f"parameter 'bootstrap' should be a number of resamples from 0 to 2000, got {bootstrap!r}")
     names = dict(zip(inputs.lookup["la_code"], inputs.lookup["la_name"]))
-    return Settings(la, neighbours, names, list(compare_years), homes_moved, float(foster_shift_points),
-                    check_unit_costs(unit_costs), bootstrap, notes)
+    return Settings(
+        la, neighbours, names, list(compare_years), homes_moved, float(foster_shift_points), check_unit_costs(unit_costs), bootstrap, notes
+    )
 
 
 @dataclass
@@ -549,19 +695,25 @@ class Within:
 
 def within_la(data: CostData | None, s: Settings) -> Within | str:
     """The within-LA analysis, or a message saying what is missing and how to supply it."""
-    how = ("Supply a placement cost file as data/raw/costs/placement_costs.csv (columns CHILD, PLACEMENT_START, WEEKLY_COST, "
-           "and optionally PROVIDER and FUNDING; see the README) and run `analysis ingest`.")
+    how = (
+        "Supply a placement cost file as data/raw/costs/placement_costs.csv (columns CHILD, PLACEMENT_START, WEEKLY_COST, "
+        "and optionally PROVIDER and FUNDING; see the README) and run `analysis ingest`."
+    )
     if data is None:
         return "There is no 903 data in this project, so the within-LA part cannot run. Put the LA's 903 returns in data/raw/ssda903/. " + how
     if data.report.get("la_code") != s.la_code:
-        return (f"The 903 data in this project is for {s.names.get(data.report.get('la_code'), data.report.get('la_code'))}, not "
-                f"{s.la_name}, so the within-LA part is shown only for that LA.")
+        return (
+            f"The 903 data in this project is for {s.names.get(data.report.get('la_code'), data.report.get('la_code'))}, not "
+            f"{s.la_name}, so the within-LA part is shown only for that LA."
+        )
     if data.costs is None:
         return "No placement cost file was ingested. " + how
     p = costed_placements(data)
     if len(p) < 200 or p["outside_la"].sum() < 30 or (1 - p["outside_la"]).sum() < 30:
-        return (f"Only {len(p)} placements have a cost ({int(p['outside_la'].sum()) if len(p) else 0} outside the LA): too few to model "
-                "costs (at least 200, with 30 inside and 30 outside, are needed). " + how)
+        return (
+            f"Only {len(p)} placements have a cost ({int(p['outside_la'].sum()) if len(p) else 0} outside the LA): too few to model "
+            "costs (at least 200, with 30 inside and 30 outside, are needed). " + how
+        )
     fit = fit_within(p)
     ox = oaxaca(p, fit.cells, bootstrap=s.bootstrap)
     cost_years = sorted(set(int(y) for y in _collection_years(p["start"])))
@@ -571,16 +723,21 @@ def within_la(data: CostData | None, s: Settings) -> Within | str:
         raise ParameterError(f"parameter 'compare_years' {list(years)} is outside the cost data ({min(cost_years)} to {last_full})")
     vmp, vmp_cells = volume_mix_price(p, *years)
     as_of = pd.Timestamp(last_full, 3, 31)
-    sc = scenarios(p, fit, as_of=as_of, homes_moved=s.homes_moved, foster_shift_points=s.foster_shift_points,
-                   unit_costs=s.unit_costs, bootstrap=s.bootstrap)
+    sc = scenarios(
+        p, fit, as_of=as_of, homes_moved=s.homes_moved, foster_shift_points=s.foster_shift_points, unit_costs=s.unit_costs, bootstrap=s.bootstrap
+    )
     year_new = p[(p["start"] > as_of - pd.DateOffset(years=1)) & (p["start"] <= as_of)]
     fp = p[p["place_group"] == "foster"]
     weeks_b = float(np.minimum((fp["end"].fillna(as_of) - fp["start"]).dt.days / 7, WEEKS_PER_YEAR).mean()) if len(fp) else 0.0
     sens = sensitivity(s.homes_moved, s.foster_shift_points / 100 * len(year_new), weeks_b, s.unit_costs)
     truth = planted_cost_truth(fit, data.truth) if data.truth is not None else None
     all_p = data.placements[data.placements["place_group"] != "temporary"]
-    coverage = pd.DataFrame({"item": ["placements in the 903 data (not temporary)", "placements with a weekly cost", "placements in the cost model"],
-                             "placements": [len(all_p), len(data.costs), len(p)]})
+    coverage = pd.DataFrame(
+        {
+            "item": ["placements in the 903 data (not temporary)", "placements with a weekly cost", "placements in the cost model"],
+            "placements": [len(all_p), len(data.costs), len(p)],
+        }
+    )
     keys = ("cost_rows_in", "cost_rows_matched", "cost_rows_set_aside", "cost_set_aside_reasons")
     return Within(p, fit, ox, vmp, vmp_cells, years, sc, sens, truth, coverage, {k: data.report.get(k) for k in keys})
 
@@ -593,8 +750,10 @@ def _collection_years(days: pd.Series) -> pd.Series:
 
 def cost_reconciliation(report: dict) -> pd.DataFrame:
     """Cost rows in = matched + set aside, with the reasons (from the ingest report)."""
-    rows = [{"step": "cost rows in the file(s)", "rows": report.get("cost_rows_in", 0)},
-            {"step": "matched to a placement", "rows": report.get("cost_rows_matched", 0)}]
+    rows = [
+        {"step": "cost rows in the file(s)", "rows": report.get("cost_rows_in", 0)},
+        {"step": "matched to a placement", "rows": report.get("cost_rows_matched", 0)},
+    ]
     rows += [{"step": f"set aside: {reason}", "rows": n} for reason, n in (report.get("cost_set_aside_reasons") or {}).items()]
     return pd.DataFrame(rows)
 
@@ -619,40 +778,54 @@ def findings_markdown(s: Settings, across: AcrossFit, position: pd.DataFrame, wi
     sig = across.table[across.table["p"] < 0.05]
     if len(sig):
         parts = [f"{r.label.split(' (')[0].lower()} ({_pct(r.pct_change)} per {r.label.split('(per ')[1].rstrip(')')})" for r in sig.itertuples()]
-        lines.append("- **Across councils**, higher spend per child looked after goes with: " + "; ".join(parts)
-                     + f" (region and year held equal; {across.n_las} LAs, R² {across.r2:.2f}). This is association between councils, not the effect of any change.")
+        lines.append(
+            "- **Across councils**, higher spend per child looked after goes with: "
+            + "; ".join(parts)
+            + f" (region and year held equal; {across.n_las} LAs, R² {across.r2:.2f}). This is association between councils, not the effect of any change."
+        )
     else:
-        lines.append(f"- **Across councils**, none of the measures is clearly associated with spend per child once region and year are held equal ({across.n_las} LAs).")
+        lines.append(
+            f"- **Across councils**, none of the measures is clearly associated with spend per child once region and year are held equal ({across.n_las} LAs)."
+        )
     me = position[position["is_la"]]
     if len(me):
         r = me.iloc[0]
         word = "more" if r.unexplained_pct > 0 else "less"
-        lines.append(f"- {s.la_name} spent **{_gbp(r.actual_spend_per_child)} per child looked after** in {r.year - 1}-{str(r.year)[2:]}, "
-                     f"{abs(r.unexplained_pct):.0f}% {word} than the model predicts from its placement pattern, region and year "
-                     f"({_gbp(r.predicted_spend_per_child)}).")
+        lines.append(
+            f"- {s.la_name} spent **{_gbp(r.actual_spend_per_child)} per child looked after** in {r.year - 1}-{str(r.year)[2:]}, "
+            f"{abs(r.unexplained_pct):.0f}% {word} than the model predicts from its placement pattern, region and year "
+            f"({_gbp(r.predicted_spend_per_child)})."
+        )
     if isinstance(within, Within):
         ox = within.oaxaca.set_index("part")
         gap = ox.loc["total gap"]
         rest = ox.loc["outside the area as such (and distance)"]
         explained = gap["log_points"] - rest["log_points"]
-        lines.append(f"- **Within {s.la_name}**, a placement outside the LA costs on average {gap['pct_premium']:.0f}% more a week than one inside. "
-                     f"Type, provider, age and needs explain {100 * explained / gap['log_points']:.0f}% of that gap; "
-                     f"the rest ({_pct(rest['pct_premium'])}, 95% interval {_pct(100 * np.expm1(rest['lower']))} to {_pct(100 * np.expm1(rest['upper']))}) "
-                     "goes with being outside the area as such." if gap["log_points"] > 0 else
-                     f"- **Within {s.la_name}**, placements outside the LA do not cost more a week on average than those inside.")
+        lines.append(
+            f"- **Within {s.la_name}**, a placement outside the LA costs on average {gap['pct_premium']:.0f}% more a week than one inside. "
+            f"Type, provider, age and needs explain {100 * explained / gap['log_points']:.0f}% of that gap; "
+            f"the rest ({_pct(rest['pct_premium'])}, 95% interval {_pct(100 * np.expm1(rest['lower']))} to {_pct(100 * np.expm1(rest['upper']))}) "
+            "goes with being outside the area as such."
+            if gap["log_points"] > 0
+            else f"- **Within {s.la_name}**, placements outside the LA do not cost more a week on average than those inside."
+        )
         v = within.vmp.set_index("part")["gbp"]
         first, last = v.iloc[0], v.iloc[-1]
-        lines.append(f"- Spend on costed placements went from {_gbp(first)} to {_gbp(last)} between {within.years[0] - 1}-{str(within.years[0])[2:]} and "
-                     f"{within.years[1] - 1}-{str(within.years[1])[2:]}: volume {_gbp(v.iloc[1])}, mix {_gbp(v.iloc[2])}, price {_gbp(v.iloc[3])}.")
+        lines.append(
+            f"- Spend on costed placements went from {_gbp(first)} to {_gbp(last)} between {within.years[0] - 1}-{str(within.years[0])[2:]} and "
+            f"{within.years[1] - 1}-{str(within.years[1])[2:]}: volume {_gbp(v.iloc[1])}, mix {_gbp(v.iloc[2])}, price {_gbp(v.iloc[3])}."
+        )
         sc = within.scenarios
         for name in ("A", "B"):
             local = sc[(sc["scenario"] == name) & (sc["basis"] == "the LA's own costs (model)")]
             unit = sc[(sc["scenario"] == name) & (sc["basis"] == "unit-cost parameters")].iloc[0]
             if len(local) and np.isfinite(local.iloc[0]["annual_change_gbp"]):
                 l_ = local.iloc[0]
-                lines.append(f"- Scenario {name}: {l_['what']}: **{_change(l_['annual_change_gbp'])} a year** on the LA's own costs "
-                             f"(95% interval {_gbp(l_['lower_95'])} to {_gbp(l_['upper_95'])}); {_change(unit['annual_change_gbp'])} on the "
-                             "unit-cost parameters.")
+                lines.append(
+                    f"- Scenario {name}: {l_['what']}: **{_change(l_['annual_change_gbp'])} a year** on the LA's own costs "
+                    f"(95% interval {_gbp(l_['lower_95'])} to {_gbp(l_['upper_95'])}); {_change(unit['annual_change_gbp'])} on the "
+                    "unit-cost parameters."
+                )
         if within.truth is not None and len(within.truth):
             lines.append(f"- *Synthetic data check:* {planted.summary(within.truth['assessment'].tolist(), 'planted cost effects')}.")
     else:
@@ -662,33 +835,79 @@ def findings_markdown(s: Settings, across: AcrossFit, position: pd.DataFrame, wi
 
 def report_context(s: Settings, data: CostData | None) -> dict:
     return {
-        "la_code": s.la_code, "la_name": s.la_name, "region": str(s.la["region_name"]),
+        "la_code": s.la_code,
+        "la_name": s.la_name,
+        "region": str(s.la["region_name"]),
         "statistical_neighbours": ", ".join(s.names.get(c, c) for c in s.neighbours),
-        "unit_costs": {k: f"£{v:,.0f} a week ({EVIDENCE_UNIT_COSTS[k][1]})" if v == EVIDENCE_UNIT_COSTS[k][0] else f"£{v:,.0f} a week (set by the user)"
-                       for k, v in s.unit_costs.items()},
-        "data": ("synthetic 903 and costs (generated; not real children)" if data is not None and data.truth is not None
-                 else "the LA's own 903 and costs" if data is not None and data.costs is not None else "published data only"),
+        "unit_costs": {
+            k: f"£{v:,.0f} a week ({EVIDENCE_UNIT_COSTS[k][1]})" if v == EVIDENCE_UNIT_COSTS[k][0] else f"£{v:,.0f} a week (set by the user)"
+            for k, v in s.unit_costs.items()
+        },
+        "data": (
+            "synthetic 903 and costs (generated; not real children)"
+            if data is not None and data.truth is not None
+            else "the LA's own 903 and costs"
+            if data is not None and data.costs is not None
+            else "published data only"
+        ),
     }
 
 
 def record_metrics(report, s: Settings, across: AcrossFit, position: pd.DataFrame, within: Within | str) -> None:
-    report.metric("across_la_coefficients", {r.term: {"pct_change_per_unit": round(r.pct_change, 2), "lower_95": round(r.lower_pct, 2),
-                                                      "upper_95": round(r.upper_pct, 2), "p": float(r.p)} for r in across.table.itertuples()},
-                  r2=round(across.r2, 3), las=across.n_las, observations=across.n_obs)
+    report.metric(
+        "across_la_coefficients",
+        {
+            r.term: {
+                "pct_change_per_unit": round(r.pct_change, 2),
+                "lower_95": round(r.lower_pct, 2),
+                "upper_95": round(r.upper_pct, 2),
+                "p": float(r.p),
+            }
+            for r in across.table.itertuples()
+        },
+        r2=round(across.r2, 3),
+        las=across.n_las,
+        observations=across.n_obs,
+    )
     me = position[position["is_la"]]
     if len(me):
         r = me.iloc[0]
-        report.metric("spend_per_child", float(r.actual_spend_per_child), predicted=float(r.predicted_spend_per_child),
-                      unexplained_pct=float(r.unexplained_pct), year=int(r.year))
+        report.metric(
+            "spend_per_child",
+            float(r.actual_spend_per_child),
+            predicted=float(r.predicted_spend_per_child),
+            unexplained_pct=float(r.unexplained_pct),
+            year=int(r.year),
+        )
     if isinstance(within, Within):
-        report.metric("within_la_cost_effects", {r.term: {"pct_change": round(r.pct_change, 2), "lower_95": round(r.lower_pct, 2),
-                                                          "upper_95": round(r.upper_pct, 2)} for r in within.fit.table.itertuples()},
-                      placements=within.fit.n)
-        report.metric("out_of_area_premium", {r.part: {"log_points": round(r.log_points, 4), "lower_95": round(r.lower, 4),
-                                                       "upper_95": round(r.upper, 4), "pct": round(r.pct_premium, 2)} for r in within.oaxaca.itertuples()})
+        report.metric(
+            "within_la_cost_effects",
+            {
+                r.term: {"pct_change": round(r.pct_change, 2), "lower_95": round(r.lower_pct, 2), "upper_95": round(r.upper_pct, 2)}
+                for r in within.fit.table.itertuples()
+            },
+            placements=within.fit.n,
+        )
+        report.metric(
+            "out_of_area_premium",
+            {
+                r.part: {
+                    "log_points": round(r.log_points, 4),
+                    "lower_95": round(r.lower, 4),
+                    "upper_95": round(r.upper, 4),
+                    "pct": round(r.pct_premium, 2),
+                }
+                for r in within.oaxaca.itertuples()
+            },
+        )
         report.metric("volume_mix_price", {r.part: round(r.gbp, 0) for r in within.vmp.itertuples()}, years=list(within.years))
-        report.metric("scenarios", [{k: (round(v, 0) if isinstance(v, float) and np.isfinite(v) else (None if isinstance(v, float) else v))
-                                     for k, v in row.items()} for row in within.scenarios.to_dict("records")])
+        report.metric(
+            "scenarios",
+            [
+                {k: (round(v, 0) if isinstance(v, float) and np.isfinite(v) else (None if isinstance(v, float) else v)) for k, v in row.items()}
+                for row in within.scenarios.to_dict("records")
+            ],
+        )
         if within.truth is not None:
             report.section("planted_truth", truth_metrics(within.truth))
     else:

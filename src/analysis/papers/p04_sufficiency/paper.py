@@ -21,28 +21,56 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.stats import forecast as fc
+from analysis.config import Paths, paths
+from analysis.errors import ParameterError
 from analysis.papers.p04_sufficiency import published_model as fp
 from analysis.papers.p04_sufficiency import scenarios as scn
-from analysis.config import Paths, paths
 from analysis.report.disclosure import Gated, count_text, gate
 from analysis.report.labels import SYMBOL_WORDS, TERM_LABELS
-from analysis.errors import AnalysisError
-from analysis.errors import ParameterError
+from analysis.stats import forecast as fc
 
 PARAMETER_TYPES: dict[str, type] = {
-    "la_code": str, "first_year": int, "forecast_years": int, "fit_years": int, "holdout_years": int, "bootstrap": int,
-    "fewer_entries_pct": float, "faster_exits_pct": float, "shift_to_fostering_pct": float, "scenario_file": str, "output_dir": str,
+    "la_code": str,
+    "first_year": int,
+    "forecast_years": int,
+    "fit_years": int,
+    "holdout_years": int,
+    "bootstrap": int,
+    "fewer_entries_pct": float,
+    "faster_exits_pct": float,
+    "shift_to_fostering_pct": float,
+    "scenario_file": str,
+    "output_dir": str,
 }
 #: where the forecast and profile come from
 FROM_903, FROM_PUBLISHED = "903", "published"
 PAPERS = {"01": "How the LA compares (paper 01)", "02": "Stability and breakdown risk (paper 02)", "03": "Placement costs (paper 03)"}
 AGE_BANDS = [(0, 1, "under 1"), (1, 5, "1 to 4"), (5, 10, "5 to 9"), (10, 16, "10 to 15"), (16, 19, "16 and over")]
-LEGAL = {"C1": "interim care order", "C2": "full care order", "V2": "voluntary (section 20)", "E1": "placement order",
-         "D1": "freeing order", "J1": "remanded or on remand", "J2": "youth justice", "J3": "youth justice", "L1": "police protection",
-         "L2": "emergency protection order", "L3": "child assessment order", "V3": "short breaks", "V4": "short breaks"}
-NEED = {"N1": "abuse or neglect", "N2": "disability", "N3": "parental illness or disability", "N4": "family in acute stress",
-        "N5": "family dysfunction", "N6": "socially unacceptable behaviour", "N7": "low income", "N8": "absent parenting"}
+LEGAL = {
+    "C1": "interim care order",
+    "C2": "full care order",
+    "V2": "voluntary (section 20)",
+    "E1": "placement order",
+    "D1": "freeing order",
+    "J1": "remanded or on remand",
+    "J2": "youth justice",
+    "J3": "youth justice",
+    "L1": "police protection",
+    "L2": "emergency protection order",
+    "L3": "child assessment order",
+    "V3": "short breaks",
+    "V4": "short breaks",
+}
+NEED = {
+    "N1": "abuse or neglect",
+    "N2": "disability",
+    "N3": "parental illness or disability",
+    "N4": "family in acute stress",
+    "N5": "family dysfunction",
+    "N6": "socially unacceptable behaviour",
+    "N7": "low income",
+    "N8": "absent parenting",
+}
 
 
 # --- data and settings ----------------------------------------------------------------------------------
@@ -104,9 +132,21 @@ class Settings:
 CURRENT = "Current trends"
 
 
-def setup(data: Data, *, la_code: str, first_year: int, forecast_years: int, fit_years: int, holdout_years: int, bootstrap: int,
-          fewer_entries_pct: float, faster_exits_pct: float, shift_to_fostering_pct: float, scenario_file: str = "",
-          p: Paths | None = None) -> Settings:
+def setup(
+    data: Data,
+    *,
+    la_code: str,
+    first_year: int,
+    forecast_years: int,
+    fit_years: int,
+    holdout_years: int,
+    bootstrap: int,
+    fewer_entries_pct: float,
+    faster_exits_pct: float,
+    shift_to_fostering_pct: float,
+    scenario_file: str = "",
+    p: Paths | None = None,
+) -> Settings:
     from analysis.papers.params import resolve_la_param
 
     la = resolve_la_param(la_code, p)
@@ -118,7 +158,11 @@ def setup(data: Data, *, la_code: str, first_year: int, forecast_years: int, fit
         raise ParameterError(f"parameter 'holdout_years' should be 1 to 3, got {holdout_years!r}")
     if not 0 <= bootstrap <= 1000:
         raise ParameterError(f"parameter 'bootstrap' should be 0 to 1000 resamples, got {bootstrap!r}")
-    for name, v in (("fewer_entries_pct", fewer_entries_pct), ("faster_exits_pct", faster_exits_pct), ("shift_to_fostering_pct", shift_to_fostering_pct)):
+    for name, v in (
+        ("fewer_entries_pct", fewer_entries_pct),
+        ("faster_exits_pct", faster_exits_pct),
+        ("shift_to_fostering_pct", shift_to_fostering_pct),
+    ):
         if not 0 <= v <= 100:
             raise ParameterError(f"parameter '{name}' should be a percentage from 0 to 100, got {v!r}")
     notes = []
@@ -127,14 +171,21 @@ def setup(data: Data, *, la_code: str, first_year: int, forecast_years: int, fit
         available = [int(y) for y in data.report["collection_years"]]
     else:
         source = FROM_PUBLISHED
-        available = [int(y) for y in sorted(data.indicators.loc[(data.indicators["area_code"] == la["la_code"])
-                                                                & (data.indicators["indicator"] == "cla_31_march"), "year"].unique())]
+        available = [
+            int(y)
+            for y in sorted(
+                data.indicators.loc[
+                    (data.indicators["area_code"] == la["la_code"]) & (data.indicators["indicator"] == "cla_31_march"), "year"
+                ].unique()
+            )
+        ]
         if not available:
             raise ParameterError(f"no published figures for {la['la_name']} ({la['la_code']}): the pack needs its children looked after at 31 March")
-        why = ("the project holds no 903 data" if data.report is None
-               else f"the project's 903 is for another LA ({data.report.get('la_code')})")
-        notes.append(f"Built from the DfE's published figures for {la['la_name']}: {why}. The needs profile, forecast and costs use "
-                     "published counts; placement moves, provision by provider and the truth check need the LA's own 903.")
+        why = "the project holds no 903 data" if data.report is None else f"the project's 903 is for another LA ({data.report.get('la_code')})"
+        notes.append(
+            f"Built from the DfE's published figures for {la['la_name']}: {why}. The needs profile, forecast and costs use "
+            "published counts; placement moves, provision by provider and the truth check need the LA's own 903."
+        )
     if first_year and not available[0] <= first_year <= available[-1]:
         raise ParameterError(f"parameter 'first_year' should be within the data ({available[0]} to {available[-1]}), or 0 for all; got {first_year}")
     years = [y for y in available if y >= (first_year or available[0])]
@@ -157,8 +208,10 @@ def history_ok(s: Settings) -> str | None:
     need = s.fit_years + s.holdout_years + 1
     if len(s.years) < need:
         what = "903 history" if s.source == FROM_903 else "published history"
-        return (f"only {len(s.years)} year(s) of {what} ({s.years[0]}-{s.years[-1]}): the forecast needs at least {need} "
-                f"({s.fit_years} to fit, {s.holdout_years} to test, and the year before them). The descriptive parts are shown.")
+        return (
+            f"only {len(s.years)} year(s) of {what} ({s.years[0]}-{s.years[-1]}): the forecast needs at least {need} "
+            f"({s.fit_years} to fit, {s.holdout_years} to test, and the year before them). The descriptive parts are shown."
+        )
     return None
 
 
@@ -182,13 +235,33 @@ def profile(data: Data, s: Settings, snap: pd.DataFrame) -> dict[str, pd.DataFra
         out["UASC"].append(_count(y, kids["uasc"].reindex(on["child"]).map({True: "UASC", False: "not UASC"}).fillna("not UASC")))
         latest = sdq[sdq["collection_year"] <= y].sort_values("collection_year").drop_duplicates("child", keep="last").set_index("child")["sdq_score"]
         score = latest.reindex(on["child"])
-        out["SDQ"].append(_count(y, pd.Series(np.select([score.isna(), score <= 13, score <= 16], ["not recorded", "normal (0-13)", "borderline (14-16)"],
-                                                       default="cause for concern (17+)"))))
+        out["SDQ"].append(
+            _count(
+                y,
+                pd.Series(
+                    np.select(
+                        [score.isna(), score <= 13, score <= 16],
+                        ["not recorded", "normal (0-13)", "borderline (14-16)"],
+                        default="cause for concern (17+)",
+                    )
+                ),
+            )
+        )
         out["placement"].append(_count(y, on["group"]))
         loc = e["pl_location"].fillna("").to_numpy()
         dist = pd.to_numeric(e["pl_distance"], errors="coerce").to_numpy()
-        out["location"].append(_count(y, pd.Series(np.select([loc == "IN", (loc == "OUT") & (dist > 20), loc == "OUT"],
-                                                              ["inside the LA", "outside, over 20 miles", "outside, up to 20 miles"], default="not known"))))
+        out["location"].append(
+            _count(
+                y,
+                pd.Series(
+                    np.select(
+                        [loc == "IN", (loc == "OUT") & (dist > 20), loc == "OUT"],
+                        ["inside the LA", "outside, over 20 miles", "outside, up to 20 miles"],
+                        default="not known",
+                    )
+                ),
+            )
+        )
     tables = {}
     for k, v in out.items():
         t = pd.concat(v, ignore_index=True).pivot_table(index="group", columns="year", values="children", aggfunc="sum", fill_value=0).astype(int)
@@ -203,18 +276,43 @@ def profile(data: Data, s: Settings, snap: pd.DataFrame) -> dict[str, pd.DataFra
 #: the published characteristics the pack shows for an LA without its 903, with readable category names
 PUBLISHED_PROFILE = {
     "age": ("age", {"under_1": "under 1", "1_to_4": "1 to 4", "5_to_9": "5 to 9", "10_to_15": "10 to 15", "16_and_over": "16 and over"}),
-    "legal status": ("legal", {"interim_care_order": "interim care order", "full_care_order": "full care order",
-                               "placement_order": "placement order", "section_20": "voluntary (section 20)",
-                               "detained": "detained for child protection", "youth_justice": "youth justice"}),
+    "legal status": (
+        "legal",
+        {
+            "interim_care_order": "interim care order",
+            "full_care_order": "full care order",
+            "placement_order": "placement order",
+            "section_20": "voluntary (section 20)",
+            "detained": "detained for child protection",
+            "youth_justice": "youth justice",
+        },
+    ),
     "category of need": ("need", {f"N{i}": v for i, v in enumerate(NEED.values(), start=1)}),
     "UASC": ("uasc", {"uasc": "UASC", "not_uasc": "not UASC"}),
-    "placement": ("placement", {"foster": "foster care", "childrens_home": "secure units and children's homes",
-                                "independent": "independent and semi-independent living", "with_parents": "placed with parents",
-                                "adoption": "placed for adoption", "other_residential": "other residential settings",
-                                "residential_school": "residential schools", "other": "other placements"}),
-    "location": ("location", {"inside_20_or_less": "inside the LA, up to 20 miles", "inside_over_20": "inside the LA, over 20 miles",
-                              "inside_unknown": "inside the LA, distance not known", "outside_20_or_less": "outside, up to 20 miles",
-                              "outside_over_20": "outside, over 20 miles", "outside_unknown": "outside, distance not known"}),
+    "placement": (
+        "placement",
+        {
+            "foster": "foster care",
+            "childrens_home": "secure units and children's homes",
+            "independent": "independent and semi-independent living",
+            "with_parents": "placed with parents",
+            "adoption": "placed for adoption",
+            "other_residential": "other residential settings",
+            "residential_school": "residential schools",
+            "other": "other placements",
+        },
+    ),
+    "location": (
+        "location",
+        {
+            "inside_20_or_less": "inside the LA, up to 20 miles",
+            "inside_over_20": "inside the LA, over 20 miles",
+            "inside_unknown": "inside the LA, distance not known",
+            "outside_20_or_less": "outside, up to 20 miles",
+            "outside_over_20": "outside, over 20 miles",
+            "outside_unknown": "outside, distance not known",
+        },
+    ),
 }
 
 
@@ -254,8 +352,11 @@ def provision(data: Data, s: Settings) -> pd.DataFrame:
     p = data.placements
     on = p[(p["start"] <= day) & (p["end"].isna() | (p["end"] > day)) & (p["place_group"] != "temporary")]
     on = on.sort_values("start").drop_duplicates("child", keep="last")
-    who = np.select([on["provider_group"] == "own LA", on["provider_group"].isin(["private", "voluntary"])], ["LA's own", "external (private or voluntary)"],
-                    default="other (parents, other LAs, public bodies)")
+    who = np.select(
+        [on["provider_group"] == "own LA", on["provider_group"].isin(["private", "voluntary"])],
+        ["LA's own", "external (private or voluntary)"],
+        default="other (parents, other LAs, public bodies)",
+    )
     t = pd.crosstab(fc.group_of(on["place_group"]), who).reindex(list(fc.GROUPS), fill_value=0)
     t.index.name = "group"
     t.columns.name = None
@@ -270,9 +371,13 @@ def ofsted_supply(p: Paths, la_code: str) -> pd.DataFrame:
     from analysis.io.ingest import read_table
 
     o = read_table(p, "ofsted_places")
-    o = o[(o["new_la_code"] == la_code) & (o["registration_status"].astype(str) == "Active")
-          & o["provision_type"].isin(["Children's home", "Residential special school (registered as a children's home)",
-                                      "Independent fostering agency"])]
+    o = o[
+        (o["new_la_code"] == la_code)
+        & (o["registration_status"].astype(str) == "Active")
+        & o["provision_type"].isin(
+            ["Children's home", "Residential special school (registered as a children's home)", "Independent fostering agency"]
+        )
+    ]
     if o.empty:
         return pd.DataFrame(columns=["year", "provision_type", "sector", "providers", "places"])
     latest = o[o["year"] == o["year"].max()]
@@ -287,16 +392,29 @@ def gap_table(forecast_: fc.Forecast, provision_t: pd.DataFrame, year: int) -> p
     now = provision_t.set_index("group")["total"]
     rows = []
     for g in fc.GROUPS:
-        rows.append({"group": g, "children_now": int(now.get(g, 0)), "in_own_provision_now": int(own.get(g, 0)),
-                     f"forecast_{year}": round(float(f.at[g, "mean"]), 0), "lower_95": round(float(f.at[g, "lower"]), 0),
-                     "upper_95": round(float(f.at[g, "upper"]), 0),
-                     "extra_places_needed_if_own_share_kept": round(float(f.at[g, "mean"]) * (own.get(g, 0) / now.get(g, 1) if now.get(g, 0) else 0)
-                                                                    - own.get(g, 0), 0) + 0.0})
+        rows.append(
+            {
+                "group": g,
+                "children_now": int(now.get(g, 0)),
+                "in_own_provision_now": int(own.get(g, 0)),
+                f"forecast_{year}": round(float(f.at[g, "mean"]), 0),
+                "lower_95": round(float(f.at[g, "lower"]), 0),
+                "upper_95": round(float(f.at[g, "upper"]), 0),
+                "extra_places_needed_if_own_share_kept": round(
+                    float(f.at[g, "mean"]) * (own.get(g, 0) / now.get(g, 1) if now.get(g, 0) else 0) - own.get(g, 0), 0
+                )
+                + 0.0,
+            }
+        )
     out = pd.DataFrame(rows)
     total = {"group": ALL_GROUPS, "children_now": int(out["children_now"].sum()), "in_own_provision_now": int(out["in_own_provision_now"].sum())}
     t = forecast_.total[forecast_.total["year"] == year].iloc[0]
-    total |= {f"forecast_{year}": round(float(t["mean"]), 0), "lower_95": round(float(t["lower"]), 0), "upper_95": round(float(t["upper"]), 0),
-              "extra_places_needed_if_own_share_kept": float(out["extra_places_needed_if_own_share_kept"].sum())}
+    total |= {
+        f"forecast_{year}": round(float(t["mean"]), 0),
+        "lower_95": round(float(t["lower"]), 0),
+        "upper_95": round(float(t["upper"]), 0),
+        "extra_places_needed_if_own_share_kept": float(out["extra_places_needed_if_own_share_kept"].sum()),
+    }
     return pd.concat([out, pd.DataFrame([total])], ignore_index=True)
 
 
@@ -371,8 +489,14 @@ def scenario_costs(forecasts: dict[str, fc.Forecast], shares: pd.DataFrame, unit
     for name, f in forecasts.items():
         c = scn.annual_costs(f, shares, unit).groupby("year")[["children", "annual_cost_gbp"]].sum()
         for y, r in c.iterrows():
-            rows.append({"scenario": name, "year": int(y), "children": round(float(r["children"]), 0),
-                         "annual_cost_gbp": round(float(r["annual_cost_gbp"]), -3)})
+            rows.append(
+                {
+                    "scenario": name,
+                    "year": int(y),
+                    "children": round(float(r["children"]), 0),
+                    "annual_cost_gbp": round(float(r["annual_cost_gbp"]), -3),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -380,16 +504,22 @@ def cost_by_type(forecast: fc.Forecast, shares: pd.DataFrame, unit: pd.DataFrame
     """Current trends in the last forecast year: children and annual cost by placement type."""
     c = scn.annual_costs(forecast, shares, unit)
     c = c[c["year"] == forecast.years[-1]].merge(unit[["type", "label", "weekly", "basis"]], on="type")
-    return pd.DataFrame({"placement_type": c["label"], "children": c["children"].round(0), "weekly_cost_gbp": c["weekly"],
-                         "annual_cost_gbp": c["annual_cost_gbp"].round(-3), "cost_basis": c["basis"]})
+    return pd.DataFrame(
+        {
+            "placement_type": c["label"],
+            "children": c["children"].round(0),
+            "weekly_cost_gbp": c["weekly"],
+            "annual_cost_gbp": c["annual_cost_gbp"].round(-3),
+            "cost_basis": c["basis"],
+        }
+    )
 
 
 def monthly_projection(f: fc.Forecast) -> pd.DataFrame | None:
     """The monthly projection by age band and placement group (the workbook's table), rounded."""
     if f.monthly is None:
         return None
-    return f.monthly.assign(children=f.monthly["children"].round(0), lower_95=f.monthly["lower_95"].round(0),
-                            upper_95=f.monthly["upper_95"].round(0))
+    return f.monthly.assign(children=f.monthly["children"].round(0), lower_95=f.monthly["lower_95"].round(0), upper_95=f.monthly["upper_95"].round(0))
 
 
 MONTHLY_DISCLOSURE = {"counts": ["children", "lower_95", "upper_95"], "groups": "month"}
@@ -422,8 +552,16 @@ def _m(metrics: dict | None, name: str):
     return v.get("value") if isinstance(v, dict) and "value" in v else v
 
 
-def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str, fc.Forecast] | None, scores: pd.DataFrame | None,
-                 costs_t: pd.DataFrame | None, gap: pd.DataFrame | None, *, synthetic: bool = False) -> str:
+def key_messages(
+    s: Settings,
+    found: dict[str, dict | None],
+    forecasts: dict[str, fc.Forecast] | None,
+    scores: pd.DataFrame | None,
+    costs_t: pd.DataFrame | None,
+    gap: pd.DataFrame | None,
+    *,
+    synthetic: bool = False,
+) -> str:
     """The pack's key messages, each figure from a gated table or a paper's gated metrics. Each line says
     where its figures come from: published statistics (real) or the LA's 903 (synthetic, when it is)."""
     lines = []
@@ -436,11 +574,15 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
         if isinstance(cla, dict) and cla.get("value") is not None:
             count = cla.get("count")
             lead = f"{count_text(count)} children looked after at 31 March {cla.get('year')}, " if count is not None else ""
-            lines.append(f"- **Demand{real}:** {lead}{_published(cla.get('value'))} per 10,000 children (England {_published(cla.get('england'))}, "
-                         f"comparator average {_published(cla.get('comparators'))}).")
+            lines.append(
+                f"- **Demand{real}:** {lead}{_published(cla.get('value'))} per 10,000 children (England {_published(cla.get('england'))}, "
+                f"comparator average {_published(cla.get('comparators'))})."
+            )
         out = m1["metrics"].get("outside_pct", {})
         if isinstance(out, dict) and out.get("value") is not None:
-            lines.append(f"- **Location{real}:** {_published(out.get('value'), '%')} placed outside the LA boundary (England {_published(out.get('england'), '%')}).")
+            lines.append(
+                f"- **Location{real}:** {_published(out.get('value'), '%')} placed outside the LA boundary (England {_published(out.get('england'), '%')})."
+            )
     if m2:
         rate = m2["metrics"].get("rate_per_100_placement_years", {})
         within12 = _m(m2, "ended_unplanned_within_12_months_pct")
@@ -453,27 +595,35 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
         prem = _m(m3, "out_of_area_premium")
         if isinstance(prem, dict) and "total gap" in prem:
             rest = prem.get("outside the area as such (and distance)", {})
-            lines.append(f"- **Cost{syn}:** placements outside the LA cost {prem['total gap']['pct']:.0f}% more a week; "
-                         f"{rest.get('pct', float('nan')):.0f}% remains after type, provider, age and needs are allowed for.")
+            lines.append(
+                f"- **Cost{syn}:** placements outside the LA cost {prem['total gap']['pct']:.0f}% more a week; "
+                f"{rest.get('pct', float('nan')):.0f}% remains after type, provider, age and needs are allowed for."
+            )
     if forecasts:
         ft = gate(forecast_table(forecasts), **FORECAST_DISCLOSURE)
         last = ft.frame.index[(ft.frame["scenario"] == CURRENT)][-1]
-        lines.append(f"- **Forecast{src}:** on current trends about {ft.say(last, 'children')} children looked after by March "
-                     f"{int(ft.frame.at[last, 'year'])} (95% interval {ft.say(last, 'lower_95')} to {ft.say(last, 'upper_95')}).")
+        lines.append(
+            f"- **Forecast{src}:** on current trends about {ft.say(last, 'children')} children looked after by March "
+            f"{int(ft.frame.at[last, 'year'])} (95% interval {ft.say(last, 'lower_95')} to {ft.say(last, 'upper_95')})."
+        )
         if scores is not None:
             one = scores[scores["years_ahead"] == 1].set_index("method")
             if "Model (combined)" in one.index and "Last value" in one.index:
                 mk, lv = one.at["Model (combined)", "mape_total"], one.at["Last value", "mape_total"]
                 cov = one.at["Model (combined)", "coverage_95_pct"] if "coverage_95_pct" in one else float("nan")
                 better = "better than" if mk < lv else "no better than"
-                lines.append(f"- **How far to trust it{src}:** forecasting each of the last years from the years before, the forecast one year "
-                             f"ahead was out by {mk:.1f}% on average ({better} assuming no change: {lv:.1f}%), and the 95% interval held the "
-                             f"recorded number in {cov:.0f}% of {int(one.at['Model (combined)', 'forecasts'])} tests.")
+                lines.append(
+                    f"- **How far to trust it{src}:** forecasting each of the last years from the years before, the forecast one year "
+                    f"ahead was out by {mk:.1f}% on average ({better} assuming no change: {lv:.1f}%), and the 95% interval held the "
+                    f"recorded number in {cov:.0f}% of {int(one.at['Model (combined)', 'forecasts'])} tests."
+                )
     if gap is not None:
         g = gate(gap, **gap_disclosure(gap))
         home = "children's home"
-        lines.append(f"- **Children's homes{syn}:** {g.say(home, 'children_now', by='group')} children in children's homes now, "
-                     f"{g.say(home, 'in_own_provision_now', by='group')} of them in the LA's own.")
+        lines.append(
+            f"- **Children's homes{syn}:** {g.say(home, 'children_now', by='group')} children in children's homes now, "
+            f"{g.say(home, 'in_own_provision_now', by='group')} of them in the LA's own."
+        )
     if costs_t is not None and "annual_cost_gbp" in costs_t.columns:
         gc = gate(costs_t, **SCENARIO_COSTS_DISCLOSURE)
         last_year = costs_t["year"].max()
@@ -482,8 +632,10 @@ def key_messages(s: Settings, found: dict[str, dict | None], forecasts: dict[str
         if c.notna().all():
             base_cost = c.iloc[0]
             parts = [f"{name.lower()}: {_gbp(v - base_cost)}" for name, v in c.iloc[1:].items()]
-            lines.append(f"- **Cost of the scenarios{src}** in {last_year - 1}-{str(last_year)[2:]} against current trends "
-                         f"({_gbp(base_cost).lstrip('+')} a year in today's prices): " + "; ".join(parts) + ".")
+            lines.append(
+                f"- **Cost of the scenarios{src}** in {last_year - 1}-{str(last_year)[2:]} against current trends "
+                f"({_gbp(base_cost).lstrip('+')} a year in today's prices): " + "; ".join(parts) + "."
+            )
     for pid, m in found.items():
         if m is None:
             lines.append(f"- **Missing from this pack:** {PAPERS[pid]}: {missing_reason(pid, s)}, so its results are not shown.")
@@ -517,8 +669,14 @@ def paper_summary(found: dict[str, dict | None], where: str, s: Settings) -> pd.
     rows = []
     for pid, title in PAPERS.items():
         m = found.get(pid)
-        rows.append({"paper": title, "status": "included" if m else f"missing: {missing_reason(pid, s)}",
-                     "title": m.get("title", "") if m else "", "source": where if m else ""})
+        rows.append(
+            {
+                "paper": title,
+                "status": "included" if m else f"missing: {missing_reason(pid, s)}",
+                "title": m.get("title", "") if m else "",
+                "source": where if m else "",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -527,23 +685,32 @@ def forecast_chart_data(hist: pd.DataFrame, forecasts: dict[str, fc.Forecast], *
     synthetic data every series label says so."""
     mark = " (synthetic)" if synthetic and source == FROM_903 else ""
     where = "Recorded in the 903" if source == FROM_903 else "Published by the DfE"
-    rows = [{"series": f"{where}{mark}", "year": int(y), "mean": float(v), "lower": np.nan, "upper": np.nan}
-            for y, v in hist.sum(axis=1).items()]
+    rows = [{"series": f"{where}{mark}", "year": int(y), "mean": float(v), "lower": np.nan, "upper": np.nan} for y, v in hist.sum(axis=1).items()]
     for name, f in forecasts.items():
-        rows += [{"series": f"Forecast: {name}{mark}", "year": int(r.year), "mean": round(r.mean), "lower": round(r.lower), "upper": round(r.upper)}
-                 for r in f.total.itertuples()]
+        rows += [
+            {"series": f"Forecast: {name}{mark}", "year": int(r.year), "mean": round(r.mean), "lower": round(r.lower), "upper": round(r.upper)}
+            for r in f.total.itertuples()
+        ]
     return gate(pd.DataFrame(rows), counts=["mean", "lower", "upper"])
 
 
 # --- the other papers' headline tables ---------------------------------------------------------------
-P01_MEASURES = {"cla_rate": "Children looked after per 10,000", "starts_rate": "Started to be looked after per 10,000",
-                "foster_pct": "In foster care (%)", "homes_pct": "In children's homes or secure units (%)",
-                "outside_pct": "Placed outside the LA boundary (%)", "over20_pct": "Placed over 20 miles from home (%)",
-                "three_plus_pct": "3 or more placements in the year (%)", "stability_pct": "Long-term stability (%)",
-                "spend_per_child": "Net spend per child looked after (£)", "residential_spend_share": "Residential care's share of spend (%)",
-                "cin_rate": "Children in need per 10,000", "cpp_rate": "Child protection plans per 10,000",
-                "cl_eet_19_21_pct": "Care leavers 19-21 in education, employment or training (%)",
-                "cl_suitable_19_21_pct": "Care leavers 19-21 in suitable accommodation (%)"}
+P01_MEASURES = {
+    "cla_rate": "Children looked after per 10,000",
+    "starts_rate": "Started to be looked after per 10,000",
+    "foster_pct": "In foster care (%)",
+    "homes_pct": "In children's homes or secure units (%)",
+    "outside_pct": "Placed outside the LA boundary (%)",
+    "over20_pct": "Placed over 20 miles from home (%)",
+    "three_plus_pct": "3 or more placements in the year (%)",
+    "stability_pct": "Long-term stability (%)",
+    "spend_per_child": "Net spend per child looked after (£)",
+    "residential_spend_share": "Residential care's share of spend (%)",
+    "cin_rate": "Children in need per 10,000",
+    "cpp_rate": "Child protection plans per 10,000",
+    "cl_eet_19_21_pct": "Care leavers 19-21 in education, employment or training (%)",
+    "cl_suitable_19_21_pct": "Care leavers 19-21 in suitable accommodation (%)",
+}
 
 
 def paper01_table(m: dict | None) -> pd.DataFrame | None:
@@ -554,9 +721,17 @@ def paper01_table(m: dict | None) -> pd.DataFrame | None:
         d = m["metrics"].get(mid)
         if isinstance(d, dict):
             count = d.get("count")
-            rows.append({"measure": label, "year": d.get("year"), "number": count if count is not None else "z", "LA": d.get("value"),
-                         "comparator_average": d.get("comparators"),
-                         "England": d.get("england"), "against_England": d.get("flag") or "not tested"})
+            rows.append(
+                {
+                    "measure": label,
+                    "year": d.get("year"),
+                    "number": count if count is not None else "z",
+                    "LA": d.get("value"),
+                    "comparator_average": d.get("comparators"),
+                    "England": d.get("england"),
+                    "against_England": d.get("flag") or "not tested",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -566,8 +741,11 @@ def paper02_table(m: dict | None) -> pd.DataFrame | None:
     by_type = _m(m, "rate_by_placement_type") or {}
     hr = _m(m, "hazard_ratios") or {}
     rows = [{"item": f"Unplanned endings per 100 placement-years: {k}", "value": v} for k, v in by_type.items()]
-    rows += [{"item": f"Hazard ratio: {TERM_LABELS.get(k, k)}", "value": round(v["hazard_ratio"], 2)} for k, v in hr.items()
-             if isinstance(v, dict) and v.get("p", 1) < 0.05]
+    rows += [
+        {"item": f"Hazard ratio: {TERM_LABELS.get(k, k)}", "value": round(v["hazard_ratio"], 2)}
+        for k, v in hr.items()
+        if isinstance(v, dict) and v.get("p", 1) < 0.05
+    ]
     return pd.DataFrame(rows, columns=["item", "value"]).assign(source=_903_source(m))
 
 
@@ -594,8 +772,13 @@ def paper03_table(m: dict | None) -> pd.DataFrame | None:
             rows.append({"item": f"Out-of-area premium: {part} (%)", "value": d.get("pct"), "source": local})
     for sc in _m(m, "scenarios") or []:
         v = sc.get("annual_change_gbp")
-        rows.append({"item": f"Scenario {sc['scenario']} ({sc['basis']}): {sc['what']} (£ a year)",
-                     "value": round(v, -2) if isinstance(v, (int, float)) else v, "source": local})
+        rows.append(
+            {
+                "item": f"Scenario {sc['scenario']} ({sc['basis']}): {sc['what']} (£ a year)",
+                "value": round(v, -2) if isinstance(v, (int, float)) else v,
+                "source": local,
+            }
+        )
     return pd.DataFrame(rows, columns=["item", "value", "source"])
 
 
@@ -604,8 +787,17 @@ def forecast_table(forecasts: dict[str, fc.Forecast]) -> pd.DataFrame:
     rows = []
     for name, f in forecasts.items():
         for r in f.total.itertuples():
-            rows.append({"scenario": name, "year": int(r.year), "children": round(r.mean), "lower_80": round(r.lower_80), "upper_80": round(r.upper_80),
-                         "lower_95": round(r.lower), "upper_95": round(r.upper)})
+            rows.append(
+                {
+                    "scenario": name,
+                    "year": int(r.year),
+                    "children": round(r.mean),
+                    "lower_80": round(r.lower_80),
+                    "upper_80": round(r.upper_80),
+                    "lower_95": round(r.lower),
+                    "upper_95": round(r.upper),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -614,57 +806,110 @@ def group_forecast_table(f: fc.Forecast) -> pd.DataFrame:
     return t.rename(columns={"mean": "children", "lower": "lower_95", "upper": "upper_95"})
 
 
-def record_metrics(report, s: Settings, found: dict, forecasts: dict | None, scores: pd.DataFrame | None,
-                   truth_t: pd.DataFrame | None, costs_t: pd.DataFrame | None, heldout: pd.DataFrame | None = None) -> None:
+def record_metrics(
+    report,
+    s: Settings,
+    found: dict,
+    forecasts: dict | None,
+    scores: pd.DataFrame | None,
+    truth_t: pd.DataFrame | None,
+    costs_t: pd.DataFrame | None,
+    heldout: pd.DataFrame | None = None,
+) -> None:
     report.metric("papers_included", [pid for pid, m in found.items() if m], missing=[pid for pid, m in found.items() if not m])
     report.metric("forecast_source", s.source)
     if forecasts:  # from the gated forecast table: a forecast of 1 to 4 children is suppressed here as in the tables
         ft = gate(forecast_table(forecasts), **FORECAST_DISCLOSURE).frame
-        report.metric("forecast_children", {name: {str(int(r.year)): {"mean": r.children, "lower_95": r.lower_95, "upper_95": r.upper_95}
-                                                   for r in g.itertuples()} for name, g in ft.groupby("scenario", sort=False)})
+        report.metric(
+            "forecast_children",
+            {
+                name: {str(int(r.year)): {"mean": r.children, "lower_95": r.lower_95, "upper_95": r.upper_95} for r in g.itertuples()}
+                for name, g in ft.groupby("scenario", sort=False)
+            },
+        )
         report.metric("forecast_weight_on_model", round(forecasts[CURRENT].weight, 2))
     if scores is not None:
-        report.metric("backtest", {f"{r.method} {r.years_ahead}y": {"mape_total": r.mape_total, "bias_pct": r.bias_pct, "forecasts": r.forecasts,
-                                                                    **({"coverage_95_pct": r.coverage_95_pct} if isinstance(getattr(r, "coverage_95_pct", None), float)
-                                                                       and not np.isnan(r.coverage_95_pct) else {})}
-                                   for r in scores.itertuples()})
+        report.metric(
+            "backtest",
+            {
+                f"{r.method} {r.years_ahead}y": {
+                    "mape_total": r.mape_total,
+                    "bias_pct": r.bias_pct,
+                    "forecasts": r.forecasts,
+                    **(
+                        {"coverage_95_pct": r.coverage_95_pct}
+                        if isinstance(getattr(r, "coverage_95_pct", None), float) and not np.isnan(r.coverage_95_pct)
+                        else {}
+                    ),
+                }
+                for r in scores.itertuples()
+            },
+        )
     if costs_t is not None and "annual_cost_gbp" in costs_t.columns:
         gc = gate(costs_t, **SCENARIO_COSTS_DISCLOSURE).frame
         report.metric("scenario_annual_cost_gbp", {f"{r.scenario} {r.year}": r.annual_cost_gbp for r in gc.itertuples()})
     if truth_t is not None:
-        section = {f"{r.rate}: {r.who}": {"planted": r.planted_rate, "estimate": r.estimated_rate, "lower_95": r.rate_lower_95,
-                                          "upper_95": r.rate_upper_95, "recovered": bool(r.recovered)} for r in truth_t.itertuples()}
+        section = {
+            f"{r.rate}: {r.who}": {
+                "planted": r.planted_rate,
+                "estimate": r.estimated_rate,
+                "lower_95": r.rate_lower_95,
+                "upper_95": r.rate_upper_95,
+                "recovered": bool(r.recovered),
+            }
+            for r in truth_t.itertuples()
+        }
         if heldout is not None:
             g = gate(heldout, **HELDOUT_DISCLOSURE).frame
-            section |= {f"children looked after at 31 March {r.year} (forecast from {r.forecast_from})": {
-                "recorded": r.recorded, "forecast": r.forecast, "lower_95": r.lower_95, "upper_95": r.upper_95, "recovered": r.inside_95 == "yes"}
-                for r in g.itertuples()}
+            section |= {
+                f"children looked after at 31 March {r.year} (forecast from {r.forecast_from})": {
+                    "recorded": r.recorded,
+                    "forecast": r.forecast,
+                    "lower_95": r.lower_95,
+                    "upper_95": r.upper_95,
+                    "recovered": r.inside_95 == "yes",
+                }
+                for r in g.itertuples()
+            }
         report.section("planted_truth", section)
 
 
 def report_context(s: Settings, data: Data) -> dict:
     if s.source == FROM_903:
         what = "synthetic 903 (generated; not real children)" if data.truth is not None else "the LA's own 903 returns"
-        vintage = {"903 collection years": f"{min(data.report['collection_years'])}-{max(data.report['collection_years'])}",
-                   "published figures": "as in papers 01 and 03 of the same run"}
+        vintage = {
+            "903 collection years": f"{min(data.report['collection_years'])}-{max(data.report['collection_years'])}",
+            "published figures": "as in papers 01 and 03 of the same run",
+        }
     else:
         what = "published DfE figures (children looked after in England, by LA)"
         vintage = {"published figures": f"years ending 31 March {s.years[0]}-{s.last_year}"}
-    return {"la_code": s.la_code, "la_name": s.la_name, "years": f"{s.years[0]}-{s.years[-1]}", "data": what,
-            "scenarios": "; ".join(s.scenario_names[1:]), "data_vintage": vintage}
+    return {
+        "la_code": s.la_code,
+        "la_name": s.la_name,
+        "years": f"{s.years[0]}-{s.years[-1]}",
+        "data": what,
+        "scenarios": "; ".join(s.scenario_names[1:]),
+        "data_vintage": vintage,
+    }
 
 
 def data_quality(data: Data, s: Settings) -> pd.DataFrame:
     if s.source != FROM_903:
-        return pd.DataFrame([("source", "published DfE figures; suppressed cells filled with an equal share of what the published categories leave")],
-                            columns=["item", "value"])
+        return pd.DataFrame(
+            [("source", "published DfE figures; suppressed cells filled with an equal share of what the published categories leave")],
+            columns=["item", "value"],
+        )
     r = data.report
-    rows = [("903 collection years", f"{r['collection_years'][0]}-{r['collection_years'][-1]}"),
-            ("rows set aside by validation", r.get("rows_set_aside")), ("warnings (rows kept)", r.get("warnings")),
-            ("episodes after stitching", r.get("episodes_after_stitching")),
-            ("episodes closed by stitching", r.get("episodes_closed_by_stitching")),
-            ("placement postcodes not found", r.get("placement_postcodes_not_found")),
-            ("placement cost rows matched / in", f"{r.get('cost_rows_matched', 0)} / {r.get('cost_rows_in', 0)}")]
+    rows = [
+        ("903 collection years", f"{r['collection_years'][0]}-{r['collection_years'][-1]}"),
+        ("rows set aside by validation", r.get("rows_set_aside")),
+        ("warnings (rows kept)", r.get("warnings")),
+        ("episodes after stitching", r.get("episodes_after_stitching")),
+        ("episodes closed by stitching", r.get("episodes_closed_by_stitching")),
+        ("placement postcodes not found", r.get("placement_postcodes_not_found")),
+        ("placement cost rows matched / in", f"{r.get('cost_rows_matched', 0)} / {r.get('cost_rows_in', 0)}"),
+    ]
     return pd.DataFrame(rows, columns=["item", "value"]).astype({"value": str})
 
 
@@ -703,11 +948,13 @@ def forecast_903(data: Data, s: Settings, snap: pd.DataFrame) -> tuple[dict[str,
     lv = bt[bt["method"] == "Last value"]["forecast"].to_numpy()
     weight = fc.choose_weight(pd.DataFrame({"model": past["forecast"].to_numpy(), "last": lv, "actual": past["actual"].to_numpy()}))
     origin = pd.Timestamp(s.last_year, 3, 31)
-    forecasts = {CURRENT: fc.fit_and_project(snap, origin, s.fit_years, s.forecast_years, bootstrap=s.bootstrap, weight=weight,
-                                             first_year=s.years[0])}
+    forecasts = {
+        CURRENT: fc.fit_and_project(snap, origin, s.fit_years, s.forecast_years, bootstrap=s.bootstrap, weight=weight, first_year=s.years[0])
+    }
     for sc in s.scenarios:
-        forecasts[sc.name] = fc.fit_and_project(snap, origin, s.fit_years, s.forecast_years, bootstrap=s.bootstrap, weight=weight,
-                                                first_year=s.years[0], scenario=scn.rates_function(sc))
+        forecasts[sc.name] = fc.fit_and_project(
+            snap, origin, s.fit_years, s.forecast_years, bootstrap=s.bootstrap, weight=weight, first_year=s.years[0], scenario=scn.rates_function(sc)
+        )
     return forecasts, bt, weight
 
 
@@ -715,23 +962,37 @@ def forecast_published_data(h: pd.DataFrame, s: Settings) -> tuple[dict[str, fc.
     """Every scenario's forecast from the published-data model, its rolling back-test (with the naive
     forecasts beside it) and the combination weight."""
     groups = list(fc.GROUPS)
-    h = h.loc[s.years[0]:s.last_year]
+    h = h.loc[s.years[0] : s.last_year]
     first, last = _backtest_origins(s)
     first = max(first, int(h.index.min()) + s.fit_years + 1)
     bt = fp.rolling_backtest(h, first, last, s.fit_years, min(3, s.forecast_years))
     rows = bt.to_dict("records")
     for origin in range(first, last):
         ahead = list(range(origin + 1, min(origin + min(3, s.forecast_years), last) + 1))
-        for name, f in (("Stock-and-flow", fp.flow_mean(h, origin, s.fit_years, ahead)), ("Last value", fc.last_value(h[groups], origin, ahead)),
-                        ("Linear trend", fc.linear_trend(h[groups], origin, ahead, s.fit_years))):
+        for name, f in (
+            ("Stock-and-flow", fp.flow_mean(h, origin, s.fit_years, ahead)),
+            ("Last value", fc.last_value(h[groups], origin, ahead)),
+            ("Linear trend", fc.linear_trend(h[groups], origin, ahead, s.fit_years)),
+        ):
             for k, y in enumerate(ahead, start=1):
-                rows.append({"origin": origin, "year": y, "years_ahead": k, "method": name, "forecast": float(f.loc[y].sum()),
-                             "actual": float(h.loc[y, groups].sum()), **{f"forecast_{g}": float(f.at[y, g]) for g in groups},
-                             **{f"actual_{g}": float(h.at[y, g]) for g in groups}})
+                rows.append(
+                    {
+                        "origin": origin,
+                        "year": y,
+                        "years_ahead": k,
+                        "method": name,
+                        "forecast": float(f.loc[y].sum()),
+                        "actual": float(h.loc[y, groups].sum()),
+                        **{f"forecast_{g}": float(f.at[y, g]) for g in groups},
+                        **{f"actual_{g}": float(h.at[y, g]) for g in groups},
+                    }
+                )
     bt = pd.DataFrame(rows).replace({"method": {fp.METHOD: "Model (combined)"}})
     sf = bt[bt["method"] == "Stock-and-flow"]
     lv = bt[bt["method"] == "Last value"]
-    weight = fc.choose_weight(pd.DataFrame({"model": sf["forecast"].to_numpy(), "last": lv["forecast"].to_numpy(), "actual": sf["actual"].to_numpy()}))
+    weight = fc.choose_weight(
+        pd.DataFrame({"model": sf["forecast"].to_numpy(), "last": lv["forecast"].to_numpy(), "actual": sf["actual"].to_numpy()})
+    )
     forecasts = {CURRENT: fp.project(h, s.last_year, s.fit_years, s.forecast_years, weight=weight)}
     notes = []
     for sc in s.scenarios:
@@ -767,9 +1028,17 @@ def heldout_check(bt: pd.DataFrame, s: Settings) -> pd.DataFrame:
     what the data recorded, for the truth check (counts: gate with HELDOUT_DISCLOSURE)."""
     origin = s.last_year - s.holdout_years
     b = bt[(bt["method"] == "Model (combined)") & (bt["origin"] == origin)]
-    return pd.DataFrame({"forecast_from": origin, "year": b["year"].astype(int).to_numpy(), "recorded": b["actual"].round(0).to_numpy(),
-                         "forecast": b["forecast"].round(0).to_numpy(), "lower_95": b["lower_95"].round(0).to_numpy(),
-                         "upper_95": b["upper_95"].round(0).to_numpy(), "inside_95": b["inside_95"].map({True: "yes", False: "no"}).to_numpy()})
+    return pd.DataFrame(
+        {
+            "forecast_from": origin,
+            "year": b["year"].astype(int).to_numpy(),
+            "recorded": b["actual"].round(0).to_numpy(),
+            "forecast": b["forecast"].round(0).to_numpy(),
+            "lower_95": b["lower_95"].round(0).to_numpy(),
+            "upper_95": b["upper_95"].round(0).to_numpy(),
+            "inside_95": b["inside_95"].map({True: "yes", False: "no"}).to_numpy(),
+        }
+    )
 
 
 HELDOUT_DISCLOSURE = {"counts": ["recorded", "forecast", "lower_95", "upper_95"], "not_counts": ["forecast_from"]}
@@ -783,14 +1052,15 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
     notes = list(s.notes)
     forecasts = bt = truth = heldout = prov = gap = None
     if s.source == FROM_903:
-        snap = fc.snapshots(data.placements, data.periods, data.children,
-                            fc.month_ends(pd.Timestamp(s.years[0] - 1, 4, 1), pd.Timestamp(s.last_year, 3, 31)))
+        snap = fc.snapshots(
+            data.placements, data.periods, data.children, fc.month_ends(pd.Timestamp(s.years[0] - 1, 4, 1), pd.Timestamp(s.last_year, 3, 31))
+        )
         hist = fc.history(snap, s.years)
         needs = profile(data, s, snap)
         if not too_short:
             forecasts, bt, weight = forecast_903(data, s, snap)
         flows_t = fc.annual_flows(snap, data.periods, s.years)
-        window = s.years[-min(s.fit_years, len(s.years) - 1):]
+        window = s.years[-min(s.fit_years, len(s.years) - 1) :]
         planted = fc.planted_rates(data.truth, window) if data.truth is not None and len(s.years) > 1 else None
         if planted is not None:
             truth = fc.truth_check(fc.fit(snap, pd.Timestamp(s.last_year, 3, 31), len(window)), planted, window)
@@ -800,7 +1070,7 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
         own = own_weekly_costs(data)
     else:
         h = fp.published_history(data.indicators, s.la_code)
-        hist = h.loc[s.years[0]:s.last_year, list(fc.GROUPS)]
+        hist = h.loc[s.years[0] : s.last_year, list(fc.GROUPS)]
         needs = published_profile(data.indicators, s.la_code, s.years)
         if not too_short:
             forecasts, bt, weight, more = forecast_published_data(h, s)
@@ -813,12 +1083,36 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
     unit = scn.unit_cost_table(s.unit_costs, own)
     costs = scenario_costs(forecasts, shares, unit) if forecasts else None
     by_type = cost_by_type(forecasts[CURRENT], shares, unit) if forecasts else None
-    return Results(found, source, hist, needs, too_short, forecasts, bt, scores_table(bt) if bt is not None and len(bt) else None, flows_t,
-                   truth, heldout, prov, ofsted_supply(p, s.la_code), gap, costs, by_type, unit, notes)
+    return Results(
+        found,
+        source,
+        hist,
+        needs,
+        too_short,
+        forecasts,
+        bt,
+        scores_table(bt) if bt is not None and len(bt) else None,
+        flows_t,
+        truth,
+        heldout,
+        prov,
+        ofsted_supply(p, s.la_code),
+        gap,
+        costs,
+        by_type,
+        unit,
+        notes,
+    )
 
 
 def published_flows(h: pd.DataFrame, years: list[int]) -> pd.DataFrame:
     """Started, ceased and children at 31 March by year, as published (ceased implied by the stock where not published)."""
     t = h.loc[years]
-    return pd.DataFrame({"year": years, "entries": t["starts"].round(0).to_numpy(), "cla_31_march": t[list(fc.GROUPS)].sum(axis=1).round(0).to_numpy(),
-                         "exits": t["ceased"].round(0).to_numpy()})
+    return pd.DataFrame(
+        {
+            "year": years,
+            "entries": t["starts"].round(0).to_numpy(),
+            "cla_31_march": t[list(fc.GROUPS)].sum(axis=1).round(0).to_numpy(),
+            "exits": t["ceased"].round(0).to_numpy(),
+        }
+    )

@@ -22,13 +22,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.stats import forecast as fc
 from analysis.io import published_counts as st
+from analysis.stats import forecast as fc
 
 #: the DfE's published placement types (synthetic_targets.DIMENSIONS["placement"]) in the forecast's groups
-GROUP_OF_PUBLISHED = {"foster": "fostering", "childrens_home": "children's home", "other_residential": "children's home",
-                      "residential_school": "children's home", "independent": "supported", "with_parents": "other",
-                      "adoption": "other", "other": "other"}
+GROUP_OF_PUBLISHED = {
+    "foster": "fostering",
+    "childrens_home": "children's home",
+    "other_residential": "children's home",
+    "residential_school": "children's home",
+    "independent": "supported",
+    "with_parents": "other",
+    "adoption": "other",
+    "other": "other",
+}
 #: published age bands (synthetic_targets.DIMENSIONS["age"]) in the forecast's bands
 BAND_OF_PUBLISHED = {"under_1": "0 to 4", "1_to_4": "0 to 4", "5_to_9": "5 to 9", "10_to_15": "10 to 15", "16_and_over": "16 and 17"}
 METHOD = "Published-data model (combined)"
@@ -92,8 +99,9 @@ def flow_mean(h: pd.DataFrame, origin: int, fit_years: int, years: list[int], sc
     return pd.DataFrame(out, index=pd.Index(years, name="year"))
 
 
-def rolling_backtest(h: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3,
-                     truth: pd.DataFrame | None = None) -> pd.DataFrame:
+def rolling_backtest(
+    h: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3, truth: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Like :func:`analysis.stats.forecast.rolling_backtest`, for the published-data model: each origin's
     combined forecast (weight from earlier origins only), scored against ``truth`` (year x groups; the
     published counts by default)."""
@@ -113,19 +121,30 @@ def rolling_backtest(h: pd.DataFrame, first_origin: int, last_year: int, fit_yea
         comb = by_g.pivot(index="year", columns="group", values="mean")[groups]
         for k, y in enumerate(ahead, start=1):
             actual = truth.loc[y]
-            rows.append({"origin": origin, "year": y, "years_ahead": k, "method": METHOD, "weight": w,
-                         "forecast": float(comb.loc[y].sum()), "actual": float(actual.sum()),
-                         **{f"forecast_{g}": float(comb.at[y, g]) for g in groups}, **{f"actual_{g}": float(actual[g]) for g in groups},
-                         "lower_95": float(tot.at[y, "lower"]), "upper_95": float(tot.at[y, "upper"]),
-                         "inside_80": bool(tot.at[y, "lower_80"] <= actual.sum() <= tot.at[y, "upper_80"]),
-                         "inside_95": bool(tot.at[y, "lower"] <= actual.sum() <= tot.at[y, "upper"])})
-            past.append({"year": y, "model": float(mean.loc[y].sum()), "last": float(h.loc[origin, groups].sum()),
-                         "actual": float(h.loc[y, groups].sum())})
+            rows.append(
+                {
+                    "origin": origin,
+                    "year": y,
+                    "years_ahead": k,
+                    "method": METHOD,
+                    "weight": w,
+                    "forecast": float(comb.loc[y].sum()),
+                    "actual": float(actual.sum()),
+                    **{f"forecast_{g}": float(comb.at[y, g]) for g in groups},
+                    **{f"actual_{g}": float(actual[g]) for g in groups},
+                    "lower_95": float(tot.at[y, "lower"]),
+                    "upper_95": float(tot.at[y, "upper"]),
+                    "inside_80": bool(tot.at[y, "lower_80"] <= actual.sum() <= tot.at[y, "upper_80"]),
+                    "inside_95": bool(tot.at[y, "lower"] <= actual.sum() <= tot.at[y, "upper"]),
+                }
+            )
+            past.append(
+                {"year": y, "model": float(mean.loc[y].sum()), "last": float(h.loc[origin, groups].sum()), "actual": float(h.loc[y, groups].sum())}
+            )
     return pd.DataFrame(rows)
 
 
-def project(h: pd.DataFrame, origin: int, fit_years: int, horizon_years: int, *, weight: float,
-            scenario: dict | None = None) -> fc.Forecast:
+def project(h: pd.DataFrame, origin: int, fit_years: int, horizon_years: int, *, weight: float, scenario: dict | None = None) -> fc.Forecast:
     """The published-data forecast from ``origin``: combined with the last value at ``weight``; a
     scenario's effect on the flow model is added to the combined forecast."""
     years = [origin + k + 1 for k in range(horizon_years)]
@@ -134,10 +153,19 @@ def project(h: pd.DataFrame, origin: int, fit_years: int, horizon_years: int, *,
     by_g, tot = fc.combine(base, h[list(fc.GROUPS)], origin, weight, shift=shift)
     bands = h.loc[origin, [f"band: {n}" for n, _, _ in fc.BANDS]].astype(float)
     share = bands / bands.sum() if bands.sum() > 0 else bands * 0 + 1 / len(bands)
-    by_band = pd.DataFrame([{"year": int(r.year), "band": b.removeprefix("band: "), "mean": r.mean * share[b]}
-                            for r in tot.itertuples() for b in share.index])
-    return fc.Forecast(pd.Timestamp(origin, 3, 31), years, by_g, by_band, tot, None,
-                       method="published-data stock-and-flow model combined with the last value", weight=weight)
+    by_band = pd.DataFrame(
+        [{"year": int(r.year), "band": b.removeprefix("band: "), "mean": r.mean * share[b]} for r in tot.itertuples() for b in share.index]
+    )
+    return fc.Forecast(
+        pd.Timestamp(origin, 3, 31),
+        years,
+        by_g,
+        by_band,
+        tot,
+        None,
+        method="published-data stock-and-flow model combined with the last value",
+        weight=weight,
+    )
 
 
 def levers_for(levers: dict[str, list[dict]], h: pd.DataFrame, origin: int) -> tuple[dict, list[str]]:

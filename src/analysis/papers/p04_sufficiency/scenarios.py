@@ -38,15 +38,32 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.stats import forecast as fc
 from analysis.errors import ParameterError
+from analysis.stats import forecast as fc
 
-TYPES = ("inhouse_fostering", "ifa_fostering", "kinship_fostering", "la_childrens_home", "private_childrens_home", "secure", "supported",
-         "with_parents", "other")
+TYPES = (
+    "inhouse_fostering",
+    "ifa_fostering",
+    "kinship_fostering",
+    "la_childrens_home",
+    "private_childrens_home",
+    "secure",
+    "supported",
+    "with_parents",
+    "other",
+)
 #: the forecast group each placement type belongs to
-GROUP_OF_TYPE = {"inhouse_fostering": "fostering", "ifa_fostering": "fostering", "kinship_fostering": "fostering",
-                 "la_childrens_home": "children's home", "private_childrens_home": "children's home", "secure": "children's home",
-                 "supported": "supported", "with_parents": "other", "other": "other"}
+GROUP_OF_TYPE = {
+    "inhouse_fostering": "fostering",
+    "ifa_fostering": "fostering",
+    "kinship_fostering": "fostering",
+    "la_childrens_home": "children's home",
+    "private_childrens_home": "children's home",
+    "secure": "children's home",
+    "supported": "supported",
+    "with_parents": "other",
+    "other": "other",
+}
 LEVERS = ("entries", "entry_numbers", "exits", "moves")
 BAND_NAMES = [b for b, _, _ in fc.BANDS]
 
@@ -108,10 +125,14 @@ def from_parameters(fewer_entries_pct: float, faster_exits_pct: float, shift_to_
     return [
         Scenario(f"{fewer_entries_pct:g}% fewer entries", {"entries": [{"band": "all", "group": "all", "change_pct": -fewer_entries_pct}]}),
         Scenario(f"{faster_exits_pct:g}% faster exits", {"exits": [{"band": "all", "group": "all", "change_pct": faster_exits_pct}]}),
-        Scenario(f"{shift_to_fostering_pct:g}% of new children's home placements to fostering",
-                 {"entries": [], "moves": [{"band": "all", "from": "all", "to": "children's home", "change_pct": -shift_to_fostering_pct,
-                                            "instead": "fostering"}],
-                  "shift_entries": [{"from": "children's home", "to": "fostering", "pct": shift_to_fostering_pct}]}),
+        Scenario(
+            f"{shift_to_fostering_pct:g}% of new children's home placements to fostering",
+            {
+                "entries": [],
+                "moves": [{"band": "all", "from": "all", "to": "children's home", "change_pct": -shift_to_fostering_pct, "instead": "fostering"}],
+                "shift_entries": [{"from": "children's home", "to": "fostering", "pct": shift_to_fostering_pct}],
+            },
+        ),
     ]
 
 
@@ -200,9 +221,19 @@ def unit_cost_table(overrides: dict[str, float] | None = None, own: dict[str, fl
             weekly, basis = overrides[t], "set in the scenario file"
         if own and t in own:
             weekly, basis = own[t], "the LA's own placement costs (at the last 31 March)"
-        rows.append({"label": d["label"], "weekly": round(weekly, 0), "daily": round(weekly / 7, 2), "basis": basis,
-                     "published_weekly": float(d["weekly"]), "price_year": int(d["price_year"]), "uprating_factor": round(factor, 3),
-                     "source": d["source"], "type": t})
+        rows.append(
+            {
+                "label": d["label"],
+                "weekly": round(weekly, 0),
+                "daily": round(weekly / 7, 2),
+                "basis": basis,
+                "published_weekly": float(d["weekly"]),
+                "price_year": int(d["price_year"]),
+                "uprating_factor": round(factor, 3),
+                "source": d["source"],
+                "type": t,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -221,11 +252,28 @@ def type_of_placement(place: pd.Series, provider_group: pd.Series, place_group: 
     g = place_group.astype(str)
     prov = provider_group.astype(str)
     out = np.select(
-        [g == "kinship foster", (g == "foster") & (prov == "own LA"), g == "foster",
-         place.astype(str).isin(["K1"]) | (g == "secure"), (g == "children's home") & (prov == "own LA"), g == "children's home",
-         g == "independent or supported", g == "with parents"],
-        ["kinship_fostering", "inhouse_fostering", "ifa_fostering", "secure", "la_childrens_home", "private_childrens_home", "supported",
-         "with_parents"], default="other")
+        [
+            g == "kinship foster",
+            (g == "foster") & (prov == "own LA"),
+            g == "foster",
+            place.astype(str).isin(["K1"]) | (g == "secure"),
+            (g == "children's home") & (prov == "own LA"),
+            g == "children's home",
+            g == "independent or supported",
+            g == "with parents",
+        ],
+        [
+            "kinship_fostering",
+            "inhouse_fostering",
+            "ifa_fostering",
+            "secure",
+            "la_childrens_home",
+            "private_childrens_home",
+            "supported",
+            "with_parents",
+        ],
+        default="other",
+    )
     return pd.Series(out, index=place.index)
 
 
@@ -238,8 +286,9 @@ def type_shares(types: pd.Series) -> pd.DataFrame:
     totals = shares.sum(axis=1)
     for g in fc.GROUPS:  # a group with nobody in it now: its default type
         if totals[g] == 0:
-            shares.at[g, {"fostering": "inhouse_fostering", "children's home": "private_childrens_home", "supported": "supported",
-                          "other": "other"}[g]] = 1.0
+            shares.at[
+                g, {"fostering": "inhouse_fostering", "children's home": "private_childrens_home", "supported": "supported", "other": "other"}[g]
+            ] = 1.0
     return shares.div(shares.sum(axis=1), axis=0)
 
 
