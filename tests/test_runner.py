@@ -114,7 +114,7 @@ def test_a_run_writes_every_output_and_a_manifest(published):
     assert {"pandas", "papermill", "python"} <= set(m["packages"])
     assert "commit" in m["git"] and m["data_vintage"]["la_indicators"] == 2025
     job = m["jobs"][0]
-    assert job["inputs"]["processed/public/la_indicators.parquet"] == runner.sha256_file(p.processed_public / "la_indicators.parquet")
+    assert job["inputs"]["processed/public/la_indicators.parquet"] == runner.sha256(p.processed_public / "la_indicators.parquet")
     assert job["duration_s"] > 0 and job["la_name"] == "Stockton-on-Tees"
     state = json.loads((p.reports / "state.json").read_text())
     assert state["01/E06000004"]["run_id"] == result.run_id

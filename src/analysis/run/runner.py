@@ -20,7 +20,6 @@ runs in a fresh kernel with an explicit kernel name, working directory and timeo
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -42,8 +41,11 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
+
 from analysis.config import CELL_TIMEOUT, DEFAULT_LA_CODE, KERNEL_NAME, KERNEL_START_TIMEOUT, Paths, package_digest
 from analysis.errors import AnalysisError, RunLockedError
+from analysis.io.ingest import sha256
 
 log = logging.getLogger(__name__)
 
@@ -231,14 +233,6 @@ class Job:
         return base + "?" + json.dumps(self.parameters, sort_keys=True, separators=(",", ":"))
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def code_digest() -> str:
     """One digest of the whole analysis package (a change to any module re-runs every paper)."""
     return package_digest()
@@ -254,14 +248,14 @@ def input_checksums(p: Paths, paper: Paper) -> dict[str, str]:
     for name in paper.inputs:
         rel = f"{name}.parquet" if "/" in name else f"public/{name}.parquet"
         path = p.processed / rel
-        out[f"processed/{rel}"] = sha256_file(path) if path.is_file() else "missing"
+        out[f"processed/{rel}"] = sha256(path) if path.is_file() else "missing"
     return out
 
 
 def fingerprint(p: Paths, job: Job, code: str, inputs: dict[str, str]) -> str:
     h = hashlib.sha256()
     h.update(job.key.encode())
-    h.update(sha256_file(job.paper.path).encode())
+    h.update(sha256(job.paper.path).encode())
     h.update(code.encode())
     h.update(json.dumps(inputs, sort_keys=True).encode())
     return h.hexdigest()
@@ -488,28 +482,22 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
 # --- the lock --------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def run_lock(p: Paths, what: str) -> Iterator[None]:
-    """Hold ``reports/.lock`` (an OS lock, released if the process dies) or refuse at once."""
+    """Hold ``reports/.lock`` (``filelock``: an OS lock on Linux, macOS and Windows, released if the
+    process dies) or refuse at once; ``reports/.lock.holder`` says who holds it."""
     p.reports.mkdir(parents=True, exist_ok=True)
-    path = p.reports / ".lock"
-    fh = path.open("a+")
+    holder_file = p.reports / ".lock.holder"
+    lock = FileLock(p.reports / ".lock", timeout=0)
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "another process"
-        fh.close()
+        lock.acquire()
+    except Timeout:
+        holder = (holder_file.read_text().strip() if holder_file.is_file() else "") or "another process"
         raise RunLockedError(f"another run or refresh is writing reports/ ({holder}); try again when it has finished") from None
     try:
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{what}, pid {os.getpid()}, since {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}")
-        fh.flush()
+        holder_file.write_text(f"{what}, pid {os.getpid()}, since {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}")
         yield
     finally:
-        fh.seek(0)
-        fh.truncate()
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        fh.close()
+        holder_file.unlink(missing_ok=True)
+        lock.release()
 
 
 # --- provenance ---------------------------------------------------------------------------------------
@@ -658,7 +646,7 @@ def run_jobs(
         "workers": workers,
         "execution_timeout_s": timeout,
         "data_vintage": data_vintage(p),
-        "raw_checksums": {"file": "data/raw/public/SHA256SUMS", "sha256": sha256_file(p.checksums) if p.checksums.is_file() else None},
+        "raw_checksums": {"file": "data/raw/public/SHA256SUMS", "sha256": sha256(p.checksums) if p.checksums.is_file() else None},
         "status": "running",
         "jobs": [],
     }

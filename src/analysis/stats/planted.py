@@ -13,7 +13,8 @@ import math
 
 from statsmodels.stats.power import normal_power
 
-Z95 = 1.959963984540054
+from analysis.stats.normal import Z95
+
 MIN_POWER = 0.8
 
 RECOVERED = "recovered"

@@ -27,6 +27,7 @@ from analysis.io import placements as placements_mod
 from analysis.io.geography import statistical_neighbours
 from analysis.report.disclosure import count_text
 from analysis.stats import planted
+from analysis.stats.normal import Z95, two_sided_p
 
 PARAMETER_TYPES: dict[str, type] = {
     "la_code": str,
@@ -49,7 +50,6 @@ EVIDENCE_UNIT_COSTS = {
     "cost_private_home": (3830.0, "Private children's homes, largest providers' average price: CMA interim report, 2020 prices"),
 }
 WEEKS_PER_YEAR = 365.25 / 7
-Z95 = 1.959963984540054
 
 # --- across LAs -------------------------------------------------------------------------------------
 ACROSS_TERMS = {
@@ -100,7 +100,6 @@ def fit_across(data: pd.DataFrame, line: str = "cla_total") -> AcrossFit:
     """OLS of log spend per child looked after on the measures (per 10 points), region and year effects;
     standard errors clustered by LA (each LA appears once a year)."""
     import statsmodels.api as sm
-    from scipy.special import ndtr
 
     y_col = f"{line}_per_child"
     d = data.dropna(subset=[y_col, *ACROSS_TERMS, "region_code"])
@@ -127,7 +126,7 @@ def fit_across(data: pd.DataFrame, line: str = "cla_total") -> AcrossFit:
             "pct_change": 100 * np.expm1(est),
             "lower_pct": 100 * np.expm1(est - Z95 * se),
             "upper_pct": 100 * np.expm1(est + Z95 * se),
-            "p": 2 * ndtr(-np.abs(est / se)),
+            "p": two_sided_p(est / se),
         }
     )
     predicted = np.exp(fit.fittedvalues) * np.mean(np.exp(fit.resid))  # smearing (Duan 1983) back to £
@@ -270,7 +269,6 @@ def fit_within(p: pd.DataFrame) -> WithinFit:
     """Gamma GLM with a log link: weekly cost on type/provider cell (against in-house fostering),
     location, distance, age, SDQ and disability; standard errors clustered by child."""
     import statsmodels.api as sm
-    from scipy.special import ndtr
 
     cells, notes = cells_in_model(p)
     X = cost_design(p, cells)
@@ -291,7 +289,7 @@ def fit_within(p: pd.DataFrame) -> WithinFit:
             "pct_change": 100 * np.expm1(est),
             "lower_pct": 100 * np.expm1(est - Z95 * sd),
             "upper_pct": 100 * np.expm1(est + Z95 * sd),
-            "p": 2 * ndtr(-np.abs(est / sd)),
+            "p": two_sided_p(est / sd),
             "ratio": np.exp(est),
             "lower_ratio": np.exp(est - Z95 * sd),
             "upper_ratio": np.exp(est + Z95 * sd),
