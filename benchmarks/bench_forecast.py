@@ -46,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 CSDM_VENV = HERE / ".venv-csdm"
 CSDM_TO_OURS = {"FOSTERING": "fostering", "RESIDENTIAL": "children's home", "SUPPORTED": "supported", "OTHER": "other"}
 FIRST_ORIGIN, LAST_YEAR, FIT_YEARS, HORIZON = 2019, 2025, 3, 3
+PUBLISHED = "Published-data model (combined)"
 
 
 def csdm_python() -> Path:
@@ -76,26 +77,16 @@ def run_csdm(folder: Path, hist: pd.DataFrame) -> list[dict]:
         check=True,
         capture_output=True,
     )
+    from analysis.stats import forecast as fc
+
     rows = []
     for r in json.loads(out.read_text()):
         if r["year"] > LAST_YEAR:
             continue
-        by = {g: 0.0 for g in CSDM_TO_OURS.values()}
+        by = pd.Series(0.0, index=list(CSDM_TO_OURS.values()))
         for cat, v in r["by_category"].items():
             by[CSDM_TO_OURS.get(cat, "other")] += v
-        actual = hist.loc[r["year"]]
-        rows.append(
-            {
-                "origin": r["origin"],
-                "year": r["year"],
-                "years_ahead": r["years_ahead"],
-                "method": "cs-demand-model",
-                "forecast": float(sum(by.values())),
-                "actual": float(actual.sum()),
-                **{f"forecast_{g}": v for g, v in by.items()},
-                **{f"actual_{g}": float(actual[g]) for g in by},
-            }
-        )
+        rows.append(fc.backtest_row(r["origin"], r["year"], r["years_ahead"], "cs-demand-model", by, hist.loc[r["year"]]))
     return rows
 
 
@@ -104,6 +95,7 @@ def one(code: str, csdm: bool = True) -> list[dict]:
     from analysis.config import find_project_root, paths
     from analysis.io import ingest903
     from analysis.io.ingest import read_table
+    from analysis.io.published_counts import targets_for
     from analysis.papers.p04_sufficiency import published_model as fp
     from analysis.stats import forecast as fc
     from analysis.synth import synthetic
@@ -121,8 +113,9 @@ def one(code: str, csdm: bool = True) -> list[dict]:
             rows = bt.to_dict("records")
             hist = fc.history(snap, list(range(2016, LAST_YEAR + 1)))
             pub = fp.rolling_backtest(
-                fp.published_history(read_table(p, "la_indicators"), code), FIRST_ORIGIN, LAST_YEAR, FIT_YEARS, HORIZON, truth=hist
+                fp.published_history(targets_for(read_table(p, "la_indicators"), code)), FIRST_ORIGIN, LAST_YEAR, FIT_YEARS, HORIZON, truth=hist
             )
+            pub = pub[pub["method"] == "Model (combined)"].assign(method=PUBLISHED)
             rows += pub.to_dict("records")
             if csdm:
                 rows += run_csdm(folder, hist)

@@ -22,6 +22,8 @@ scenarios:
     entry_numbers: [{band: "16 and 17", group: supported, per_year: 24}]
   - name: Half the moves from fostering into homes go to other placements
     moves: [{band: all, from: fostering, to: "children's home", change_pct: -50, instead: other}]
+  - name: A quarter of new entrants to homes fostered instead
+    shift_entries: [{from: "children's home", to: fostering, share_pct: 25}]
 unit_costs:
   private_childrens_home: 7000
 """
@@ -40,6 +42,7 @@ def test_a_scenario_file_changes_the_rates_as_worked_by_hand(tmp_path):
         "Fewer teenage entries, faster exits from homes",
         "Two more UASC a month",
         "Half the moves from fostering into homes go to other placements",
+        "A quarter of new entrants to homes fostered instead",
     ]
     assert costs == {"private_childrens_home": 7000.0}
     r = _rates()
@@ -52,6 +55,8 @@ def test_a_scenario_file_changes_the_rates_as_worked_by_hand(tmp_path):
     c = scn.rates_function(scenarios[2])(r)
     assert np.allclose(c.move[:, FO, CH], 0.05) and np.allclose(c.move[:, FO, OT], 0.05) and np.allclose(c.move[:, FO, FO], 0.9)
     assert np.allclose(c.move.sum(axis=2), 1)
+    d = scn.rates_function(scenarios[3])(r)
+    assert np.allclose(d.entry[:, CH], 0.75) and np.allclose(d.entry[:, FO], 1.25) and d.entry.sum() == pytest.approx(r.entry.sum())
 
 
 def test_the_projection_and_costs_change_as_worked_by_hand(tmp_path):
@@ -101,6 +106,7 @@ def test_published_unit_costs_are_uprated_by_the_stated_index():
         ("scenarios:\n  - name: x\n    moves: [{from: fostering, change_pct: -5}]\n", "a moves lever needs 'to'"),
         ("scenarios:\n  - name: x\n    entries: [{change_pct: lots}]\n", "needs a number 'change_pct'"),
         ("unit_costs: {castle: 5}\n", "unknown placement type(s) in unit_costs: castle"),
+        ("scenarios:\n  - name: x\n    shift_entries: [{from: all, to: fostering, share_pct: 10}]\n", "needs 'from' and 'to' groups"),
         ("scenarios: [\n", "not valid YAML"),
     ],
 )

@@ -233,11 +233,6 @@ class Job:
         return base + "?" + json.dumps(self.parameters, sort_keys=True, separators=(",", ":"))
 
 
-def code_digest() -> str:
-    """One digest of the whole analysis package (a change to any module re-runs every paper)."""
-    return package_digest()
-
-
 def input_checksums(p: Paths, paper: Paper) -> dict[str, str]:
     """SHA-256 of each processed table the paper declares it reads.
 
@@ -629,7 +624,7 @@ def run_jobs(
     run_dir = p.reports / "runs" / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     git = git_info(p.root)
-    code = code_digest()
+    code = package_digest()  # a change to any module re-runs every paper
     started_at = datetime.now(UTC)
     banner = (
         f"Generated {started_at.strftime('%d %B %Y %H:%M UTC')} · run {run_id} · code "
@@ -806,7 +801,7 @@ def plan_refresh(p: Paths, papers: list[Paper], las: list[tuple[str, str]] | Non
 
     With no LAs given, the LAs each paper was last run for (or the default LA if none)."""
     state = read_state(p)
-    code = code_digest()
+    code = package_digest()  # a change to any module re-runs every paper
     jobs: list[Job] = []
     reasons: list[str] = []
     for paper in papers:

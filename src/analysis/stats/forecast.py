@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from analysis.io.placements import estimated_birth_date
 from analysis.stats.rates import poisson_interval
@@ -261,8 +262,6 @@ def interval(mean: float, tau: float, n: int, h: int, level: float, sim_sd: floa
     """A ``level`` prediction interval h years ahead, on the log scale: the spread of past yearly
     changes times the square root of h (with a t quantile, for estimating it from n changes) and the
     model's own simulation spread."""
-    from scipy import stats
-
     if not np.isfinite(tau) or n < 2:
         return float("nan"), float("nan")
     z = float(stats.t.ppf(0.5 + level / 2, n - 1))
@@ -347,56 +346,90 @@ def history(snap: pd.DataFrame, years: list[int]) -> pd.DataFrame:
     return actual_totals(snap, years).set_index("year")[list(GROUPS)].astype(float)
 
 
-def rolling_backtest(snap: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3) -> pd.DataFrame:
-    """Forecast from every origin (31 March of ``first_origin`` to ``last_year - 1``) up to
-    ``horizon_years`` ahead, within the data, and score each method against what was recorded.
+def backtest_row(origin: int, year: int, years_ahead: int, method: str, forecast: pd.Series, actual: pd.Series, **extra) -> dict:
+    """One back-test forecast: its total and each group's, beside what was recorded (the row
+    :func:`score` reads)."""
+    groups = list(GROUPS)
+    return {
+        "origin": origin,
+        "year": year,
+        "years_ahead": years_ahead,
+        "method": method,
+        "forecast": float(forecast[groups].sum()),
+        "actual": float(actual[groups].sum()),
+        **{f"forecast_{g}": float(forecast[g]) for g in groups},
+        **{f"actual_{g}": float(actual[g]) for g in groups},
+        **extra,
+    }
 
-    "Model (combined)" is the forecast the pack uses: the weight on the stock-and-flow model is
-    chosen from the origins *before* each one (only forecasts whose years had been recorded by then),
-    so the back-test never looks ahead. Rows: origin, year, years_ahead, method, forecast, actual,
-    per-group forecasts and actuals, and for the combined model whether 80% and 95% intervals held."""
-    years = list(range(first_origin - fit_years, last_year + 1))
-    hist = history(snap, years)
+
+def rolling_backtest_of(
+    hist: pd.DataFrame, model_mean, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3, truth: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Forecast from every origin (31 March of ``first_origin`` to ``last_year - 1``) up to
+    ``horizon_years`` ahead, within the data, and score each of :data:`METHODS` against ``truth``
+    (the history itself by default). ``hist``: children at 31 March by group (year index);
+    ``model_mean(origin, years)``: the model's forecast by group for those years.
+
+    "Model (combined)" is the forecast the pack uses: the weight on the model is chosen from the
+    origins *before* each one (only forecasts whose years had been recorded by then), so the
+    back-test never looks ahead. For it the rows also hold the 95% interval and whether the 80%
+    and 95% intervals held."""
+    groups = list(GROUPS)
+    hist = hist[groups]
+    truth = hist if truth is None else truth[groups]
     past: list[dict] = []
     rows = []
     for origin in range(first_origin, last_year):
-        ahead = [y for y in range(origin + 1, min(origin + horizon_years, last_year) + 1)]
+        ahead = list(range(origin + 1, min(origin + horizon_years, last_year) + 1))
         if not ahead:
             continue
-        mk = markov_mean(snap, pd.Timestamp(origin, 3, 31), fit_years, len(ahead))
+        mk = model_mean(origin, ahead)
         known = pd.DataFrame([p for p in past if p["year"] <= origin])
         w = choose_weight(known) if len(known) else 0.5
         by_g, tot = combine(mk, hist, origin, w)
         tot = tot.set_index("year")
         forecasts = {
-            "Model (combined)": by_g.pivot(index="year", columns="group", values="mean")[list(GROUPS)],
+            "Model (combined)": by_g.pivot(index="year", columns="group", values="mean")[groups],
             "Stock-and-flow": mk,
             "Last value": last_value(hist, origin, ahead),
             "Linear trend": linear_trend(hist, origin, ahead, fit_years),
         }
         for k, y in enumerate(ahead, start=1):
-            actual = hist.loc[y]
+            actual = truth.loc[y]
             for name, f in forecasts.items():
-                row = {
-                    "origin": origin,
-                    "year": y,
-                    "years_ahead": k,
-                    "method": name,
-                    "weight": w if name == "Model (combined)" else np.nan,
-                    "forecast": float(f.loc[y].sum()),
-                    "actual": float(actual.sum()),
-                }
-                row |= {f"forecast_{g}": float(f.at[y, g]) for g in GROUPS} | {f"actual_{g}": float(actual[g]) for g in GROUPS}
+                extra = {"weight": w if name == "Model (combined)" else np.nan}
                 if name == "Model (combined)":
-                    row |= {
-                        "lower_95": float(tot.at[y, "lower"]),
-                        "upper_95": float(tot.at[y, "upper"]),
-                        "inside_80": bool(tot.at[y, "lower_80"] <= actual.sum() <= tot.at[y, "upper_80"]),
-                        "inside_95": bool(tot.at[y, "lower"] <= actual.sum() <= tot.at[y, "upper"]),
+                    lo, hi, lo8, hi8 = (float(tot.at[y, c]) for c in ("lower", "upper", "lower_80", "upper_80"))
+                    extra |= {
+                        "lower_95": lo,
+                        "upper_95": hi,
+                        "inside_80": bool(lo8 <= actual.sum() <= hi8),
+                        "inside_95": bool(lo <= actual.sum() <= hi),
                     }
-                rows.append(row)
-            past.append({"year": y, "model": float(mk.loc[y].sum()), "last": float(hist.loc[origin].sum()), "actual": float(actual.sum())})
+                rows.append(backtest_row(origin, y, k, name, f.loc[y], actual, **extra))
+            past.append({"year": y, "model": float(mk.loc[y].sum()), "last": float(hist.loc[origin].sum()), "actual": float(hist.loc[y].sum())})
     return pd.DataFrame(rows)
+
+
+def weight_from_backtest(bt: pd.DataFrame) -> float:
+    """The combination weight for a forecast from the last origin: :func:`choose_weight` on every
+    stock-and-flow forecast of the back-test beside the last value's."""
+    sf, lv = bt[bt["method"] == "Stock-and-flow"], bt[bt["method"] == "Last value"]
+    return choose_weight(pd.DataFrame({"model": sf["forecast"].to_numpy(), "last": lv["forecast"].to_numpy(), "actual": sf["actual"].to_numpy()}))
+
+
+def rolling_backtest(snap: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3) -> pd.DataFrame:
+    """:func:`rolling_backtest_of` for the 903 model (the monthly stock-and-flow model from the snapshots)."""
+    hist = history(snap, list(range(first_origin - fit_years, last_year + 1)))
+    return rolling_backtest_of(
+        hist,
+        lambda origin, years: markov_mean(snap, pd.Timestamp(origin, 3, 31), fit_years, len(years)),
+        first_origin,
+        last_year,
+        fit_years,
+        horizon_years,
+    )
 
 
 def score(bt: pd.DataFrame) -> pd.DataFrame:
@@ -440,6 +473,7 @@ def fit_and_project(
     scenario=None,
     weight: float = 1.0,
     first_year: int | None = None,
+    fitted: Flows | None = None,
 ) -> Forecast:
     """Fit on the ``fit_years`` before ``origin`` and project ``horizon_years`` of 31 Marches after it.
 
@@ -449,8 +483,9 @@ def fit_and_project(
     plus the difference the changed rates make to the model. Intervals: past yearly swings of the
     LA's own series (:func:`interval`) plus the simulations' spread (children's flows drawn each
     month, rates resampled by child when ``bootstrap``). ``monthly``: each month's children by age
-    band and group, with 95% intervals (from the same yearly swings, for the fraction of a year ahead)."""
-    f = fit(snap, origin, fit_years)
+    band and group, with 95% intervals (from the same yearly swings, for the fraction of a year ahead).
+    ``fitted``: the flows from :func:`fit` when the caller has them already (one fit for every scenario)."""
+    f = fitted if fitted is not None else fit(snap, origin, fit_years)
     r0 = rates_from(f)
     n0 = stock(snap, origin)
     months = 12 * horizon_years

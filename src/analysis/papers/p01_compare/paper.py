@@ -609,6 +609,9 @@ def load_panel(inputs: Inputs, p: Paths | None = None) -> pd.DataFrame:
         os.close(fd)
         panel.to_parquet(tmp, index=False)
         os.replace(tmp, cache)  # atomic: parallel workers may race to write the same file
+        for old in cache.parent.glob("compare_panel-*.parquet"):  # panels built by earlier code are never read again
+            if old != cache:
+                old.unlink(missing_ok=True)
     except OSError:  # a read-only project still works, just without the cache
         pass
     return panel

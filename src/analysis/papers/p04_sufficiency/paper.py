@@ -23,8 +23,12 @@ import pandas as pd
 
 from analysis.config import Paths, paths
 from analysis.errors import ParameterError
+from analysis.io.ingest import read_table
+from analysis.io.ingest903 import read_processed
+from analysis.io.published_counts import DIMENSIONS, Targets, targets_for
 from analysis.papers.p04_sufficiency import published_model as fp
 from analysis.papers.p04_sufficiency import scenarios as scn
+from analysis.papers.params import resolve_la_param
 from analysis.report.disclosure import Gated, count_text, gate
 from analysis.report.labels import SYMBOL_WORDS, TERM_LABELS
 from analysis.stats import forecast as fc
@@ -90,9 +94,6 @@ class Data:
 
     @classmethod
     def load(cls, p: Paths | None = None) -> Data:
-        from analysis.io.ingest import read_table
-        from analysis.io.ingest903 import read_processed
-
         p = p or paths()
         li = read_table(p, "la_indicators")
         d = read_processed(p, ("episodes", "placements", "periods", "children", "oc2", "placement_costs"))
@@ -147,8 +148,6 @@ def setup(
     scenario_file: str = "",
     p: Paths | None = None,
 ) -> Settings:
-    from analysis.papers.params import resolve_la_param
-
     la = resolve_la_param(la_code, p)
     if not 3 <= forecast_years <= 5:
         raise ParameterError(f"parameter 'forecast_years' should be 3 to 5, got {forecast_years!r}")
@@ -316,12 +315,9 @@ PUBLISHED_PROFILE = {
 }
 
 
-def published_profile(li: pd.DataFrame, la_code: str, years: list[int]) -> dict[str, pd.DataFrame]:
+def published_profile(t: Targets, years: list[int]) -> dict[str, pd.DataFrame]:
     """Children looked after at 31 March by characteristic, as the DfE published them (``c`` where it
     suppressed a figure; ``..`` for a year it did not publish that characteristic), with the total."""
-    from analysis.io.published_counts import targets_for
-
-    t = targets_for(li, la_code)
     tables = {}
     for name, (dim, labels) in PUBLISHED_PROFILE.items():
         pub = t.published.get(dim, {})
@@ -368,8 +364,6 @@ def provision(data: Data, s: Settings) -> pd.DataFrame:
 def ofsted_supply(p: Paths, la_code: str) -> pd.DataFrame:
     """Ofsted-registered children's homes (and IFAs) located in the LA, latest year, by type and sector:
     providers and places (active registrations)."""
-    from analysis.io.ingest import read_table
-
     o = read_table(p, "ofsted_places")
     o = o[
         (o["new_la_code"] == la_code)
@@ -463,13 +457,10 @@ def type_shares_903(data: Data, s: Settings) -> pd.DataFrame:
     return scn.type_shares(scn.type_of_placement(on["place"], on["provider_group"], on["place_group"]))
 
 
-def type_shares_published(li: pd.DataFrame, la_code: str, year: int) -> pd.DataFrame:
+def type_shares_published(t: Targets, year: int) -> pd.DataFrame:
     """Type shares from published figures: fostering and children's homes split between the LA's own
     and external provision by the LA's published provider shares (all placements; the DfE does not
     publish provider by placement type by LA); kinship and secure care are not split out."""
-    from analysis.io.published_counts import DIMENSIONS, targets_for
-
-    t = targets_for(li, la_code)
     prov = dict(zip(DIMENSIONS["provider"], t.stock["provider"][year]))
     place = dict(zip(DIMENSIONS["placement"], t.stock["placement"][year]))
     own = prov["own"] / max(prov["own"] + prov["private"] + prov["voluntary"], 1)
@@ -940,20 +931,17 @@ def _backtest_origins(s: Settings) -> tuple[int, int]:
 
 
 def forecast_903(data: Data, s: Settings, snap: pd.DataFrame) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float]:
-    """Every scenario's forecast from the 903 model, the rolling back-test, and the combination weight
-    (chosen on every back-test forecast, all of whose years are recorded)."""
+    """Every scenario's forecast from the 903 model (one fit shared by all), the rolling back-test, and
+    the combination weight (chosen on every back-test forecast, all of whose years are recorded)."""
     first, last = _backtest_origins(s)
     bt = fc.rolling_backtest(snap, first, last, s.fit_years, min(3, s.forecast_years))
-    past = bt[bt["method"] == "Stock-and-flow"][["year", "forecast", "actual", "origin"]]
-    lv = bt[bt["method"] == "Last value"]["forecast"].to_numpy()
-    weight = fc.choose_weight(pd.DataFrame({"model": past["forecast"].to_numpy(), "last": lv, "actual": past["actual"].to_numpy()}))
+    weight = fc.weight_from_backtest(bt)
     origin = pd.Timestamp(s.last_year, 3, 31)
-    forecasts = {
-        CURRENT: fc.fit_and_project(snap, origin, s.fit_years, s.forecast_years, bootstrap=s.bootstrap, weight=weight, first_year=s.years[0])
-    }
-    for sc in s.scenarios:
-        forecasts[sc.name] = fc.fit_and_project(
-            snap, origin, s.fit_years, s.forecast_years, bootstrap=s.bootstrap, weight=weight, first_year=s.years[0], scenario=scn.rates_function(sc)
+    fitted = fc.fit(snap, origin, s.fit_years)
+    forecasts = {}
+    for name, scenario in [(CURRENT, None), *((sc.name, scn.rates_function(sc)) for sc in s.scenarios)]:
+        forecasts[name] = fc.fit_and_project(
+            snap, origin, s.fit_years, s.forecast_years, bootstrap=s.bootstrap, weight=weight, first_year=s.years[0], scenario=scenario, fitted=fitted
         )
     return forecasts, bt, weight
 
@@ -961,38 +949,10 @@ def forecast_903(data: Data, s: Settings, snap: pd.DataFrame) -> tuple[dict[str,
 def forecast_published_data(h: pd.DataFrame, s: Settings) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float, list[str]]:
     """Every scenario's forecast from the published-data model, its rolling back-test (with the naive
     forecasts beside it) and the combination weight."""
-    groups = list(fc.GROUPS)
     h = h.loc[s.years[0] : s.last_year]
     first, last = _backtest_origins(s)
-    first = max(first, int(h.index.min()) + s.fit_years + 1)
     bt = fp.rolling_backtest(h, first, last, s.fit_years, min(3, s.forecast_years))
-    rows = bt.to_dict("records")
-    for origin in range(first, last):
-        ahead = list(range(origin + 1, min(origin + min(3, s.forecast_years), last) + 1))
-        for name, f in (
-            ("Stock-and-flow", fp.flow_mean(h, origin, s.fit_years, ahead)),
-            ("Last value", fc.last_value(h[groups], origin, ahead)),
-            ("Linear trend", fc.linear_trend(h[groups], origin, ahead, s.fit_years)),
-        ):
-            for k, y in enumerate(ahead, start=1):
-                rows.append(
-                    {
-                        "origin": origin,
-                        "year": y,
-                        "years_ahead": k,
-                        "method": name,
-                        "forecast": float(f.loc[y].sum()),
-                        "actual": float(h.loc[y, groups].sum()),
-                        **{f"forecast_{g}": float(f.at[y, g]) for g in groups},
-                        **{f"actual_{g}": float(h.at[y, g]) for g in groups},
-                    }
-                )
-    bt = pd.DataFrame(rows).replace({"method": {fp.METHOD: "Model (combined)"}})
-    sf = bt[bt["method"] == "Stock-and-flow"]
-    lv = bt[bt["method"] == "Last value"]
-    weight = fc.choose_weight(
-        pd.DataFrame({"model": sf["forecast"].to_numpy(), "last": lv["forecast"].to_numpy(), "actual": sf["actual"].to_numpy()})
-    )
+    weight = fc.weight_from_backtest(bt)
     forecasts = {CURRENT: fp.project(h, s.last_year, s.fit_years, s.forecast_years, weight=weight)}
     notes = []
     for sc in s.scenarios:
@@ -1069,14 +1029,15 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
         shares = type_shares_903(data, s)
         own = own_weekly_costs(data)
     else:
-        h = fp.published_history(data.indicators, s.la_code)
+        t = targets_for(data.indicators, s.la_code)  # the LA's published counts, read once
+        h = fp.published_history(t)
         hist = h.loc[s.years[0] : s.last_year, list(fc.GROUPS)]
-        needs = published_profile(data.indicators, s.la_code, s.years)
+        needs = published_profile(t, s.years)
         if not too_short:
             forecasts, bt, weight, more = forecast_published_data(h, s)
             notes += more
         flows_t = published_flows(h, s.years)
-        shares = type_shares_published(data.indicators, s.la_code, s.last_year)
+        shares = type_shares_published(t, s.last_year)
         own = {}
     if forecasts:
         gap = gap_table(forecasts[CURRENT], prov, s.last_year + s.forecast_years) if prov is not None else None

@@ -38,14 +38,12 @@ GROUP_OF_PUBLISHED = {
 }
 #: published age bands (synthetic_targets.DIMENSIONS["age"]) in the forecast's bands
 BAND_OF_PUBLISHED = {"under_1": "0 to 4", "1_to_4": "0 to 4", "5_to_9": "5 to 9", "10_to_15": "10 to 15", "16_and_over": "16 and 17"}
-METHOD = "Published-data model (combined)"
 
 
-def published_history(li: pd.DataFrame, la_code: str) -> pd.DataFrame:
+def published_history(t: st.Targets) -> pd.DataFrame:
     """Year index (2015-2025): children at 31 March by forecast group (columns :data:`analysis.stats.forecast.GROUPS`)
     and age band (``band: <name>``), ``starts`` and ``ceased`` (ceased implied by the stock where DfE
     did not publish it)."""
-    t = st.targets_for(li, la_code)
     rows = []
     for y in sorted(t.cla):
         row: dict[str, float] = {"year": y}
@@ -102,46 +100,11 @@ def flow_mean(h: pd.DataFrame, origin: int, fit_years: int, years: list[int], sc
 def rolling_backtest(
     h: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3, truth: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Like :func:`analysis.stats.forecast.rolling_backtest`, for the published-data model: each origin's
-    combined forecast (weight from earlier origins only), scored against ``truth`` (year x groups; the
+    """:func:`analysis.stats.forecast.rolling_backtest_of` for the published-data model, from the
+    first origin with ``fit_years`` of flows behind it; scored against ``truth`` (year x groups; the
     published counts by default)."""
-    groups = list(fc.GROUPS)
-    truth = h[groups] if truth is None else truth[groups]
-    past: list[dict] = []
-    rows = []
-    for origin in range(first_origin, last_year):
-        ahead = list(range(origin + 1, min(origin + horizon_years, last_year) + 1))
-        if not ahead or origin - fit_years - 1 < h.index.min():
-            continue
-        mean = flow_mean(h, origin, fit_years, ahead)
-        known = pd.DataFrame([p for p in past if p["year"] <= origin])
-        w = fc.choose_weight(known) if len(known) else 0.5
-        by_g, tot = fc.combine(mean, h[groups], origin, w)
-        tot = tot.set_index("year")
-        comb = by_g.pivot(index="year", columns="group", values="mean")[groups]
-        for k, y in enumerate(ahead, start=1):
-            actual = truth.loc[y]
-            rows.append(
-                {
-                    "origin": origin,
-                    "year": y,
-                    "years_ahead": k,
-                    "method": METHOD,
-                    "weight": w,
-                    "forecast": float(comb.loc[y].sum()),
-                    "actual": float(actual.sum()),
-                    **{f"forecast_{g}": float(comb.at[y, g]) for g in groups},
-                    **{f"actual_{g}": float(actual[g]) for g in groups},
-                    "lower_95": float(tot.at[y, "lower"]),
-                    "upper_95": float(tot.at[y, "upper"]),
-                    "inside_80": bool(tot.at[y, "lower_80"] <= actual.sum() <= tot.at[y, "upper_80"]),
-                    "inside_95": bool(tot.at[y, "lower"] <= actual.sum() <= tot.at[y, "upper"]),
-                }
-            )
-            past.append(
-                {"year": y, "model": float(mean.loc[y].sum()), "last": float(h.loc[origin, groups].sum()), "actual": float(h.loc[y, groups].sum())}
-            )
-    return pd.DataFrame(rows)
+    first = max(first_origin, int(h.index.min()) + fit_years + 1)
+    return fc.rolling_backtest_of(h, lambda origin, years: flow_mean(h, origin, fit_years, years), first, last_year, fit_years, horizon_years, truth)
 
 
 def project(h: pd.DataFrame, origin: int, fit_years: int, horizon_years: int, *, weight: float, scenario: dict | None = None) -> fc.Forecast:
@@ -207,8 +170,11 @@ def levers_for(levers: dict[str, list[dict]], h: pd.DataFrame, origin: int) -> t
         else:
             skipped.append(f"moves into {lv.get('to')} ({lv['change_pct']:+g}%)")
     for lv in levers.get("shift_entries", []):
+        # the annual model has one lever for both: the share of new children's home placements made in fostering
         if lv["from"] == "children's home" and lv["to"] == "fostering":
-            shift = max(shift, lv["pct"])
+            shift = max(shift, lv["share_pct"])
+        else:
+            skipped.append(f"entries shifted from {lv['from']} to {lv['to']} ({lv['share_pct']:g}%)")
     if shift:
         out["shift_pct"] = min(shift, 100.0)
     return out, skipped

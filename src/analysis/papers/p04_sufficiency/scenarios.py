@@ -18,7 +18,7 @@ age band and placement group, as parameters or a small YAML file::
 ``band`` is one of :data:`analysis.stats.forecast.BANDS` or ``all``; ``group`` one of
 :data:`analysis.stats.forecast.GROUPS` or ``all``. ``entries``: new entries scaled by ``change_pct``;
 ``entry_numbers``: ``per_year`` more (or fewer) entries a year, spread evenly over the band's ages
-and months; ``exits``: the monthly chance of leaving care scaled; ``moves``: the monthly chance of
+and months; ``shift_entries``: ``share_pct`` of new entries into group ``from`` placed in ``to`` instead; ``exits``: the monthly chance of leaving care scaled; ``moves``: the monthly chance of
 moving from one group to another scaled, the difference going to ``instead`` (default: staying
 where they are). Each scenario's changes apply together from the forecast's start.
 
@@ -64,7 +64,7 @@ GROUP_OF_TYPE = {
     "with_parents": "other",
     "other": "other",
 }
-LEVERS = ("entries", "entry_numbers", "exits", "moves")
+LEVERS = ("entries", "entry_numbers", "shift_entries", "exits", "moves")
 BAND_NAMES = [b for b, _, _ in fc.BANDS]
 
 
@@ -101,6 +101,11 @@ def apply_levers(r: fc.Rates, levers: dict[str, list[dict]]) -> fc.Rates:
         for a in ages:
             for g in groups:
                 entry[a, g] = max(0.0, entry[a, g] + per_cell)
+    for lv in levers.get("shift_entries", []):
+        a, b = fc.GROUPS.index(lv["from"]), fc.GROUPS.index(lv["to"])
+        moved = entry[:, a] * lv["share_pct"] / 100
+        entry[:, a] -= moved
+        entry[:, b] += moved
     for lv in levers.get("exits", []):
         for b in _bands(lv.get("band", "all")):
             for g in _groups(lv.get("group", "all")):
@@ -128,28 +133,16 @@ def from_parameters(fewer_entries_pct: float, faster_exits_pct: float, shift_to_
         Scenario(
             f"{shift_to_fostering_pct:g}% of new children's home placements to fostering",
             {
-                "entries": [],
                 "moves": [{"band": "all", "from": "all", "to": "children's home", "change_pct": -shift_to_fostering_pct, "instead": "fostering"}],
-                "shift_entries": [{"from": "children's home", "to": "fostering", "pct": shift_to_fostering_pct}],
+                "shift_entries": [{"from": "children's home", "to": "fostering", "share_pct": shift_to_fostering_pct}],
             },
         ),
     ]
 
 
-def shift_entries(r: fc.Rates, levers: dict) -> fc.Rates:
-    """``shift_entries``: a share of new entries into one group made into another."""
-    entry = r.entry.copy()
-    for lv in levers.get("shift_entries", []):
-        a, b = fc.GROUPS.index(lv["from"]), fc.GROUPS.index(lv["to"])
-        moved = entry[:, a] * lv["pct"] / 100
-        entry[:, a] -= moved
-        entry[:, b] += moved
-    return fc.Rates(r.exit_hazard, r.move, entry)
-
-
 def rates_function(s: Scenario):
     """A function from base rates to this scenario's rates (for :func:`analysis.stats.forecast.fit_and_project`)."""
-    return lambda r: shift_entries(apply_levers(r, s.levers), s.levers)
+    return lambda r: apply_levers(r, s.levers)
 
 
 def _check_lever(kind: str, lv: object, where: str) -> dict:
@@ -161,11 +154,13 @@ def _check_lever(kind: str, lv: object, where: str) -> dict:
     for key in ("group", "from", "to", "instead"):
         if key in lv and lv[key] != "all" and lv[key] not in fc.GROUPS:
             raise ParameterError(f"{where}: {key} {lv[key]!r} should be 'all' or one of {', '.join(fc.GROUPS)}")
-    need = {"entries": "change_pct", "exits": "change_pct", "moves": "change_pct", "entry_numbers": "per_year"}[kind]
+    need = {"entries": "change_pct", "exits": "change_pct", "moves": "change_pct", "entry_numbers": "per_year", "shift_entries": "share_pct"}[kind]
     if not isinstance(lv.get(need), (int, float)) or isinstance(lv.get(need), bool):
         raise ParameterError(f"{where}: a {kind} lever needs a number '{need}', got {lv.get(need)!r}")
     if need == "change_pct" and not -100 <= lv[need] <= 500:
         raise ParameterError(f"{where}: change_pct should be -100 to 500, got {lv[need]}")
+    if kind == "shift_entries" and not (lv.get("from", "all") != "all" and lv.get("to", "all") != "all" and 0 <= lv[need] <= 100):
+        raise ParameterError(f"{where}: a shift_entries lever needs 'from' and 'to' groups and a share_pct from 0 to 100")
     if kind == "moves" and lv.get("to", "all") == "all":
         raise ParameterError(f"{where}: a moves lever needs 'to': the group the moves go into")
     return lv
