@@ -15,11 +15,14 @@ from analysis.io.geography import build_la_lookup
 
 REPO = Path(__file__).resolve().parents[1]
 RAW_PUBLIC = REPO / "data" / "raw" / "public"
+REPO_NOTEBOOKS = REPO / "notebooks"
 
 
-def make_project(root: Path, *, copy_raw: bool = False) -> Path:
-    """A throwaway project root: pyproject.toml, data/raw/public (linked or copied)."""
+def make_project(root: Path, *, copy_raw: bool = False, notebooks: Path | None = None) -> Path:
+    """A throwaway project root: pyproject.toml, data/raw/public (linked or copied) and the
+    notebooks with their registry (the repository's, linked, unless another folder is given)."""
     (root / "data" / "raw").mkdir(parents=True)
+    (root / "notebooks").symlink_to(notebooks or REPO_NOTEBOOKS)
     (root / "pyproject.toml").write_text("[project]\nname = 'scratch'\n")
     if copy_raw:
         shutil.copytree(RAW_PUBLIC, root / "data" / "raw" / "public")
@@ -75,20 +78,16 @@ def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
-REPO_NOTEBOOKS = REPO / "notebooks"
-
-
 def make_run_project(root: Path, built_paths, notebooks: Path | None = None, with_903=None) -> Path:
     """A project for runner tests: raw data linked, processed data copied from ``built``, and a
     notebooks folder (the real one, linked, unless another is given); ``with_903`` (a project's
     paths) adds its raw and processed 903 data and costs."""
-    make_project(root)
+    make_project(root, notebooks=notebooks)
     shutil.copytree(built_paths.processed_public, root / "data" / "processed" / "public")
     if with_903 is not None:
         shutil.copytree(with_903.processed / "ssda903", root / "data" / "processed" / "ssda903")
         for folder in ("ssda903", "costs"):
             shutil.copytree(with_903.raw / folder, root / "data" / "raw" / folder)
-    (root / "notebooks").symlink_to(notebooks or REPO_NOTEBOOKS)
     return root
 
 

@@ -8,7 +8,7 @@ from conftest import make_project
 
 from analysis.cli import build_parser, main
 
-SUBCOMMANDS = ["ingest", "check-data", "las", "summary", "run", "refresh", "index", "validate", "synth"]
+SUBCOMMANDS = ["ingest", "check-data", "las", "summary", "run", "refresh", "index", "validate", "synth", "papers"]
 
 
 def run_cli(args, root=None):

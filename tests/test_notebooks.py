@@ -72,19 +72,24 @@ def test_overview_notebook_stops_on_an_unknown_la_with_close_matches(kernel_env,
     assert "UnknownLAError" in str(err.value) and "Hartlepool (E06000001, 805)" in str(err.value)
 
 
-@pytest.mark.parametrize("prefix,module", [("01_", "p01_compare"), ("02_", "p02_breakdown"), ("03_", "p03_costs"), ("04_", "p04_sufficiency")])
-def test_parameters_cell_matches_the_declared_types(prefix, module):
-    import importlib
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_parameters_cell_agrees_with_the_registry_read_by_papermill(path):
+    """papermill's own reading of the parameters cell (names, types, defaults, help) against the registry."""
+    import json
 
     import papermill as pm
 
-    types = importlib.import_module(f"analysis.papers.{module}.paper").PARAMETER_TYPES
-    path = next(p for p in NOTEBOOKS if p.name.startswith(prefix))
+    from analysis.papers import registry
+
+    spec = registry.spec(path.name[:2])
+    assert spec.notebook == path.name
     declared = pm.inspect_notebook(str(path))
-    assert set(declared) == set(types)
-    for name, info in declared.items():
-        assert info["inferred_type_name"] == types[name].__name__, name
-        assert info["help"], f"{name} needs a help comment"
+    assert list(declared) == [x.name for x in spec.parameters]
+    for x in spec.parameters:
+        info = declared[x.name]
+        assert info["inferred_type_name"] == x.type.__name__, x.name
+        assert json.loads(info["default"]) == x.default, x.name
+        assert info["help"] == x.help, x.name
 
 
 def test_paper_01_runs_for_another_la_comparator_and_year(kernel_env, tmp_path):

@@ -7,6 +7,7 @@ import time
 import nbformat
 import pandas as pd
 import pytest
+import yaml
 from conftest import make_run_project
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -28,14 +29,27 @@ report.finish()"""
 
 
 def fake_paper(folder, pid: str, *, default: bool = True, inputs=("la_lookup",), after=()):
+    """A tiny paper in a temporary notebooks folder: its declaration in papers.yaml, and its notebook."""
+    reg = folder / "papers.yaml"
+    doc = yaml.safe_load(reg.read_text()) if reg.exists() else {"papers": {}}
+    doc["papers"][pid] = {
+        "notebook": f"{pid}_fake_{pid}.ipynb",
+        "title": f"Fake {pid}",
+        "default": default,
+        "inputs": list(inputs),
+        "after": list(after),
+        "outputs": ["report.html", "tables.xlsx", "metrics.json"],
+        "parameters": {
+            "la_code": {"type": "str", "default": "E06000004", "help": "LA"},
+            "output_dir": {"type": "str", "default": "", "help": "set by the runner"},
+        },
+    }
+    reg.write_text(yaml.safe_dump(doc, sort_keys=False))
     params = new_code_cell('la_code: str = "E06000004"  # LA\noutput_dir: str = ""  # set by the runner')
     params.metadata["tags"] = ["parameters"]
     nb = new_notebook(
         cells=[new_markdown_cell(f"# Fake paper {pid}"), params, new_code_cell(FAKE_BODY.format(pid=pid))],
-        metadata={
-            "kernelspec": {"name": KERNEL_NAME, "display_name": "x", "language": "python"},
-            "analysis": {"paper": pid, "title": f"Fake {pid}", "default": default, "inputs": list(inputs), "after": list(after)},
-        },
+        metadata={"kernelspec": {"name": KERNEL_NAME, "display_name": "x", "language": "python"}},
     )
     nbformat.write(nb, folder / f"{pid}_fake_{pid}.ipynb")
 

@@ -231,6 +231,26 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     return refresh(p, papers, las, workers=args.workers)
 
 
+def _cmd_papers(args: argparse.Namespace) -> int:
+    from analysis.papers import registry
+
+    p = paths()
+    specs = registry.load(p)
+    if args.check:
+        problems = registry.all_problems(p)
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if not problems:
+            print(f"{len(specs)} paper(s) declared in notebooks/{registry.REGISTRY_FILE}; every notebook agrees with its declaration.")
+        return EXIT_INPUT_ERROR if problems else 0
+    chosen = [registry.spec(x.zfill(2), p) for x in args.ids] or list(specs.values())
+    if args.cell:
+        print("\n\n".join(registry.parameters_cell(s) for s in chosen))
+        return 0
+    print("\n\n".join(registry.describe(s) for s in chosen))
+    return 0
+
+
 def _cmd_index(args: argparse.Namespace) -> int:
     from analysis.run.runner import write_index
 
@@ -356,6 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_targets(p_refresh)
     p_refresh.set_defaults(func=_cmd_refresh)
+
+    p_papers = sub.add_parser(
+        "papers",
+        help="list the papers, their inputs and parameters (from notebooks/papers.yaml)",
+        description="Every paper declared in notebooks/papers.yaml: notebook, what it reads and publishes, "
+        "and each parameter with its type, default and help.",
+    )
+    p_papers.add_argument("ids", nargs="*", metavar="NN", help="paper numbers (default: all)")
+    p_papers.add_argument("--check", action="store_true", help="check that every notebook's parameters cell agrees with the registry")
+    p_papers.add_argument("--cell", action="store_true", help="print the parameters cell the registry implies (paste it into the notebook)")
+    p_papers.set_defaults(func=_cmd_papers)
 
     p_index = sub.add_parser("index", help="rebuild reports/index.html from the run manifests")
     p_index.set_defaults(func=_cmd_index)

@@ -41,11 +41,13 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from filelock import FileLock, Timeout
 
 from analysis.config import CELL_TIMEOUT, DEFAULT_LA_CODE, KERNEL_NAME, KERNEL_START_TIMEOUT, Paths, package_digest
 from analysis.errors import AnalysisError, RunLockedError
 from analysis.io.ingest import sha256
+from analysis.papers import registry
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ PACKAGES = (
     "openpyxl",
 )
 OUTPUT_FILES = ("report.html", "report.pdf", "tables.xlsx", "metrics.json", "notebook.ipynb")
+#: how the index names each file it links
+LINK_NAMES = {"report.html": "report", "report.pdf": "PDF", "tables.xlsx": "tables (Excel)", "metrics.json": "metrics", "notebook.ipynb": "notebook"}
 PDF_FILE = "report.pdf"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -118,6 +122,8 @@ def page_css(running_title: str, footer: str, synthetic: bool) -> str:
 # --- papers ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Paper:
+    """A declared paper (``notebooks/papers.yaml``, read by :mod:`analysis.papers.registry`) and its notebook."""
+
     id: str  # "01"
     slug: str  # "01_compare_local_authorities"
     path: Path
@@ -125,49 +131,40 @@ class Paper:
     default: bool
     inputs: tuple[str, ...]
     parameters: tuple[str, ...]
-    child_level: bool = False  # needs the LA's own 903 data (notebook metadata ``analysis.child_level``)
+    child_level: bool = False  # needs the LA's own 903 data
     after: tuple[str, ...] = ()  # papers whose results (same run, same LA) it reads: they run first
     pdf: bool = False  # also print the HTML report to PDF with headless Chromium
+    outputs: tuple[str, ...] = ("report.html",)  # files a successful job must leave in its folder
+    declared: str = ""  # digest of its registry entry: a changed default or input re-runs it at refresh
 
     @property
     def takes_output_dir(self) -> bool:
         return "output_dir" in self.parameters
 
 
-def _parameters_of(nb: dict) -> tuple[str, ...]:
-    for cell in nb["cells"]:
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-            return tuple(re.findall(r"^([A-Za-z_]\w*)\s*[:=]", src, flags=re.M))
-    return ()
-
-
 def discover_papers(p: Paths) -> list[Paper]:
-    """Every ``notebooks/NN_*.ipynb``, with its title, default flag and declared inputs."""
-    papers = []
-    for path in sorted(p.notebooks.glob("[0-9][0-9]_*.ipynb")):
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        meta = nb.get("metadata", {}).get("analysis", {})
-        title = meta.get("title")
-        if not title:
-            first = next((c for c in nb["cells"] if c["cell_type"] == "markdown"), None)
-            src = "".join(first["source"]) if first else path.stem
-            title = src.splitlines()[0].lstrip("# ").strip()
-        papers.append(
-            Paper(
-                path.stem[:2],
-                path.stem,
-                path,
-                title,
-                bool(meta.get("default", False)),
-                tuple(meta.get("inputs", ())),
-                _parameters_of(nb),
-                bool(meta.get("child_level", False)),
-                tuple(meta.get("after", ())),
-                bool(meta.get("pdf", False)),
-            )
+    """Every paper declared in ``notebooks/papers.yaml``; a notebook that disagrees with its declaration stops the run."""
+    specs = registry.load(p)
+    problems = registry.all_problems(p)
+    if problems:
+        raise AnalysisError("the paper registry and the notebooks disagree: " + "; ".join(problems[:5]))
+    return [
+        Paper(
+            s.id,
+            s.slug,
+            p.notebooks / s.notebook,
+            s.title,
+            s.default,
+            s.inputs,
+            tuple(x.name for x in s.parameters),
+            s.child_level,
+            s.after,
+            s.pdf,
+            s.outputs,
+            hashlib.sha256(repr(s).encode()).hexdigest()[:16],
         )
-    return papers
+        for s in specs.values()
+    ]
 
 
 def select_papers(p: Paths, names: Iterable[str] = ()) -> list[Paper]:
@@ -251,6 +248,7 @@ def fingerprint(p: Paths, job: Job, code: str, inputs: dict[str, str]) -> str:
     h = hashlib.sha256()
     h.update(job.key.encode())
     h.update(sha256(job.paper.path).encode())
+    h.update(job.paper.declared.encode())
     h.update(code.encode())
     h.update(json.dumps(inputs, sort_keys=True).encode())
     return h.hexdigest()
@@ -469,6 +467,12 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
         except Exception as exc:  # pragma: no cover - a bug in export; keep the run going
             record["status"] = "failed"
             record["error"] = f"report export failed: {exc.__class__.__name__}: {exc}"[:600]
+    if record["status"] == "ok":
+        # what the registry says the paper publishes must be there (a PDF only where Chromium is)
+        missing = [f for f in job.paper.outputs if not (out / f).is_file() and not (f == PDF_FILE and record.get("notes"))]
+        if missing:
+            record["status"] = "failed"
+            record["error"] = f"declared output(s) {', '.join(missing)} not written (notebooks/papers.yaml, outputs)"
     record["duration_s"] = round(time.perf_counter() - started, 2)
     record["outputs"] = [f for f in OUTPUT_FILES if (out / f).is_file()]
     return record
@@ -691,6 +695,7 @@ def run_jobs(
                 "run_id": run_id,
                 "paper": record["paper"],
                 "slug": record["slug"],
+                "title": record["title"],
                 "la_code": record["la_code"],
                 "la_name": record["la_name"],
                 "parameters": record["parameters"],
@@ -748,6 +753,7 @@ def run(
         unknown = sorted(set(parameters or {}) - set(paper.parameters))
         if unknown:
             raise AnalysisError(f"paper {paper.id} has no parameter {', '.join(unknown)}; its parameters: {', '.join(paper.parameters)}")
+        registry.check_given(registry.spec(paper.id, p), parameters or {})  # a wrong type stops here, before any kernel starts
     with run_lock(p, command):
         if not (p.processed_public / "la_indicators.parquet").is_file():
             raise AnalysisError("no processed data: run `analysis ingest` first")
@@ -902,10 +908,8 @@ def _manifests(p: Paths) -> list[dict[str, Any]]:
 
 
 def write_index(p: Paths) -> Path:
-    """``reports/index.html``: latest good reports, then every run, newest first."""
-    import html
-
-    e = html.escape
+    """``reports/index.html``: latest good reports, then every run, newest first (a Jinja2
+    template, ``run/templates/index.html.j2``, escaping every value)."""
     manifests = _manifests(p)
     state = read_state(p)
     last_attempt: dict[str, dict[str, Any]] = {}
@@ -913,85 +917,77 @@ def write_index(p: Paths) -> Path:
         for rec in m.get("jobs", []):
             last_attempt.setdefault(rec["key"], {**rec, "started": m.get("started")})
 
-    def links(folder: str, outputs: list[str]) -> str:
-        names = {
-            "report.html": "report",
-            "report.pdf": "PDF",
-            "tables.xlsx": "tables (Excel)",
-            "metrics.json": "metrics",
-            "notebook.ipynb": "notebook",
-        }
-        return " · ".join(f'<a href="{e(folder)}/{f}">{names[f]}</a>' for f in OUTPUT_FILES if f in outputs)
+    def files(folder: str, outputs: Iterable[str]) -> list[dict[str, str]]:
+        return [{"href": f"{folder}/{f}", "name": LINK_NAMES[f]} for f in OUTPUT_FILES if f in outputs]
 
-    rows = []
+    def failure(a: Mapping[str, Any], run: bool = False) -> str:
+        cell = (a.get("failing_cell") or {}).get("cell")
+        where = f" ({a.get('run_id', '')}{', cell ' + str(cell) if cell else ''})" if run else (f", cell {cell}" if cell else "")
+        return f"{'latest attempt failed' if run else 'failed'}{where}: {a.get('error') or ''}"
+
+    latest = []
     for key, s in sorted(state.items(), key=lambda kv: (kv[1]["paper"], kv[1]["la_name"])):
         folder = f"latest/{s['slug']}/{s['la_code']}"
-        outputs = [f for f in OUTPUT_FILES if (p.reports / folder / f).is_file()]
         attempt = last_attempt.get(key)
-        note = ""
-        if attempt and attempt["status"] != "ok":
-            cell = attempt.get("failing_cell") or {}
-            note = f'<span class="failed">latest attempt failed ({e(attempt.get("run_id", ""))}{", cell " + str(cell.get("cell")) if cell.get("cell") else ""}): {e(attempt.get("error") or "")}</span>; showing the previous good report'
-        params = e(json.dumps(s.get("parameters") or {})) if s.get("parameters") else ""
-        rows.append(
-            f"<tr><td>{e(s['paper'])}</td><td>{e(s['la_name'])} ({e(s['la_code'])})</td><td>{params}</td><td>{e(s['finished'][:16].replace('T', ' '))}</td><td>{links(folder, outputs)}</td><td>{note}</td></tr>"
+        latest.append(
+            {
+                "paper": s["paper"],
+                "title": s.get("title", ""),
+                "la_name": s["la_name"],
+                "la_code": s["la_code"],
+                "parameters": json.dumps(s.get("parameters")) if s.get("parameters") else "",
+                "finished": s["finished"][:16].replace("T", " "),
+                "files": files(folder, [f for f in OUTPUT_FILES if (p.reports / folder / f).is_file()]),
+                "failed": failure(attempt, run=True) if attempt and attempt["status"] != "ok" else "",
+            }
         )
-    never_good = [a for k, a in last_attempt.items() if k not in state]
-    for a in never_good:
-        cell = a.get("failing_cell") or {}
-        rows.append(
-            f"<tr><td>{e(a['paper'])}</td><td>{e(a['la_name'])} ({e(a['la_code'])})</td><td></td><td></td><td>no good report yet</td>"
-            f"<td><span class='failed'>failed{', cell ' + str(cell.get('cell')) if cell.get('cell') else ''}: {e(a.get('error') or '')}</span></td></tr>"
-        )
+    for key, a in last_attempt.items():
+        if key not in state:  # never had a good report
+            latest.append(
+                {
+                    **{k: a.get(k, "") for k in ("paper", "title", "la_name", "la_code")},
+                    "parameters": "",
+                    "finished": "",
+                    "files": [],
+                    "failed": failure(a),
+                }
+            )
 
     runs = []
     for m in manifests:
         jobs = m.get("jobs", [])
-        n_bad = sum(j["status"] != "ok" for j in jobs)
-        status = m.get("status", "?")
-        items = []
-        for j in jobs:
-            cell = j.get("failing_cell") or {}
-            if j["status"] == "ok":
-                items.append(
-                    f"<li>{e(j['paper'])} {e(j['la_name'])}: ok ({j['duration_s']:.1f} s) — {links('runs/' + m['run_id'] + '/' + j['slug'] + '/' + j['la_code'], j.get('outputs', []))}</li>"
-                )
-            else:
-                where = f" at cell {cell.get('cell')} (<code>{e(cell.get('source') or '')}</code>)" if cell.get("cell") else ""
-                items.append(
-                    f"<li class='failed'>{e(j['paper'])} {e(j['la_name'])}: <strong>failed</strong>{where}: {e(j.get('error') or '')} — "
-                    f"{links('runs/' + m['run_id'] + '/' + j['slug'] + '/' + j['la_code'], j.get('outputs', []))}</li>"
-                )
         git = m.get("git", {})
         vintage = m.get("data_vintage", {})
         runs.append(
-            f"<details{' open' if not runs else ''}><summary><strong>{e(m['run_id'])}</strong> · {e(m.get('command', ''))} · "
-            f"<span class='{'failed' if status != 'ok' else 'ok'}'>{e(status)}</span> · {len(jobs) - n_bad} ok, {n_bad} failed · "
-            f"{m.get('duration_s', '?')} s</summary><p class='meta'>Started {e(str(m.get('started')))}; code {e(str(git.get('commit'))[:10])}"
-            f"{' (uncommitted changes)' if git.get('dirty') else ''}; data: DfE to {e(str(vintage.get('la_indicators')))}, RO3 to {e(str(vintage.get('ro3_spend')))}; "
-            f"<a href='runs/{e(m['run_id'])}/manifest.json'>manifest</a></p><ul>{''.join(items[:400])}</ul></details>"
+            {
+                "run_id": m["run_id"],
+                "command": m.get("command", ""),
+                "status": m.get("status", "?"),
+                "n_failed": sum(j["status"] != "ok" for j in jobs),
+                "n_ok": sum(j["status"] == "ok" for j in jobs),
+                "duration_s": m.get("duration_s", "?"),
+                "started": str(m.get("started")),
+                "commit": str(git.get("commit"))[:10],
+                "dirty": bool(git.get("dirty")),
+                "dfe": str(vintage.get("la_indicators")),
+                "ro3": str(vintage.get("ro3_spend")),
+                "jobs": [
+                    {
+                        "ok": j["status"] == "ok",
+                        "paper": j["paper"],
+                        "la_name": j["la_name"],
+                        "duration": f"{j.get('duration_s', 0):.1f}",
+                        "cell": (j.get("failing_cell") or {}).get("cell"),
+                        "source": (j.get("failing_cell") or {}).get("source") or "",
+                        "error": j.get("error") or "",
+                        "files": files(f"runs/{m['run_id']}/{j['slug']}/{j['la_code']}", j.get("outputs", [])),
+                    }
+                    for j in jobs[:400]
+                ],
+            }
         )
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-{FAVICON}
-<title>Reports: children looked after sufficiency evidence</title>
-<style>
-body {{ font-family: Arial, Helvetica, sans-serif; max-width: 1180px; margin: 0 auto; padding: 1em 1.2em 3em; color: #0b0c0c; }}
-h1 {{ font-size: 1.6em; }} table {{ border-collapse: collapse; width: 100%; font-size: 0.92em; }}
-th {{ background: #12436D; color: #fff; text-align: left; padding: 5px 8px; }} td {{ border-bottom: 1px solid #ddd; padding: 4px 8px; vertical-align: top; }}
-.failed {{ color: #801650; }} .ok {{ color: #28A197; }} .meta {{ color: #3D3D3D; font-size: 0.9em; }}
-details {{ margin: 0.5em 0; border-left: 3px solid #12436D; padding-left: 0.8em; }} summary {{ cursor: pointer; }}
-a {{ color: #12436D; }}
-</style></head><body>
-<h1>Reports</h1>
-<p class="meta">Each row links the latest good report for a paper and local authority. Rebuilt by <code>analysis run</code> and <code>analysis refresh</code>; earlier runs are kept below, newest first.</p>
-<h2>Latest reports</h2>
-<table><thead><tr><th>Paper</th><th>Local authority</th><th>Parameters</th><th>Run finished (UTC)</th><th>Files</th><th>Notes</th></tr></thead>
-<tbody>{"".join(rows) or '<tr><td colspan="6">No reports yet.</td></tr>'}</tbody></table>
-<h2>Runs</h2>
-{"".join(runs) or "<p>No runs yet.</p>"}
-</body></html>
-"""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("analysis.run"), autoescape=True, undefined=jinja2.StrictUndefined)
+    page = env.get_template("index.html.j2").render(latest=latest, runs=runs)
     out = p.reports / "index.html"
     tmp = out.with_suffix(".tmp")
     tmp.write_text(page, encoding="utf-8")

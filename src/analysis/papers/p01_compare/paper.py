@@ -38,17 +38,6 @@ NOT_PUBLISHED = ".."
 COMPARATORS = ("statistical_neighbours", "region", "england", "list")
 MIN_COMPARATORS = 3
 
-#: parameter names and types of notebook 01 (checked against its parameters cell by a test)
-PARAMETER_TYPES: dict[str, type] = {
-    "la_code": str,
-    "comparator": str,
-    "comparator_codes": list,
-    "first_year": int,
-    "last_year": int,
-    "sn_model": int,
-    "output_dir": str,
-}
-
 
 @dataclass(frozen=True)
 class Measure:

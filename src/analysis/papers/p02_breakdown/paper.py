@@ -43,16 +43,6 @@ from analysis.stats import planted
 from analysis.stats.normal import Z95, two_sided_p
 from analysis.stats.rates import poisson_interval
 
-PARAMETER_TYPES: dict[str, type] = {
-    "la_code": str,
-    "first_year": int,
-    "last_year": int,
-    "definition": str,
-    "horizons": list,
-    "model_horizon": int,
-    "test_years": int,
-    "output_dir": str,
-}
 DEFINITIONS = tuple(r.UNPLANNED)
 DAYS_PER_MONTH = 365.25 / 12
 #: the planted-effect names (synthetic truth file) and the model terms that estimate them

@@ -29,19 +29,6 @@ from analysis.report.disclosure import count_text
 from analysis.stats import planted
 from analysis.stats.normal import Z95, two_sided_p
 
-PARAMETER_TYPES: dict[str, type] = {
-    "la_code": str,
-    "sn_model": int,
-    "compare_years": list,
-    "homes_moved": int,
-    "foster_shift_points": float,
-    "cost_inhouse_foster": float,
-    "cost_ifa_foster": float,
-    "cost_inhouse_home": float,
-    "cost_private_home": float,
-    "bootstrap": int,
-    "output_dir": str,
-}
 #: evidence.md section 2.1 (weekly, prices of the year given): the defaults of the unit-cost parameters
 EVIDENCE_UNIT_COSTS = {
     "cost_inhouse_foster": (646.0, "LA foster care, full cost per child: PSSRU Unit Costs of Health and Social Care 2017"),

@@ -33,19 +33,6 @@ from analysis.report.disclosure import Gated, count_text, gate
 from analysis.report.labels import SYMBOL_WORDS, TERM_LABELS
 from analysis.stats import forecast as fc
 
-PARAMETER_TYPES: dict[str, type] = {
-    "la_code": str,
-    "first_year": int,
-    "forecast_years": int,
-    "fit_years": int,
-    "holdout_years": int,
-    "bootstrap": int,
-    "fewer_entries_pct": float,
-    "faster_exits_pct": float,
-    "shift_to_fostering_pct": float,
-    "scenario_file": str,
-    "output_dir": str,
-}
 #: where the forecast and profile come from
 FROM_903, FROM_PUBLISHED = "903", "published"
 PAPERS = {"01": "How the LA compares (paper 01)", "02": "Stability and breakdown risk (paper 02)", "03": "Placement costs (paper 03)"}
