@@ -58,7 +58,7 @@ SN_2025_SOURCE = "population_lookups/sn_model_2025_wide.csv"
 OFSTED_SOURCE = "derived/ofsted_providers_places_by_la_2019_2025.csv"
 
 #: the code whose change should trigger a rebuild
-CODE_FILES = ("public_data.py", "indicators.py", "geography.py", "schemas.py", "ingest.py")
+CODE_FILES = ("public_data.py", "indicators.py", "indicators.yaml", "geography.py", "schemas.py", "ingest.py")
 STAMP = "_inputs.json"
 
 

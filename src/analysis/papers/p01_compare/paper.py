@@ -26,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import Paths, package_digest, paths
-from analysis.errors import ParameterError
+from analysis.errors import InputError, ParameterError
+from analysis.io import indicators
 from analysis.io.geography import current_las, resolve_la, statistical_neighbours
+from analysis.io.indicators import Measure
 from analysis.io.ingest import read_table
 from analysis.report.disclosure import count_text, gate
 from analysis.report.labels import SYMBOL_WORDS
@@ -39,291 +41,14 @@ COMPARATORS = ("statistical_neighbours", "region", "england", "list")
 MIN_COMPARATORS = 3
 
 
-@dataclass(frozen=True)
-class Measure:
-    id: str
-    label: str
-    short: str
-    kind: str  # "rate" (per 10,000), "proportion" (%), "money" (£), "ratio" (per 10,000, no funnel)
-    topic: str
-    x_label: str = ""
-    better: str | None = None  # "higher", "lower" or None where neither is better in itself
-    funnel: bool = True
-
-    @property
-    def unit(self) -> str:
-        return {"rate": "per 10,000", "ratio": "per 10,000", "proportion": "%", "money": "£"}[self.kind]
-
-    @property
-    def decimals(self) -> int:
-        return 1 if self.kind == "ratio" else 0
-
-    @property
-    def scale(self) -> float:
-        return {"rate": 10_000.0, "ratio": 10_000.0, "proportion": 100.0, "money": 1.0}[self.kind]
-
-
-MEASURES: tuple[Measure, ...] = (
-    Measure(
-        "cla_rate",
-        "Children looked after at 31 March, per 10,000 children aged 0-17",
-        "Looked after, per 10,000",
-        "rate",
-        "Demand",
-        "Children aged 0-17 (log scale)",
-    ),
-    Measure(
-        "starts_rate",
-        "Children who started to be looked after in the year, per 10,000",
-        "Started care, per 10,000",
-        "rate",
-        "Demand",
-        "Children aged 0-17 (log scale)",
-    ),
-    Measure(
-        "ceased_rate",
-        "Children who ceased to be looked after in the year, per 10,000",
-        "Left care, per 10,000",
-        "rate",
-        "Demand",
-        "Children aged 0-17 (log scale)",
-    ),
-    Measure("foster_pct", "In foster placements (%)", "In foster care", "proportion", "Placement mix", "Children looked after (log scale)"),
-    Measure(
-        "homes_pct",
-        "In secure units or children's homes (%)",
-        "In children's homes",
-        "proportion",
-        "Placement mix",
-        "Children looked after (log scale)",
-    ),
-    Measure(
-        "supported_pct",
-        "In independent or semi-independent living (%)",
-        "Independent/semi-independent",
-        "proportion",
-        "Placement mix",
-        "Children looked after (log scale)",
-    ),
-    Measure(
-        "parents_pct",
-        "Placed with parents or others with parental responsibility (%)",
-        "Placed with parents",
-        "proportion",
-        "Placement mix",
-        "Children looked after (log scale)",
-    ),
-    Measure(
-        "own_provision_pct",
-        "Placements provided by the LA itself (%)",
-        "LA's own provision",
-        "proportion",
-        "Placement mix",
-        "Children looked after (log scale)",
-    ),
-    Measure(
-        "private_provision_pct",
-        "Placements provided by private providers (%)",
-        "Private provision",
-        "proportion",
-        "Placement mix",
-        "Children looked after (log scale)",
-    ),
-    Measure(
-        "outside_pct", "Placed outside the LA boundary (%)", "Outside LA boundary", "proportion", "Location", "Children looked after (log scale)"
-    ),
-    Measure(
-        "over20_pct",
-        "Placed more than 20 miles from home (%)",
-        "Over 20 miles from home",
-        "proportion",
-        "Location",
-        "Children looked after (log scale)",
-    ),
-    Measure(
-        "three_plus_pct",
-        "Children with 3 or more placements in the year (%)",
-        "3+ placements in year",
-        "proportion",
-        "Stability",
-        "Children looked after (log scale)",
-        better="lower",
-    ),
-    Measure(
-        "stability_pct",
-        "Long-term stability: under 16s looked after 2.5+ years, same placement 2+ years (%)",
-        "Long-term stability",
-        "proportion",
-        "Stability",
-        "Under 16s looked after 2.5+ years (log scale)",
-        better="higher",
-    ),
-    Measure(
-        "missing_pct",
-        "Children looked after who went missing in the year (%)",
-        "Went missing",
-        "proportion",
-        "Stability",
-        "Children looked after in the year (log scale)",
-    ),
-    Measure(
-        "spend_per_child",
-        "Net spend on children looked after, per child looked after at 31 March (£)",
-        "Spend per child looked after",
-        "money",
-        "Spend and sufficiency",
-        funnel=False,
-    ),
-    Measure(
-        "spend_per_head",
-        "Net spend on children looked after, per child aged 0-17 (£)",
-        "Spend per child aged 0-17",
-        "money",
-        "Spend and sufficiency",
-        funnel=False,
-    ),
-    Measure(
-        "home_places_rate",
-        "Children's home places in the LA (Ofsted), per 10,000 children aged 0-17",
-        "Children's home places, per 10,000",
-        "ratio",
-        "Spend and sufficiency",
-        funnel=False,
-    ),
-    Measure(
-        "residential_spend_share",
-        "Residential care's share of net spend on children looked after (RO3, %)",
-        "Residential share of spend",
-        "proportion",
-        "Spend and sufficiency",
-        funnel=False,
-    ),
-    Measure(
-        "fostering_spend_share",
-        "Fostering services' share of net spend on children looked after (RO3, %)",
-        "Fostering share of spend",
-        "proportion",
-        "Spend and sufficiency",
-        funnel=False,
-    ),
-    Measure(
-        "residential_spend_per_child",
-        "Net spend on residential care, per child looked after at 31 March (£)",
-        "Residential spend per child",
-        "money",
-        "Spend and sufficiency",
-        funnel=False,
-    ),
-    Measure(
-        "cin_rate",
-        "Children in need at 31 March, per 10,000 children aged 0-17",
-        "Children in need, per 10,000",
-        "rate",
-        "Edge of care",
-        funnel=False,
-    ),
-    Measure(
-        "referrals_rate",
-        "Referrals to children's social care in the year, per 10,000 children aged 0-17",
-        "Referrals, per 10,000",
-        "rate",
-        "Edge of care",
-        funnel=False,
-    ),
-    Measure(
-        "rereferrals_pct",
-        "Referrals within 12 months of a previous referral (%)",
-        "Re-referrals",
-        "proportion",
-        "Edge of care",
-        funnel=False,
-        better="lower",
-    ),
-    Measure(
-        "cpp_rate",
-        "Children on a child protection plan at 31 March, per 10,000 children aged 0-17",
-        "Child protection plans, per 10,000",
-        "rate",
-        "Edge of care",
-        funnel=False,
-    ),
-    Measure(
-        "cl_eet_17_18_pct",
-        "Care leavers aged 17-18 in education, employment or training (%)",
-        "Care leavers 17-18 in EET",
-        "proportion",
-        "Care leavers",
-        funnel=False,
-        better="higher",
-    ),
-    Measure(
-        "cl_eet_19_21_pct",
-        "Care leavers aged 19-21 in education, employment or training (%)",
-        "Care leavers 19-21 in EET",
-        "proportion",
-        "Care leavers",
-        funnel=False,
-        better="higher",
-    ),
-    Measure(
-        "cl_suitable_17_18_pct",
-        "Care leavers aged 17-18 in suitable accommodation (%)",
-        "Care leavers 17-18 suitably housed",
-        "proportion",
-        "Care leavers",
-        funnel=False,
-        better="higher",
-    ),
-    Measure(
-        "cl_suitable_19_21_pct",
-        "Care leavers aged 19-21 in suitable accommodation (%)",
-        "Care leavers 19-21 suitably housed",
-        "proportion",
-        "Care leavers",
-        funnel=False,
-        better="higher",
-    ),
-)
+#: the measures compared, in order, as declared in ``analysis/io/indicators.yaml`` (``measures``)
+MEASURES: tuple[Measure, ...] = indicators.MEASURES
 MEASURE_BY_ID = {m.id: m for m in MEASURES}
 
-#: where each published measure comes from: (numerator), (denominator), (published value)
-PUBLISHED: dict[str, tuple[tuple[str, str], tuple[str, str], tuple[str, str]]] = {
-    "cla_rate": (("cla_31_march", "number"), ("cla_31_march", "population"), ("cla_31_march", "rate_per_10000")),
-    "starts_rate": (("cla_started", "number"), ("cla_started", "population"), ("cla_started", "rate_per_10000")),
-    "ceased_rate": (("cla_ceased", "number"), ("cla_ceased", "population"), ("cla_ceased", "rate_per_10000")),
-    "foster_pct": (("placement_foster", "number"), ("cla_31_march", "number"), ("placement_foster", "percent")),
-    "homes_pct": (
-        ("placement_secure_and_childrens_homes", "number"),
-        ("cla_31_march", "number"),
-        ("placement_secure_and_childrens_homes", "percent"),
-    ),
-    "supported_pct": (("placement_independent_supported", "number"), ("cla_31_march", "number"), ("placement_independent_supported", "percent")),
-    "parents_pct": (("placement_with_parents", "number"), ("cla_31_march", "number"), ("placement_with_parents", "percent")),
-    "own_provision_pct": (("provider_own", "number"), ("cla_31_march", "number"), ("provider_own", "percent")),
-    "private_provision_pct": (("provider_private", "number"), ("cla_31_march", "number"), ("provider_private", "percent")),
-    "outside_pct": (("locality_outside", "number"), ("cla_31_march", "number"), ("locality_outside", "percent")),
-    "over20_pct": (("distance_over_20", "number"), ("cla_31_march", "number"), ("distance_over_20", "percent")),
-    "three_plus_pct": (("placements_3plus_year", "number"), ("placements_3plus_year", "denominator"), ("placements_3plus_year", "percent")),
-    "stability_pct": (("long_term_stability", "number"), ("long_term_stability", "denominator"), ("long_term_stability", "percent")),
-    "missing_pct": (("missing_children", "number"), ("cla_during_year", "number"), ("missing_children", "percent")),
-    # edge of care (children in need statistics): rates per 10,000 are calculated as DfE does, on the 0-17 population
-    "cin_rate": (("cin_31_march", "number"), ("cla_31_march", "population"), ("cin_31_march", "rate_per_10000")),
-    "referrals_rate": (("referrals", "number"), ("cla_31_march", "population"), ("referrals", "rate_per_10000")),
-    "rereferrals_pct": (("rereferrals", "number"), ("referrals", "number"), ("rereferrals", "percent")),
-    "cpp_rate": (("cpp_31_march", "number"), ("cla_31_march", "population"), ("cpp_31_march", "rate_per_10000")),
-    # care leavers (children looked after statistics)
-    "cl_eet_17_18_pct": (("care_leavers_eet_17_18", "number"), ("care_leavers_activity_17_18", "denominator"), ("care_leavers_eet_17_18", "percent")),
-    "cl_eet_19_21_pct": (("care_leavers_eet_19_21", "number"), ("care_leavers_activity_19_21", "denominator"), ("care_leavers_eet_19_21", "percent")),
-    "cl_suitable_17_18_pct": (
-        ("care_leavers_suitable_17_18", "number"),
-        ("care_leavers_accommodation_17_18", "denominator"),
-        ("care_leavers_suitable_17_18", "percent"),
-    ),
-    "cl_suitable_19_21_pct": (
-        ("care_leavers_suitable_19_21", "number"),
-        ("care_leavers_accommodation_19_21", "denominator"),
-        ("care_leavers_suitable_19_21", "percent"),
-    ),
+#: where each measure from the published indicators comes from: (numerator), (denominator), (published value, or None
+#: where DfE does not publish one and the value is calculated)
+PUBLISHED: dict[str, tuple[tuple[str, str], tuple[str, str], tuple[str, str] | None]] = {
+    m.id: (m.numerator, m.denominator, m.published) for m in MEASURES if not m.source
 }
 
 #: proportions that are shares of money, not of children (no count of children beside them)
@@ -449,7 +174,7 @@ Groups = dict[tuple[str, str], pd.DataFrame]
 
 def _indexed(li: pd.DataFrame) -> Groups:
     """The indicators the panel uses, split once by (indicator, measure) for fast lookups."""
-    wanted = {ind for spec in PUBLISHED.values() for ind, _ in spec} | {"cla_31_march"}
+    wanted = {pair[0] for spec in PUBLISHED.values() for pair in spec if pair} | {"cla_31_march"}
     sub = li[li["indicator"].isin(wanted)][["indicator", "measure", "area_code", "geographic_level", "year", "value", "flag"]]
     sub = sub.astype({"indicator": object, "measure": object, "area_code": object, "geographic_level": object, "flag": object})
     return {key: g for key, g in sub.groupby(["indicator", "measure"], sort=False)}
@@ -471,7 +196,8 @@ def _areas(li: pd.DataFrame) -> pd.DataFrame:
 
 
 def _published_measure(li: Groups, measure: Measure, population: pd.DataFrame | None = None) -> pd.DataFrame:
-    (n_ind, n_meas), (d_ind, d_meas), (p_ind, p_meas) = PUBLISHED[measure.id]
+    (n_ind, n_meas), (d_ind, d_meas), published = PUBLISHED[measure.id]
+    p_ind, p_meas = published or ("", "")  # none published: calculated from numerator and denominator
     num = _series(li, n_ind, n_meas, "numerator")
     den = _series(li, d_ind, d_meas, "denominator")
     if d_meas == "population" and population is not None:
@@ -556,6 +282,15 @@ def build_panel(inputs: Inputs) -> pd.DataFrame:
     frames = [_published_measure(li, m, inputs.population) for m in MEASURES if m.id in PUBLISHED]
     frames += _spend_measures(inputs, li)
     frames.append(_places_measure(inputs, li))
+    made = {f["measure"].iloc[0] for f in frames if len(f)}
+    missing = [m.id for m in MEASURES if m.source and m.id not in made]
+    if missing:
+        raise InputError(
+            f"measure(s) {', '.join(missing)} declared with a source, but paper 01 calculates no such measure "
+            "(a measure from RO3 or Ofsted needs its calculation in papers/p01_compare/paper.py)",
+            indicators.INDICATORS_FILE,
+        )
+    frames = [f for f in frames if len(f) and f["measure"].iloc[0] in MEASURE_BY_ID]
     panel = pd.concat(
         [f.reindex(columns=["measure", "area_code", "year", "numerator", "denominator", "value", "flag"]) for f in frames], ignore_index=True
     )

@@ -23,6 +23,7 @@ import pandas as pd
 
 from analysis.config import Paths, paths
 from analysis.errors import ParameterError
+from analysis.io import indicators
 from analysis.io.ingest import read_table
 from analysis.io.ingest903 import read_processed
 from analysis.io.published_counts import DIMENSIONS, Targets, targets_for
@@ -673,22 +674,8 @@ def forecast_chart_data(hist: pd.DataFrame, forecasts: dict[str, fc.Forecast], *
 
 
 # --- the other papers' headline tables ---------------------------------------------------------------
-P01_MEASURES = {
-    "cla_rate": "Children looked after per 10,000",
-    "starts_rate": "Started to be looked after per 10,000",
-    "foster_pct": "In foster care (%)",
-    "homes_pct": "In children's homes or secure units (%)",
-    "outside_pct": "Placed outside the LA boundary (%)",
-    "over20_pct": "Placed over 20 miles from home (%)",
-    "three_plus_pct": "3 or more placements in the year (%)",
-    "stability_pct": "Long-term stability (%)",
-    "spend_per_child": "Net spend per child looked after (£)",
-    "residential_spend_share": "Residential care's share of spend (%)",
-    "cin_rate": "Children in need per 10,000",
-    "cpp_rate": "Child protection plans per 10,000",
-    "cl_eet_19_21_pct": "Care leavers 19-21 in education, employment or training (%)",
-    "cl_suitable_19_21_pct": "Care leavers 19-21 in suitable accommodation (%)",
-}
+#: paper 01's measures shown in the pack's headline table, with their labels there (``indicators.yaml``, ``pack``)
+P01_MEASURES = {m.id: m.pack for m in indicators.MEASURES if m.pack}
 
 
 def paper01_table(m: dict | None) -> pd.DataFrame | None:
