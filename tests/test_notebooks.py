@@ -153,7 +153,7 @@ def test_paper_02_runs_and_records_the_planted_truth(kernel_env_903, tmp_path):
     for name, t in truth.items():
         assert t["inside_95"] == (t["lower_95"] <= t["planted"] <= t["upper_95"]), name
         assert t["recovered"] == (t["inside_95"] and t["power"] >= 0.8), name
-    assert 0.5 < m["metrics"]["classifier_boosted"]["auc"] < 1
+    assert 0.5 < m["metrics"]["classifier_boosted"]["value"]["auc"] < 1
     assert {"hazard_ratios", "rate_per_100_placement_years", "ended_unplanned_within_12_months_pct"} <= set(m["metrics"])
     text = _outputs_text(nb)
     assert "Appropriate use" in "".join(c.source for c in nb.cells) and "Key findings" in "".join(c.source for c in nb.cells)
@@ -211,7 +211,7 @@ def test_paper_03_runs_both_halves_and_records_the_planted_truth(kernel_env_903,
         assert t["recovered"] == (t["inside_95"] and t["power"] >= 0.8), name
     assert "Scenario A" in _outputs_text(nb)
     # scenario A on the planted costs: private homes outside (5,600 a week, +12% outside) to own homes inside (4,600)
-    local_a = next(r for r in m["metrics"]["scenarios"] if r["scenario"] == "A" and r["basis"].startswith("the LA's own"))
+    local_a = next(r for r in m["metrics"]["scenarios"]["value"] if r["scenario"] == "A" and r["basis"].startswith("the LA's own"))
     planted = 5 * 365.25 / 7 * (4600 - 5600 * 2.718281828**0.12)
     assert local_a["annual_change_gbp"] == pytest.approx(planted, rel=0.25)
     assert local_a["lower_95"] < local_a["annual_change_gbp"] < local_a["upper_95"] < 0
@@ -224,7 +224,7 @@ def test_paper_03_for_another_la_shows_the_across_la_half_and_says_why_not_the_r
     nb = _run(path, tmp_path / "out.ipynb", {"la_code": "Hartlepool", "output_dir": str(tmp_path)})
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["la_code"] == "E06000001" and "spend_per_child" in m["metrics"]
-    assert "903 data in this project is for Stockton-on-Tees" in m["metrics"]["within_la"]
+    assert "903 data in this project is for Stockton-on-Tees" in m["metrics"]["within_la"]["value"]
     assert "planted_truth" not in m
     assert "Not shown" in _outputs_text(nb)
 
@@ -235,7 +235,7 @@ def test_paper_03_without_903_or_cost_data_says_how_to_supply_it(kernel_env, tmp
     path = next(p for p in NOTEBOOKS if p.name.startswith("03_"))
     _run(path, tmp_path / "out.ipynb", {"output_dir": str(tmp_path)})
     m = json.loads((tmp_path / "metrics.json").read_text())
-    assert "data/raw/costs/placement_costs.csv" in m["metrics"]["within_la"] and "across_la_coefficients" in m["metrics"]
+    assert "data/raw/costs/placement_costs.csv" in m["metrics"]["within_la"]["value"] and "across_la_coefficients" in m["metrics"]
 
 
 # --- paper 04 -------------------------------------------------------------------------------------
@@ -246,12 +246,12 @@ def test_paper_04_run_by_hand_names_the_missing_papers_and_checks_the_planted_ra
     nb = _run(path, tmp_path / "out.ipynb", {"bootstrap": 40, "forecast_years": 3, "output_dir": str(tmp_path / "run" / "04_x" / "E06000004")})
     m = json.loads((tmp_path / "run" / "04_x" / "E06000004" / "metrics.json").read_text())
     assert m["metrics"]["papers_included"]["value"] == [] and m["metrics"]["papers_included"]["missing"] == ["01", "02", "03"]
-    assert m["metrics"]["forecast_source"] == "903"
+    assert m["metrics"]["forecast_source"]["value"] == "903"
     text = _outputs_text(nb)
     assert "Missing from this pack" in text and "paper 01 did not run or failed in this run" in text
-    forecast = m["metrics"]["forecast_children"]["Current trends"]
+    forecast = m["metrics"]["forecast_children"]["value"]["Current trends"]
     assert list(forecast) == ["2026", "2027", "2028"] and all(v["lower_95"] <= v["mean"] <= v["upper_95"] for v in forecast.values())
-    assert {"Model (combined) 1y", "Stock-and-flow 1y", "Last value 1y", "Linear trend 1y"} <= set(m["metrics"]["backtest"])
+    assert {"Model (combined) 1y", "Stock-and-flow 1y", "Last value 1y", "Linear trend 1y"} <= set(m["metrics"]["backtest"]["value"])
     truth = m["planted_truth"]
     rates = {k: v for k, v in truth.items() if "a month" in k}
     assert len(rates) == 12 and all(v["recovered"] for v in rates.values()), rates
@@ -270,11 +270,11 @@ def test_paper_04_runs_from_published_figures_for_an_la_without_its_903(la, env,
     out = tmp_path / "run" / "04_x" / la
     nb = _run(path, tmp_path / "out.ipynb", {"la_code": la, "forecast_years": 3, "output_dir": str(out)})
     m = json.loads((out / "metrics.json").read_text())
-    assert m["metrics"]["forecast_source"] == "published"
+    assert m["metrics"]["forecast_source"]["value"] == "published"
     text = _outputs_text(nb)
     assert "Built from the DfE's published figures" in text and "paper 02 needs the LA's own 903 data" in text
     assert "projected from published DfE figures" in text and "SYNTHETIC" not in text
-    forecast = m["metrics"]["forecast_children"]["Current trends"]
+    forecast = m["metrics"]["forecast_children"]["value"]["Current trends"]
     assert list(forecast) == ["2026", "2027", "2028"]
     assert all(isinstance(v["mean"], (int, float)) and v["lower_95"] <= v["mean"] <= v["upper_95"] for v in forecast.values())
     assert "planted_truth" not in m

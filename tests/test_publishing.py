@@ -245,11 +245,11 @@ def test_the_scan_reads_the_pdf(tmp_path):
 def test_the_scan_finds_a_forecast_of_one_child_in_metrics(tmp_path):
     folder = _folder(tmp_path)
     m = json.loads((folder / reporting.METRICS_FILE).read_text())
-    m["metrics"]["forecast_children"] = {"Current trends": {"2030": {"mean": 1, "lower_95": 1, "upper_95": 1}}}
-    m["metrics"]["hazard_ratios"] = {"childrens_home": {"hazard_ratio": 1.49, "lower_95": 1.02, "upper_95": 2.16}}
+    m["metrics"]["forecast_children"] = {"value": {"Current trends": {"2030": {"mean": 1, "lower_95": 1, "upper_95": 1}}}, "kind": "value"}
+    m["metrics"]["hazard_ratios"] = {"value": {"childrens_home": {"hazard_ratio": 1.49, "lower_95": 1.02, "upper_95": 2.16}}, "kind": "value"}
     (folder / reporting.METRICS_FILE).write_text(json.dumps(m))
     problems = reporting.scan_outputs(folder)
-    assert any("forecast_children.Current trends.2030.mean' is a count of 1" in p for p in problems)
+    assert any("forecast_children.value.Current trends.2030.mean' is a count of 1" in p for p in problems)
     assert not any("hazard_ratios" in p for p in problems), "a hazard ratio is not a count"
 
 

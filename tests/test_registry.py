@@ -203,7 +203,7 @@ def test_a_new_paper_is_added_by_its_registry_entry_and_its_notebook(built, tmp_
 
     li = pd.read_parquet(root / "data" / "processed" / "public" / "la_indicators.parquet")
     want = li.query("area_code == 'E06000001' and indicator == 'cla_31_march' and measure == 'number' and year == 2025")["value"].item()
-    assert json.loads((out / "metrics.json").read_text())["metrics"]["children_looked_after"] == want
+    assert json.loads((out / "metrics.json").read_text())["metrics"]["children_looked_after"] == {"value": want, "kind": "value"}
     assert "Children looked after, in one table" in (root / "reports" / "index.html").read_text()
     # the paper is not in the default set (default: false), and is found by number and name
     assert "05" not in [x.id for x in runner.select_papers(make_paths(root), [])]

@@ -6,7 +6,8 @@ import json
 import pandas as pd
 import pytest
 
-from analysis.report import reporting
+from analysis.errors import InputError
+from analysis.report import metrics, reporting
 from analysis.report.disclosure import SUPPRESSED
 
 
@@ -40,6 +41,34 @@ def test_metrics_json_records_values_and_suppresses_small_counts(tmp_path):
     assert m["metrics"]["rate"] == {"value": 125.0, "kind": "value", "unit": "per 10,000", "year": 2025}
     assert m["metrics"]["children_missing"]["value"] == SUPPRESSED
     assert m["metrics"]["children"]["value"] == 564
+
+
+def test_every_metric_has_one_shape_and_is_read_through_the_schema(tmp_path):
+    run = tmp_path / "runs" / "20260101T000000Z-abcdef"
+    out = metrics.output_folder(run, "99_test_paper", "E06000004")
+    r = reporting.Report(paper="99", title="Test paper", output_dir=out, context={"la_code": "E06000004"})
+    r.metric("source", "903")
+    r.metric("by_type", {"foster": 1.5, "home": 4.2})
+    r.metric("share", 12.5, unit="%")
+    r.finish()
+    assert metrics.run_folder(out) == run.resolve()
+    doc = metrics.read(metrics.find(run, "99", "E06000004"))
+    assert doc["schema"] == metrics.SCHEMA_VERSION
+    assert all(set(m) >= {"value", "kind"} for m in doc["metrics"].values()), "one shape for every metric"
+    assert metrics.value(doc, "source") == "903" and metrics.value(doc, "by_type") == {"foster": 1.5, "home": 4.2}
+    assert metrics.entry(doc, "share") == {"value": 12.5, "kind": "value", "unit": "%"}
+    assert metrics.value(doc, "absent") is None and metrics.value(None, "share") is None
+    assert metrics.find(run, "98", "E06000004") is None
+
+
+def test_metrics_from_another_schema_are_refused_clearly(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"paper": "01", "metrics": {"x": 1}}))
+    with pytest.raises(InputError, match="metrics schema None, expected 2: re-run the paper"):
+        metrics.read(path)
+    path.write_text("{not json")
+    with pytest.raises(InputError, match="cannot read metrics"):
+        metrics.read(path)
 
 
 def test_without_an_output_dir_nothing_is_written(tmp_path, monkeypatch):

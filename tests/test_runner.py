@@ -301,10 +301,10 @@ def test_a_paper_missing_from_the_run_is_named_not_filled_from_an_older_run(tmp_
     run = tmp_path / "reports" / "runs" / "R1"
     for pid in ("01", "02"):
         (run / f"{pid}_x" / "E06000004").mkdir(parents=True)
-        (run / f"{pid}_x" / "E06000004" / "metrics.json").write_text('{"title": "t", "metrics": {}}')
+        (run / f"{pid}_x" / "E06000004" / "metrics.json").write_text('{"schema": 2, "title": "t", "metrics": {}}')
     old = tmp_path / "reports" / "latest" / "03_y" / "E06000004"
     old.mkdir(parents=True)
-    (old / "metrics.json").write_text('{"title": "stale", "metrics": {}}')
+    (old / "metrics.json").write_text('{"schema": 2, "title": "stale", "metrics": {}}')
     found, _ = sufficiency.sibling_metrics(str(run / "04_z" / "E06000004"), "E06000004", make_paths(make_project_root(tmp_path)))
     assert found["01"] and found["02"] and found["03"] is None
     s = sufficiency.Settings("E06000004", "Stockton-on-Tees", [2025], 3, 3, 2, 0, {})

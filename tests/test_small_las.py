@@ -87,7 +87,7 @@ def test_forecasts_and_gaps_are_gated_as_counts(small_la):
         pytest.skip("history too short for a forecast")
     assert set(meta["tables"]["forecast_by_group"]["count_columns"]) == {"children", "lower_80", "upper_80", "lower_95", "upper_95"}
     assert {"children_now", "in_own_provision_now"} <= set(meta["tables"]["gap"]["count_columns"])
-    for years in meta["metrics"]["forecast_children"].values():
+    for years in meta["metrics"]["forecast_children"]["value"].values():
         for v in years.values():
             assert all(not (isinstance(x, (int, float)) and 0 < x < 5) for x in v.values()), v
 
@@ -97,7 +97,7 @@ def test_paper_02_metrics_hold_no_rate_that_its_table_suppresses(small_la):
     folder = _folder(p, code, "02_placement_breakdown")
     rates = pd.read_excel(folder / "tables.xlsx", sheet_name="rates", header=2)
     by_type = rates[rates["Grouped by"] == "Placement type"].set_index("Group")["Rate per 100 placement-years"]
-    metric = json.loads((folder / "metrics.json").read_text())["metrics"]["rate_by_placement_type"]
+    metric = json.loads((folder / "metrics.json").read_text())["metrics"]["rate_by_placement_type"]["value"]
     for group, value in metric.items():
         assert by_type[group] != SUPPRESSED and float(by_type[group]) == pytest.approx(value)
     assert not any(g in metric for g, v in by_type.items() if v == SUPPRESSED)

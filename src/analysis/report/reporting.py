@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.report import metrics as metrics_schema
 from analysis.report.disclosure import MIN_COUNT, SUPPRESSED, Gated, gate
 from analysis.report.labels import NOT_AVAILABLE, cell_text, column_label, decimals_for, is_money
 
-METRICS_FILE = "metrics.json"
+METRICS_FILE = metrics_schema.METRICS_FILE
 WORKBOOK_FILE = "tables.xlsx"
 HTML_FILE = "report.html"
 
@@ -120,7 +121,7 @@ class Report:
             raise TypeError(f"metric '{name}': a table must pass the disclosure gate first (disclosure.gate or Report.table)")
         if kind == "count" and isinstance(value, (int, float, np.integer, np.floating)) and 0 < value < MIN_COUNT:
             value = SUPPRESSED
-        self.metrics[name] = _jsonable({"value": value, "kind": kind, **details}) if details or kind != "value" else _jsonable(value)
+        self.metrics[name] = _jsonable({"value": value, "kind": kind, **details})  # one shape (analysis.report.metrics)
 
     def section(self, name: str, payload: Mapping[str, Any]) -> None:
         """A named top-level section of metrics.json (e.g. ``planted_truth``); it holds no counts of children."""
@@ -135,6 +136,7 @@ class Report:
         out = Path(self.output_dir)
         out.mkdir(parents=True, exist_ok=True)
         payload = {
+            "schema": metrics_schema.SCHEMA_VERSION,
             "paper": self.paper,
             "title": self.title,
             "synthetic": self.synthetic,

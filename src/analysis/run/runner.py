@@ -48,6 +48,7 @@ from analysis.config import CELL_TIMEOUT, DEFAULT_LA_CODE, KERNEL_NAME, KERNEL_S
 from analysis.errors import AnalysisError, RunLockedError
 from analysis.io.ingest import sha256
 from analysis.papers import registry
+from analysis.report import metrics
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +388,7 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
     os.environ["ANALYSIS_PROJECT_ROOT"] = root  # the kernel reads the same project as the runner
     os.environ.setdefault("MPLBACKEND", "Agg")
     logging.getLogger("traitlets").setLevel(logging.ERROR)  # "could not destroy zmq context" noise
-    out = Path(run_dir) / job.paper.slug / job.la_code
+    out = metrics.output_folder(Path(run_dir), job.paper.slug, job.la_code)
     out.mkdir(parents=True, exist_ok=True)
     nb_out = out / "notebook.ipynb"
     params = {**job.parameters, "la_code": job.la_code}

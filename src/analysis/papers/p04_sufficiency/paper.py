@@ -14,7 +14,6 @@ and says so.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from analysis.io.published_counts import DIMENSIONS, Targets, targets_for
 from analysis.papers.p04_sufficiency import published_model as fp
 from analysis.papers.p04_sufficiency import scenarios as scn
 from analysis.papers.params import resolve_la_param
+from analysis.report import metrics
 from analysis.report.disclosure import Gated, count_text, gate
 from analysis.report.labels import SYMBOL_WORDS, TERM_LABELS
 from analysis.stats import forecast as fc
@@ -507,28 +507,19 @@ MONTHLY_DISCLOSURE = {"counts": ["children", "lower_95", "upper_95"], "groups": 
 # --- the other papers' results ----------------------------------------------------------------------
 def sibling_metrics(output_dir: str, la_code: str, p: Paths | None = None) -> tuple[dict[str, dict | None], str]:
     """Each of papers 01-03's metrics.json from the same run (or, run by hand, the latest reports,
-    said so), and a sentence on where they came from."""
+    said so), and a sentence on where they came from (read through :mod:`analysis.report.metrics`)."""
     p = p or paths()
-    found: dict[str, dict | None] = {}
     if output_dir:
-        run_dir = Path(output_dir).resolve().parents[1]
-        where = f"the same run ({run_dir.name})"
-        for pid in PAPERS:
-            files = sorted(run_dir.glob(f"{pid}_*/{la_code}/metrics.json"))
-            found[pid] = json.loads(files[0].read_text()) if files else None
+        folder = metrics.run_folder(output_dir)
+        where = f"the same run ({folder.name})"
     else:
+        folder = p.reports / "latest"
         where = "the latest published reports (this pack was run by hand, not as part of a run)"
-        for pid in PAPERS:
-            files = sorted((p.reports / "latest").glob(f"{pid}_*/{la_code}/metrics.json"))
-            found[pid] = json.loads(files[0].read_text()) if files else None
+    found: dict[str, dict | None] = {}
+    for pid in PAPERS:
+        path = metrics.find(folder, pid, la_code)
+        found[pid] = metrics.read(path) if path else None
     return found, where
-
-
-def _m(metrics: dict | None, name: str):
-    if metrics is None:
-        return None
-    v = metrics.get("metrics", {}).get(name)
-    return v.get("value") if isinstance(v, dict) and "value" in v else v
 
 
 def key_messages(
@@ -549,7 +540,7 @@ def key_messages(
     syn = " (SYNTHETIC 903: not real children)" if synthetic else " (the LA's 903)"
     src = syn if s.source == FROM_903 else " (projected from published DfE figures)"
     if m1:
-        cla = m1["metrics"].get("cla_rate", {})
+        cla = metrics.entry(m1, "cla_rate") or {}
         if isinstance(cla, dict) and cla.get("value") is not None:
             count = cla.get("count")
             lead = f"{count_text(count)} children looked after at 31 March {cla.get('year')}, " if count is not None else ""
@@ -557,21 +548,21 @@ def key_messages(
                 f"- **Demand{real}:** {lead}{_published(cla.get('value'))} per 10,000 children (England {_published(cla.get('england'))}, "
                 f"comparator average {_published(cla.get('comparators'))})."
             )
-        out = m1["metrics"].get("outside_pct", {})
+        out = metrics.entry(m1, "outside_pct") or {}
         if isinstance(out, dict) and out.get("value") is not None:
             lines.append(
                 f"- **Location{real}:** {_published(out.get('value'), '%')} placed outside the LA boundary (England {_published(out.get('england'), '%')})."
             )
     if m2:
-        rate = m2["metrics"].get("rate_per_100_placement_years", {})
-        within12 = _m(m2, "ended_unplanned_within_12_months_pct")
+        rate = metrics.entry(m2, "rate_per_100_placement_years") or {}
+        within12 = metrics.value(m2, "ended_unplanned_within_12_months_pct")
         if isinstance(rate, dict) and isinstance(rate.get("value"), (int, float)):
             share = f"; {within12:.1f}% of placements end unplanned within 12 months" if isinstance(within12, (int, float)) else ""
             lines.append(f"- **Stability{syn}:** {rate.get('value'):.1f} unplanned endings per 100 placement-years{share}.")
         elif isinstance(rate, dict):
             lines.append(f"- **Stability{syn}:** too few placements or unplanned endings to give a rate that can be published.")
     if m3:
-        prem = _m(m3, "out_of_area_premium")
+        prem = metrics.value(m3, "out_of_area_premium")
         if isinstance(prem, dict) and "total gap" in prem:
             rest = prem.get("outside the area as such (and distance)", {})
             lines.append(
@@ -683,7 +674,7 @@ def paper01_table(m: dict | None) -> pd.DataFrame | None:
         return None
     rows = []
     for mid, label in P01_MEASURES.items():
-        d = m["metrics"].get(mid)
+        d = metrics.entry(m, mid)
         if isinstance(d, dict):
             count = d.get("count")
             rows.append(
@@ -703,8 +694,8 @@ def paper01_table(m: dict | None) -> pd.DataFrame | None:
 def paper02_table(m: dict | None) -> pd.DataFrame | None:
     if not m:
         return None
-    by_type = _m(m, "rate_by_placement_type") or {}
-    hr = _m(m, "hazard_ratios") or {}
+    by_type = metrics.value(m, "rate_by_placement_type") or {}
+    hr = metrics.value(m, "hazard_ratios") or {}
     rows = [{"item": f"Unplanned endings per 100 placement-years: {k}", "value": v} for k, v in by_type.items()]
     rows += [
         {"item": f"Hazard ratio: {TERM_LABELS.get(k, k)}", "value": round(v["hazard_ratio"], 2)}
@@ -726,16 +717,16 @@ def paper03_table(m: dict | None) -> pd.DataFrame | None:
     if not m:
         return None
     rows = []
-    sp = m["metrics"].get("spend_per_child")
+    sp = metrics.entry(m, "spend_per_child")
     local = _903_source(m)
     if isinstance(sp, dict):
         rows.append({"item": f"Net spend per child looked after, {sp.get('year')} (£)", "value": sp.get("value"), "source": PUBLISHED_SOURCE})
         rows.append({"item": "Against the across-LA model's prediction (%)", "value": sp.get("unexplained_pct"), "source": PUBLISHED_SOURCE})
-    prem = _m(m, "out_of_area_premium")
+    prem = metrics.value(m, "out_of_area_premium")
     if isinstance(prem, dict):
         for part, d in prem.items():
             rows.append({"item": f"Out-of-area premium: {part} (%)", "value": d.get("pct"), "source": local})
-    for sc in _m(m, "scenarios") or []:
+    for sc in metrics.value(m, "scenarios") or []:
         v = sc.get("annual_change_gbp")
         rows.append(
             {
