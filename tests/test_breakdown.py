@@ -351,3 +351,17 @@ def test_planted_hazard_ratios_fall_inside_the_estimated_intervals(project_903):
     assert all(
         {"planted", "estimate", "lower_95", "upper_95", "interval_width", "power", "recovered", "assessment"} <= set(v) for v in section.values()
     )
+
+
+def test_partial_dependence_is_the_average_prediction_with_the_feature_set_to_each_grid_value():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"age": rng.uniform(0, 17, 300), "moves": rng.integers(0, 6, 300).astype(float)})
+    y = (rng.random(300) < 1 / (1 + np.exp(-(X["age"] - 10) / 3))).astype(int)
+    model = LogisticRegression().fit(X, y)
+    dep = b.partial_dependence(model, X, "age", points=5)
+    assert dep["value"].is_monotonic_increasing and dep["value"].iloc[0] >= X["age"].quantile(0.02) - 0.05
+    for v, risk in zip(dep["value"], dep["risk_pct"]):  # by hand: every row with age set to v, then the mean
+        assert risk == pytest.approx(100 * model.predict_proba(X.assign(age=v))[:, 1].mean(), rel=1e-12)
+    assert dep["risk_pct"].is_monotonic_increasing  # risk rises with age in this model

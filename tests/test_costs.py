@@ -271,3 +271,21 @@ def test_scenario_text_never_writes_a_small_count():
     a = what.iloc[0]
     assert "children in such homes on 31 March 2025: fewer than 5" in a and "2 are" not in a
     assert "new placements in the year: 40" in what.iloc[1]
+
+
+def test_variance_inflation_matches_a_hand_regression_and_is_huge_for_a_determined_column():
+    import warnings
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=200)
+    X = pd.DataFrame({"a": a, "b": 0.8 * a + rng.normal(scale=0.6, size=200), "c": rng.normal(size=200)})
+    vif = cd.variance_inflation(X)
+    for col in X:  # by hand: R^2 of the column on the others and a constant, by least squares
+        others = np.column_stack([np.ones(len(X)), X.drop(columns=col).to_numpy()])
+        resid = X[col] - others @ np.linalg.lstsq(others, X[col], rcond=None)[0]
+        r2 = 1 - (resid**2).sum() / ((X[col] - X[col].mean()) ** 2).sum()
+        assert vif[col] == pytest.approx(1 / (1 - r2), rel=1e-9)
+    assert vif["b"] > 2 and vif["c"] < 1.2
+    with warnings.catch_warnings():  # statsmodels may warn of the singular design
+        warnings.simplefilter("ignore")
+        assert cd.variance_inflation(X.assign(d=X["a"] + X["c"]))["d"] > 1e10

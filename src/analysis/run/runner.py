@@ -76,7 +76,10 @@ LINK_NAMES = {"report.html": "report", "report.pdf": "PDF", "tables.xlsx": "tabl
 PDF_FILE = "report.pdf"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
-FAVICON = '<link rel="icon" href="data:,">\n'
+#: the page templates (the index, and the reports' HTML, which extends JupyterLab's nbconvert template)
+TEMPLATES = Path(__file__).with_name("templates")
+#: cells left out of the HTML report
+HIDDEN_CELL_TAGS = {"parameters", "injected-parameters", "papermill-error-cell-tag", "remove-cell"}
 REPORT_CSS = """
 <style>
   body { max-width: 1180px; margin: 0 auto !important; padding: 0 1.2em 3em; font-family: Arial, Helvetica, sans-serif; }
@@ -284,37 +287,33 @@ def export_html(nb_path: Path, out_path: Path, title: str, banner: str, *, synth
     """HTML for readers: no code, no parameters cell, no prompts, no stderr; a run banner on top; on
     synthetic data a banner that says so (and a watermark on every printed page); A4 pages with a
     running title, the date and data vintage and page numbers when printed."""
-    import html as html_lib
-
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     from analysis.report.reporting import SYNTHETIC_NOTE
 
     nb = nbformat.read(nb_path, as_version=4)
-    keep = []
-    for cell in nb.cells:
-        tags = set(cell.get("metadata", {}).get("tags", []))
-        if tags & {"parameters", "injected-parameters", "papermill-error-cell-tag", "remove-cell"}:
-            continue
+    for cell in nb.cells:  # warnings and logs are for analysts (in the executed notebook), not readers
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-        keep.append(cell)
-    nb.cells = keep
-    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    # self-contained: no scripts from CDNs (require.js, MathJax), which readers' browsers would fetch
-    body = re.sub(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>', "", body)
-    body = re.sub(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", "", body, flags=re.S)
-    body = re.sub(r"<script[^>]*>(?:(?!</script>).)*cdnjs(?:(?!</script>).)*</script>", "", body, flags=re.S)
-    body = body.replace("</head>", FAVICON + REPORT_CSS + page_css(title, footer, synthetic) + "</head>", 1)
-    top = f'\n<div class="run-banner">{banner}</div>'
-    if synthetic:
-        top += (
-            f'\n<div class="synthetic-banner" role="note">{html_lib.escape(SYNTHETIC_NOTE)}</div>'
-            '\n<div class="synthetic-watermark" aria-hidden="true">SYNTHETIC DATA</div>'
-        )
-    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + top, body, count=1)
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file="report.html.j2",
+        extra_template_paths=[str(TEMPLATES)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    # cells for the machinery, not readers: parameters, papermill's, and report.finish()
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=HIDDEN_CELL_TAGS), enabled=True)
+    report = {
+        "css": REPORT_CSS + page_css(title, footer, synthetic),
+        "banner": banner,
+        "synthetic": synthetic,
+        "synthetic_note": SYNTHETIC_NOTE,
+    }
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}, "report": report})
     tmp = out_path.with_suffix(".tmp")
     tmp.write_text(body, encoding="utf-8")
     tmp.replace(out_path)

@@ -119,13 +119,19 @@ def fit_across(data: pd.DataFrame, line: str = "cla_total") -> AcrossFit:
     predicted = np.exp(fit.fittedvalues) * np.mean(np.exp(fit.resid))  # smearing (Duan 1983) back to £
     fitted = pd.DataFrame({"area_code": d["area_code"], "year": d["year"], "actual": d[y_col], "predicted": predicted, "residual": fit.resid})
     fitted["unexplained_pct"] = 100 * (fitted["actual"] / fitted["predicted"] - 1)
-    Xv = X.to_numpy(float)
-    vif = []
-    for j, term in enumerate(ACROSS_TERMS):
-        others = np.delete(Xv, j, axis=1)
-        r2 = sm.OLS(Xv[:, j], sm.add_constant(others)).fit().rsquared
-        vif.append({"term": ACROSS_TERMS[term], "vif": 1 / (1 - r2) if r2 < 1 else float("inf")})
-    return AcrossFit(line, table, len(d), d["area_code"].nunique(), float(fit.rsquared), float(fit.rsquared_adj), fitted, pd.DataFrame(vif), notes)
+    vif = variance_inflation(X).rename(index=ACROSS_TERMS).rename_axis("term").reset_index(name="vif")
+    return AcrossFit(line, table, len(d), d["area_code"].nunique(), float(fit.rsquared), float(fit.rsquared_adj), fitted, vif, notes)
+
+
+def variance_inflation(X: pd.DataFrame) -> pd.Series:
+    """Each column's variance inflation factor, 1 / (1 - R^2) of it on the others and a constant
+    (statsmodels' ``variance_inflation_factor``); huge (about 1e15, or infinite) for a column the others determine."""
+    import statsmodels.api as sm
+    from statsmodels.stats.outliers_influence import variance_inflation_factor
+
+    exog = sm.add_constant(X.to_numpy(float), has_constant="add")
+    with np.errstate(divide="ignore"):
+        return pd.Series([float(variance_inflation_factor(exog, j + 1)) for j in range(X.shape[1])], index=X.columns)
 
 
 def la_position(fit: AcrossFit, la_code: str, neighbours: list[str], names: dict[str, str]) -> pd.DataFrame:
