@@ -24,7 +24,7 @@ from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import special, stats
 
 LEVELS: tuple[float, ...] = (0.95, 0.998)
 WINSOR = 0.10
@@ -33,34 +33,12 @@ WINSOR = 0.10
 FLAG_ORDER = ("above 99.8%", "above 95%", "within", "below 95%", "below 99.8%")
 
 
-def _binom_cdf(r: np.ndarray, n: np.ndarray, p: float) -> np.ndarray:
-    r = np.asarray(r, dtype=float)
-    k = np.clip(np.minimum(r, n), 0, None).astype(np.int64)
-    return np.where(r < 0, 0.0, np.where(r >= n, 1.0, special.bdtr(k, np.asarray(n).astype(np.int64), p)))
-
-
-def _poisson_cdf(r: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    r = np.asarray(r, dtype=float)
-    return np.where(r < 0, 0.0, special.pdtr(np.clip(r, 0, None), mean))
-
-
-def _quantile(cdf, q: float, upper: np.ndarray) -> np.ndarray:
-    """Smallest integer r in [0, upper] with cdf(r) >= q, by vectorised bisection."""
-    lo = np.full(upper.shape, -1.0)
-    hi = upper.astype(float)
-    while np.any(hi - lo > 1):
-        mid = np.floor((lo + hi) / 2)
-        ok = cdf(mid) >= q
-        hi = np.where(ok, mid, hi)
-        lo = np.where(ok, lo, mid)
-    return hi
-
-
-def _interpolated_quantile(cdf, q: float, upper: np.ndarray) -> np.ndarray:
+def _interpolated_quantile(dist, q: float) -> np.ndarray:
     """Spiegelhalter's continuous quantile of a discrete distribution (2005, appendix A.1.1):
-    ``r - (F(r) - q) / (F(r) - F(r - 1))`` with ``r`` the ordinary quantile."""
-    r = _quantile(cdf, q, upper)
-    f_r, f_r1 = cdf(r), cdf(r - 1)
+    ``r - (F(r) - q) / (F(r) - F(r - 1))`` with ``r`` the ordinary quantile (scipy's ``ppf``: the
+    smallest integer with ``F(r) >= q``) and ``F`` the distribution's CDF."""
+    r = dist.ppf(q)
+    f_r, f_r1 = dist.cdf(r), dist.cdf(r - 1)
     step = f_r - f_r1
     with np.errstate(invalid="ignore", divide="ignore"):
         alpha = np.where(step > 0, (f_r - q) / step, 0.0)
@@ -68,26 +46,20 @@ def _interpolated_quantile(cdf, q: float, upper: np.ndarray) -> np.ndarray:
 
 
 def exact_limits(theta: float, n: np.ndarray | float, kind: str, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper exact limits for the observed proportion or rate (per person) at size ``n``."""
+    """Lower and upper exact limits for the observed proportion or rate (per person) at size ``n``:
+    binomial (proportions, ``n`` rounded to whole people) or Poisson (rates) quantiles from scipy."""
     n = np.atleast_1d(np.asarray(n, dtype=float))
     tail = (1 - level) / 2
     if kind == "proportion":
         counts = np.maximum(np.round(n), 1)
-        upper = counts
-
-        def cdf(r):
-            return _binom_cdf(r, counts, theta)
+        dist = stats.binom(counts, theta)
     elif kind == "rate":
         counts = n
-        mean = theta * n
-        upper = np.ceil(mean + 12 * np.sqrt(mean) + 12)
-
-        def cdf(r):
-            return _poisson_cdf(r, mean)
+        dist = stats.poisson(theta * n)
     else:
         raise ValueError(f"kind must be 'proportion' or 'rate', not {kind!r}")
-    low = _interpolated_quantile(cdf, tail, upper) / counts
-    high = _interpolated_quantile(cdf, 1 - tail, upper) / counts
+    low = _interpolated_quantile(dist, tail) / counts
+    high = _interpolated_quantile(dist, 1 - tail) / counts
     return np.maximum(low, 0.0), high
 
 
