@@ -365,3 +365,41 @@ def test_partial_dependence_is_the_average_prediction_with_the_feature_set_to_ea
     for v, risk in zip(dep["value"], dep["risk_pct"]):  # by hand: every row with age set to v, then the mean
         assert risk == pytest.approx(100 * model.predict_proba(X.assign(age=v))[:, 1].mean(), rel=1e-12)
     assert dep["risk_pct"].is_monotonic_increasing  # risk rises with age in this model
+
+
+def test_the_clustered_sandwich_equals_statsmodels_where_statsmodels_gives_one():
+    """PHReg.fit(groups=...) is the library's clustered sandwich; ours must equal it on data where it is defined."""
+    from statsmodels.duration.hazard_regression import PHReg
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 2))
+    time = rng.exponential(np.exp(-X @ [0.4, -0.2])) + 0.01
+    event = rng.random(300) < 0.8
+    keep = event | (time > time[event].min())  # no censored time before the first event (see the next test)
+    X, time, event = X[keep], time[keep], event[keep]
+    groups = np.arange(len(time)) // 3
+    model = PHReg(time, X, status=event.astype(int), ties="breslow")
+    naive = model.fit()
+    ours = b.clustered_covariance(np.asarray(naive.cov_params()), b.cox_score_residuals(time, event, X, np.asarray(naive.params)), groups)
+    assert np.sqrt(np.diag(ours)) == pytest.approx(model.fit(groups=groups).bse, rel=1e-10)
+
+
+def test_statsmodels_clustered_errors_are_nan_when_a_censored_time_precedes_the_first_event():
+    """Why paper 02 keeps its own sandwich: a minimal reproduction of statsmodels (0.15) returning NaN
+    robust standard errors (the censored row's score residual is 0/0). Placements censored in their
+    first days are common in 903 data. If this test fails, statsmodels has fixed it: use
+    ``PHReg.fit(groups=...)`` in ``fit_cox`` and drop ``clustered_covariance``."""
+    from statsmodels.duration.hazard_regression import PHReg
+
+    time = np.array([1.0, 2, 3, 4, 5, 6, 7, 8])
+    status = np.array([0, 1, 0, 1, 1, 0, 1, 1])
+    X = np.array([[0.5], [1.0], [-0.3], [0.2], [-1.0], [0.7], [0.1], [-0.4]])
+    groups = np.arange(8)
+    model = PHReg(time, X, status=status)
+    assert np.isnan(model.fit(groups=groups).bse).all()
+    assert np.isnan(model.score_residuals(model.fit().params)[0]).all() and not np.isnan(model.score_residuals(model.fit().params)[1:]).any()
+    assert np.isfinite(PHReg(time[1:], X[1:], status=status[1:]).fit(groups=groups[1:]).bse).all()
+    # ours: the censored row before any event contributes nothing to the score, so the sandwich is finite
+    naive = model.fit()
+    ours = b.clustered_covariance(np.asarray(naive.cov_params()), b.cox_score_residuals(time, status.astype(bool), X, np.asarray(naive.params)), groups)
+    assert np.isfinite(ours).all() and ours[0, 0] > 0

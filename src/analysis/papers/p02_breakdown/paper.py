@@ -472,6 +472,10 @@ def _coef_table(names: list[str], params: np.ndarray, se: np.ndarray) -> pd.Data
 def fit_cox(c: pd.DataFrame, terms: list[str] | None = None) -> ModelResult:
     """Cox proportional-hazards model (Breslow ties), standard errors robust to clustering by child.
 
+    The clustered sandwich is ours (:func:`clustered_covariance`), equal to statsmodels'
+    ``PHReg.fit(groups=...)`` where that is defined; statsmodels 0.15 returns NaN when a placement is
+    censored before the first event time, which 903 data often has (both tested in test_breakdown.py).
+
     ``diagnostics``: a proportional-hazards check for each term, the correlation of its Schoenfeld
     residuals with the rank of the event time (an approximation to Grambsch and Therneau's test).
     """
