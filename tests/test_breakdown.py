@@ -401,5 +401,7 @@ def test_statsmodels_clustered_errors_are_nan_when_a_censored_time_precedes_the_
     assert np.isfinite(PHReg(time[1:], X[1:], status=status[1:]).fit(groups=groups[1:]).bse).all()
     # ours: the censored row before any event contributes nothing to the score, so the sandwich is finite
     naive = model.fit()
-    ours = b.clustered_covariance(np.asarray(naive.cov_params()), b.cox_score_residuals(time, status.astype(bool), X, np.asarray(naive.params)), groups)
+    ours = b.clustered_covariance(
+        np.asarray(naive.cov_params()), b.cox_score_residuals(time, status.astype(bool), X, np.asarray(naive.params)), groups
+    )
     assert np.isfinite(ours).all() and ours[0, 0] > 0

@@ -487,3 +487,17 @@ def test_the_scan_finds_a_flow_that_the_stock_gives_away(tmp_path):
     frame = pd.DataFrame({"year": [2024, 2025], "entries": [12, SUPPRESSED], "cla_31_march": [30, 26], "exits": [None, 8]})
     problems = _ungated(tmp_path, "flows", frame, ["entries", "cla_31_march", "exits"], stock_flow=["cla_31_march", "entries", "exits"])
     assert any("stock = last stock + in - out" in p for p in problems), problems
+
+
+def test_the_coverage_chart_counts_each_state_and_shows_no_numbers():
+    import matplotlib.pyplot as plt
+
+    from analysis.report import charts
+
+    coverage = pd.DataFrame({2024: ["✓", "c", ""], 2025: ["✓", "✓", ".."]}, index=["cla_31_march", "placement_foster", "need_total"])
+    fig = charts.coverage_heatmap(coverage, "Which years")
+    assert fig._analysis_alt == "3 indicators over 2 years; cells: 2 not published, 1 suppressed or not available, 3 published."
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(coverage.index)
+    assert not any(t.get_text().strip() for t in ax.texts), "no numbers on the cells"
+    plt.close(fig)

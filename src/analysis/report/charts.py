@@ -537,3 +537,44 @@ def forecast_lines(gated: Gated, title: str) -> plt.Figure:
 
 
 apply_style()
+
+
+#: the three states of a published figure, in the coverage chart
+COVERAGE_STATES = {0: ("not published", "#F3F2F1"), 1: ("suppressed or not available", ORANGE), 2: ("published", DARK_BLUE)}
+
+
+def coverage_heatmap(coverage: pd.DataFrame, title: str) -> plt.Figure:
+    """Which years each indicator is published for an area (rows: indicators; columns: years), from
+    :func:`analysis.io.profile.coverage` (``✓`` a value, a symbol where suppressed, blank where not
+    published). Drawn with seaborn's heatmap: with a hundred indicators the pattern of gaps is what
+    matters, and a grid of colours shows it where a table of ticks does not. It shows no numbers."""
+    import seaborn as sns
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    state = coverage.apply(lambda col: col.map(lambda v: 2 if v == "✓" else (0 if v in ("", "..") or pd.isna(v) else 1))).astype(int)
+    height = min(0.16 * len(state) + 1.6, 24)
+    fig, ax = plt.subplots(figsize=(min(0.55 * state.shape[1] + 4.5, 11), height))
+    sns.heatmap(
+        state,
+        ax=ax,
+        cmap=ListedColormap([COVERAGE_STATES[k][1] for k in sorted(COVERAGE_STATES)]),
+        vmin=-0.5,
+        vmax=2.5,
+        cbar=False,
+        linewidths=0.5,
+        linecolor="white",
+        yticklabels=True,
+    )
+    ax.set_xlabel("Year (at 31 March)")
+    ax.set_ylabel("")
+    ax.tick_params(axis="y", labelsize=6.5, length=0)
+    ax.tick_params(axis="x", length=0)
+    ax.grid(False)
+    handles = [Patch(facecolor=c, edgecolor=MID_GREY, label=name) for name, c in COVERAGE_STATES.values()]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8)
+    _panel_title(ax, title)
+    counts = {COVERAGE_STATES[k][0]: int((state.to_numpy() == k).sum()) for k in COVERAGE_STATES}
+    _describe(fig, f"{len(state)} indicators over {state.shape[1]} years; cells: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
+    fig.tight_layout(rect=(0, 0.4 / height, 1, 1))  # room for the legend below
+    return fig
