@@ -38,7 +38,6 @@ def small_la(request, built, tmp_path_factory):
     code = request.param
     root = make_project(tmp_path_factory.mktemp(f"small_{code}"))
     shutil.copytree(built[0].processed_public, root / "data" / "processed" / "public")
-    (root / "notebooks").symlink_to(runner.Path(__file__).resolve().parents[1] / "notebooks")
     p = make_paths(root)
     env = {"ANALYSIS_PSEUDONYMISATION_KEY": "test-key-" + "0" * 24, "ANALYSIS_PROJECT_ROOT": str(root)}
     old = {k: os.environ.get(k) for k in env}
