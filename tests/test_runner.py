@@ -3,6 +3,7 @@
 import json
 import os
 import time
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -19,7 +20,10 @@ from analysis.report import reporting
 from analysis.run import runner
 
 FAKE_BODY = """import os
+import time
 from analysis.report import reporting
+if os.environ.get("FAKE_SLEEP") == "{pid}":
+    time.sleep(120)
 report = reporting.Report(paper="{pid}", title="Fake {pid}", output_dir=output_dir, context={{"la_code": la_code}})
 if os.environ.get("FAKE_FAIL") == "{pid}":
     raise ValueError("planted failure")
@@ -342,3 +346,86 @@ def test_refresh_reruns_a_pack_together_with_the_papers_it_reads(built, tmp_path
     last = sorted((p.reports / "runs").iterdir())[-1]
     assert [j["paper"] for j in json.loads((last / "manifest.json").read_text())["jobs"]] == ["91", "93"]
     assert "91/E06000004: re-run with 93, which reads its results from the same run" in (p.reports / "logs" / "refresh.log").read_text()
+
+
+# --- guards: read-only outputs, a killed run, plain parameters, one line per event -------------------------
+@pytest.mark.parametrize(
+    "text,why",
+    [
+        ("x=!!binary aGVsbG8=", "binary data"),
+        ("x=!!set {a, b}", "a set"),
+        ("x=[2024-03-31]", "a date inside a list"),
+        ("x={when: 2024-03-31}", "a date inside a list or mapping"),
+        ("x=[1, !!binary aGVsbG8=]", "binary data"),
+        ("x=.nan", "not a finite number"),
+        ("x={1: a}", "mapping keys must be text"),
+        ("x=!!python/object/apply:os.system [ls]", "cannot read value"),
+    ],
+)
+def test_param_values_are_plain_data_by_design(text, why):
+    with pytest.raises(AnalysisError, match=why):
+        runner.parse_param(text)
+    assert runner.parse_param("x={a: [1, 2.5, true, text]}") == ("x", {"a": [1, 2.5, True, "text"]})
+
+
+def _manifest_statuses(p):
+    return {m.parent.name: json.loads(m.read_text())["status"] for m in (p.reports / "runs").glob("*/manifest.json")}
+
+
+def test_a_read_only_latest_folder_stops_the_run_in_one_line_before_any_job(fake_project, monkeypatch, capsys):
+    p = fake_project
+    (p.reports / "latest").mkdir(parents=True)
+    real_access = os.access
+    # the tests may run as root, who can write anywhere: the file system's answer is stood in for
+    monkeypatch.setattr(runner.os, "access", lambda path, mode: False if str(path).endswith("latest") else real_access(path, mode))
+    assert cli.main(["run", "91"]) == cli.EXIT_INPUT_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: cannot write {p.reports / 'latest'}: it is read-only; nothing was run"]
+    assert _manifest_statuses(p) == {}
+
+
+def test_a_run_that_cannot_publish_is_marked_failed_not_left_running(fake_project, monkeypatch, capsys):
+    p = fake_project
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(p.reports / "latest" / "91_fake_91"))
+
+    monkeypatch.setattr(runner, "publish_latest", refuse)
+    assert cli.main(["run", "91"]) == cli.EXIT_INPUT_ERROR
+    err = capsys.readouterr().err
+    assert "error: cannot write" in err and "Permission denied" in err and "Traceback" not in err
+    assert list(_manifest_statuses(p).values()) == ["failed"]
+
+
+def test_a_killed_run_is_marked_failed_and_its_kernel_folder_removed_at_the_next_start(fake_project):
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    p = fake_project
+    env = {**os.environ, "ANALYSIS_PROJECT_ROOT": str(p.root), "FAKE_SLEEP": "91"}
+    proc = subprocess.Popen([sys.executable, "-m", "analysis.cli", "run", "91"], env=env, stderr=subprocess.DEVNULL)
+    prefix = runner.kernel_temp_prefix(p)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (_manifest_statuses(p) and list(Path(tempfile.gettempdir()).glob(prefix + "*"))):
+        time.sleep(0.2)
+    assert _manifest_statuses(p), "the run started"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert list(_manifest_statuses(p).values()) == ["running"]  # what kill -9 leaves
+    killed = next(iter(_manifest_statuses(p)))
+    assert cli.main(["index"]) == 0  # the index alone changes nothing
+    assert cli.main(["run", "92"]) == 0
+    statuses = _manifest_statuses(p)
+    assert statuses[killed] == "failed" and sorted(statuses.values()) == ["failed", "ok"]
+    assert "interrupted" in json.loads((p.reports / "runs" / killed / "manifest.json").read_text())["error"]
+    assert not list(Path(tempfile.gettempdir()).glob(prefix + "*"))
+
+
+def test_refresh_prints_each_event_once(fake_project, capsys):
+    assert cli.main(["refresh"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("refresh started") == 1 and err.count("refresh finished") == 1
+    log = (fake_project.reports / "logs" / "refresh.log").read_text()
+    assert log.count("refresh started") == 1

@@ -28,7 +28,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     n_files = len(report["files"])
     n_aside = sum(f["rows_set_aside"] for f in report["files"].values())
     if result.status == "up to date":
-        print(f"Processed data is up to date with data/raw/public ({n_files} files); nothing rewritten. Use --force to rebuild.")
+        when = _built_at(result.out_dir / "ingest_report.json")
+        print(f"Processed data is up to date with data/raw/public ({n_files} files; built {when}); nothing rewritten. Use --force to rebuild.")
     else:
         tables = ", ".join(f"{t} ({r['rows']:,})" for t, r in report["tables"].items())
         print(f"Built {result.out_dir.relative_to(p.root)}/ from {n_files} files: {tables}.")
@@ -44,7 +45,7 @@ def _cmd_ingest_903(p, *, force: bool = False) -> None:
     if result.status == "no data":
         print("No 903 returns in data/raw/ssda903/ (run `analysis synth` for the synthetic default); child-level tables not built.")
     elif result.status == "up to date":
-        print("903 tables are up to date with data/raw/ssda903/; nothing rewritten.")
+        print(f"903 tables are up to date with data/raw/ssda903/ (built {_built_at(result.out_dir / 'ingest_report.json')}); nothing rewritten.")
     else:
         r = result.report
         print(
@@ -52,6 +53,16 @@ def _cmd_ingest_903(p, *, force: bool = False) -> None:
             f"{r['periods']:,} periods of care ({', '.join(map(str, r['collection_years'][:1] + r['collection_years'][-1:]))}); "
             f"{r['rows_set_aside']} row(s) set aside, {r['warnings']} warning(s); see {(result.out_dir / 'ingest_report.md').relative_to(p.root)}."
         )
+
+
+def _built_at(path) -> str:
+    """When a processed folder was built (its report's time), in words."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime).strftime("%d %B %Y at %H:%M")
+    except OSError:
+        return "at an unknown time"
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -106,7 +117,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         f.unlink()
     from analysis.io.ingest import run_ingest
 
-    run_ingest(p)  # calibration reads the published figures (does nothing if they are up to date)
+    built = run_ingest(p)  # calibration reads the published figures (does nothing if they are up to date)
+    if built.status == "built":
+        print(f"Built {built.out_dir.relative_to(p.root)}/ from the published files first (the synthetic 903 is calibrated to them).")
     costs = p.raw / "costs" if out.resolve() == default_out.resolve() else None
     if args.messy is not None:  # the clean returns first, then the messy copy in their place
         import shutil

@@ -339,17 +339,21 @@ def run_ingest(p: Paths, *, force: bool = False) -> IngestResult:
     problems = verify_checksums(p)
     if problems:
         raise InputError(problems[0] + (f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""))
+    staging = p.processed / ".public.staging"
+    old = p.processed / ".public.old"
+    # what an interrupted ingest (killed mid-way) leaves: a half-built staging folder, or the previous
+    # output moved aside just before the swap (put back: it is the last good output)
+    if old.exists() and not p.processed_public.exists():
+        old.rename(p.processed_public)
+    for leftover in (staging, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
     if not force and is_up_to_date(p):
         report = json.loads((p.processed_public / "ingest_report.json").read_text())
         return IngestResult("up to date", p.processed_public, report)
 
     tables, report = build_tables(p.raw_public)
     p.processed.mkdir(parents=True, exist_ok=True)
-    staging = p.processed / ".public.staging"
-    old = p.processed / ".public.old"
-    for leftover in (staging, old):
-        if leftover.exists():
-            shutil.rmtree(leftover)
     staging.mkdir()
     try:
         for name, df in tables.items():

@@ -20,9 +20,11 @@ runs in a fresh kernel with an explicit kernel name, working directory and timeo
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
 import re
@@ -214,8 +216,33 @@ def parse_param(text: str) -> tuple[str, Any]:
     except yaml.YAMLError as exc:
         raise AnalysisError(f"--param {name}: cannot read value {raw!r} ({exc.__class__.__name__})") from exc
     if isinstance(value, (datetime,)) or type(value).__name__ == "date":
-        value = raw.strip()
+        value = raw.strip()  # a date on its own is passed as the text written
+    problem = _not_plain(value)
+    if problem:
+        raise AnalysisError(f"--param {name}: {problem}; a parameter is a plain number, text, true/false, a [list] or a {{mapping}} of them")
     return name, value
+
+
+def _not_plain(value: Any) -> str | None:
+    """Why a --param value is not plain data (None when it is): YAML tags such as !!binary or !!set,
+    dates inside lists, and numbers JSON cannot carry are refused by design."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{value} is not a finite number"
+    if isinstance(value, list):
+        return next((p for p in map(_not_plain, value) if p), None)
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            return "mapping keys must be text"
+        return next((p for p in map(_not_plain, value.values()) if p), None)
+    kind = {
+        "bytes": "binary data (!!binary)",
+        "set": "a set (!!set)",
+        "date": "a date inside a list or mapping (quote it)",
+        "datetime": "a date and time (quote it)",
+    }
+    return f"{kind.get(type(value).__name__, type(value).__name__)} is not accepted"
 
 
 # --- jobs -----------------------------------------------------------------------------------------
@@ -410,7 +437,7 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
     }
     for attempt in (1, 2):
         try:
-            with tempfile.TemporaryDirectory(prefix="cla-kernel-") as sockets:
+            with tempfile.TemporaryDirectory(prefix=kernel_temp_prefix(Paths(Path(root)))) as sockets:
                 # IPC sockets in a private folder: no TCP ports to clash between parallel workers
                 km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(sockets) / "k"))
                 try:
@@ -483,20 +510,69 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
 def run_lock(p: Paths, what: str) -> Iterator[None]:
     """Hold ``reports/.lock`` (``filelock``: an OS lock on Linux, macOS and Windows, released if the
     process dies) or refuse at once; ``reports/.lock.holder`` says who holds it."""
-    p.reports.mkdir(parents=True, exist_ok=True)
     holder_file = p.reports / ".lock.holder"
-    lock = FileLock(p.reports / ".lock", timeout=0)
+    with writing(p.reports):
+        p.reports.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(p.reports / ".lock", timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            holder = (holder_file.read_text().strip() if holder_file.is_file() else "") or "another process"
+            raise RunLockedError(f"another run or refresh is writing reports/ ({holder}); try again when it has finished") from None
     try:
-        lock.acquire()
-    except Timeout:
-        holder = (holder_file.read_text().strip() if holder_file.is_file() else "") or "another process"
-        raise RunLockedError(f"another run or refresh is writing reports/ ({holder}); try again when it has finished") from None
-    try:
-        holder_file.write_text(f"{what}, pid {os.getpid()}, since {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}")
+        with writing(p.reports):
+            holder_file.write_text(f"{what}, pid {os.getpid()}, since {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}")
+            check_writable(p)
+            recover_interrupted(p)
         yield
     finally:
         holder_file.unlink(missing_ok=True)
         lock.release()
+
+
+@contextlib.contextmanager
+def writing(where: Path) -> Iterator[None]:
+    """Turn a file system refusal (read-only, no space, no permission) into one clear line."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)) and exc.errno not in (errno.EACCES, errno.EROFS, errno.ENOSPC):
+            raise
+        target = exc.filename or where
+        raise AnalysisError(f"cannot write {target}: {exc.strerror or exc} (is the folder read-only or the disk full?)") from exc
+
+
+def check_writable(p: Paths) -> None:
+    """Before any job runs: every folder a run writes must be writable (else one line, nothing started)."""
+    for folder in (p.reports, p.reports / "runs", p.reports / "latest", p.reports / "logs"):
+        if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+            raise AnalysisError(f"cannot write {folder}: it is read-only; nothing was run")
+
+
+def kernel_temp_prefix(p: Paths) -> str:
+    """Prefix of this project's kernel socket folders (per project, so a clean-up never touches another's)."""
+    return f"cla-kernel-{hashlib.sha256(str(p.root).encode()).hexdigest()[:8]}-"
+
+
+def recover_interrupted(p: Paths) -> list[str]:
+    """At a start, holding the lock: a manifest still "running" belongs to a run that was killed (no
+    other run can be going); mark it failed, and remove the kernel folders such a run leaves behind."""
+    fixed = []
+    for path in sorted((p.reports / "runs").glob("*/manifest.json")):
+        try:
+            m = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if m.get("status") == "running":
+            m["status"] = "failed"
+            m["error"] = "interrupted: the run stopped before it finished (killed, or the machine stopped); found at the next start"
+            _write_json(path, m)
+            fixed.append(m.get("run_id", path.parent.name))
+    for leftover in Path(tempfile.gettempdir()).glob(kernel_temp_prefix(p) + "*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    if fixed:
+        log.warning("marked %d interrupted run(s) as failed: %s", len(fixed), ", ".join(fixed))
+    return fixed
 
 
 # --- provenance ---------------------------------------------------------------------------------------
@@ -626,7 +702,8 @@ def run_jobs(
     progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
     run_id = new_run_id()
     run_dir = p.reports / "runs" / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with writing(p.reports):
+        run_dir.mkdir(parents=True, exist_ok=True)
     git = git_info(p.root)
     code = package_digest()  # a change to any module re-runs every paper
     started_at = datetime.now(UTC)
@@ -649,7 +726,8 @@ def run_jobs(
         "status": "running",
         "jobs": [],
     }
-    _write_json(run_dir / "manifest.json", manifest)
+    with writing(run_dir):
+        _write_json(run_dir / "manifest.json", manifest)
     progress(f"run {run_id}: {len(jobs)} job(s), {workers} worker(s); outputs in {run_dir.relative_to(p.root)}/")
     records: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -675,15 +753,35 @@ def run_jobs(
     for v in THREAD_VARIABLES:
         os.environ.setdefault(v, threads)
     try:
-        _run_waves(p, waves, run_dir, run_id, banner, timeout, workers, done)
+        with writing(p.reports):
+            _run_waves(p, waves, run_dir, run_id, banner, timeout, workers, done)
+            return _finish_run(p, jobs, records, manifest, run_dir, run_id, code, t0, progress)
+    except BaseException as exc:  # the manifest never stays "running" when this process can still say so
+        manifest.update({"status": "failed", "error": str(exc)[:600] or exc.__class__.__name__, "jobs": records})
+        with contextlib.suppress(OSError):
+            _write_json(run_dir / "manifest.json", manifest)
+        raise
     finally:
         for v, old in saved.items():
             if old is None:
                 os.environ.pop(v, None)
             else:
                 os.environ[v] = old
-    order = {job.key: i for i, job in enumerate(jobs)}
 
+
+def _finish_run(
+    p: Paths,
+    jobs: list[Job],
+    records: list[dict[str, Any]],
+    manifest: dict[str, Any],
+    run_dir: Path,
+    run_id: str,
+    code: str,
+    t0: float,
+    progress: Callable[[str], None],
+) -> RunResult:
+    """Publish the good reports, then write the state, the manifest and the index."""
+    order = {job.key: i for i, job in enumerate(jobs)}
     records.sort(key=lambda r: order[r["key"]])
 
     state = read_state(p)
@@ -793,8 +891,12 @@ def child_level_jobs(p: Paths, jobs: list[Job]) -> tuple[list[Job], list[str]]:
 def refresh_log(p: Paths) -> logging.Logger:
     logger = logging.getLogger("analysis.refresh")
     logger.setLevel(logging.INFO)
+    logger.propagate = False  # the refresh prints each event itself; the root handler would print it again
     path = p.reports / "logs" / "refresh.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with writing(path.parent):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise AnalysisError(f"cannot write {path}: it is read-only; nothing was run")
     if not any(getattr(h, "baseFilename", None) == str(path) for h in logger.handlers):
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -990,6 +1092,7 @@ def write_index(p: Paths) -> Path:
     page = env.get_template("index.html.j2").render(latest=latest, runs=runs)
     out = p.reports / "index.html"
     tmp = out.with_suffix(".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    with writing(p.reports):
+        tmp.write_text(page, encoding="utf-8")
+        tmp.replace(out)
     return out
