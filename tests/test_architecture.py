@@ -11,15 +11,16 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "analysis"
 
 #: layer -> the layers it may import (itself included)
 ALLOWED = {
+    "progress": {"progress"},  # the progress line: every layer may use it, it uses nothing
     "config": {"config"},
-    "errors": {"errors", "config"},
-    "io": {"config", "errors", "io"},
-    "stats": {"config", "errors", "io", "stats"},
-    "report": {"config", "errors", "stats", "report"},
-    "synth": {"config", "errors", "io", "stats", "synth"},
-    "papers": {"config", "errors", "io", "stats", "report", "papers"},
-    "run": {"config", "errors", "io", "report", "run"},  # and analysis.papers.registry (SHARED_PAPER_MODULES)
-    "cli": {"config", "errors", "io", "stats", "report", "synth", "papers", "run", "cli", "__init__"},
+    "errors": {"progress", "errors", "config"},
+    "io": {"progress", "config", "errors", "io"},
+    "stats": {"progress", "config", "errors", "io", "stats"},
+    "report": {"progress", "config", "errors", "stats", "report"},
+    "synth": {"progress", "config", "errors", "io", "stats", "synth"},
+    "papers": {"progress", "config", "errors", "io", "stats", "report", "papers"},
+    "run": {"progress", "config", "errors", "io", "report", "run"},  # and analysis.papers.registry (SHARED_PAPER_MODULES)
+    "cli": {"progress", "config", "errors", "io", "stats", "report", "synth", "papers", "run", "cli", "__init__"},
     "__init__": set(),
 }
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -411,6 +412,12 @@ def test_a_killed_run_is_marked_failed_and_its_kernel_folder_removed_at_the_next
     while time.time() < deadline and not (_manifest_statuses(p) and list(Path(tempfile.gettempdir()).glob(prefix + "*"))):
         time.sleep(0.2)
     assert _manifest_statuses(p), "the run started"
+    # the progress line can say which paper, LA and cell is running (from the job's status file)
+    run_dir = p.reports / "runs" / next(iter(_manifest_statuses(p)))
+    jobs = runner.make_jobs(runner.select_papers(p, ["91"]), [("E06000004", "Stockton-on-Tees")], {})
+    while time.time() < deadline and not runner.running_now(run_dir, jobs):
+        time.sleep(0.2)
+    assert re.fullmatch(r"91 Stockton-on-Tees, cell \d of \d", runner.running_now(run_dir, jobs)[0])
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=60)
     assert list(_manifest_statuses(p).values()) == ["running"]  # what kill -9 leaves

@@ -13,6 +13,7 @@ import sys
 from analysis import __version__
 from analysis.config import CELL_TIMEOUT, DEFAULT_LA_CODE, paths
 from analysis.errors import AnalysisError, RunLockedError
+from analysis.progress import Progress
 
 EXIT_FAILED = 1
 EXIT_INPUT_ERROR = 2
@@ -20,10 +21,11 @@ EXIT_LOCKED = 3
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from analysis.io.ingest import run_ingest
+    from analysis.io.ingest import input_files, run_ingest
 
     p = paths()
-    result = run_ingest(p, force=args.force)
+    with Progress(len(input_files()), label="ingest: reading the published files") as progress:
+        result = run_ingest(p, force=args.force, progress=progress)
     report = result.report
     n_files = len(report["files"])
     n_aside = sum(f["rows_set_aside"] for f in report["files"].values())
@@ -128,12 +130,14 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         from analysis.synth.messy import make_messy
 
         with tempfile.TemporaryDirectory() as tmp:
-            truth = generate(p, args.la, args.seed, Path(tmp) / "clean", costs_dir=costs)
+            with Progress(7, label="synth") as progress:
+                truth = generate(p, args.la, args.seed, Path(tmp) / "clean", costs_dir=costs, progress=progress)
             faults = make_messy(Path(tmp) / "clean", Path(tmp) / "messy", args.messy, args.seed)
             shutil.copytree(Path(tmp) / "messy", out, dirs_exist_ok=True)
         print(f"Injected {len(faults):,} faults at a rate of {args.messy:g}: listed in {out / 'faults.json'}.")
     else:
-        truth = generate(p, args.la, args.seed, out, costs_dir=costs)
+        with Progress(7, label="synth") as progress:
+            truth = generate(p, args.la, args.seed, out, costs_dir=costs, progress=progress)
     cal = next(c for c in truth["calibration"] if c.get("chosen"))  # the run written
     print(
         f"Wrote a synthetic 903 for {truth['la_name']} ({truth['la_code']}), seed {args.seed}: {truth['children']:,} children, "

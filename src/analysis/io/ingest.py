@@ -25,6 +25,7 @@ from analysis.io import indicators as ind
 from analysis.io import public_data as pdl
 from analysis.io import schemas
 from analysis.io.geography import build_la_lookup
+from analysis.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +136,10 @@ class IngestResult:
     report: dict
 
 
-def build_tables(raw: Path) -> tuple[dict[str, pd.DataFrame], dict]:
-    """Load every source; return the processed tables and the ingest report (no writing)."""
+def build_tables(raw: Path, progress: Progress | None = None) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Load every source; return the processed tables and the ingest report (no writing).
+    ``progress`` hears of each file read (its total: :func:`input_files`)."""
+    step = progress.advance if progress is not None else (lambda message="": None)
     lookup_raw = pdl.read_text_csv(raw / LOOKUP_SOURCE)
     pdl.require_columns(lookup_raw, ["old_la_code", "new_la_code", "la_name", "region_code", "region_name"], raw / LOOKUP_SOURCE)
     lookup = build_la_lookup(lookup_raw.drop(columns="_row"))
@@ -145,9 +148,11 @@ def build_tables(raw: Path) -> tuple[dict[str, pd.DataFrame], dict]:
     for spec in EES_SOURCES:
         log.info("reading %s", spec.path)
         loads[spec.path] = pdl.load_ees(spec, raw, lookup)
+        step()
     for spec in SFR_SOURCES:
         log.info("reading %s", spec.path)
         loads[spec.path] = pdl.load_sfr(spec, raw, lookup)
+        step()
     indicators_all = pd.concat([loads[s.path].table for s in EES_SOURCES + SFR_SOURCES], ignore_index=True)
     la_indicators, superseded = pdl.apply_precedence(indicators_all)
 
@@ -157,6 +162,8 @@ def build_tables(raw: Path) -> tuple[dict[str, pd.DataFrame], dict]:
     sn = pdl.load_statistical_neighbours(raw / SN_2021_SOURCE, SN_2021_SOURCE, raw / SN_2025_SOURCE, SN_2025_SOURCE, lookup)
     loads["statistical_neighbours"] = sn
     loads[OFSTED_SOURCE] = pdl.load_ofsted_places(raw / OFSTED_SOURCE, OFSTED_SOURCE, lookup)
+    for _ in range(6):  # lookup, population, RO3, two neighbour models, Ofsted
+        step()
 
     set_aside = (
         pd.concat([ld.set_aside for ld in loads.values() if not ld.set_aside.empty], ignore_index=True)
@@ -334,7 +341,7 @@ def is_up_to_date(p: Paths) -> bool:
         return False
 
 
-def run_ingest(p: Paths, *, force: bool = False) -> IngestResult:
+def run_ingest(p: Paths, *, force: bool = False, progress: Progress | None = None) -> IngestResult:
     """Build data/processed/public atomically. See the module docstring."""
     problems = verify_checksums(p)
     if problems:
@@ -352,7 +359,7 @@ def run_ingest(p: Paths, *, force: bool = False) -> IngestResult:
         report = json.loads((p.processed_public / "ingest_report.json").read_text())
         return IngestResult("up to date", p.processed_public, report)
 
-    tables, report = build_tables(p.raw_public)
+    tables, report = build_tables(p.raw_public, progress)
     p.processed.mkdir(parents=True, exist_ok=True)
     staging.mkdir()
     try:

@@ -45,11 +45,13 @@ from typing import Any
 
 import jinja2
 from filelock import FileLock, Timeout
+from papermill.engines import NBClientEngine, papermill_engines
 
 from analysis.config import CELL_TIMEOUT, DEFAULT_LA_CODE, KERNEL_NAME, KERNEL_START_TIMEOUT, Paths, package_digest
 from analysis.errors import AnalysisError, RunLockedError
 from analysis.io.ingest import sha256
 from analysis.papers import registry
+from analysis.progress import Progress
 from analysis.report import metrics
 
 log = logging.getLogger(__name__)
@@ -261,6 +263,54 @@ class Job:
         return base + "?" + json.dumps(self.parameters, sort_keys=True, separators=(",", ":"))
 
 
+# --- what is running: each job writes the cell it is on, the run's progress line reads it ------------
+STATUS_ENGINE = "cla-status"
+STATUS_FOLDER = ".progress"
+
+
+def status_file(run_dir: Path, job: Job) -> Path:
+    return run_dir / STATUS_FOLDER / (hashlib.sha256(job.key.encode()).hexdigest()[:16] + ".json")
+
+
+class _StatusEngine(NBClientEngine):
+    """papermill's own engine, telling a status file which cell it has started (for the progress line)."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, status_file: str | None = None, **kwargs):
+        if status_file:
+            path = Path(status_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            code = [i for i, c in enumerate(nb_man.nb.cells) if c.cell_type == "code"]
+            label = path.stem
+            original = nb_man.cell_start
+
+            def cell_start(cell, cell_index=None, **kw):
+                if cell_index in code:
+                    with contextlib.suppress(OSError):
+                        path.write_text(json.dumps({"job": label, "cell": code.index(cell_index) + 1, "cells": len(code)}))
+                return original(cell, cell_index, **kw)
+
+            nb_man.cell_start = cell_start
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+papermill_engines.register(STATUS_ENGINE, _StatusEngine)
+
+
+def running_now(run_dir: Path, jobs: Iterable[Job]) -> list[str]:
+    """What is running: paper, LA and cell, from the jobs' status files (removed when a job ends)."""
+    out = []
+    for job in jobs:
+        path = status_file(run_dir, job)
+        if path.is_file():
+            try:
+                st = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            out.append(f"{job.paper.id} {job.la_name}, cell {st['cell']} of {st['cells']}")
+    return out
+
+
 def input_checksums(p: Paths, paper: Paper) -> dict[str, str]:
     """SHA-256 of each processed table the paper declares it reads.
 
@@ -453,6 +503,8 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
                         log_output=False,
                         report_mode=False,
                         km=km,
+                        engine_name=STATUS_ENGINE,
+                        status_file=str(status_file(Path(run_dir), job)),
                     )
                 finally:  # papermill does not own a kernel manager it is given: stop the kernel here
                     if km.has_kernel:
@@ -500,6 +552,7 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
         if missing:
             record["status"] = "failed"
             record["error"] = f"declared output(s) {', '.join(missing)} not written (notebooks/papers.yaml, outputs)"
+    status_file(Path(run_dir), job).unlink(missing_ok=True)
     record["duration_s"] = round(time.perf_counter() - started, 2)
     record["outputs"] = [f for f in OUTPUT_FILES if (out / f).is_file()]
     return record
@@ -698,10 +751,29 @@ def run_jobs(
     progress: Callable[[str], None] | None = None,
     timeout: int = EXECUTION_TIMEOUT,
 ) -> RunResult:
-    """Execute jobs (the caller holds the lock), publish the good ones, write manifest, state, index."""
-    progress = progress or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    """Execute jobs (the caller holds the lock), publish the good ones, write manifest, state, index.
+
+    ``progress`` receives each message; without one, a :class:`analysis.progress.Progress` line shows
+    jobs done, time so far and left, and the paper, LA and cell running (plain lines off a terminal)."""
     run_id = new_run_id()
     run_dir = p.reports / "runs" / run_id
+    if progress is None:
+        with Progress(len(jobs), label="run", running=lambda: running_now(run_dir, jobs)) as display:
+            return _run_jobs(p, jobs, run_id, run_dir, workers, command, display.say, display.advance, timeout)
+    return _run_jobs(p, jobs, run_id, run_dir, workers, command, progress, progress, timeout)
+
+
+def _run_jobs(
+    p: Paths,
+    jobs: list[Job],
+    run_id: str,
+    run_dir: Path,
+    workers: int,
+    command: str,
+    progress: Callable[[str], None],
+    finished: Callable[[str], None],
+    timeout: int,
+) -> RunResult:
     with writing(p.reports):
         run_dir.mkdir(parents=True, exist_ok=True)
     git = git_info(p.root)
@@ -741,7 +813,7 @@ def run_jobs(
         if record["status"] != "ok":
             cell = record.get("failing_cell") or {}
             extra = f" at cell {cell.get('cell')}: {record['error']}" if cell.get("cell") else f": {record['error']}"
-        progress(
+        finished(
             f"[{len(records)}/{len(jobs)}] {record['paper']} {record['la_code']} {record['la_name']}: {status} ({record['duration_s']:.1f} s){extra}"
         )
 
@@ -781,6 +853,7 @@ def _finish_run(
     progress: Callable[[str], None],
 ) -> RunResult:
     """Publish the good reports, then write the state, the manifest and the index."""
+    shutil.rmtree(run_dir / STATUS_FOLDER, ignore_errors=True)
     order = {job.key: i for i, job in enumerate(jobs)}
     records.sort(key=lambda r: order[r["key"]])
 

@@ -43,6 +43,7 @@ from analysis.io.costs import COST_COLUMNS
 from analysis.io.published_counts import CHILD_DIMENSIONS, DIMENSIONS, EPISODE_DIMENSIONS, Targets, targets_for
 from analysis.io.ssda903_rules import collection_year_of, provider_problem
 from analysis.io.stock import GROUP_CATEGORY, LEGAL_CATEGORY, PROVIDER_CATEGORY
+from analysis.progress import Progress
 
 FIRST_YEAR, LAST_YEAR = 2016, 2025  # collection years written (2015-16 to 2024-25)
 DAY = pd.Timedelta(days=1)
@@ -1300,8 +1301,12 @@ def write_returns(sim: Simulation, out: Path, costs_dir: Path | None = None) -> 
 #: the placement weekly-cost file (the 903 has no costs): one row per placement
 
 
-def generate(p: Paths, la_code: str, seed: int, out: Path, *, calibrate: bool = True, costs_dir: Path | None = None) -> dict:
-    """Simulate (tuning the move rate to the published 3+ placements figure), write everything."""
+def generate(
+    p: Paths, la_code: str, seed: int, out: Path, *, calibrate: bool = True, costs_dir: Path | None = None, progress: Progress | None = None
+) -> dict:
+    """Simulate (tuning the move rate to the published 3+ placements figure), write everything.
+    ``progress`` hears of each calibration round and the writing (up to seven steps)."""
+    say = progress.advance if progress is not None else (lambda message="": None)
     from analysis.io.geography import ltla_to_utla, postcode_cache, resolve_la
     from analysis.io.ingest import read_table
 
@@ -1324,6 +1329,9 @@ def generate(p: Paths, la_code: str, seed: int, out: Path, *, calibrate: bool = 
         )
         multipliers = sim.m
         off = abs(got["three_plus"] - t.three_plus)
+        say(
+            f"synth: round {len(history)}: {len(sim.children):,} children; 3+ placements {100 * got['three_plus']:.1f}% (published {100 * t.three_plus:.1f}%)"
+        )
         if best is None or off < best[0]:
             best = (off, sim, scale, len(history) - 1)
         if not calibrate or off < 0.01:
@@ -1333,6 +1341,7 @@ def generate(p: Paths, la_code: str, seed: int, out: Path, *, calibrate: bool = 
     _, sim, scale, chosen = best  # the run closest to the published share with 3+ placements
     history[chosen]["chosen"] = True
     written = write_returns(sim, out, costs_dir)
+    say(f"synth: wrote {len(written)} files")
     latest = {d: dict(zip(DIMENSIONS[d], (int(v) for v in t.stock[d][LAST_YEAR]))) for d in DIMENSIONS}
     n_last = t.cla[LAST_YEAR] or 1
     truth = {
