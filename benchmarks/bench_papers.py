@@ -1,6 +1,6 @@
 """Benchmark: paper 01 for every LA through the runner, against a bare papermill run.
 
-    python benchmarks/bench_papers.py [--las N] [--workers 2] [--baseline-runs 5]
+    python benchmarks/bench_papers.py [--las N] [--workers 2] [--baseline-runs 5] [--cluster]
 
 Works in a scratch copy of the project (raw data linked, processed data copied, notebooks linked)
 so the real reports/ folder is untouched. Reports:
@@ -75,6 +75,11 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--baseline-runs", type=int, default=5)
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    ap.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also run the same LAs one at a time and on a Dask LocalCluster of --workers processes, and record the speed-ups",
+    )
     args = ap.parse_args()
     if not (REPO / "data" / "processed" / "public" / "la_indicators.parquet").is_file():
         print("run `analysis ingest` first", file=sys.stderr)
@@ -117,6 +122,23 @@ def main() -> int:
             "ratio_wall_per_la_to_bare": round(wall / len(las) / bare_median, 2),
             "failures": [{"la": r["la_code"], "error": r["error"], "cell": (r.get("failing_cell") or {}).get("cell")} for r in result.failed],
         }
+        if args.cluster:  # the same jobs one at a time, then on a LocalCluster: the speed-up of each
+            t = time.perf_counter()
+            one = runner.run(p, papers, las, workers=1, progress=lambda m: None)
+            serial = time.perf_counter() - t
+            t = time.perf_counter()
+            dask = runner.run(p, papers, las, workers=args.workers, progress=lambda m: None, cluster="local")
+            cluster_wall = time.perf_counter() - t
+            figures.update(
+                {
+                    "one_worker_wall_s": round(serial, 1),
+                    "local_cluster_wall_s": round(cluster_wall, 1),
+                    "speedup_pool": round(serial / wall, 2),
+                    "speedup_local_cluster": round(serial / cluster_wall, 2),
+                    "failed_one_worker": len(one.failed),
+                    "failed_local_cluster": len(dask.failed),
+                }
+            )
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

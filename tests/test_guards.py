@@ -199,6 +199,7 @@ def _damage(path):
     path.write_bytes(bytes(b))
 
 
+@pytest.mark.slow  # a whole 903 ingest again (make test-all, CI)
 def test_a_damaged_903_table_is_refused_at_read_and_rebuilt_by_ingest(project_903, tmp_path):
     import shutil
 
@@ -250,7 +251,9 @@ def test_ingest_force_rebuilds_the_903_tables_too(monkeypatch):
     from analysis import cli
 
     seen = {}
-    monkeypatch.setattr("analysis.io.ingest.run_ingest", lambda p, force: type("R", (), {"status": "up to date", "report": {"files": {}}})())
+    monkeypatch.setattr(
+        "analysis.io.ingest.run_ingest", lambda p, force, progress=None: type("R", (), {"status": "up to date", "report": {"files": {}}})()
+    )
 
     def fake_903(p, *, force=False):
         seen["force"] = force

@@ -113,6 +113,7 @@ def _probe(src: Path, root: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # two full ingests in a copy of the project (make test-all, CI)
 def test_a_new_measure_from_a_renamed_label_is_added_in_the_indicator_file_alone(tmp_path):
     # a temporary copy of the package and a project whose published file uses DfE's new wording
     src = tmp_path / "src"

@@ -217,6 +217,7 @@ def test_paper_03_runs_both_halves_and_records_the_planted_truth(kernel_env_903,
     assert local_a["lower_95"] < local_a["annual_change_gbp"] < local_a["upper_95"] < 0
 
 
+@pytest.mark.slow
 def test_paper_03_for_another_la_shows_the_across_la_half_and_says_why_not_the_rest(kernel_env_903, tmp_path):
     import json
 
@@ -259,7 +260,14 @@ def test_paper_04_run_by_hand_names_the_missing_papers_and_checks_the_planted_ra
     assert "Monthly projection by age band and placement group" in text or "monthly projection" in text
 
 
-@pytest.mark.parametrize("la,env", [("Hartlepool", "kernel_env_903"), ("Rutland", "kernel_env_903"), ("Kent", "kernel_env")])
+@pytest.mark.parametrize(
+    "la,env",
+    [
+        ("Hartlepool", "kernel_env_903"),
+        pytest.param("Rutland", "kernel_env_903", marks=pytest.mark.slow),
+        pytest.param("Kent", "kernel_env", marks=pytest.mark.slow),
+    ],
+)
 def test_paper_04_runs_from_published_figures_for_an_la_without_its_903(la, env, request, tmp_path):
     """The 903 in the project is Stockton-on-Tees' (kernel_env_903) or there is none (kernel_env): the pack
     for another LA is built from published figures and says so."""

@@ -322,6 +322,7 @@ def make_project_root(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow  # three papers refreshed three times (make test-all, CI)
 def test_refresh_reruns_a_pack_together_with_the_papers_it_reads(built, tmp_path, monkeypatch):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
@@ -436,3 +437,56 @@ def test_refresh_prints_each_event_once(fake_project, capsys):
     assert err.count("refresh started") == 1 and err.count("refresh finished") == 1
     log = (fake_project.reports / "logs" / "refresh.log").read_text()
     assert log.count("refresh started") == 1
+
+
+# --- scale-out: a Dask cluster gives the same reports as the local pool ------------------------------------
+def _report_contents(folder):
+    import openpyxl
+
+    m = json.loads((folder / "metrics.json").read_text())
+    wb = openpyxl.load_workbook(folder / "tables.xlsx", read_only=True)
+    cells = {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+    return m, cells
+
+
+@pytest.mark.slow  # a LocalCluster and eight kernels (make test-all, CI)
+def test_a_local_dask_cluster_gives_the_same_reports_as_the_local_pool(built, tmp_path, monkeypatch):
+    root = make_run_project(tmp_path / "project", built[0])
+    monkeypatch.setenv("ANALYSIS_PROJECT_ROOT", str(root))
+    p = make_paths(root)
+    papers = runner.select_papers(p, ["01"])
+    las = runner.resolve_las(p, ["Hartlepool", "Darlington"])
+    pool = runner.run(p, papers, las, workers=2, progress=quiet)
+    dask = runner.run(p, papers, las, workers=2, progress=quiet, cluster="local")
+    assert pool.exit_code == dask.exit_code == 0
+    assert dask.manifest["executor"] == "Dask LocalCluster" and pool.manifest["executor"] == "this machine"
+    for code, _ in las:
+        a = _report_contents(p.reports / "runs" / pool.run_id / "01_compare_local_authorities" / code)
+        b = _report_contents(p.reports / "runs" / dask.run_id / "01_compare_local_authorities" / code)
+        assert a == b, code
+    # both runs are in the same manifest history, state and index
+    assert {j["la_code"] for j in dask.manifest["jobs"]} == {c for c, _ in las}
+    index = (p.reports / "index.html").read_text()
+    assert pool.run_id in index and dask.run_id in index
+
+
+def test_jobs_that_read_the_las_own_903_stay_on_this_machine(built, project_903, tmp_path):
+    root = make_run_project(tmp_path / "project", built[0], with_903=project_903)
+    p = make_paths(root)
+    by_id = {x.id: x for x in runner.discover_papers(p)}
+    own = runner.data_903_la(p)
+    assert own == "E06000004"
+    job = runner.Job
+    assert runner.stays_here(p, job(by_id["02"], own, "Stockton-on-Tees"))
+    assert runner.stays_here(p, job(by_id["04"], own, "Stockton-on-Tees"))
+    assert runner.stays_here(p, job(by_id["03"], own, "Stockton-on-Tees"))
+    assert not runner.stays_here(p, job(by_id["04"], "E06000001", "Hartlepool")), "the published-data pack may go anywhere"
+    assert not runner.stays_here(p, job(by_id["01"], own, "Stockton-on-Tees")), "paper 01 reads published data only"
+
+
+def test_an_unreachable_scheduler_is_one_line(fake_project, capsys, monkeypatch):
+    monkeypatch.setattr(runner, "CLUSTER_CONNECT_TIMEOUT", 2)
+    assert cli.main(["run", "91", "--cluster", "tcp://127.0.0.1:9"]) == cli.EXIT_INPUT_ERROR
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err and "Traceback" not in err
+    assert list(_manifest_statuses(fake_project).values()) == ["failed"]

@@ -11,7 +11,7 @@ import logging
 import sys
 
 from analysis import __version__
-from analysis.config import CELL_TIMEOUT, DEFAULT_LA_CODE, paths
+from analysis.config import CELL_TIMEOUT, CLUSTER, DEFAULT_LA_CODE, paths
 from analysis.errors import AnalysisError, RunLockedError
 from analysis.progress import Progress
 
@@ -228,6 +228,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         parameters,
         workers=args.workers,
         timeout=args.timeout,
+        cluster=args.cluster,
         command="analysis run " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["run"] else "analysis run",
     )
     if result.failed:
@@ -245,7 +246,7 @@ def _cmd_refresh(args: argparse.Namespace) -> int:
     p = paths()
     papers = select_papers(p, args.papers)
     las = resolve_las(p, args.la, args.all_las) if (args.la or args.all_las) else None
-    return refresh(p, papers, las, workers=args.workers)
+    return refresh(p, papers, las, workers=args.workers, cluster=args.cluster)
 
 
 def _cmd_papers(args: argparse.Namespace) -> int:
@@ -362,6 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--la", action="append", default=[], metavar="CODE", help="LA code or name; repeat for several")
         sp.add_argument("--all-las", action="store_true", help="every current LA in England")
         sp.add_argument("--workers", type=int, default=1, metavar="N", help="papers to run at once (default 1; 2 on a 2-core machine)")
+        sp.add_argument(
+            "--cluster",
+            default=CLUSTER or None,
+            metavar="ADDRESS",
+            help="run the jobs on a Dask cluster: 'local' starts a LocalCluster of --workers processes here, or a scheduler "
+            "address (tcp://host:8786); jobs that read the LA's own 903 stay on this machine (default: $ANALYSIS_CLUSTER, else here)",
+        )
 
     p_run = sub.add_parser(
         "run",

@@ -23,6 +23,12 @@ KERNEL_NAME = "cla-analysis"
 CELL_TIMEOUT = 1800  # seconds a notebook cell may run
 KERNEL_START_TIMEOUT = 300  # seconds for a kernel to start
 
+#: Where ``analysis run`` and ``refresh`` run their jobs when ``--cluster`` is not given: empty for this
+#: machine, ``local`` for a Dask LocalCluster, or a Dask scheduler's address (tcp://host:8786).
+CLUSTER = os.environ.get("ANALYSIS_CLUSTER", "")
+#: seconds to wait for a Dask scheduler to answer before giving up
+CLUSTER_CONNECT_TIMEOUT = int(os.environ.get("ANALYSIS_CLUSTER_TIMEOUT", "30"))
+
 #: The embedded default local authority: Stockton-on-Tees.
 DEFAULT_LA_CODE = "E06000004"
 DEFAULT_LA_OLD_CODE = "808"

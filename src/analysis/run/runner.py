@@ -47,7 +47,7 @@ import jinja2
 from filelock import FileLock, Timeout
 from papermill.engines import NBClientEngine, papermill_engines
 
-from analysis.config import CELL_TIMEOUT, DEFAULT_LA_CODE, KERNEL_NAME, KERNEL_START_TIMEOUT, Paths, package_digest
+from analysis.config import CELL_TIMEOUT, CLUSTER_CONNECT_TIMEOUT, DEFAULT_LA_CODE, KERNEL_NAME, KERNEL_START_TIMEOUT, Paths, package_digest
 from analysis.errors import AnalysisError, RunLockedError
 from analysis.io.ingest import sha256
 from analysis.papers import registry
@@ -484,6 +484,7 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
         "error": None,
         "failing_cell": None,
         "problems": [],
+        "host": platform.node(),
     }
     for attempt in (1, 2):
         try:
@@ -709,18 +710,78 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 def _run_waves(
-    p: Paths, waves: list[list[Job]], run_dir: Path, run_id: str, banner: str, timeout: int, workers: int, done: Callable[[dict[str, Any]], None]
+    p: Paths,
+    waves: list[list[Job]],
+    run_dir: Path,
+    run_id: str,
+    banner: str,
+    timeout: int,
+    workers: int,
+    done: Callable[[dict[str, Any]], None],
+    cluster: str | None = None,
 ) -> None:
-    for wave in waves:
-        args = [(job, str(p.root), str(run_dir), run_id, banner, timeout) for job in wave]
-        if workers <= 1 or len(args) <= 1:
-            for a in args:
-                done(execute_job(*a))
-        else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                futures = [pool.submit(execute_job, *a) for a in args]
-                for fut in as_completed(futures):
-                    done(fut.result())
+    """Run the waves in order: here (one job at a time, or a local process pool), or on a Dask cluster
+    (``cluster``: ``"local"`` for a LocalCluster on this machine, or a scheduler's address). On a
+    cluster elsewhere, jobs that read the LA's own 903 stay on this machine (:func:`stays_here`)."""
+    client = _dask_client(cluster, workers) if cluster else None
+    try:
+        for wave in waves:
+            args = [(job, str(p.root), str(run_dir), run_id, banner, timeout) for job in wave]
+            if client is None:
+                _run_here(args, workers, done)
+                continue
+            remote = args if cluster == "local" else [a for a in args if not stays_here(p, a[0])]
+            futures = [client.submit(execute_job, *a, pure=False, key=f"job-{run_id}-{i}") for i, a in enumerate(remote)]
+            _run_here([a for a in args if a not in remote], workers, done)
+            for fut in _dask_as_completed(futures):
+                done(fut.result())
+    finally:
+        if client is not None:
+            cluster_obj = client.cluster if cluster == "local" else None
+            client.close()
+            if cluster_obj is not None:
+                cluster_obj.close()
+
+
+def _run_here(args: list[tuple], workers: int, done: Callable[[dict[str, Any]], None]) -> None:
+    if workers <= 1 or len(args) <= 1:
+        for a in args:
+            done(execute_job(*a))
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(execute_job, *a) for a in args]
+        for fut in as_completed(futures):
+            done(fut.result())
+
+
+def stays_here(p: Paths, job: Job) -> bool:
+    """A job that reads child-level data (the LA's own 903) never leaves this machine: papers that
+    need the 903, and papers with 903 inputs run for the LA whose 903 the project holds."""
+    if job.paper.child_level:
+        return True
+    return any(i.startswith("ssda903/") for i in job.paper.inputs) and data_903_la(p) == job.la_code
+
+
+def _dask_client(cluster: str, workers: int):
+    """A ``distributed.Client``: a LocalCluster of ``workers`` single-threaded processes, or the scheduler at an address."""
+    from distributed import Client, LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # the scheduler's chatter is not the run's news
+    if cluster == "local":
+        local = LocalCluster(
+            n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        )
+        return Client(local)
+    try:
+        return Client(cluster, timeout=f"{CLUSTER_CONNECT_TIMEOUT}s")
+    except (OSError, TimeoutError) as exc:
+        raise AnalysisError(f"cannot reach the Dask scheduler at {cluster} ({exc.__class__.__name__}); is it running?") from exc
+
+
+def _dask_as_completed(futures: list):
+    from distributed import as_completed as completed
+
+    return completed(futures) if futures else []
 
 
 @dataclass
@@ -750,6 +811,7 @@ def run_jobs(
     command: str = "analysis run",
     progress: Callable[[str], None] | None = None,
     timeout: int = EXECUTION_TIMEOUT,
+    cluster: str | None = None,
 ) -> RunResult:
     """Execute jobs (the caller holds the lock), publish the good ones, write manifest, state, index.
 
@@ -759,8 +821,8 @@ def run_jobs(
     run_dir = p.reports / "runs" / run_id
     if progress is None:
         with Progress(len(jobs), label="run", running=lambda: running_now(run_dir, jobs)) as display:
-            return _run_jobs(p, jobs, run_id, run_dir, workers, command, display.say, display.advance, timeout)
-    return _run_jobs(p, jobs, run_id, run_dir, workers, command, progress, progress, timeout)
+            return _run_jobs(p, jobs, run_id, run_dir, workers, command, display.say, display.advance, timeout, cluster)
+    return _run_jobs(p, jobs, run_id, run_dir, workers, command, progress, progress, timeout, cluster)
 
 
 def _run_jobs(
@@ -773,6 +835,7 @@ def _run_jobs(
     progress: Callable[[str], None],
     finished: Callable[[str], None],
     timeout: int,
+    cluster: str | None = None,
 ) -> RunResult:
     with writing(p.reports):
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -792,6 +855,7 @@ def _run_jobs(
         "packages": package_versions(),
         "kernel": KERNEL_NAME,
         "workers": workers,
+        "executor": ("Dask LocalCluster" if cluster == "local" else f"Dask cluster at {cluster}") if cluster else "this machine",
         "execution_timeout_s": timeout,
         "data_vintage": data_vintage(p),
         "raw_checksums": {"file": "data/raw/public/SHA256SUMS", "sha256": sha256(p.checksums) if p.checksums.is_file() else None},
@@ -800,7 +864,8 @@ def _run_jobs(
     }
     with writing(run_dir):
         _write_json(run_dir / "manifest.json", manifest)
-    progress(f"run {run_id}: {len(jobs)} job(s), {workers} worker(s); outputs in {run_dir.relative_to(p.root)}/")
+    where = f" on {manifest['executor']}" if cluster else ""
+    progress(f"run {run_id}: {len(jobs)} job(s), {workers} worker(s){where}; outputs in {run_dir.relative_to(p.root)}/")
     records: list[dict[str, Any]] = []
     t0 = time.perf_counter()
 
@@ -826,7 +891,7 @@ def _run_jobs(
         os.environ.setdefault(v, threads)
     try:
         with writing(p.reports):
-            _run_waves(p, waves, run_dir, run_id, banner, timeout, workers, done)
+            _run_waves(p, waves, run_dir, run_id, banner, timeout, workers, done, cluster)
             return _finish_run(p, jobs, records, manifest, run_dir, run_id, code, t0, progress)
     except BaseException as exc:  # the manifest never stays "running" when this process can still say so
         manifest.update({"status": "failed", "error": str(exc)[:600] or exc.__class__.__name__, "jobs": records})
@@ -918,8 +983,9 @@ def run(
     command: str = "analysis run",
     progress: Callable[[str], None] | None = None,
     timeout: int = EXECUTION_TIMEOUT,
+    cluster: str | None = None,
 ) -> RunResult:
-    """``analysis run``: hold the lock and run every paper for every LA."""
+    """``analysis run``: hold the lock and run every paper for every LA (here, or on a Dask cluster)."""
     for paper in papers:
         unknown = sorted(set(parameters or {}) - set(paper.parameters))
         if unknown:
@@ -933,7 +999,7 @@ def run(
             (progress or (lambda m: print(m, file=sys.stderr, flush=True)))(note)
         if not jobs:
             raise AnalysisError("nothing to run: " + "; ".join(skipped))
-        return run_jobs(p, jobs, workers=workers, command=command, progress=progress, timeout=timeout)
+        return run_jobs(p, jobs, workers=workers, command=command, progress=progress, timeout=timeout, cluster=cluster)
 
 
 def data_903_la(p: Paths) -> str | None:
@@ -1034,7 +1100,13 @@ def with_pack_companions(papers: list[Paper], jobs: list[Job], reasons: list[str
 
 
 def refresh(
-    p: Paths, papers: list[Paper], las: list[tuple[str, str]] | None = None, *, workers: int = 1, progress: Callable[[str], None] | None = None
+    p: Paths,
+    papers: list[Paper],
+    las: list[tuple[str, str]] | None = None,
+    *,
+    workers: int = 1,
+    progress: Callable[[str], None] | None = None,
+    cluster: str | None = None,
 ) -> int:
     """``analysis refresh``: re-ingest if inputs changed, re-run only what changed. Exit status."""
     from analysis.io.ingest import run_ingest
@@ -1058,7 +1130,7 @@ def refresh(
             if not jobs:
                 say("nothing to do: every report is up to date with its inputs and code")
                 return 0
-            run_result = run_jobs(p, jobs, workers=workers, command="analysis refresh", progress=say)
+            run_result = run_jobs(p, jobs, workers=workers, command="analysis refresh", progress=say, cluster=cluster)
             for rec in run_result.failed:
                 logger.error("%s failed: %s", rec["key"], rec["error"])
             say(f"refresh finished: {len(jobs) - len(run_result.failed)} ok, {len(run_result.failed)} failed (run {run_result.run_id})")
