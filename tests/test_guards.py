@@ -251,9 +251,9 @@ def test_ingest_force_rebuilds_the_903_tables_too(monkeypatch):
     from analysis import cli
 
     seen = {}
-    monkeypatch.setattr(
-        "analysis.io.ingest.run_ingest", lambda p, force, progress=None: type("R", (), {"status": "up to date", "report": {"files": {}}})()
-    )
+    from analysis.io import ingest
+
+    monkeypatch.setattr(ingest, "run_ingest", lambda p, force, progress=None: ingest.IngestResult("up to date", p.processed_public, {"files": {}}))
 
     def fake_903(p, *, force=False):
         seen["force"] = force

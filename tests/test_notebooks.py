@@ -63,6 +63,7 @@ def test_overview_notebook_runs_for_an_la(kernel_env, tmp_path):
     assert "per 10,000 children aged 0-17" in text
 
 
+@pytest.mark.slow  # the same check runs for paper 01 in the fast tier
 def test_overview_notebook_stops_on_an_unknown_la_with_close_matches(kernel_env, tmp_path):
     import papermill as pm
 
@@ -184,6 +185,7 @@ def test_paper_02_with_too_little_data_shows_descriptives_and_skips_the_models(k
     assert "models_skipped" in m["metrics"] and "planted_truth" not in m
 
 
+@pytest.mark.slow  # a kernel for one sentence: in the full tier
 def test_paper_02_stops_with_a_clear_message_on_a_bad_definition(kernel_env_903, tmp_path):
     import papermill as pm
 

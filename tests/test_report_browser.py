@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import browser
+import pytest
 
 
 def _save(driver, tmp_path: Path, name: str) -> Path:
@@ -20,6 +21,7 @@ def _save(driver, tmp_path: Path, name: str) -> Path:
     return shot
 
 
+@pytest.mark.slow  # headless Chromium (make test-all, CI)
 def test_index_and_report_render_in_chromium(published, driver, tmp_path):
     p, result = published
     with browser.serve(p.reports) as base:

@@ -217,6 +217,7 @@ def test_the_same_seed_gives_the_same_bytes(project, tmp_path):
     assert list(costs.columns) == synthetic.COST_COLUMNS and (costs["WEEKLY_COST"] > 0).all()
 
 
+@pytest.mark.slow  # a second synthetic 903 ingest (make test-all, CI)
 def test_processed_903_tables_hold_no_personal_data(project, tmp_path, monkeypatch):
     monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "a-test-key-that-is-long-enough")
     synthetic.generate(project, "E06000017", 7, tmp_path / "903", calibrate=False)
