@@ -768,9 +768,7 @@ def _dask_client(cluster: str, workers: int):
 
     logging.getLogger("distributed").setLevel(logging.ERROR)  # the scheduler's chatter is not the run's news
     if cluster == "local":
-        local = LocalCluster(
-            n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
-        )
+        local = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR)
         return Client(local)
     try:
         return Client(cluster, timeout=f"{CLUSTER_CONNECT_TIMEOUT}s")
