@@ -30,6 +30,8 @@ if os.environ.get("FAKE_FAIL") == "{pid}":
     raise ValueError("planted failure")
 report.table("t", __import__("pandas").DataFrame({{"x": [1.5]}}), title="t", show=False)
 report.metric("answer", 42)
+left_behind_by_{pid} = True
+report.metric("seen", sorted(k for k in globals() if k.startswith(("left_behind_by_", "_prime")) and k != "left_behind_by_{pid}"))
 report.finish()"""
 
 
@@ -490,3 +492,30 @@ def test_an_unreachable_scheduler_is_one_line(fake_project, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err and "Traceback" not in err
     assert list(_manifest_statuses(fake_project).values()) == ["failed"]
+
+
+# --- warm kernels ------------------------------------------------------------------------------------------------
+def test_a_warm_kernel_is_used_and_a_job_cannot_see_the_previous_jobs_variables(fake_project):
+    p = fake_project
+    result = runner.run(p, runner.select_papers(p, ["91", "92"]), [("E06000004", "Stockton-on-Tees"), ("E06000001", "Hartlepool")], progress=quiet)
+    assert result.exit_code == 0
+    kernels = [r["kernel"] for r in result.records]
+    assert kernels.count("cold") == 1 and kernels.count("warm") == 3, "every job after the first starts on a kernel warmed during the one before"
+    for r in result.records:  # each job left a variable behind; no later job saw one, nor the priming's helper
+        seen = json.loads((p.reports / r["folder"] / "metrics.json").read_text())["metrics"]["seen"]["value"]
+        assert seen == [], (r["key"], seen)
+    # and nothing is left running once the run is over
+    assert runner._WARMING == {}
+    assert not list(Path(__import__("tempfile").gettempdir()).glob(runner.kernel_temp_prefix(p) + "*"))
+
+
+def test_a_warm_kernel_is_never_used_for_another_project(fake_project, tmp_path):
+    p = fake_project
+    runner.warm_ahead(str(p.root), str(p.notebooks), "91")
+    assert runner.take_warm_kernel(str(tmp_path), str(p.notebooks)) is None  # warmed for another root: stopped, not used
+    assert runner._WARMING == {}
+    runner.warm_ahead(str(p.root), str(p.notebooks), "91")
+    warm = runner.take_warm_kernel(str(p.root), str(p.notebooks))
+    assert warm is not None and warm.km.is_alive()
+    runner._stop(warm)
+    assert not warm.km.has_kernel

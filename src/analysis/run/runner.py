@@ -19,6 +19,7 @@ runs in a fresh kernel with an explicit kernel name, working directory and timeo
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import hashlib
@@ -45,6 +46,7 @@ from typing import Any
 
 import jinja2
 from filelock import FileLock, Timeout
+from jupyter_client.manager import KernelManager
 from papermill.engines import NBClientEngine, papermill_engines
 
 from analysis.config import CELL_TIMEOUT, CLUSTER_CONNECT_TIMEOUT, DEFAULT_LA_CODE, KERNEL_NAME, KERNEL_START_TIMEOUT, Paths, package_digest
@@ -452,12 +454,128 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout: int = 120) -> str | None
     return None
 
 
+# --- warm kernels: the next job's kernel starts and imports the stack while this job runs -------------
+#: the modules every paper imports, and each paper's own (imported by a warm kernel before its job arrives)
+PRIME_MODULES = (
+    "numpy",
+    "pandas",
+    "matplotlib.pyplot",
+    "IPython.display",
+    "analysis.report.reporting",
+    "analysis.report.charts",
+    "analysis.papers.registry",
+)
+#: the argument nbclient gives the kernels it starts: no history database shared between parallel kernels
+KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
+
+
+@dataclass
+class WarmKernel:
+    km: Any  # a started jupyter_client KernelManager
+    folder: Any  # its TemporaryDirectory of IPC sockets
+    key: tuple
+
+
+_WARMING: dict[str, Any] = {}  # "next": (key, Future[WarmKernel])
+_WARMER: Any = None
+
+
+def _warm_key(root: str, cwd: str) -> tuple:
+    """What a warm kernel was started for: a kernel is only ever used for the same project, folder and settings."""
+    return (
+        root,
+        cwd,
+        KERNEL_NAME,
+        *(os.environ.get(v) for v in (*THREAD_VARIABLES, "ANALYSIS_PROJECT_ROOT", "ANALYSIS_PSEUDONYMISATION_KEY", "MPLBACKEND")),
+    )
+
+
+def paper_modules(paper_id: str) -> list[str]:
+    """The paper's own module(s): ``analysis.papers.pNN_*.paper``."""
+    import pkgutil
+
+    import analysis.papers as pkg
+
+    return [f"analysis.papers.{m.name}.paper" for m in pkgutil.iter_modules(pkg.__path__) if m.ispkg and m.name.startswith(f"p{paper_id}_")]
+
+
+def start_warm_kernel(root: str, cwd: str, modules: Iterable[str]) -> WarmKernel:
+    """Start a kernel as papermill would (same kernel, folder, sockets, arguments) and import the stack in it.
+    Nothing is left in its namespace: the job still starts from a fresh kernel, only with its imports done."""
+    folder = tempfile.TemporaryDirectory(prefix=kernel_temp_prefix(Paths(Path(root))))
+    km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(folder.name) / "k"))
+    try:
+        km.start_kernel(cwd=cwd, extra_arguments=KERNEL_ARGUMENTS)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=START_TIMEOUT)
+            code = f"def _prime():\n    import importlib\n    for m in {list(modules)!r}:\n        importlib.import_module(m)\n_prime()\ndel _prime"
+            reply = kc.execute_interactive(code, store_history=False, timeout=START_TIMEOUT, output_hook=lambda msg: None)
+            if reply["content"].get("status") != "ok":
+                raise RuntimeError(f"priming failed: {reply['content'].get('ename')}")
+        finally:
+            kc.stop_channels()
+    except BaseException:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+        folder.cleanup()
+        raise
+    return WarmKernel(km, folder, _warm_key(root, cwd))
+
+
+def warm_ahead(root: str, cwd: str, paper_id: str) -> None:
+    """Start the next job's kernel in the background (one spare per worker process)."""
+    global _WARMER
+    if _WARMER is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _WARMER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-kernel")
+    release_warm_kernel()  # a spare nobody took (a different project or setting): stop it
+    modules = [*PRIME_MODULES, *paper_modules(paper_id)]
+    _WARMING["next"] = (_warm_key(root, cwd), _WARMER.submit(start_warm_kernel, root, cwd, modules))
+
+
+def take_warm_kernel(root: str, cwd: str) -> WarmKernel | None:
+    """The spare kernel, if one was warmed for this project and folder and started without trouble."""
+    pending = _WARMING.pop("next", None)
+    if pending is None:
+        return None
+    key, future = pending
+    try:
+        warm = future.result(timeout=START_TIMEOUT)
+    except Exception as exc:  # a spare that failed to start: this job starts its own
+        log.warning("warm kernel not used: %s", exc)
+        return None
+    if key != _warm_key(root, cwd) or not warm.km.is_alive():
+        _stop(warm)
+        return None
+    return warm
+
+
+def _stop(warm: WarmKernel) -> None:
+    with contextlib.suppress(Exception):
+        if warm.km.has_kernel:
+            warm.km.shutdown_kernel(now=True)
+    warm.folder.cleanup()
+
+
+def release_warm_kernel() -> None:
+    """Stop the spare kernel (at the end of a run, and when a worker process exits)."""
+    pending = _WARMING.pop("next", None)
+    if pending is not None:
+        with contextlib.suppress(Exception):
+            _stop(pending[1].result(timeout=START_TIMEOUT))
+
+
+atexit.register(release_warm_kernel)
+
+
 def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, timeout: int = EXECUTION_TIMEOUT) -> dict[str, Any]:
     """Run one paper for one LA (in this process or a worker) and return its result record."""
     import html as html_lib
 
     import papermill as pm
-    from jupyter_client.manager import KernelManager
 
     from analysis.report.reporting import HTML_FILE, is_synthetic, scan_outputs
 
@@ -486,11 +604,19 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
         "problems": [],
         "host": platform.node(),
     }
+    cwd = str(job.paper.path.parent)
+    warm = take_warm_kernel(root, cwd)  # started and primed while the previous job ran (None the first time)
+    warm_ahead(root, cwd, job.paper.id)  # and the next job's, starting now
+    record["kernel"] = "warm" if warm else "cold"
     for attempt in (1, 2):
         try:
-            with tempfile.TemporaryDirectory(prefix=kernel_temp_prefix(Paths(Path(root)))) as sockets:
-                # IPC sockets in a private folder: no TCP ports to clash between parallel workers
-                km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(sockets) / "k"))
+            with contextlib.ExitStack() as stack:
+                if warm is not None and attempt == 1:
+                    km = warm.km
+                    stack.callback(warm.folder.cleanup)
+                else:  # IPC sockets in a private folder: no TCP ports to clash between parallel workers
+                    sockets = stack.enter_context(tempfile.TemporaryDirectory(prefix=kernel_temp_prefix(Paths(Path(root)))))
+                    km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(sockets) / "k"))
                 try:
                     pm.execute_notebook(
                         str(job.paper.path),
@@ -516,7 +642,8 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
             record["failing_cell"] = _failing_cell(nb_out) or {"cell": exc.exec_count, "source": "", "error": f"{exc.ename}: {exc.evalue}"}
             record["error"] = f"{exc.ename}: {exc.evalue}"
             break
-        except Exception as exc:  # kernel failed to start or died: retry once (parallel port clashes)
+        except Exception as exc:  # kernel failed to start or died: retry once, on a cold kernel (parallel port clashes)
+            record["kernel"] = "cold"
             if attempt == 2:
                 record["status"] = "failed"
                 record["error"] = f"{exc.__class__.__name__}: {exc}"[:600]
@@ -745,8 +872,11 @@ def _run_waves(
 
 def _run_here(args: list[tuple], workers: int, done: Callable[[dict[str, Any]], None]) -> None:
     if workers <= 1 or len(args) <= 1:
-        for a in args:
-            done(execute_job(*a))
+        try:
+            for a in args:
+                done(execute_job(*a))
+        finally:
+            release_warm_kernel()  # in this process: no kernel left running after the run
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(execute_job, *a) for a in args]
