@@ -491,12 +491,9 @@ def _warm_key(root: str, cwd: str) -> tuple:
 
 
 def paper_modules(paper_id: str) -> list[str]:
-    """The paper's own module(s): ``analysis.papers.pNN_*.paper``."""
-    import pkgutil
-
-    import analysis.papers as pkg
-
-    return [f"analysis.papers.{m.name}.paper" for m in pkgutil.iter_modules(pkg.__path__) if m.ispkg and m.name.startswith(f"p{paper_id}_")]
+    """The paper's own module(s): ``analysis.papers.pNN_*.paper`` (found beside the registry, not imported here)."""
+    folder = Path(registry.__file__).parent
+    return [f"analysis.papers.{d.name}.paper" for d in sorted(folder.glob(f"p{paper_id}_*")) if (d / "paper.py").is_file()]
 
 
 def start_warm_kernel(root: str, cwd: str, modules: Iterable[str]) -> WarmKernel:
