@@ -236,10 +236,11 @@ def notebook_problems(spec: PaperSpec, p: Paths | None = None) -> list[str]:
     return problems
 
 
-def all_problems(p: Paths | None = None) -> list[str]:
-    """Every disagreement between the registry and the notebooks, and notebooks it does not declare."""
+def all_problems(p: Paths | None = None, specs: dict[str, PaperSpec] | None = None) -> list[str]:
+    """Every disagreement between the registry and the notebooks, and notebooks it does not declare
+    (``specs``: the registry already read, to read it once)."""
     p = p or paths()
-    specs = load(p)
+    specs = specs if specs is not None else load(p)
     problems = [x for s in specs.values() for x in notebook_problems(s, p)]
     declared = {s.notebook for s in specs.values()}
     for path in sorted(p.notebooks.glob("[0-9][0-9]_*.ipynb")):

@@ -155,7 +155,7 @@ class Paper:
 def discover_papers(p: Paths) -> list[Paper]:
     """Every paper declared in ``notebooks/papers.yaml``; a notebook that disagrees with its declaration stops the run."""
     specs = registry.load(p)
-    problems = registry.all_problems(p)
+    problems = registry.all_problems(p, specs)
     if problems:
         raise AnalysisError("the paper registry and the notebooks disagree: " + "; ".join(problems[:5]))
     return [
@@ -1111,11 +1111,12 @@ def run(
     cluster: str | None = None,
 ) -> RunResult:
     """``analysis run``: hold the lock and run every paper for every LA (here, or on a Dask cluster)."""
+    specs = registry.load(p)
     for paper in papers:
         unknown = sorted(set(parameters or {}) - set(paper.parameters))
         if unknown:
             raise AnalysisError(f"paper {paper.id} has no parameter {', '.join(unknown)}; its parameters: {', '.join(paper.parameters)}")
-        registry.check_given(registry.spec(paper.id, p), parameters or {})  # a wrong type stops here, before any kernel starts
+        registry.check_given(specs[paper.id], parameters or {})  # a wrong type stops here, before any kernel starts
     with run_lock(p, command):
         if not (p.processed_public / "la_indicators.parquet").is_file():
             raise AnalysisError("no processed data: run `analysis ingest` first")
