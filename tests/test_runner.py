@@ -18,7 +18,7 @@ from analysis.config import KERNEL_NAME
 from analysis.config import paths as make_paths
 from analysis.errors import AnalysisError, RunLockedError
 from analysis.report import reporting
-from analysis.run import runner
+from analysis.run import kernels, runner
 
 FAKE_BODY = """import os
 import time
@@ -494,28 +494,90 @@ def test_an_unreachable_scheduler_is_one_line(fake_project, capsys, monkeypatch)
     assert list(_manifest_statuses(fake_project).values()) == ["failed"]
 
 
-# --- warm kernels ------------------------------------------------------------------------------------------------
+# --- kernels: forked from a primed parent, warmed one job ahead -------------------------------------------------
+def _zygotes_for(folder: Path) -> list[int]:
+    """Primed kernel parents running in ``folder`` (found in /proc: no process list library needed)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"analysis.run.zygote" in (proc / "cmdline").read_bytes() and os.readlink(proc / "cwd") == str(folder.resolve()):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
 def test_a_warm_kernel_is_used_and_a_job_cannot_see_the_previous_jobs_variables(fake_project):
     p = fake_project
     result = runner.run(p, runner.select_papers(p, ["91", "92"]), [("E06000004", "Stockton-on-Tees"), ("E06000001", "Hartlepool")], progress=quiet)
     assert result.exit_code == 0
-    kernels = [r["kernel"] for r in result.records]
-    assert kernels.count("cold") == 1 and kernels.count("warm") == 3, "every job after the first starts on a kernel warmed during the one before"
+    kernels_used = [r["kernel"] for r in result.records]
+    assert kernels_used.count("cold") == 1 and kernels_used.count("warm") == 3, (
+        "every job after the first starts on a kernel warmed during the one before"
+    )
+    if kernels.forking_allowed():
+        assert all(r["forked"] for r in result.records), "on Linux every kernel is forked from the primed parent"
     for r in result.records:  # each job left a variable behind; no later job saw one, nor the priming's helper
         seen = json.loads((p.reports / r["folder"] / "metrics.json").read_text())["metrics"]["seen"]["value"]
         assert seen == [], (r["key"], seen)
-    # and nothing is left running once the run is over
-    assert runner._WARMING == {}
+    # and nothing is left running once the run is over: no spare kernel, no primed parent, no socket folder
+    assert kernels._WARMING == {} and kernels._ZYGOTE == {}
+    assert _zygotes_for(p.notebooks) == []
     assert not list(Path(__import__("tempfile").gettempdir()).glob(runner.kernel_temp_prefix(p) + "*"))
+
+
+def test_without_forking_kernels_are_new_processes_primed_by_import(fake_project, monkeypatch):
+    monkeypatch.setenv("ANALYSIS_FORK_KERNELS", "0")
+    p = fake_project
+    result = runner.run(p, runner.select_papers(p, ["91"]), [("E06000004", "Stockton-on-Tees"), ("E06000001", "Hartlepool")], progress=quiet)
+    assert result.exit_code == 0
+    assert [r["forked"] for r in result.records] == [False, False]
+    assert [r["kernel"] for r in result.records] == ["cold", "warm"]
+    seen = json.loads((p.reports / result.records[1]["folder"] / "metrics.json").read_text())["metrics"]["seen"]["value"]
+    assert seen == [], "the priming's helper is not left in the kernel"
+    assert _zygotes_for(p.notebooks) == []
+
+
+def test_a_forked_kernel_that_runs_too_long_is_stopped_and_the_job_fails(fake_project, monkeypatch):
+    monkeypatch.setenv("FAKE_SLEEP", "91")
+    p = fake_project
+    started = time.monotonic()
+    result = runner.run(p, runner.select_papers(p, ["91"]), [("E06000001", "Hartlepool")], progress=quiet, timeout=3)
+    assert time.monotonic() - started < 100, "the 120 s cell was cut short"
+    [record] = result.records
+    assert record["status"] == "failed" and "timed out" in (record["error"] or "").lower(), record["error"]
+    assert record["forked"] is kernels.forking_allowed()
+    assert _zygotes_for(p.notebooks) == []
 
 
 def test_a_warm_kernel_is_never_used_for_another_project(fake_project, tmp_path):
     p = fake_project
-    runner.warm_ahead(str(p.root), str(p.notebooks), "91")
-    assert runner.take_warm_kernel(str(tmp_path), str(p.notebooks)) is None  # warmed for another root: stopped, not used
-    assert runner._WARMING == {}
-    runner.warm_ahead(str(p.root), str(p.notebooks), "91")
-    warm = runner.take_warm_kernel(str(p.root), str(p.notebooks))
+    kernels.warm_ahead(str(p.root), str(p.notebooks), "91")
+    assert kernels.take_warm_kernel(str(tmp_path), str(p.notebooks)) is None  # warmed for another root: stopped, not used
+    assert kernels._WARMING == {}
+    kernels.warm_ahead(str(p.root), str(p.notebooks), "91")
+    warm = kernels.take_warm_kernel(str(p.root), str(p.notebooks))
     assert warm is not None and warm.km.is_alive()
-    runner._stop(warm)
+    kernels.stop(warm)
     assert not warm.km.has_kernel
+    kernels.release_warm_kernel()
+    assert _zygotes_for(p.notebooks) == []
+
+
+def test_kernels_forked_from_a_parent_that_dies_do_not_outlive_it(fake_project):
+    if not kernels.forking_allowed():
+        pytest.skip("kernels are forked on Linux only")
+    p = fake_project
+    warm = kernels.start_warm_kernel(str(p.root), str(p.notebooks), "91")
+    try:
+        assert warm.km.forked and warm.km.is_alive()
+        zygote = kernels._ZYGOTE["current"]
+        zygote.proc.kill()  # the parent is killed (as when its worker is): the kernel notices and exits
+        zygote.proc.wait()
+        deadline = time.monotonic() + 30
+        while warm.km.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not warm.km.is_alive()
+    finally:
+        kernels.stop(warm)
+        kernels.release_warm_kernel()

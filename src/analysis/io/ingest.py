@@ -22,8 +22,8 @@ import pandas as pd
 from analysis.config import Paths
 from analysis.errors import InputError
 from analysis.io import indicators as ind
+from analysis.io import memo, schemas
 from analysis.io import public_data as pdl
-from analysis.io import schemas
 from analysis.io.geography import build_la_lookup
 from analysis.progress import Progress
 
@@ -385,10 +385,15 @@ def run_ingest(p: Paths, *, force: bool = False, progress: Progress | None = Non
 
 
 def read_table(p: Paths, name: str) -> pd.DataFrame:
-    """Read a processed table and check it against its schema."""
+    """Read a processed table and check it against its schema (once per process while the file is
+    unchanged: :func:`analysis.io.memo.read_once`)."""
     path = p.processed_public / f"{name}.parquet"
     if not path.is_file():
         raise InputError("processed table not found; run `analysis ingest` first", path)
+    return memo.read_once(path, lambda f: _read_checked(name, f), also=(path.parent / STAMP,))
+
+
+def _read_checked(name: str, path: Path) -> pd.DataFrame:
     check_output(path)
     df = pd.read_parquet(path)
     for col, dtype, _ in schemas.SCHEMAS[name]:

@@ -43,6 +43,8 @@ AREA_COLOURS = {"LA": DARK_BLUE, "comparators": ORANGE, "region": TURQUOISE, "En
 AREA_STYLES = {"LA": "-", "comparators": "-", "region": "--", "England": ":"}
 
 DPI = 100
+#: zlib level for the PNGs: level 3 writes these charts faster than the default 6 and no larger (measured)
+PNG_COMPRESSION = 3
 
 
 def _panel_title(ax: plt.Axes, title: str) -> None:
@@ -128,7 +130,7 @@ def figure_html(fig: plt.Figure, alt: str, caption: str) -> str:
         raise ValueError("every chart needs alt text")
     alt = f"{alt.rstrip()} {getattr(fig, '_analysis_alt', '')}".strip()  # the values plotted, and any points left out
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
+    fig.savefig(buf, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": PNG_COMPRESSION})
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return (
         '<figure class="chart" style="margin:1em 0;max-width:100%">'
@@ -136,6 +138,27 @@ def figure_html(fig: plt.Figure, alt: str, caption: str) -> str:
         f'<figcaption style="font-size:0.9em;color:#3D3D3D;margin-top:0.4em">{html.escape(caption)}</figcaption>'
         "</figure>"
     )
+
+
+def warm_up() -> None:
+    """Draw a small throwaway chart with the house style (text in the sizes and weights the charts use,
+    lines, bars, points, a legend, a log axis) so that fonts and text layouts are loaded. A process
+    that kernels are forked from (:mod:`analysis.run.zygote`) calls it once; each kernel's first real
+    chart is then about a quarter faster. Draws into memory only."""
+    fig, axes = plt.subplots(1, 2, figsize=(4, 2))
+    for ax in axes:
+        ax.plot([1, 2, 3], [1, 3, 2], label="a")
+        ax.bar([1, 2], [2, 1])
+        ax.scatter([1, 2], [2, 3])
+        ax.set_title("Title", loc="left")
+        ax.set_xlabel("x")
+        ax.legend()
+    axes[1].set_xscale("log")
+    fig.suptitle("A title")
+    fig.text(0.5, 0.5, "SYNTHETIC DATA", fontsize=46, fontweight="bold")
+    fig.text(0.01, 0.01, "a note", fontsize=7.5)
+    fig.savefig(io.BytesIO(), format="png", pil_kwargs={"compress_level": PNG_COMPRESSION})
+    plt.close(fig)
 
 
 def mark_synthetic(fig: plt.Figure) -> None:

@@ -19,9 +19,9 @@ runs in a fresh kernel with an explicit kernel name, working directory and timeo
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import logging
@@ -46,7 +46,7 @@ from typing import Any
 
 import jinja2
 from filelock import FileLock, Timeout
-from jupyter_client.manager import KernelManager
+from nbclient.exceptions import CellTimeoutError
 from papermill.engines import NBClientEngine, papermill_engines
 
 from analysis.config import CELL_TIMEOUT, CLUSTER_CONNECT_TIMEOUT, DEFAULT_LA_CODE, KERNEL_NAME, KERNEL_START_TIMEOUT, Paths, package_digest
@@ -55,6 +55,8 @@ from analysis.io.ingest import sha256
 from analysis.papers import registry
 from analysis.progress import Progress
 from analysis.report import metrics
+from analysis.run import kernels
+from analysis.run.kernels import THREAD_VARIABLES, kernel_temp_prefix
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +277,8 @@ def status_file(run_dir: Path, job: Job) -> Path:
 
 
 class _StatusEngine(NBClientEngine):
-    """papermill's own engine, telling a status file which cell it has started (for the progress line)."""
+    """papermill's own engine, telling a status file which cell it has started (for the progress line),
+    and writing the executed notebook once at the end instead of around every cell."""
 
     @classmethod
     def execute_managed_notebook(cls, nb_man, kernel_name, status_file: str | None = None, **kwargs):
@@ -293,7 +296,13 @@ class _StatusEngine(NBClientEngine):
                 return original(cell, cell_index, **kw)
 
             nb_man.cell_start = cell_start
-        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        # papermill writes the whole notebook before and after every cell; the status file says where a
+        # job is, so the notebook is written once, when papermill completes it (after a failure too)
+        nb_man.save = lambda **kw: None
+        try:
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        finally:
+            del nb_man.save
 
 
 papermill_engines.register(STATUS_ENGINE, _StatusEngine)
@@ -362,20 +371,12 @@ def _failing_cell(nb_path: Path) -> dict[str, Any] | None:
     return None
 
 
-def export_html(nb_path: Path, out_path: Path, title: str, banner: str, *, synthetic: bool = False, footer: str = "") -> None:
-    """HTML for readers: no code, no parameters cell, no prompts, no stderr; a run banner on top; on
-    synthetic data a banner that says so (and a watermark on every printed page); A4 pages with a
-    running title, the date and data vintage and page numbers when printed."""
-    import nbformat
+@functools.lru_cache(maxsize=1)
+def _html_exporter():
+    """The report exporter, made once per process: its templates are compiled once, not for every job."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    from analysis.report.reporting import SYNTHETIC_NOTE
-
-    nb = nbformat.read(nb_path, as_version=4)
-    for cell in nb.cells:  # warnings and logs are for analysts (in the executed notebook), not readers
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     exporter = HTMLExporter(
         template_name="lab",
         template_file="report.html.j2",
@@ -386,13 +387,28 @@ def export_html(nb_path: Path, out_path: Path, title: str, banner: str, *, synth
     )
     # cells for the machinery, not readers: parameters, papermill's, and report.finish()
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags=HIDDEN_CELL_TAGS), enabled=True)
+    return exporter
+
+
+def export_html(nb_path: Path, out_path: Path, title: str, banner: str, *, synthetic: bool = False, footer: str = "") -> None:
+    """HTML for readers: no code, no parameters cell, no prompts, no stderr; a run banner on top; on
+    synthetic data a banner that says so (and a watermark on every printed page); A4 pages with a
+    running title, the date and data vintage and page numbers when printed."""
+    import nbformat
+
+    from analysis.report.reporting import SYNTHETIC_NOTE
+
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:  # warnings and logs are for analysts (in the executed notebook), not readers
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     report = {
         "css": REPORT_CSS + page_css(title, footer, synthetic),
         "banner": banner,
         "synthetic": synthetic,
         "synthetic_note": SYNTHETIC_NOTE,
     }
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}, "report": report})
+    body, _ = _html_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}, "report": report})
     tmp = out_path.with_suffix(".tmp")
     tmp.write_text(body, encoding="utf-8")
     tmp.replace(out_path)
@@ -454,120 +470,6 @@ def print_pdf(html_path: Path, pdf_path: Path, timeout: int = 120) -> str | None
     return None
 
 
-# --- warm kernels: the next job's kernel starts and imports the stack while this job runs -------------
-#: the modules every paper imports, and each paper's own (imported by a warm kernel before its job arrives)
-PRIME_MODULES = (
-    "numpy",
-    "pandas",
-    "matplotlib.pyplot",
-    "IPython.display",
-    "analysis.report.reporting",
-    "analysis.report.charts",
-    "analysis.papers.registry",
-)
-#: the argument nbclient gives the kernels it starts: no history database shared between parallel kernels
-KERNEL_ARGUMENTS = ["--HistoryManager.hist_file=:memory:"]
-
-
-@dataclass
-class WarmKernel:
-    km: Any  # a started jupyter_client KernelManager
-    folder: Any  # its TemporaryDirectory of IPC sockets
-    key: tuple
-
-
-_WARMING: dict[str, Any] = {}  # "next": (key, Future[WarmKernel])
-_WARMER: Any = None
-
-
-def _warm_key(root: str, cwd: str) -> tuple:
-    """What a warm kernel was started for: a kernel is only ever used for the same project, folder and settings."""
-    return (
-        root,
-        cwd,
-        KERNEL_NAME,
-        *(os.environ.get(v) for v in (*THREAD_VARIABLES, "ANALYSIS_PROJECT_ROOT", "ANALYSIS_PSEUDONYMISATION_KEY", "MPLBACKEND")),
-    )
-
-
-def paper_modules(paper_id: str) -> list[str]:
-    """The paper's own module(s): ``analysis.papers.pNN_*.paper`` (found beside the registry, not imported here)."""
-    folder = Path(registry.__file__).parent
-    return [f"analysis.papers.{d.name}.paper" for d in sorted(folder.glob(f"p{paper_id}_*")) if (d / "paper.py").is_file()]
-
-
-def start_warm_kernel(root: str, cwd: str, modules: Iterable[str]) -> WarmKernel:
-    """Start a kernel as papermill would (same kernel, folder, sockets, arguments) and import the stack in it.
-    Nothing is left in its namespace: the job still starts from a fresh kernel, only with its imports done."""
-    folder = tempfile.TemporaryDirectory(prefix=kernel_temp_prefix(Paths(Path(root))))
-    km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(folder.name) / "k"))
-    try:
-        km.start_kernel(cwd=cwd, extra_arguments=KERNEL_ARGUMENTS)
-        kc = km.client()
-        kc.start_channels()
-        try:
-            kc.wait_for_ready(timeout=START_TIMEOUT)
-            code = f"def _prime():\n    import importlib\n    for m in {list(modules)!r}:\n        importlib.import_module(m)\n_prime()\ndel _prime"
-            reply = kc.execute_interactive(code, store_history=False, timeout=START_TIMEOUT, output_hook=lambda msg: None)
-            if reply["content"].get("status") != "ok":
-                raise RuntimeError(f"priming failed: {reply['content'].get('ename')}")
-        finally:
-            kc.stop_channels()
-    except BaseException:
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
-        folder.cleanup()
-        raise
-    return WarmKernel(km, folder, _warm_key(root, cwd))
-
-
-def warm_ahead(root: str, cwd: str, paper_id: str) -> None:
-    """Start the next job's kernel in the background (one spare per worker process)."""
-    global _WARMER
-    if _WARMER is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _WARMER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-kernel")
-    release_warm_kernel()  # a spare nobody took (a different project or setting): stop it
-    modules = [*PRIME_MODULES, *paper_modules(paper_id)]
-    _WARMING["next"] = (_warm_key(root, cwd), _WARMER.submit(start_warm_kernel, root, cwd, modules))
-
-
-def take_warm_kernel(root: str, cwd: str) -> WarmKernel | None:
-    """The spare kernel, if one was warmed for this project and folder and started without trouble."""
-    pending = _WARMING.pop("next", None)
-    if pending is None:
-        return None
-    key, future = pending
-    try:
-        warm = future.result(timeout=START_TIMEOUT)
-    except Exception as exc:  # a spare that failed to start: this job starts its own
-        log.warning("warm kernel not used: %s", exc)
-        return None
-    if key != _warm_key(root, cwd) or not warm.km.is_alive():
-        _stop(warm)
-        return None
-    return warm
-
-
-def _stop(warm: WarmKernel) -> None:
-    with contextlib.suppress(Exception):
-        if warm.km.has_kernel:
-            warm.km.shutdown_kernel(now=True)
-    warm.folder.cleanup()
-
-
-def release_warm_kernel() -> None:
-    """Stop the spare kernel (at the end of a run, and when a worker process exits)."""
-    pending = _WARMING.pop("next", None)
-    if pending is not None:
-        with contextlib.suppress(Exception):
-            _stop(pending[1].result(timeout=START_TIMEOUT))
-
-
-atexit.register(release_warm_kernel)
-
-
 def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, timeout: int = EXECUTION_TIMEOUT) -> dict[str, Any]:
     """Run one paper for one LA (in this process or a worker) and return its result record."""
     import html as html_lib
@@ -602,8 +504,8 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
         "host": platform.node(),
     }
     cwd = str(job.paper.path.parent)
-    warm = take_warm_kernel(root, cwd)  # started and primed while the previous job ran (None the first time)
-    warm_ahead(root, cwd, job.paper.id)  # and the next job's, starting now
+    warm = kernels.take_warm_kernel(root, cwd)  # started while the previous job ran (None the first time)
+    kernels.warm_ahead(root, cwd, job.paper.id)  # and the next job's, starting now
     record["kernel"] = "warm" if warm else "cold"
     for attempt in (1, 2):
         try:
@@ -611,9 +513,9 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
                 if warm is not None and attempt == 1:
                     km = warm.km
                     stack.callback(warm.folder.cleanup)
-                else:  # IPC sockets in a private folder: no TCP ports to clash between parallel workers
+                else:  # forked from this worker's primed parent; a retry starts a new process
                     sockets = stack.enter_context(tempfile.TemporaryDirectory(prefix=kernel_temp_prefix(Paths(Path(root)))))
-                    km = KernelManager(kernel_name=KERNEL_NAME, transport="ipc", ip=str(Path(sockets) / "k"))
+                    km = kernels.kernel_manager(root, cwd, job.paper.id, sockets, fork=attempt == 1)
                 try:
                     pm.execute_notebook(
                         str(job.paper.path),
@@ -631,6 +533,7 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
                         status_file=str(status_file(Path(run_dir), job)),
                     )
                 finally:  # papermill does not own a kernel manager it is given: stop the kernel here
+                    record["forked"] = bool(getattr(km, "forked", False))  # from the worker's primed parent
                     if km.has_kernel:
                         km.shutdown_kernel(now=True)
             break
@@ -639,7 +542,12 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
             record["failing_cell"] = _failing_cell(nb_out) or {"cell": exc.exec_count, "source": "", "error": f"{exc.ename}: {exc.evalue}"}
             record["error"] = f"{exc.ename}: {exc.evalue}"
             break
-        except Exception as exc:  # kernel failed to start or died: retry once, on a cold kernel (parallel port clashes)
+        except CellTimeoutError as exc:  # a cell ran past the timeout: running it again would only take as long
+            record["status"] = "failed"
+            record["error"] = f"a cell timed out (more than {timeout} s): {exc}"[:600]
+            record["failing_cell"] = _failing_cell(nb_out)
+            break
+        except Exception as exc:  # kernel failed to start or died: retry once, on a new process (parallel port clashes)
             record["kernel"] = "cold"
             if attempt == 2:
                 record["status"] = "failed"
@@ -725,11 +633,6 @@ def check_writable(p: Paths) -> None:
     for folder in (p.reports, p.reports / "runs", p.reports / "latest", p.reports / "logs"):
         if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
             raise AnalysisError(f"cannot write {folder}: it is read-only; nothing was run")
-
-
-def kernel_temp_prefix(p: Paths) -> str:
-    """Prefix of this project's kernel socket folders (per project, so a clean-up never touches another's)."""
-    return f"cla-kernel-{hashlib.sha256(str(p.root).encode()).hexdigest()[:8]}-"
 
 
 def recover_interrupted(p: Paths) -> list[str]:
@@ -830,7 +733,6 @@ def publish_latest(p: Paths, record: dict[str, Any]) -> None:
 
 
 # --- running ---------------------------------------------------------------------------------------------
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _run_waves(
@@ -873,7 +775,7 @@ def _run_here(args: list[tuple], workers: int, done: Callable[[dict[str, Any]], 
             for a in args:
                 done(execute_job(*a))
         finally:
-            release_warm_kernel()  # in this process: no kernel left running after the run
+            kernels.release_warm_kernel()  # in this process: no kernel or primed parent left running after the run
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(execute_job, *a) for a in args]

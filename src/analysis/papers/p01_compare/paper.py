@@ -27,7 +27,7 @@ import pandas as pd
 
 from analysis.config import Paths, package_digest, paths
 from analysis.errors import InputError, ParameterError
-from analysis.io import indicators
+from analysis.io import indicators, memo
 from analysis.io.geography import current_las, resolve_la, statistical_neighbours
 from analysis.io.indicators import Measure
 from analysis.io.ingest import read_table
@@ -325,7 +325,7 @@ def load_panel(inputs: Inputs, p: Paths | None = None) -> pd.DataFrame:
     digest = package_digest()
     cache = p.processed_public / "_cache" / f"compare_panel-{digest}.parquet"
     if cache.is_file():
-        return _text_as_object(pd.read_parquet(cache))
+        return memo.read_once(cache, lambda f: _text_as_object(pd.read_parquet(f)))
     panel = build_panel(inputs)
     try:
         cache.parent.mkdir(exist_ok=True)
@@ -1012,3 +1012,15 @@ def mix_title(mix: pd.DataFrame, settings: Settings) -> str:
     if abs(diff) < 1:
         return f"{settings.la_name} places the same share of children in foster care as England ({la['foster_pct']:.0f}%)"
     return f"{settings.la_name} places {side} children in foster care than England ({la['foster_pct']:.0f}% against {eng['foster_pct']:.0f}%)"
+
+
+# --- priming -------------------------------------------------------------------------------------
+def prime() -> None:
+    """Read what every LA's job reads (the published tables and the panel, kept by
+    :mod:`analysis.io.memo`), so kernels forked from a primed parent (:mod:`analysis.run.kernels`)
+    start with them in memory. Writes nothing; quiet when the tables are not there yet (the job then
+    says what is missing)."""
+    try:
+        load_panel(Inputs.load())
+    except InputError:
+        return
