@@ -110,6 +110,10 @@ def apply_style() -> None:
             "font.size": 10,
             "axes.titlesize": 10.5,
             "axes.titleweight": "bold",
+            # titles at the top of their panel, where matplotlib's automatic placement puts them on these
+            # charts anyway (nothing is drawn above a panel); placing them automatically measured every
+            # panel's decorations on each draw, a fifth of a chart's drawing time
+            "axes.titley": 1.0,
             "axes.labelsize": 9.5,
             "axes.spines.top": False,
             "axes.spines.right": False,
