@@ -316,6 +316,18 @@ def test_setup_explains_bad_parameters(project_903):
         b.setup(d, **(ok | {"first_year": 2010}), p=project_903)
     with pytest.raises(ParameterError, match="horizons"):
         b.setup(d, **(ok | {"horizons": [0]}), p=project_903)
+    assert s.resamples == 200 and b.setup(d, **(ok | {"resamples": 2000}), p=project_903).resamples == 2000
+    with pytest.raises(ParameterError, match="'resamples' should be from 50 to 5000"):
+        b.setup(d, **(ok | {"resamples": 10}), p=project_903)
+
+
+def test_the_subgroup_note_says_how_many_resamples_were_drawn():
+    rng = np.random.default_rng(1)
+    test = pd.DataFrame({"y": rng.integers(0, 2, 400), "p": rng.random(400), "sex": rng.choice(["F", "M"], 400)})
+    few = b.subgroup_checks(test, "p", [("sex", "Sex")], resamples=60)
+    many = b.subgroup_checks(test, "p", [("sex", "Sex")], resamples=240)
+    assert "(60 resamples)" in b.fairness_note(few) and "(240 resamples)" in b.fairness_note(many)
+    assert few["auc"].equals(many["auc"]), "the groups' AUCs do not depend on the resampling"
 
 
 def test_too_few_breakdowns_skip_the_models_with_a_reason(project_903):

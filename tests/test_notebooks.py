@@ -159,6 +159,7 @@ def test_paper_02_runs_and_records_the_planted_truth(kernel_env_903, tmp_path):
     text = _outputs_text(nb)
     assert "Appropriate use" in "".join(c.source for c in nb.cells) and "Key findings" in "".join(c.source for c in nb.cells)
     assert "planted effects recovered (inside the 95% interval, with at least 80% power)" in text
+    assert "Quick run (resamples = 200)" in text, "the report says how much resampling it did"
     assert (tmp_path / "tables.xlsx").is_file()
 
 
@@ -212,6 +213,7 @@ def test_paper_03_runs_both_halves_and_records_the_planted_truth(kernel_env_903,
         assert t["inside_95"] == (t["lower_95"] <= t["planted"] <= t["upper_95"]), name
         assert t["recovered"] == (t["inside_95"] and t["power"] >= 0.8), name
     assert "Scenario A" in _outputs_text(nb)
+    assert "Quick run (bootstrap = 30). For publication, run `analysis run 03 --full` (bootstrap = 2,000)" in _outputs_text(nb)
     # scenario A on the planted costs: private homes outside (5,600 a week, +12% outside) to own homes inside (4,600)
     local_a = next(r for r in m["metrics"]["scenarios"]["value"] if r["scenario"] == "A" and r["basis"].startswith("the LA's own"))
     planted = 5 * 365.25 / 7 * (4600 - 5600 * 2.718281828**0.12)

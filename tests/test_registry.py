@@ -73,10 +73,39 @@ def test_a_good_declaration_is_read_with_types_and_defaults(tmp_path):
     assert registry.all_problems(p) == []
 
 
+def test_a_full_run_value_is_declared_beside_the_default_and_said_in_the_report(tmp_path):
+    boot = {"type": "int", "default": 200, "full": 2000, "help": "resamples"}
+    p = project_with(tmp_path, {"05": {**TINY, "parameters": {**TINY["parameters"], "boot": boot}}})
+    s = registry.spec("05", p)
+    assert s.full_values == {"boot": 2000} and s.defaults["boot"] == 200
+    quick = registry.run_setting("05", {"boot": 200}, p)
+    assert quick.startswith("Quick run (boot = 200).") and "analysis run 05 --full` (boot = 2,000)" in quick
+    assert registry.run_setting("05", {"boot": 2000}, p) == "Full run (boot = 2,000): the setting for publication."
+    assert registry.run_setting("05", {"boot": 500}, p).startswith("Quick run (boot = 500)"), "anything but the full value is not a full run"
+    # the real papers: the three that resample have a full setting, paper 01 none
+    assert registry.spec("01").full_values == {} and registry.run_setting("01", {}) == ""
+    assert registry.spec("02").full_values == {"resamples": 2000}
+    assert registry.spec("03").full_values == {"bootstrap": 2000}
+    assert registry.spec("04").full_values == {"bootstrap": 1000}
+
+
+def test_full_run_jobs_take_the_full_values_and_a_given_param_wins(built, tmp_path):
+    p = make_paths(make_run_project(tmp_path / "p", built[0]))
+    papers = runner.select_papers(p, ["01", "03"])
+    quick = runner.make_jobs(papers, [("E06000001", "Hartlepool")], {})
+    full = runner.make_jobs(papers, [("E06000001", "Hartlepool")], {}, full=True)
+    given = runner.make_jobs(papers[1:], [("E06000001", "Hartlepool")], {"bootstrap": 500}, full=True)
+    assert [j.parameters for j in quick] == [{}, {}]
+    assert [j.parameters for j in full] == [{}, {"bootstrap": 2000}]
+    assert given[0].parameters == {"bootstrap": 500}
+    assert full[1].key != quick[1].key, "a full run's report is kept apart from a quick run's"
+
+
 @pytest.mark.parametrize(
     "change,message",
     [
         ({"parameters": {"la_code": {"type": "str", "default": "x"}}}, "give type, default and help"),
+        ({"parameters": {"la_code": {"type": "str", "default": "x", "help": "h", "full": 3}}}, "full 3 is not a str"),
         ({"parameters": {"la_code": {"type": "text", "default": "x", "help": "h"}}}, "type 'text' is not one of"),
         ({"parameters": {"la_code": {"type": "int", "default": "x", "help": "h"}}}, "default 'x' is not a int"),
         ({"parameters": {"la_code": {"type": "str", "default": "x", "help": " "}}}, "help text is empty"),

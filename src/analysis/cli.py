@@ -229,6 +229,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         timeout=args.timeout,
         cluster=args.cluster,
+        full=args.full,
         command="analysis run " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["run"] else "analysis run",
     )
     if result.failed:
@@ -386,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="notebook parameter (value read as YAML: 2024, region, [E06000001, E06000002])",
+    )
+    p_run.add_argument(
+        "--full",
+        action="store_true",
+        help="a full run for publication: each paper's resampling at its full setting (papers.yaml, 'full'); "
+        "slower, with intervals and p-values that vary less from run to run (default: the quick setting)",
     )
     p_run.add_argument(
         "--timeout", type=int, default=CELL_TIMEOUT, metavar="S", help=f"time limit per notebook cell, seconds (default {CELL_TIMEOUT})"

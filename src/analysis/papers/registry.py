@@ -38,6 +38,7 @@ class Parameter:
     type: type
     default: Any
     help: str
+    full: Any = None  # the value for a full (publication) run, where it differs: `analysis run --full`
 
     def line(self) -> str:
         """The parameter as the notebook's ``parameters`` cell declares it."""
@@ -70,6 +71,11 @@ class PaperSpec:
         return {x.name: x.default for x in self.parameters}
 
     @property
+    def full_values(self) -> dict[str, Any]:
+        """The parameters a full (publication) run sets, and their values (``analysis run --full``)."""
+        return {x.name: x.full for x in self.parameters if x.full is not None}
+
+    @property
     def pdf(self) -> bool:
         return "report.pdf" in self.outputs
 
@@ -84,8 +90,8 @@ def _is_type(value: Any, expected: type) -> bool:
 
 def _parameter(file: Path, pid: str, name: str, entry: Any) -> Parameter:
     where = f"paper {pid}, parameter {name}"
-    if not isinstance(entry, dict) or set(entry) != {"type", "default", "help"}:
-        raise InputError(f"{where}: give type, default and help (got {entry!r})", file)
+    if not isinstance(entry, dict) or not {"type", "default", "help"} <= set(entry) <= {"type", "default", "help", "full"}:
+        raise InputError(f"{where}: give type, default and help, and optionally full (got {entry!r})", file)
     kind = TYPES.get(str(entry["type"]))
     if kind is None:
         raise InputError(f"{where}: type {entry['type']!r} is not one of {', '.join(TYPES)}", file)
@@ -96,7 +102,10 @@ def _parameter(file: Path, pid: str, name: str, entry: Any) -> Parameter:
         default = float(default)
     if not str(entry["help"] or "").strip():
         raise InputError(f"{where}: the help text is empty", file)
-    return Parameter(name, kind, default, str(entry["help"]).strip())
+    full = entry.get("full")
+    if "full" in entry and (full is None or not _is_type(full, kind)):
+        raise InputError(f"{where}: full {full!r} is not a {kind.__name__}", file)
+    return Parameter(name, kind, default, str(entry["help"]).strip(), float(full) if kind is float and full is not None else full)
 
 
 def _spec(file: Path, pid: str, entry: Any) -> PaperSpec:
@@ -260,3 +269,20 @@ def describe(spec: PaperSpec) -> str:
     for x in spec.parameters:
         lines.append(f"    --param {x.name}={json.dumps(x.default)}  ({x.type.__name__}) {x.help}")
     return "\n".join(lines)
+
+
+def run_setting(pid: str, values: dict[str, Any], p: Paths | None = None) -> str:
+    """A sentence for the report saying whether its resampling ran at the quick default or the full
+    (publication) setting, with the numbers (empty when the paper has no full setting)."""
+    spec_ = spec(pid, p)
+    full = {x.name: x for x in spec_.parameters if x.full is not None}
+    if not full:
+        return ""
+    used = ", ".join(f"{name} = {values.get(name, x.default):,}" for name, x in full.items())
+    at_full = ", ".join(f"{name} = {x.full:,}" for name, x in full.items())
+    if all(values.get(name, x.default) == x.full for name, x in full.items()):
+        return f"Full run ({used}): the setting for publication."
+    return (
+        f"Quick run ({used}). For publication, run `analysis run {pid} --full` ({at_full}): the estimates stay the same; "
+        "intervals and p-values from resampling then vary less from run to run."
+    )

@@ -148,6 +148,7 @@ class Paper:
     pdf: bool = False  # also print the HTML report to PDF with headless Chromium
     outputs: tuple[str, ...] = ("report.html",)  # files a successful job must leave in its folder
     declared: str = ""  # digest of its registry entry: a changed default or input re-runs it at refresh
+    full: tuple[tuple[str, Any], ...] = ()  # parameter values of a full (publication) run: `analysis run --full`
 
     @property
     def takes_output_dir(self) -> bool:
@@ -174,6 +175,7 @@ def discover_papers(p: Paths) -> list[Paper]:
             s.pdf,
             s.outputs,
             hashlib.sha256(repr(s).encode()).hexdigest()[:16],
+            tuple(s.full_values.items()),
         )
         for s in specs.values()
     ]
@@ -826,8 +828,9 @@ class RunResult:
         return 1 if self.failed else 0
 
 
-def make_jobs(papers: list[Paper], las: list[tuple[str, str]], parameters: dict[str, Any]) -> list[Job]:
-    return [Job(paper, code, name, dict(parameters)) for paper in papers for code, name in las]
+def make_jobs(papers: list[Paper], las: list[tuple[str, str]], parameters: dict[str, Any], *, full: bool = False) -> list[Job]:
+    """One job per paper and LA; ``full``: each paper's declared full-run values first (``--param`` wins)."""
+    return [Job(paper, code, name, {**(dict(paper.full) if full else {}), **parameters}) for paper in papers for code, name in las]
 
 
 def run_jobs(
@@ -1011,8 +1014,10 @@ def run(
     progress: Callable[[str], None] | None = None,
     timeout: int = EXECUTION_TIMEOUT,
     cluster: str | None = None,
+    full: bool = False,
 ) -> RunResult:
-    """``analysis run``: hold the lock and run every paper for every LA (here, or on a Dask cluster)."""
+    """``analysis run``: hold the lock and run every paper for every LA (here, or on a Dask cluster).
+    ``full``: the papers' full (publication) settings, as declared in the registry (``--full``)."""
     specs = registry.load(p)
     for paper in papers:
         unknown = sorted(set(parameters or {}) - set(paper.parameters))
@@ -1022,7 +1027,7 @@ def run(
     with run_lock(p, command):
         if not (p.processed_public / "la_indicators.parquet").is_file():
             raise AnalysisError("no processed data: run `analysis ingest` first")
-        jobs, skipped = child_level_jobs(p, make_jobs(papers, las, parameters or {}))
+        jobs, skipped = child_level_jobs(p, make_jobs(papers, las, parameters or {}, full=full))
         for note in skipped:
             (progress or (lambda m: print(m, file=sys.stderr, flush=True)))(note)
         if not jobs:

@@ -111,6 +111,7 @@ class Settings:
     model_horizon: int
     test_years: int
     notes: list[str] = field(default_factory=list)
+    resamples: int = 200  # bootstrap resamples of the test years for the subgroup checks
 
     @property
     def data_start(self) -> pd.Timestamp:
@@ -135,6 +136,7 @@ def setup(
     horizons: list,
     model_horizon: int,
     test_years: int,
+    resamples: int = 200,
     p: Paths | None = None,
 ) -> Settings:
     """Check the parameters against the data; a clear message for each problem."""
@@ -168,10 +170,14 @@ def setup(
         raise ParameterError(f"parameter 'model_horizon' should be whole months from 1 to 36, got {model_horizon!r}")
     if not 1 <= test_years <= max(1, last - first):
         raise ParameterError(f"parameter 'test_years' should be from 1 to {max(1, last - first)} for years {first} to {last}, got {test_years}")
+    if not RESAMPLES_RANGE[0] <= resamples <= RESAMPLES_RANGE[1]:
+        raise ParameterError(
+            f"parameter 'resamples' should be from {RESAMPLES_RANGE[0]} to {RESAMPLES_RANGE[1]} bootstrap resamples, got {resamples!r}"
+        )
     notes = []
     if last - first + 1 < 4:
         notes.append(f"only {last - first + 1} year(s) of data: the models need a long history and may be skipped")
-    return Settings(la["la_code"], la["la_name"], first, last, definition, sorted(set(horizons)), model_horizon, test_years, notes)
+    return Settings(la["la_code"], la["la_name"], first, last, definition, sorted(set(horizons)), model_horizon, test_years, notes, resamples)
 
 
 # --- the analysis set ---------------------------------------------------------------------------
@@ -712,13 +718,15 @@ CALIBRATION_RULE = (
     f"-{CALIBRATED_INTERCEPT} to {CALIBRATED_INTERCEPT} in the test years"
 )
 
-#: subgroup checks: bootstrap resamples of the test years, and the family-wise error rate (Holm)
+#: subgroup checks: bootstrap resamples of the test years (the quick default; the parameter
+#: ``resamples`` sets it, 2,000 in a full run), and the family-wise error rate (Holm)
 FAIRNESS_RESAMPLES = 200
+RESAMPLES_RANGE = (50, 5000)
 FAIRNESS_ALPHA = 0.05
 FAIRNESS_MIN_EVENTS = 20  # a group is judged with at least this many placements that ended unplanned, and that did not
 FAIRNESS_RULE = (
     f"a group is flagged only when its difference from the whole test set is significant after Holm's correction "
-    f"for the {{tests}} tests made (family-wise 5%): AUC difference by bootstrap ({FAIRNESS_RESAMPLES} resamples), "
+    f"for the {{tests}} tests made (family-wise 5%): AUC difference by bootstrap ({{resamples:,}} resamples), "
     f"observed against predicted by an exact binomial test; groups with fewer than {FAIRNESS_MIN_EVENTS} placements that "
     f"ended unplanned (or {FAIRNESS_MIN_EVENTS} that did not) are not judged"
 )
@@ -726,7 +734,7 @@ FAIRNESS_RULE = (
 
 def fairness_note(subgroups: pd.DataFrame) -> str:
     """The rule the subgroup table follows, as a sentence for its notes."""
-    rule = FAIRNESS_RULE.format(tests=subgroups.attrs.get("tests", 0))
+    rule = FAIRNESS_RULE.format(tests=subgroups.attrs.get("tests", 0), resamples=subgroups.attrs.get("resamples", FAIRNESS_RESAMPLES))
     return rule[0].upper() + rule[1:] + ". AUC difference: the group's AUC minus the AUC of the whole test set."
 
 
@@ -814,6 +822,7 @@ def subgroup_checks(
     out.loc[tested, "p_calibration_holm"] = adjusted[k:]
     out["assessment"] = [_subgroup_verdict(r) for r in out.itertuples()]
     out.attrs["tests"] = len(pvals)
+    out.attrs["resamples"] = resamples
     for c in ("auc", "auc_difference", "difference_lower", "difference_upper"):
         out[c] = out[c].round(3)
     for c in ("p_auc_holm", "p_calibration_holm"):
@@ -875,7 +884,11 @@ def fit_classifiers(
         bins.append(g.reset_index().assign(model=MODEL_NAMES[k], key=k))
     test = split.test.assign(prob_boosted=preds["boosted"], prob_baseline=preds["baseline"], prob_logistic=preds["logistic"])
     subgroups = subgroup_checks(
-        test, "prob_boosted", [("sex", "Sex"), ("ethnic_group", "Ethnic group"), ("age_band", "Age at start"), ("uasc_group", "UASC")], seed=seed
+        test,
+        "prob_boosted",
+        [("sex", "Sex"), ("ethnic_group", "Ethnic group"), ("age_band", "Age at start"), ("uasc_group", "UASC")],
+        seed=seed,
+        resamples=s.resamples,
     )
 
     imp = permutation_importance(boosted, Fte, yte, scoring="roc_auc", n_repeats=permutation_repeats, random_state=seed)
