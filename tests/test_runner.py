@@ -526,6 +526,7 @@ def test_a_warm_kernel_is_used_and_a_job_cannot_see_the_previous_jobs_variables(
     assert not list(Path(__import__("tempfile").gettempdir()).glob(runner.kernel_temp_prefix(p) + "*"))
 
 
+@pytest.mark.slow  # full tier: a second kernel set-up path, and a killed parent
 def test_without_forking_kernels_are_new_processes_primed_by_import(fake_project, monkeypatch):
     monkeypatch.setenv("ANALYSIS_FORK_KERNELS", "0")
     p = fake_project
@@ -564,6 +565,7 @@ def test_a_warm_kernel_is_never_used_for_another_project(fake_project, tmp_path)
     assert _zygotes_for(p.notebooks) == []
 
 
+@pytest.mark.slow  # full tier: a second kernel set-up path, and a killed parent
 def test_kernels_forked_from_a_parent_that_dies_do_not_outlive_it(fake_project):
     if not kernels.forking_allowed():
         pytest.skip("kernels are forked on Linux only")
