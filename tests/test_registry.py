@@ -89,6 +89,20 @@ def test_a_full_run_value_is_declared_beside_the_default_and_said_in_the_report(
     assert registry.spec("04").full_values == {"bootstrap": 1000}
 
 
+def test_the_command_line_passes_full_to_the_runner(built, tmp_path, monkeypatch):
+    monkeypatch.setenv("ANALYSIS_PROJECT_ROOT", str(make_run_project(tmp_path / "p", built[0])))
+    seen = {}
+
+    def fake_run(p, papers, las, parameters, **kw):
+        seen.update(kw, papers=[x.id for x in papers], parameters=parameters)
+        return runner.RunResult("r", {}, [])
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    assert cli.main(["run", "03", "--full", "--param", "bootstrap=500"]) == 0
+    assert seen["full"] is True and seen["papers"][-1] == "03" and seen["parameters"] == {"bootstrap": 500}
+    assert cli.main(["run", "03"]) == 0 and seen["full"] is False
+
+
 def test_full_run_jobs_take_the_full_values_and_a_given_param_wins(built, tmp_path):
     p = make_paths(make_run_project(tmp_path / "p", built[0]))
     papers = runner.select_papers(p, ["01", "03"])

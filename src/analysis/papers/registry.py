@@ -278,8 +278,12 @@ def run_setting(pid: str, values: dict[str, Any], p: Paths | None = None) -> str
     full = {x.name: x for x in spec_.parameters if x.full is not None}
     if not full:
         return ""
-    used = ", ".join(f"{name} = {values.get(name, x.default):,}" for name, x in full.items())
-    at_full = ", ".join(f"{name} = {x.full:,}" for name, x in full.items())
+
+    def say(v: Any) -> str:
+        return f"{v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool) else json.dumps(v)
+
+    used = ", ".join(f"{name} = {say(values.get(name, x.default))}" for name, x in full.items())
+    at_full = ", ".join(f"{name} = {say(x.full)}" for name, x in full.items())
     if all(values.get(name, x.default) == x.full for name, x in full.items()):
         return f"Full run ({used}): the setting for publication."
     return (
