@@ -583,3 +583,35 @@ def test_kernels_forked_from_a_parent_that_dies_do_not_outlive_it(fake_project):
     finally:
         kernels.stop(warm)
         kernels.release_warm_kernel()
+
+
+@pytest.mark.slow  # full tier
+def test_a_forked_kernel_can_be_interrupted(fake_project):
+    """An interrupt (SIGINT to the kernel's process group, as jupyter_client sends it) reaches the code
+    running in a forked kernel, although its parent ignores interrupts."""
+    p = fake_project
+    warm = kernels.start_warm_kernel(str(p.root), str(p.notebooks), "91")
+    kc = warm.km.blocking_client()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        kc.execute("import time\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted')\n")
+        time.sleep(1.5)
+        started = time.monotonic()
+        warm.km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=30)
+        assert reply["content"]["status"] == "ok" and time.monotonic() - started < 30
+        printed = []
+        while True:
+            try:
+                msg = kc.get_iopub_msg(timeout=2)
+            except __import__("queue").Empty:  # no more messages
+                break
+            if msg["msg_type"] == "stream":
+                printed.append(msg["content"]["text"])
+        assert "interrupted\n" in printed
+        assert warm.km.forked is kernels.forking_allowed()
+    finally:
+        kc.stop_channels()
+        kernels.stop(warm)
+        kernels.release_warm_kernel()

@@ -72,6 +72,7 @@ def become_kernel(request: dict, replies: int) -> None:
         gc.enable()  # (the parent's objects are frozen: collections here do not touch, so do not copy, them)
         os.setsid()  # its own session and process group, as jupyter_client starts kernels
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the notebook's own subprocesses are waited for as usual
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # an interrupt reaches the kernel (the parent ignores it)
         os.close(replies)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
