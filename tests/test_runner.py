@@ -615,3 +615,20 @@ def test_a_forked_kernel_can_be_interrupted(fake_project):
         kc.stop_channels()
         kernels.stop(warm)
         kernels.release_warm_kernel()
+
+
+def test_a_primed_parent_is_not_used_once_the_code_has_changed(fake_project, monkeypatch):
+    """A long-lived worker (a Dask worker on another machine) starts a new primed parent when the
+    package's code changes, instead of forking kernels from the old code."""
+    if not kernels.forking_allowed():
+        pytest.skip("kernels are forked on Linux only")
+    p = fake_project
+    try:
+        first = kernels.zygote_for(str(p.root), str(p.notebooks))
+        assert kernels.zygote_for(str(p.root), str(p.notebooks)) is first, "the same code: the same parent"
+        monkeypatch.setattr(kernels, "package_digest", lambda: "changed")
+        second = kernels.zygote_for(str(p.root), str(p.notebooks))
+        assert second is not first and not first.alive() and second.alive()
+    finally:
+        kernels.release_warm_kernel()
+    assert _zygotes_for(p.notebooks) == []

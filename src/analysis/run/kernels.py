@@ -36,7 +36,7 @@ from typing import Any
 
 from jupyter_client.manager import KernelManager
 
-from analysis.config import KERNEL_NAME, KERNEL_START_TIMEOUT, Paths
+from analysis.config import KERNEL_NAME, KERNEL_START_TIMEOUT, Paths, package_digest
 from analysis.run.zygote import STACK, paper_module
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,10 @@ def kernel_temp_prefix(p: Paths) -> str:
 
 
 def warm_key(root: str, cwd: str) -> tuple:
-    """What a kernel (or a primed parent) was started for: project, folder, kernel and settings."""
-    return (root, cwd, KERNEL_NAME, *(os.environ.get(v) for v in SETTINGS))
+    """What a kernel (or a primed parent) was started for: project, folder, kernel, settings and the
+    package's code (a long-lived worker, such as a Dask worker elsewhere, never forks from code that
+    has since changed)."""
+    return (root, cwd, KERNEL_NAME, package_digest(), *(os.environ.get(v) for v in SETTINGS))
 
 
 def forking_allowed() -> bool:
