@@ -90,9 +90,10 @@ def test_linked_columns_follow_their_own_count():
 
 
 def test_counts_in_sentences_never_show_one_to_four():
-    assert [count_text(v) for v in (0, 1, 4, 5, 564.0, SUPPRESSED)] == ["0", "fewer than 5", "fewer than 5", "5", "564", "fewer than 5"]
+    # a suppressed cell is "not shown", never "fewer than 5": secondary suppression hides larger numbers too
+    assert [count_text(v) for v in (0, 1, 4, 5, 564.0, SUPPRESSED)] == ["0", "fewer than 5", "fewer than 5", "5", "564", "a number not shown (c)"]
     g = gate(pd.DataFrame({"group": ["children's home", "fostering"], "children_now": [3, 40]}), counts=["children_now"])
-    assert g.say("children's home", "children_now", by="group") == "fewer than 5"
+    assert g.say("children's home", "children_now", by="group") == "a number not shown (c)"
 
 
 # --- charts draw only gated tables, and say what they leave out ------------------------------------------------
@@ -444,8 +445,8 @@ def test_the_packs_key_message_on_childrens_homes_never_writes_a_small_count():
         }
     )
     settings = type("S", (), {"la_name": "Rutland", "source": "903"})()
-    text = sufficiency.key_messages(settings, {}, None, None, None, gap, synthetic=True)
-    assert "fewer than 5 children in children's homes now, fewer than 5 of them in the LA's own" in text
+    text = sufficiency.key_messages(settings, {}, None, None, None, gate(gap, **sufficiency.gap_disclosure(gap)), synthetic=True)
+    assert "children in children's homes now: a number not shown (c), of whom in the LA's own homes: a number not shown (c)" in text
     assert "SYNTHETIC 903" in text
     assert not reporting.SMALL_COUNT_IN_WORDS.search(text)
 

@@ -13,7 +13,7 @@ import yaml
 from conftest import make_run_project
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from analysis import cli
+from analysis import cli, config
 from analysis.config import KERNEL_NAME
 from analysis.config import paths as make_paths
 from analysis.errors import AnalysisError, RunLockedError
@@ -109,9 +109,29 @@ def test_bad_params_are_refused_clearly(text):
 
 
 def test_an_unknown_parameter_is_refused_before_anything_runs(fake_project):
-    with pytest.raises(AnalysisError, match="paper 91 has no parameter colour"):
+    with pytest.raises(AnalysisError, match="no paper in this run has a parameter colour"):
         runner.run(fake_project, runner.select_papers(fake_project, ["91"]), [("E06000004", "Stockton-on-Tees")], {"colour": "red"}, progress=quiet)
+    with pytest.raises(AnalysisError, match="paper 91 has no parameter colour"):
+        runner.run(fake_project, runner.select_papers(fake_project, ["91"]), [("E06000004", "Stockton-on-Tees")], {"91.colour": "red"}, progress=quiet)
     assert not (fake_project.reports / "runs").exists()
+
+
+def test_a_param_goes_to_the_papers_that_declare_it_and_a_targeted_one_to_its_paper():
+    papers = runner.select_papers(config.paths(), ["04"])  # the real registry: 04 brings in 01, 02 and 03
+    assert [x.id for x in papers] == ["01", "02", "03", "04"]
+    assert runner.parameters_by_paper(papers, {"forecast_years": 4}) == {"01": {}, "02": {}, "03": {}, "04": {"forecast_years": 4}}
+    both = runner.parameters_by_paper(papers, {"bootstrap": 300, "04.bootstrap": 500})
+    assert both["03"] == {"bootstrap": 300} and both["04"] == {"bootstrap": 500}, "a targeted value wins for its paper only"
+    assert runner.parameters_by_paper(papers, {"sufficiency.fit_years": 2})["04"] == {"fit_years": 2}
+    jobs = runner.make_jobs(papers, [("E06000004", "Stockton-on-Tees")], {"scenario_file": "s.yaml"})
+    assert {j.paper.id: j.parameters for j in jobs} == {"01": {}, "02": {}, "03": {}, "04": {"scenario_file": "s.yaml"}}
+    with pytest.raises(AnalysisError, match="not a paper of this run"):
+        runner.parameters_by_paper(papers, {"00.x": 1})
+    with pytest.raises(AnalysisError, match="paper 01 has no parameter forecast_years"):
+        runner.parameters_by_paper(papers, {"01.forecast_years": 4})
+    with pytest.raises(AnalysisError, match="no paper in this run has a parameter colour"):
+        runner.parameters_by_paper(papers, {"colour": "red"})
+
 
 
 def test_cli_unknown_la_suggests_names_and_exits_2(fake_project, capsys):

@@ -218,7 +218,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return EXIT_INPUT_ERROR
     parameters = dict(parse_param(x) for x in args.param)
     for reserved in ("la_code", "output_dir"):
-        if reserved in parameters:
+        if reserved in {k.split(".")[-1] for k in parameters}:
             raise AnalysisError(f"--param {reserved} is set by the runner; use --la for the LA")
     las = resolve_las(p, args.la, args.all_las)
     result = run(
@@ -386,7 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="notebook parameter (value read as YAML: 2024, region, [E06000001, E06000002])",
+        help="notebook parameter (value read as YAML: 2024, region, [E06000001, E06000002]); it goes to every paper "
+        "in the run that declares it (papers brought in by 'after' keep their defaults otherwise); PAPER.NAME=VALUE "
+        "(04.forecast_years=4) sets it for one paper",
     )
     p_run.add_argument(
         "--full",

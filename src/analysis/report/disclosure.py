@@ -20,6 +20,8 @@ import pandas as pd
 
 SUPPRESSED = "c"
 MIN_COUNT = 5
+#: a suppressed count in a sentence
+SUPPRESSED_WORDS = "a number not shown (c)"
 
 
 def _small(values: pd.Series, min_count: int) -> pd.Series:
@@ -51,14 +53,21 @@ def suppression_mask(
     label_column: str | None = None,
     groups: str | None = None,
     min_count: int = MIN_COUNT,
+    force: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Boolean frame (same index, ``count_columns`` plus ``row_total``) of cells to suppress.
 
     ``row_total``: a column holding the sum of ``count_columns`` across each row.
     ``total_row``/``label_column``: the row (by its label) holding the column totals.
+    ``force``: cells suppressed whatever their size (a quantity another table of the report hides).
     """
     cols = list(count_columns) + ([row_total] if row_total else [])
     mask = pd.DataFrame({c: _small(df[c], min_count) for c in cols}, index=df.index)
+    if force is not None:
+        for c in force.columns:
+            if c not in mask.columns:
+                raise KeyError(f"force: column '{c}' is not a count column of the table")
+            mask[c] = mask[c] | force[c].reindex(df.index, fill_value=False).astype(bool)
     body = df.index if total_row is None else df.index[df[label_column] != total_row]
     # ``groups``: rows sharing a value of this column add up to a total published elsewhere (for
     # example the breakdowns of one characteristic in a stacked table): protect each group's cells
@@ -264,9 +273,11 @@ def published_figures(table: pd.DataFrame, count_column: str) -> dict:
 
 
 def count_text(value: object, *, min_count: int = MIN_COUNT) -> str:
-    """A count as words for a sentence: ``"fewer than 5"`` for 1 to 4 or a suppressed cell, else ``"1,234"``."""
+    """A count as words for a sentence: ``"fewer than 5"`` for 1 to 4, ``"a number not shown (c)"`` for a
+    suppressed cell (it may hide a larger number that would reveal a small one: saying "fewer than 5"
+    would be untrue, and would tell the reader which cell is the small one), else ``"1,234"``."""
     if isinstance(value, str):
-        return f"fewer than {min_count}" if value == SUPPRESSED else value
+        return SUPPRESSED_WORDS if value == SUPPRESSED else value
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "not available"
     v = float(value)  # type: ignore[arg-type]
@@ -311,6 +322,7 @@ def gate(
     groups: str | None = None,
     stock_flow: tuple[str, str, str] | None = None,
     min_count: int = MIN_COUNT,
+    force: pd.DataFrame | None = None,
 ) -> Gated:
     """The one disclosure gate. Returns a :class:`Gated` table.
 
@@ -322,7 +334,8 @@ def gate(
     the row's children, e.g. a planted value). A numeric column whose name looks like a count must be
     in ``counts`` or ``not_counts``: :class:`GateError` otherwise. ``stock_flow`` = (stock, in, out)
     count columns of rows in time order tied by stock = previous stock + in - out: no such identity
-    is left with a single suppressed cell.
+    is left with a single suppressed cell. ``force``: count cells to suppress whatever their size (the
+    report's ledger passes the quantities another table hides; see :mod:`analysis.report.ledger`).
     """
     if isinstance(df, Gated):
         return df
@@ -336,7 +349,9 @@ def gate(
         )
     _check_arguments(df, counts, row_total, total_row, label_column)
     mask = (
-        suppression_mask(df, counts, row_total=row_total, total_row=total_row, label_column=label_column, groups=groups, min_count=min_count)
+        suppression_mask(
+            df, counts, row_total=row_total, total_row=total_row, label_column=label_column, groups=groups, min_count=min_count, force=force
+        )
         if counts
         else pd.DataFrame(index=df.index)
     )

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.report import metrics as metrics_schema
-from analysis.report.disclosure import MIN_COUNT, SUPPRESSED, Gated, gate
+from analysis.report.disclosure import MIN_COUNT, SUPPRESSED, Gated, GateError, count_text, gate
+from analysis.report.ledger import Key, Keys, Ledger, next_to_hide, workbook_problems
 from analysis.report.labels import NOT_AVAILABLE, cell_text, column_label, decimals_for, is_money
 
 METRICS_FILE = metrics_schema.METRICS_FILE
@@ -63,6 +64,8 @@ class PublishedTable:
     count_columns: tuple[str, ...]
     notes: str = ""
     structure: dict[str, Any] = field(default_factory=dict)
+    keys: Keys | None = None
+    gated: Gated | None = None
 
 
 @dataclass
@@ -76,6 +79,8 @@ class Report:
     tables: list[PublishedTable] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)
+    ledger: Ledger = field(default_factory=Ledger)
+    _display: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def table(
         self,
@@ -87,6 +92,7 @@ class Report:
         notes: str = "",
         show: bool = True,
         decimals: int | Mapping[str, int] | None = None,
+        keys: Keys | None = None,
         **disclosure: Any,
     ) -> Gated:
         """Pass a table through the disclosure gate, keep it for the workbook, display it, and return
@@ -96,15 +102,59 @@ class Report:
         list declares that the table holds no counts (rates, percentages, money). Extra keyword
         arguments go to :func:`analysis.report.disclosure.gate` (``row_total``, ``total_row``, ``groups``,
         ``not_counts``, ``independent`` ...). A table already gated is published as it is.
+
+        ``keys`` (:class:`analysis.report.ledger.Keys`) says what the count cells count, so that the same
+        quantity in two tables is printed the same way and no suppressed cell can be worked out by setting
+        this table against the report's earlier ones (further cells of this table are suppressed until none
+        can). ``show=False`` registers the table now (its place in the ledger) and :meth:`show` displays it later.
         """
         if any(t.name == name for t in self.tables):
             raise ValueError(f"table name '{name}' used twice")
-        gated = gate(df, list(counts), **disclosure)
-        self.tables.append(PublishedTable(name, title, gated.frame, gated.counts, notes, gated.structure))
+        gated = self._gate(name, df, list(counts), keys, disclosure)
+        self.tables.append(PublishedTable(name, title, gated.frame, gated.counts, notes, gated.structure, keys, gated))
+        self._display[name] = dict(title=title, notes=notes, decimals=decimals)
         if show:
-            display_table(gated.frame, title=title, notes=notes, decimals=decimals, counts=gated.counts)
+            self.show(name)
         gated._shown = True  # a cell that ends in report.table(...) does not show the table a second time
         return gated
+
+    def show(self, name: str) -> Gated:
+        """Display a table registered earlier (as :meth:`table` would have); returns its gated table."""
+        t = self.published(name)
+        display_table(t.frame, counts=t.count_columns, **self._display[name])
+        return t.gated  # type: ignore[return-value]
+
+    def published(self, name: str) -> PublishedTable:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(f"no table '{name}' in this report; tables: {', '.join(t.name for t in self.tables)}")
+
+    def _gate(self, name: str, df: pd.DataFrame | Gated, counts: list[str], keys: Keys | None, disclosure: Mapping[str, Any]) -> Gated:
+        """The gate, with the report's ledger: cells whose quantity an earlier table hid are hidden here
+        too, and further cells are suppressed until nothing hidden can be worked out across tables."""
+        if keys is None or isinstance(df, Gated):
+            return gate(df, counts, **disclosure)
+        missing = [c for c in [keys.row, *keys.columns] if c not in df.columns]
+        if missing or not set(keys.columns) <= set(counts) | {disclosure.get("row_total")}:
+            raise GateError(f"table '{name}': keys name columns {missing or list(keys.columns)} that are not its row label or count columns")
+        force = self.ledger.must_hide(keys, df)
+        for _ in range(force.size + 1):
+            gated = gate(df, counts, force=force, **disclosure)
+            leaked = self.ledger.leaks(name, keys, df, gated.suppressed, gated.structure)
+            if not leaked:
+                self.ledger.record(name, keys, df, gated.suppressed, gated.structure)
+                return gated
+            cell = next_to_hide(keys, df, gated.suppressed, gated.structure, leaked, self.ledger)
+            if cell is None:
+                raise GateError(f"table '{name}': {leaked[0]} could be worked out from this and earlier tables, and no cell of this table protects it")
+            force.at[cell] = True
+        raise GateError(f"table '{name}': the ledger did not settle")  # pragma: no cover (each round hides one more cell)
+
+    def say(self, key: Key, value: object) -> str:
+        """A count for a sentence, as the report's tables print it: ``value`` in words, or that it is not
+        shown when any table of the report hides this quantity (see :mod:`analysis.report.ledger`)."""
+        return count_text(SUPPRESSED if self.ledger.is_hidden(key) else value)
 
     def chart(self, fig: Any, alt: str, caption: str) -> None:
         """Show a chart drawn from this report's own data (see :func:`analysis.report.charts.show`); on synthetic
@@ -113,14 +163,19 @@ class Report:
 
         show(fig, alt, caption, synthetic=self.synthetic)
 
-    def metric(self, name: str, value: Any, *, kind: str = "value", **details: Any) -> None:
-        """Record a headline figure. ``kind="count"`` marks a count of children (1-4 -> ``c``)."""
+    def metric(self, name: str, value: Any, *, kind: str = "value", key: Key | None = None, **details: Any) -> None:
+        """Record a headline figure. ``kind="count"`` marks a count of children (1-4 -> ``c``); ``key``
+        names the quantity in the report's ledger (a count a table hides is ``c`` here too)."""
         if isinstance(value, Gated):
             value = value.frame.to_dict(orient="records")
         elif isinstance(value, pd.DataFrame):
             raise TypeError(f"metric '{name}': a table must pass the disclosure gate first (disclosure.gate or Report.table)")
         if kind == "count" and isinstance(value, (int, float, np.integer, np.floating)) and 0 < value < MIN_COUNT:
             value = SUPPRESSED
+        if key is not None:
+            if self.ledger.is_hidden(key):
+                value = SUPPRESSED
+            details["key"] = list(key)
         self.metrics[name] = _jsonable({"value": value, "kind": kind, **details})  # one shape (analysis.report.metrics)
 
     def section(self, name: str, payload: Mapping[str, Any]) -> None:
@@ -162,6 +217,7 @@ class Report:
                         if k not in ("derived", "linked")
                     },
                     "linked_headers": {column_label(k): [column_label(c) for c in v] for k, v in t.structure.get("linked", {}).items()},
+                    **({"keys": t.keys.as_json(column_label)} if t.keys else {}),
                 }
                 for t in self.tables
             },
@@ -472,6 +528,7 @@ def scan_outputs(folder: Path) -> list[str]:
         sheets = pd.read_excel(workbook, sheet_name=None, header=None)
         used: set[str] = {"about"}  # each table's sheet, named as write_workbook names it
         by_sheet = {_sheet_name(name, used): t for name, t in tables.items()}
+        keyed: dict[str, tuple[pd.DataFrame, Mapping[str, Any]]] = {}
         for sheet, raw in sheets.items():
             if sheet == "About":
                 problems += [p for v in raw.to_numpy().ravel() if isinstance(v, str) for p in _scan_text(v, f"{WORKBOOK_FILE}[About]")]
@@ -484,4 +541,27 @@ def scan_outputs(folder: Path) -> list[str]:
                 if isinstance(value, str):
                     problems += _scan_text(value, f"{WORKBOOK_FILE}[{sheet}]")
             problems += _sheet_leaks(sheet, body, by_sheet.get(sheet, {}))
+            if by_sheet.get(sheet, {}).get("keys"):
+                keyed[sheet] = (body, by_sheet[sheet])
+        problems += workbook_problems(keyed)  # one table set against another
+        problems += _metric_keys(meta.get("metrics", {}), keyed)
     return sorted(set(problems))
+
+
+def _metric_keys(metrics: Mapping[str, Any], keyed: Mapping[str, tuple[pd.DataFrame, Mapping[str, Any]]]) -> list[str]:
+    """A metric that names a quantity (``key``) must print it as the workbook does: not shown where a sheet hides it."""
+    hidden: dict[tuple[str, ...], str] = {}
+    for sheet, (body, meta) in keyed.items():
+        decl = meta["keys"]
+        if decl.get("row") not in body.columns:
+            continue
+        for c, part in decl["columns"].items():
+            if c in body.columns:
+                for r, v in zip(body[decl["row"]], body[c]):
+                    if _is_c(v):
+                        hidden[(decl["what"], str(r), str(part))] = sheet
+    out = []
+    for name, m in metrics.items():
+        if isinstance(m, Mapping) and m.get("key") and tuple(m["key"]) in hidden and not _is_c(m.get("value")):
+            out.append(f"{METRICS_FILE}: metric '{name}' shows {m.get('value')}, which sheet '{hidden[tuple(m['key'])]}' suppresses")
+    return out

@@ -214,11 +214,11 @@ def parse_param(text: str) -> tuple[str, Any]:
     import yaml
 
     if "=" not in text:
-        raise AnalysisError(f"--param should be NAME=VALUE, got {text!r}")
+        raise AnalysisError(f"--param should be NAME=VALUE (or PAPER.NAME=VALUE), got {text!r}")
     name, raw = text.split("=", 1)
     name = name.strip()
-    if not re.fullmatch(r"[A-Za-z_]\w*", name):
-        raise AnalysisError(f"--param name {name!r} is not a valid parameter name")
+    if not re.fullmatch(r"(?:[\w-]+\.)?[A-Za-z_]\w*", name):
+        raise AnalysisError(f"--param name {name!r} is not a valid parameter name (NAME, or PAPER.NAME such as 04.forecast_years)")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as exc:
@@ -828,9 +828,42 @@ class RunResult:
         return 1 if self.failed else 0
 
 
+def parameters_by_paper(papers: list[Paper], parameters: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Which paper each ``--param`` goes to. ``NAME``: every paper in the run that declares it (refused only
+    when none does); ``PAPER.NAME`` (``04.forecast_years`` or ``sufficiency.forecast_years``): that paper
+    alone, which must be in the run and declare it. A paper brought in by ``after`` keeps its defaults for
+    parameters it does not declare. A targeted value wins over an untargeted one for its paper."""
+    out: dict[str, dict[str, Any]] = {x.id: {} for x in papers}
+    targeted: list[tuple[Paper, str, Any]] = []
+    for key, value in parameters.items():
+        if "." in key:
+            target, name = key.split(".", 1)
+            t = target.strip().lower()
+            hits = [x for x in papers if t in (x.id, x.id.lstrip("0"), x.slug.lower()) or (not t.isdigit() and t in x.slug.lower())]
+            if len(hits) != 1:
+                listing = ", ".join(f"{x.id} ({x.slug})" for x in papers)
+                raise AnalysisError(f"--param {key}: '{target}' is not {'one' if hits else 'a'} paper of this run; papers in the run: {listing}")
+            paper = hits[0]
+            if name not in paper.parameters:
+                raise AnalysisError(f"--param {key}: paper {paper.id} has no parameter {name}; its parameters: {', '.join(paper.parameters)}")
+            targeted.append((paper, name, value))
+            continue
+        takers = [x for x in papers if key in x.parameters]
+        if not takers:
+            listing = "; ".join(f"{x.id}: {', '.join(x.parameters)}" for x in papers)
+            raise AnalysisError(f"no paper in this run has a parameter {key} (parameters by paper: {listing})")
+        for x in takers:
+            out[x.id][key] = value
+    for paper, name, value in targeted:
+        out[paper.id][name] = value
+    return out
+
+
 def make_jobs(papers: list[Paper], las: list[tuple[str, str]], parameters: dict[str, Any], *, full: bool = False) -> list[Job]:
-    """One job per paper and LA; ``full``: each paper's declared full-run values first (``--param`` wins)."""
-    return [Job(paper, code, name, {**(dict(paper.full) if full else {}), **parameters}) for paper in papers for code, name in las]
+    """One job per paper and LA; ``full``: each paper's declared full-run values first (``--param`` wins).
+    Each ``--param`` goes to the papers that declare it (:func:`parameters_by_paper`)."""
+    given = parameters_by_paper(papers, parameters)
+    return [Job(paper, code, name, {**(dict(paper.full) if full else {}), **given[paper.id]}) for paper in papers for code, name in las]
 
 
 def run_jobs(
@@ -1019,11 +1052,8 @@ def run(
     """``analysis run``: hold the lock and run every paper for every LA (here, or on a Dask cluster).
     ``full``: the papers' full (publication) settings, as declared in the registry (``--full``)."""
     specs = registry.load(p)
-    for paper in papers:
-        unknown = sorted(set(parameters or {}) - set(paper.parameters))
-        if unknown:
-            raise AnalysisError(f"paper {paper.id} has no parameter {', '.join(unknown)}; its parameters: {', '.join(paper.parameters)}")
-        registry.check_given(specs[paper.id], parameters or {})  # a wrong type stops here, before any kernel starts
+    for pid, given in parameters_by_paper(papers, parameters or {}).items():
+        registry.check_given(specs[pid], given)  # a wrong type stops here, before any kernel starts
     with run_lock(p, command):
         if not (p.processed_public / "la_indicators.parquet").is_file():
             raise AnalysisError("no processed data: run `analysis ingest` first")

@@ -31,6 +31,7 @@ from analysis.papers.p04_sufficiency import scenarios as scn
 from analysis.papers.params import resolve_la_param
 from analysis.report import metrics
 from analysis.report.disclosure import Gated, count_text, gate
+from analysis.report.ledger import Keys
 from analysis.report.labels import SYMBOL_WORDS, TERM_LABELS
 from analysis.stats import forecast as fc
 
@@ -404,6 +405,53 @@ def gap_table(forecast_: fc.Forecast, provision_t: pd.DataFrame, year: int) -> p
 ALL_GROUPS = "all groups"
 
 
+#: the provider columns of the provision table, and the part each holds in the report's ledger
+PROVIDER_PARTS = {
+    "LA's own": "LA's own",
+    "external (private or voluntary)": "external (private or voluntary)",
+    "other (parents, other LAs, public bodies)": "other",
+    "total": "all providers",
+}
+
+
+def supply_keys(s: Settings) -> tuple[Keys, Keys]:
+    """What the provision and gap tables count, for the report's ledger: children at the last 31 March by
+    placement group and provider. The gap table repeats the total and the LA's own, so they are one quantity."""
+    what = f"children at 31 March {s.last_year}"
+    return Keys(what, "group", PROVIDER_PARTS), Keys(what, "group", {"children_now": "all providers", "in_own_provision_now": "LA's own"})
+
+
+def register_supply(report, res: Results, s: Settings) -> tuple[Gated | None, Gated | None]:
+    """Register the provision and gap tables in the report (shown later, under "Supply and gaps"), so that
+    the key messages quote them as the tables print them and neither table can be set against the other
+    to work out a suppressed count. Returns the gated tables (None where there is none)."""
+    prov_keys, gap_keys = supply_keys(s)
+    prov = gap = None
+    if res.provision is not None:
+        prov = report.table(
+            "provision",
+            res.provision,
+            title=f"Children at 31 March {s.last_year} by placement group and provider",
+            counts=[c for c in res.provision.columns if c not in ("group", "total")],
+            row_total="total",
+            total_row=ALL_GROUPS,
+            label_column="group",
+            keys=prov_keys,
+            show=False,
+        )
+    if res.gap is not None:
+        gap = report.table(
+            "gap",
+            res.gap,
+            title=f"Forecast demand in {s.last_year + s.forecast_years} against the LA's own provision now",
+            **gap_disclosure(res.gap),
+            keys=gap_keys,
+            show=False,
+            notes="Extra places needed to keep today's share of each group in the LA's own provision, on current trends.",
+        )
+    return prov, gap
+
+
 def gap_disclosure(gap: pd.DataFrame) -> dict:
     """How the gap table is gated: every figure in it is a number of children (forecast or now)."""
     return {"counts": [c for c in gap.columns if c != "group"], "total_row": ALL_GROUPS, "label_column": "group"}
@@ -528,7 +576,7 @@ def key_messages(
     forecasts: dict[str, fc.Forecast] | None,
     scores: pd.DataFrame | None,
     costs_t: pd.DataFrame | None,
-    gap: pd.DataFrame | None,
+    gap: Gated | None,
     *,
     synthetic: bool = False,
 ) -> str:
@@ -587,12 +635,12 @@ def key_messages(
                     f"ahead was out by {mk:.1f}% on average ({better} assuming no change: {lv:.1f}%), and the 95% interval held the "
                     f"recorded number in {cov:.0f}% of {int(one.at['Model (combined)', 'forecasts'])} tests."
                 )
-    if gap is not None:
-        g = gate(gap, **gap_disclosure(gap))
+    if gap is not None:  # the gap table as the report publishes it (register_supply), so words and tables agree
+        g = gap
         home = "children's home"
         lines.append(
-            f"- **Children's homes{syn}:** {g.say(home, 'children_now', by='group')} children in children's homes now, "
-            f"{g.say(home, 'in_own_provision_now', by='group')} of them in the LA's own."
+            f"- **Children's homes{syn}:** children in children's homes now: {g.say(home, 'children_now', by='group')}, "
+            f"of whom in the LA's own homes: {g.say(home, 'in_own_provision_now', by='group')}."
         )
     if costs_t is not None and "annual_cost_gbp" in costs_t.columns:
         gc = gate(costs_t, **SCENARIO_COSTS_DISCLOSURE)
