@@ -112,7 +112,9 @@ def test_an_unknown_parameter_is_refused_before_anything_runs(fake_project):
     with pytest.raises(AnalysisError, match="no paper in this run has a parameter colour"):
         runner.run(fake_project, runner.select_papers(fake_project, ["91"]), [("E06000004", "Stockton-on-Tees")], {"colour": "red"}, progress=quiet)
     with pytest.raises(AnalysisError, match="paper 91 has no parameter colour"):
-        runner.run(fake_project, runner.select_papers(fake_project, ["91"]), [("E06000004", "Stockton-on-Tees")], {"91.colour": "red"}, progress=quiet)
+        runner.run(
+            fake_project, runner.select_papers(fake_project, ["91"]), [("E06000004", "Stockton-on-Tees")], {"91.colour": "red"}, progress=quiet
+        )
     assert not (fake_project.reports / "runs").exists()
 
 
@@ -131,7 +133,6 @@ def test_a_param_goes_to_the_papers_that_declare_it_and_a_targeted_one_to_its_pa
         runner.parameters_by_paper(papers, {"01.forecast_years": 4})
     with pytest.raises(AnalysisError, match="no paper in this run has a parameter colour"):
         runner.parameters_by_paper(papers, {"colour": "red"})
-
 
 
 def test_cli_unknown_la_suggests_names_and_exits_2(fake_project, capsys):

@@ -28,8 +28,8 @@ import pandas as pd
 
 from analysis.report import metrics as metrics_schema
 from analysis.report.disclosure import MIN_COUNT, SUPPRESSED, Gated, GateError, count_text, gate
-from analysis.report.ledger import Key, Keys, Ledger, next_to_hide, workbook_problems
 from analysis.report.labels import NOT_AVAILABLE, cell_text, column_label, decimals_for, is_money
+from analysis.report.ledger import Key, Keys, Ledger, next_to_hide, workbook_problems
 
 METRICS_FILE = metrics_schema.METRICS_FILE
 WORKBOOK_FILE = "tables.xlsx"
@@ -147,7 +147,9 @@ class Report:
                 return gated
             cell = next_to_hide(keys, df, gated.suppressed, gated.structure, leaked, self.ledger)
             if cell is None:
-                raise GateError(f"table '{name}': {leaked[0]} could be worked out from this and earlier tables, and no cell of this table protects it")
+                raise GateError(
+                    f"table '{name}': {leaked[0]} could be worked out from this and earlier tables, and no cell of this table protects it"
+                )
             force.at[cell] = True
         raise GateError(f"table '{name}': the ledger did not settle")  # pragma: no cover (each round hides one more cell)
 

@@ -31,8 +31,8 @@ from analysis.papers.p04_sufficiency import scenarios as scn
 from analysis.papers.params import resolve_la_param
 from analysis.report import metrics
 from analysis.report.disclosure import Gated, count_text, gate
-from analysis.report.ledger import Keys
 from analysis.report.labels import SYMBOL_WORDS, TERM_LABELS
+from analysis.report.ledger import Keys
 from analysis.stats import forecast as fc
 
 #: where the forecast and profile come from
