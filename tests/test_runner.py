@@ -225,6 +225,29 @@ def test_a_failed_paper_is_marked_and_the_previous_good_report_stays(fake_projec
     assert index.index(second.run_id) < index.index(first.run_id)  # newest run first
 
 
+def test_a_failed_run_followed_by_a_good_one_is_history_not_the_las_state(fake_project, monkeypatch):
+    """A mistyped run (other parameters, so another report key) that failed before a good run of the same paper
+    and LA is listed under Runs, not as 'no good report yet' beside the good report."""
+    p = fake_project
+    papers = runner.select_papers(p, ["91"])
+    las = [("E06000004", "Stockton-on-Tees")]
+    monkeypatch.setenv("FAKE_FAIL", "91")
+    bad = runner.run(p, papers, las, progress=quiet)
+    manifest = p.reports / "runs" / bad.run_id / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["jobs"][0]["key"] += "|mistyped"  # as a run with other parameters is keyed
+    manifest.write_text(json.dumps(m))
+    runner.write_index(p)
+    assert "no good report yet" in (p.reports / "index.html").read_text(), "before any good run the failure is the LA's state"
+    monkeypatch.delenv("FAKE_FAIL")
+    time.sleep(1.1)  # run times are kept to the second
+    good = runner.run(p, papers, las, progress=quiet)
+    index = (p.reports / "index.html").read_text()
+    latest = index[: index.index("<h2>Runs</h2>")]
+    assert "no good report yet" not in latest and "planted failure" not in latest
+    assert bad.run_id in index and good.run_id in index, "the failed run is still listed under Runs"
+
+
 def test_two_runs_never_overlap(fake_project):
     p = fake_project
     with runner.run_lock(p, "a test"):

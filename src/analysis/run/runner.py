@@ -1251,8 +1251,13 @@ def write_index(p: Paths) -> Path:
                 "failed": failure(attempt, run=True) if attempt and attempt["status"] != "ok" else "",
             }
         )
+    good_since = {}  # (paper, LA) -> when its newest good report finished, whatever its parameters
+    for s in state.values():
+        k = (s["paper"], s["la_code"])
+        good_since[k] = max(good_since.get(k, ""), s["finished"])
     for key, a in last_attempt.items():
-        if key not in state:  # never had a good report
+        later_good = good_since.get((a.get("paper"), a.get("la_code")), "") > str(a.get("started") or "")
+        if key not in state and not later_good:  # never had a good report; a failure followed by a good run is history (Runs)
             latest.append(
                 {
                     **{k: a.get(k, "") for k in ("paper", "title", "la_name", "la_code")},

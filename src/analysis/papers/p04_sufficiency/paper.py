@@ -454,7 +454,14 @@ def register_supply(report, res: Results, s: Settings) -> tuple[Gated | None, Ga
 
 def gap_disclosure(gap: pd.DataFrame) -> dict:
     """How the gap table is gated: every figure in it is a number of children (forecast or now)."""
-    return {"counts": [c for c in gap.columns if c != "group"], "total_row": ALL_GROUPS, "label_column": "group"}
+    # the extra places follow from the forecast, the children now and the LA's own: hidden with the LA's own
+    extra = [c for c in gap.columns if c.startswith("extra_places")]
+    return {
+        "counts": [c for c in gap.columns if c != "group"],
+        "total_row": ALL_GROUPS,
+        "label_column": "group",
+        "linked": {"in_own_provision_now": extra},
+    }
 
 
 #: forecasts are numbers of children: the mean and both ends of its interval are gated as counts
