@@ -502,3 +502,29 @@ def test_the_coverage_chart_counts_each_state_and_shows_no_numbers():
     assert [t.get_text() for t in ax.get_yticklabels()] == list(coverage.index)
     assert not any(t.get_text().strip() for t in ax.texts), "no numbers on the cells"
     plt.close(fig)
+
+
+def test_the_synthetic_mark_follows_the_data_not_the_report(tmp_path):
+    """In a report on a synthetic 903, a sheet of published figures is not marked synthetic and says it is published."""
+    report = reporting.Report(paper="t", title="t", output_dir=tmp_path, context={"data": "synthetic 903"})
+    report.table("from_903", pd.DataFrame({"group": ["a"], "children": [10]}), title="From the 903", counts=["children"], show=False)
+    report.table("dfe", pd.DataFrame({"measure": ["rate"], "value": [70.0]}), title="Published", counts=[], published=True, show=False)
+    report.finish()
+    sheets = pd.read_excel(tmp_path / "tables.xlsx", sheet_name=None, header=None)
+    assert str(sheets["from_903"].iloc[0, 0]).startswith("SYNTHETIC DATA")
+    assert str(sheets["dfe"].iloc[0, 0]) == "Published" and str(sheets["dfe"].iloc[1, 0]).startswith("Source: published figures")
+
+
+def test_paper_03_is_not_synthetic_for_an_la_whose_903_is_not_held():
+    from analysis.papers.p03_costs import paper as costs
+
+    s = type(
+        "S",
+        (),
+        {"la_code": "E06000017", "la_name": "Rutland", "la": {"region_name": "East Midlands"}, "neighbours": [], "names": {}, "unit_costs": {}},
+    )()
+    data = type("D", (), {"report": {"la_code": "E06000004"}, "truth": {"planted": 1}, "costs": pd.DataFrame({"x": [1]})})()
+    assert costs.report_context(s, data)["data"] == "published data only"
+    assert not reporting.is_synthetic(costs.report_context(s, data))
+    s.la_code = "E06000004"
+    assert reporting.is_synthetic(costs.report_context(s, data))

@@ -66,6 +66,7 @@ class PublishedTable:
     structure: dict[str, Any] = field(default_factory=dict)
     keys: Keys | None = None
     gated: Gated | None = None
+    published: bool = False  # every figure in it is published (DfE, ONS, Ofsted, RO3): never marked synthetic
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Report:
         show: bool = True,
         decimals: int | Mapping[str, int] | None = None,
         keys: Keys | None = None,
+        published: bool = False,
         **disclosure: Any,
     ) -> Gated:
         """Pass a table through the disclosure gate, keep it for the workbook, display it, and return
@@ -107,11 +109,13 @@ class Report:
         quantity in two tables is printed the same way and no suppressed cell can be worked out by setting
         this table against the report's earlier ones (further cells of this table are suppressed until none
         can). ``show=False`` registers the table now (its place in the ledger) and :meth:`show` displays it later.
+        ``published=True``: every figure in the table is a published one (DfE, ONS, Ofsted, RO3), so its sheet is
+        not marked synthetic, whatever data the rest of the report uses, and its source line says "published".
         """
         if any(t.name == name for t in self.tables):
             raise ValueError(f"table name '{name}' used twice")
         gated = self._gate(name, df, list(counts), keys, disclosure)
-        self.tables.append(PublishedTable(name, title, gated.frame, gated.counts, notes, gated.structure, keys, gated))
+        self.tables.append(PublishedTable(name, title, gated.frame, gated.counts, notes, gated.structure, keys, gated, published))
         self._display[name] = dict(title=title, notes=notes, decimals=decimals)
         if show:
             self.show(name)
@@ -240,6 +244,9 @@ SYNTHETIC_NOTE = (
 )
 
 
+PUBLISHED_NOTE = "Source: published figures (DfE, ONS, Ofsted, RO3), real; nothing in this sheet comes from the LA's child-level returns."
+
+
 def is_synthetic(context: Mapping[str, Any]) -> bool:
     return bool(context.get("synthetic")) or "synthetic" in str(context.get("data", "")).lower()
 
@@ -332,8 +339,9 @@ def write_workbook(path: Path, title: str, context: Mapping[str, Any], tables: S
             )
             frame.to_excel(writer, sheet_name=sheet, index=False, startrow=2)
             ws = writer.sheets[sheet]
-            ws.cell(row=1, column=1, value=("SYNTHETIC DATA (not real children): " if synthetic else "") + t.title)
-            notes = " ".join(x for x in (SYNTHETIC_NOTE if synthetic else "", t.notes) if x)
+            marked = synthetic and not t.published  # the mark follows the data: a sheet of published figures is not marked
+            ws.cell(row=1, column=1, value=("SYNTHETIC DATA (not real children): " if marked else "") + t.title)
+            notes = " ".join(x for x in (SYNTHETIC_NOTE if marked else PUBLISHED_NOTE if t.published else "", t.notes) if x)
             if notes:
                 ws.cell(row=2, column=1, value=notes)
             for i, col in enumerate(frame.columns, start=1):

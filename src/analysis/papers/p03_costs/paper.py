@@ -825,6 +825,7 @@ def findings_markdown(s: Settings, across: AcrossFit, position: pd.DataFrame, wi
 
 
 def report_context(s: Settings, data: CostData | None) -> dict:
+    held = data is not None and data.report.get("la_code") == s.la_code
     return {
         "la_code": s.la_code,
         "la_name": s.la_name,
@@ -834,11 +835,11 @@ def report_context(s: Settings, data: CostData | None) -> dict:
             k: f"£{v:,.0f} a week ({EVIDENCE_UNIT_COSTS[k][1]})" if v == EVIDENCE_UNIT_COSTS[k][0] else f"£{v:,.0f} a week (set by the user)"
             for k, v in s.unit_costs.items()
         },
-        "data": (
+        "data": (  # the 903 counts only when it is this LA's: another LA's synthetic 903 makes nothing here synthetic
             "synthetic 903 and costs (generated; not real children)"
-            if data is not None and data.truth is not None
+            if held and data.truth is not None
             else "the LA's own 903 and costs"
-            if data is not None and data.costs is not None
+            if held and data.costs is not None
             else "published data only"
         ),
     }
