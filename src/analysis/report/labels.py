@@ -198,6 +198,11 @@ def column_label(name: object) -> str:
         return COLUMN_LABELS[key]
     if re.fullmatch(r"forecast_\d{4}", key):
         return f"Forecast for {key[-4:]}"
+    m = re.fullmatch(r"(children|weeks|spend|price)([01])", key)  # paper 03's two compared years
+    if m:
+        what, which = m.groups()
+        year = "first year" if which == "0" else "second year"
+        return {"children": "Children", "weeks": "Placement-weeks", "spend": "Spend (£)", "price": "Cost a week (£)"}[what] + f", {year}"
     m = re.fullmatch(r"(km|cif|unplanned_by)_(\d+)m(?:_pct)?", key)
     if m:
         kind, months = m.groups()
@@ -215,6 +220,17 @@ def column_label(name: object) -> str:
     return text[0].upper() + text[1:]
 
 
+#: columns holding a year (or a count of years): written without a thousands separator ("2017", never "2,017")
+YEAR_COLUMNS = frozenset(
+    {"year", "years", "financial_year", "years_ahead", "price_year", "forecast_from", "origin", "collection_year", "first_year", "last_year", "price_base"}
+)
+
+
+def is_year(column: object) -> bool:
+    c = str(column).strip().lower()
+    return c in YEAR_COLUMNS or c.endswith("_year") or str(column) in ("Year", "Prices of", "Forecast made at 31 March")
+
+
 def is_money(column: str) -> bool:
     c = str(column).lower()
     return c.endswith("_gbp") or c in ("gbp", "spend0", "spend1", "price0", "price1") or "spend_per_child" in c or c.startswith("cost_")
@@ -230,7 +246,7 @@ def cell_text(value: Any, column: str = "", *, count: bool = False, decimals: in
         return {"True": "yes", "False": "no", "nan": NOT_AVAILABLE, "None": NOT_AVAILABLE, "NaN": NOT_AVAILABLE}.get(value, value)
     if isinstance(value, (int, float, np.integer, np.floating)):
         v = float(value)
-        if str(column).strip().lower() in ("year", "years", "financial_year", "years_ahead"):
+        if is_year(column):
             return f"{v:.0f}"
         if str(column) in P_VALUE_COLUMNS and 0 <= v < 0.0001:
             return "<0.0001"

@@ -28,7 +28,7 @@ import pandas as pd
 
 from analysis.report import metrics as metrics_schema
 from analysis.report.disclosure import MIN_COUNT, SUPPRESSED, Gated, GateError, count_text, gate
-from analysis.report.labels import NOT_AVAILABLE, cell_text, column_label, decimals_for, is_money
+from analysis.report.labels import NOT_AVAILABLE, P_VALUE_COLUMNS, cell_text, column_label, decimals_for, is_money, is_year
 from analysis.report.ledger import Key, Keys, Ledger, next_to_hide, workbook_problems
 
 METRICS_FILE = metrics_schema.METRICS_FILE
@@ -67,6 +67,7 @@ class PublishedTable:
     keys: Keys | None = None
     gated: Gated | None = None
     published: bool = False  # every figure in it is published (DfE, ONS, Ofsted, RO3): never marked synthetic
+    decimals: int | Mapping[str, int] | None = None  # as the report shows it: the workbook rounds the same way
 
 
 @dataclass
@@ -115,7 +116,7 @@ class Report:
         if any(t.name == name for t in self.tables):
             raise ValueError(f"table name '{name}' used twice")
         gated = self._gate(name, df, list(counts), keys, disclosure)
-        self.tables.append(PublishedTable(name, title, gated.frame, gated.counts, notes, gated.structure, keys, gated, published))
+        self.tables.append(PublishedTable(name, title, gated.frame, gated.counts, notes, gated.structure, keys, gated, published, decimals))
         self._display[name] = dict(title=title, notes=notes, decimals=decimals)
         if show:
             self.show(name)
@@ -295,9 +296,10 @@ def _sheet_name(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _workbook_value(v: Any, column: str) -> Any:
-    """A cell as the workbook holds it: numbers stay numbers (analysts compute with them), symbols stay
-    symbols, booleans become yes/no, and nothing is NaN or None (``x``: not available)."""
+def _workbook_value(v: Any, column: str, *, count: bool = False, decimals: int | None = None) -> Any:
+    """A cell as the workbook holds it: numbers stay numbers (analysts compute with them), rounded as the report
+    shows them (counts and years whole, money to the pound, others to the decimals asked or at most two places,
+    p-values to four), symbols stay symbols, booleans become yes/no, and nothing is NaN or None (``x``)."""
     if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
         return NOT_AVAILABLE
     if isinstance(v, (bool, np.bool_)):
@@ -305,7 +307,21 @@ def _workbook_value(v: Any, column: str) -> Any:
     if isinstance(v, (np.integer,)):
         return int(v)
     if isinstance(v, (float, np.floating)):
-        return int(v) if float(v).is_integer() else float(v)
+        v = float(v)
+        if count or is_year(column):
+            places = 0
+        elif decimals is not None:
+            places = decimals
+        elif str(column) in P_VALUE_COLUMNS:
+            if 0 <= v < 0.0001:
+                return "<0.0001"
+            places = 4
+        elif is_money(column):
+            places = 0
+        else:  # as the report shows it (two places); a small figure keeps three significant digits, never rounds to 0
+            places = 2 if abs(v) >= 1 or v == 0 else max(2, 2 - int(np.floor(np.log10(abs(v)))))
+        v = round(v, places)
+        return int(v) if v.is_integer() else v
     return cell_text(v, column) if isinstance(v, str) else v
 
 
@@ -334,7 +350,10 @@ def write_workbook(path: Path, title: str, context: Mapping[str, Any], tables: S
         for t in tables:
             sheet = _sheet_name(t.name, used)
             frame = pd.DataFrame(
-                {column_label(c): [_workbook_value(v, str(c)) for v in t.frame[c]] for c in t.frame.columns},
+                {
+                    column_label(c): [_workbook_value(v, str(c), count=c in t.count_columns, decimals=decimals_for(t.decimals, str(c))) for v in t.frame[c]]
+                    for c in t.frame.columns
+                },
                 columns=[column_label(c) for c in t.frame.columns],
             )
             frame.to_excel(writer, sheet_name=sheet, index=False, startrow=2)

@@ -291,6 +291,8 @@ def rates(c: pd.DataFrame, by: str) -> pd.DataFrame:
         pd.Index(_ordered(g.index), name=g.index.name)
     )  # ordered categories (age bands by age, distance bands by distance), not as text sorts them
     g = g.reset_index().rename(columns={by: "group"})
+    blank = g["group"].map(lambda v: v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and not v.strip()))
+    g["group"] = g["group"].astype(object).where(~blank, "not recorded")  # a group with no value is named, never a blank row
     total = pd.DataFrame(
         {"group": ["All placements"], "placements": [len(c)], "unplanned": [int(c["event"].sum())], "days": [float(c["time"].sum())]}
     )

@@ -698,8 +698,8 @@ def paper_summary(found: dict[str, dict | None], where: str, s: Settings) -> pd.
             {
                 "paper": title,
                 "status": "included" if m else f"missing: {missing_reason(pid, s)}",
-                "title": m.get("title", "") if m else "",
-                "source": where if m else "",
+                "title": m.get("title", "") if m else "not included",
+                "source": where if m else "not included",
             }
         )
     return pd.DataFrame(rows)

@@ -1,0 +1,102 @@
+"""What a commissioner reads, cell by cell: the default run (Stockton-on-Tees, synthetic 903) and a published-only
+LA (Rutland, whose 903 this project does not hold), papers 01-04 through the runner. Every workbook and HTML
+table header is a reader's label, no year carries a thousands separator, no cell says NaN or None, no number in
+a workbook is unrounded, and the scan (across sheets and metrics too) finds nothing."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+
+import pandas as pd
+import pytest
+from conftest import make_run_project
+
+from analysis.config import paths as make_paths
+from analysis.report import reporting
+from analysis.run import runner
+
+pytestmark = pytest.mark.slow
+
+LAS = {"E06000004": "Stockton-on-Tees", "E06000017": "Rutland"}
+RAW_HEADER = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$|^[a-z]+[0-9]$")
+YEAR_WITH_SEPARATOR = re.compile(r"(?<![\d,£.])(?:19|20)\d,\d{3}(?![\d,])|(?<![\d,£.])2,0[0-4]\d(?![\d,])")
+NAN_WORDS = re.compile(r"\b(?:NaN|nan|None)\b(?! of)")
+
+
+@pytest.fixture(scope="module")
+def both(built, project_903, tmp_path_factory):
+    root = make_run_project(tmp_path_factory.mktemp("plain"), built[0], with_903=project_903)
+    p = make_paths(root)
+    env = {"ANALYSIS_PSEUDONYMISATION_KEY": "test-key-" + "0" * 24, "ANALYSIS_PROJECT_ROOT": str(root)}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        result = runner.run(p, runner.select_papers(p, ["04"]), list(LAS.items()), {}, workers=2, progress=lambda m: None)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return p, result
+
+
+def _folders(p):
+    return sorted(f for f in (p.reports / "latest").glob("*/*") if f.is_dir())
+
+
+def test_the_runs_succeed_and_the_scan_finds_nothing(both):
+    p, result = both
+    assert result.exit_code == 0, [(r["paper"], r["la_name"], r["error"]) for r in result.failed]
+    folders = _folders(p)
+    assert len(folders) == 7, folders  # paper 02 needs the LA's own 903: Stockton only
+    for folder in folders:
+        assert reporting.scan_outputs(folder) == [], folder
+
+
+def _unrounded(v: object, column: str) -> bool:
+    if not isinstance(v, float) or v.is_integer():
+        return False
+    return abs(v * 1e4 - round(v * 1e4)) > 1e-6 and abs(v) >= 0.001  # more than four places, or a tiny figure kept
+
+
+def test_every_workbook_cell_reads_plainly(both):
+    p, _ = both
+    problems = []
+    for folder in _folders(p):
+        for sheet, raw in pd.read_excel(folder / "tables.xlsx", sheet_name=None, header=None).items():
+            if sheet == "About":
+                continue
+            header, body = reporting.sheet_table(raw)
+            where = f"{folder.parent.name}/{folder.name}[{sheet}]"
+            problems += [f"{where}: raw header '{h}'" for h in header if RAW_HEADER.match(h)]
+            for col in body.columns:
+                for v in body[col]:
+                    if isinstance(v, str) and (YEAR_WITH_SEPARATOR.search(v) or NAN_WORDS.search(v)):
+                        problems.append(f"{where}: '{col}' holds '{v[:80]}'")
+                    elif v is None or (isinstance(v, float) and pd.isna(v)):
+                        problems.append(f"{where}: '{col}' has an empty cell")
+                    elif _unrounded(v, col):
+                        problems.append(f"{where}: '{col}' holds the unrounded {v!r}")
+            for text in raw.iloc[:2, 0].dropna().astype(str):
+                if YEAR_WITH_SEPARATOR.search(text):
+                    problems.append(f"{where}: title or notes '{text[:80]}'")
+    assert not problems, problems[:40]
+
+
+def test_every_html_table_and_sentence_reads_plainly(both):
+    p, _ = both
+    problems = []
+    for folder in _folders(p):
+        page = (folder / "report.html").read_text(encoding="utf-8")
+        where = f"{folder.parent.name}/{folder.name}"
+        for head in re.findall(r'<th scope="col">(.*?)</th>', page):
+            if RAW_HEADER.match(html.unescape(head)):
+                problems.append(f"{where}: raw header '{head}'")
+        text = reporting._visible_text(page)
+        for rx, what in ((YEAR_WITH_SEPARATOR, "a year with a separator"), (NAN_WORDS, "NaN or None")):
+            for m in rx.finditer(text):
+                problems.append(f"{where}: {what}: '...{text[max(0, m.start() - 50) : m.end() + 20]}...'")
+    assert not problems, problems[:40]
