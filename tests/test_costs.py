@@ -289,3 +289,18 @@ def test_variance_inflation_matches_a_hand_regression_and_is_huge_for_a_determin
     with warnings.catch_warnings():  # statsmodels may warn of the singular design
         warnings.simplefilter("ignore")
         assert cd.variance_inflation(X.assign(d=X["a"] + X["c"]))["d"] > 1e10
+
+
+def test_papers_03_and_04_price_a_placement_type_from_the_one_unit_cost_file():
+    from analysis.io import unit_costs
+    from analysis.papers.p04_sufficiency import scenarios
+
+    table = scenarios.unit_cost_table().set_index("type")["weekly"]
+    for param, type_ in cd.UNIT_COST_TYPES.items():
+        assert cd.check_unit_costs({param: 0.0})[param] == table[type_], param
+    assert cd.check_unit_costs({"cost_private_home": 5000.0}) == {"cost_private_home": 5000.0}, "a value the user sets is kept"
+    # an LA's own home dearer than a private one is said, with why, not presented as a given
+    assert unit_costs.sense_checks({"la_childrens_home": 3993.0, "private_childrens_home": 4715.0}) == []
+    said = unit_costs.sense_checks({"la_childrens_home": 6100.0, "private_childrens_home": 4715.0})
+    assert len(said) == 1 and "£6,100" in said[0] and "£4,715" in said[0]
+    assert unit_costs.uprating(2024) == 1.0 and unit_costs.uprating(2023) == pytest.approx(1.025)

@@ -90,7 +90,8 @@ def test_published_unit_costs_are_uprated_by_the_stated_index():
     factor = np.prod([1 + v / 100 for v in cpi.values()])
     assert unit.at["inhouse_fostering", "weekly"] == pytest.approx(round(646 * factor), abs=0.5)
     assert unit.at["inhouse_fostering", "price_year"] == 2017 and "PSSRU" in unit.at["inhouse_fostering", "source"]
-    assert unit.at["la_childrens_home", "uprating_factor"] == 1.0, "already in 2024 prices"
+    assert unit.at["secure", "uprating_factor"] == 1.0, "already in 2024 prices"
+    assert unit.at["la_childrens_home", "weekly"] < unit.at["private_childrens_home", "weekly"], "as the DfE and CMA published"
     assert set(unit.index) == set(scn.TYPES) and len(unit) == 9
     assert unit.loc[["kinship_fostering", "secure", "supported"], "basis"].str.startswith("stand-in").all()
     own = scn.unit_cost_table({"ifa_fostering": 900}, {"ifa_fostering": 1100.0}).set_index("type")

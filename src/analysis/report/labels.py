@@ -222,7 +222,19 @@ def column_label(name: object) -> str:
 
 #: columns holding a year (or a count of years): written without a thousands separator ("2017", never "2,017")
 YEAR_COLUMNS = frozenset(
-    {"year", "years", "financial_year", "years_ahead", "price_year", "forecast_from", "origin", "collection_year", "first_year", "last_year", "price_base"}
+    {
+        "year",
+        "years",
+        "financial_year",
+        "years_ahead",
+        "price_year",
+        "forecast_from",
+        "origin",
+        "collection_year",
+        "first_year",
+        "last_year",
+        "price_base",
+    }
 )
 
 

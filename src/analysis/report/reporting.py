@@ -351,7 +351,9 @@ def write_workbook(path: Path, title: str, context: Mapping[str, Any], tables: S
             sheet = _sheet_name(t.name, used)
             frame = pd.DataFrame(
                 {
-                    column_label(c): [_workbook_value(v, str(c), count=c in t.count_columns, decimals=decimals_for(t.decimals, str(c))) for v in t.frame[c]]
+                    column_label(c): [
+                        _workbook_value(v, str(c), count=c in t.count_columns, decimals=decimals_for(t.decimals, str(c))) for v in t.frame[c]
+                    ]
                     for c in t.frame.columns
                 },
                 columns=[column_label(c) for c in t.frame.columns],

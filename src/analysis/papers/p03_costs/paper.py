@@ -24,17 +24,28 @@ import pandas as pd
 from analysis.config import Paths, paths
 from analysis.errors import AnalysisError, ParameterError
 from analysis.io import placements as placements_mod
+from analysis.io import unit_costs
 from analysis.io.geography import statistical_neighbours
 from analysis.report.disclosure import count_text
 from analysis.stats import planted
 from analysis.stats.normal import Z95, two_sided_p
 
 #: evidence.md section 2.1 (weekly, prices of the year given): the defaults of the unit-cost parameters
+#: paper 03's unit-cost parameters and the placement type each prices in the one unit-cost file (shared with paper 04)
+UNIT_COST_TYPES = {
+    "cost_inhouse_foster": "inhouse_fostering",
+    "cost_ifa_foster": "ifa_fostering",
+    "cost_inhouse_home": "la_childrens_home",
+    "cost_private_home": "private_childrens_home",
+}
+#: each parameter's default (0 in the notebook): the published figure uprated to the price base, and where it comes from
 EVIDENCE_UNIT_COSTS = {
-    "cost_inhouse_foster": (646.0, "LA foster care, full cost per child: PSSRU Unit Costs of Health and Social Care 2017"),
-    "cost_ifa_foster": (820.0, "IFA fostering, largest providers' average price: CMA interim report (2021), 2020 prices"),
-    "cost_inhouse_home": (3000.0, "LA children's home, per resident week: DfE answer to PQ 49075, about 2016"),
-    "cost_private_home": (3830.0, "Private children's homes, largest providers' average price: CMA interim report, 2020 prices"),
+    k: (
+        round(unit_costs.cost(t).weekly, 0),
+        f"{unit_costs.cost(t).label}: {unit_costs.cost(t).source.split(':')[0]}, {unit_costs.cost(t).price_year} prices uprated by CPI "
+        f"to {unit_costs.price_base()}",
+    )
+    for k, t in UNIT_COST_TYPES.items()
 }
 WEEKS_PER_YEAR = 365.25 / 7
 
@@ -599,10 +610,12 @@ def sensitivity(homes_moved: int, moved_b: float, weeks_b: float, unit_costs: di
 
 
 def check_unit_costs(values: dict[str, float]) -> dict[str, float]:
+    """The weekly costs to use: 0 (the default) means the published figure uprated to the price base
+    (:data:`EVIDENCE_UNIT_COSTS`, from the unit-cost file paper 04 uses too); any other value is the user's."""
     for name, v in values.items():
-        if not (isinstance(v, (int, float)) and 0 < v < 100_000):
-            raise ParameterError(f"parameter '{name}' should be a weekly cost in £ between 0 and 100,000, got {v!r}")
-    return {k: float(v) for k, v in values.items()}
+        if not (isinstance(v, (int, float)) and 0 <= v < 100_000):
+            raise ParameterError(f"parameter '{name}' should be a weekly cost in £ from 0 (the published figure) to 100,000, got {v!r}")
+    return {k: float(v) if v else EVIDENCE_UNIT_COSTS[k][0] for k, v in values.items()}
 
 
 def require(condition: bool, message: str) -> None:

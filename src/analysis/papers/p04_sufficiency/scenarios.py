@@ -24,14 +24,13 @@ where they are). Each scenario's changes apply together from the forecast's star
 
 **Costs**: nine placement types (:data:`TYPES`), each group's children split between them as at the
 last 31 March, costed per day from the LA's own placement cost file where it has one, otherwise
-from ``unit_costs.yaml`` (beside this module) (published figures with their source and price year, uprated by the
+from ``analysis/io/unit_costs.yaml`` (the one source papers 03 and 04 share) (published figures with their source and price year, uprated by the
 stated index to the price base).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,7 @@ import pandas as pd
 import yaml
 
 from analysis.errors import ParameterError
+from analysis.io import unit_costs
 from analysis.stats import forecast as fc
 
 TYPES = (
@@ -202,15 +202,14 @@ def load(path: str | Path) -> tuple[list[Scenario], dict[str, float]]:
 def unit_cost_table(overrides: dict[str, float] | None = None, own: dict[str, float] | None = None) -> pd.DataFrame:
     """The cost a week and a day of each placement type in price-base prices: the LA's own average
     (``own``) where given, else an analyst's override, else the published figure uprated by the
-    index. Columns: label, weekly, daily, basis, published_weekly, price_year, uprating_factor, source, type (the key)."""
-    doc = unit_costs_file()
-    base, rates = int(doc["price_base"]), {int(k): float(v) for k, v in doc["index"]["rates"].items()}
+    index (:mod:`analysis.io.unit_costs`, the one source papers 03 and 04 share). Columns: label, weekly,
+    daily, basis, published_weekly, price_year, uprating_factor, source, type (the key)."""
+    base = unit_costs.price_base()
     rows = []
     for t in TYPES:
-        d = doc["types"][t]
-        factor = float(np.prod([1 + rates[y] / 100 for y in range(int(d["price_year"]) + 1, base + 1)]))
-        weekly, basis = float(d["weekly"]) * factor, f"published ({d['price_year']} prices) uprated by CPI to {base}"
-        if d.get("stand_in"):
+        u = unit_costs.cost(t)
+        weekly, basis = u.weekly, f"published ({u.price_year} prices) uprated by CPI to {base}"
+        if u.stand_in:
             basis = "stand-in: " + basis
         if overrides and t in overrides:
             weekly, basis = overrides[t], "set in the scenario file"
@@ -218,28 +217,24 @@ def unit_cost_table(overrides: dict[str, float] | None = None, own: dict[str, fl
             weekly, basis = own[t], "the LA's own placement costs (at the last 31 March)"
         rows.append(
             {
-                "label": d["label"],
+                "label": u.label,
                 "weekly": round(weekly, 0),
                 "daily": round(weekly / 7, 2),
                 "basis": basis,
-                "published_weekly": float(d["weekly"]),
-                "price_year": int(d["price_year"]),
-                "uprating_factor": round(factor, 3),
-                "source": d["source"],
+                "published_weekly": u.published_weekly,
+                "price_year": u.price_year,
+                "uprating_factor": round(u.factor, 3),
+                "source": u.source,
                 "type": t,
             }
         )
     return pd.DataFrame(rows)
 
 
-def unit_costs_file() -> dict:
-    """``unit_costs.yaml`` beside this module: published unit costs, their sources and the uprating index."""
-    return yaml.safe_load(resources.files(__package__).joinpath("unit_costs.yaml").read_text())
-
-
-def index_note() -> str:
-    doc = unit_costs_file()
-    return f"{doc['index']['name']}; price base {doc['price_base']}. {doc['index']['note']}"
+def index_note(table: pd.DataFrame | None = None) -> str:
+    """The uprating index, and (given the unit-cost table used) any figure that runs against the published evidence."""
+    checks = unit_costs.sense_checks(dict(zip(table["type"], table["weekly"]))) if table is not None else []
+    return " ".join([unit_costs.index_note(), *checks])
 
 
 def type_of_placement(place: pd.Series, provider_group: pd.Series, place_group: pd.Series) -> pd.Series:
