@@ -208,3 +208,22 @@ def test_processed_903_is_read_once_for_the_papers_and_a_stray_truth_file_is_ign
     truth = json.loads((project_903.raw / "ssda903" / "truth.json").read_text()) | {"la_code": "E06000001"}
     (other.raw / "ssda903" / "truth.json").write_text(json.dumps(truth))
     assert ingest903.read_processed(other, ("placements",)).truth is None, "truth for another LA's data is not used"
+
+
+def test_a_groups_interval_never_exceeds_the_totals():
+    """Rutland's case: a small, volatile group beside a steadier total. Before, supported accommodation's upper
+    bound (95) stood above the total's (86); a part can never be larger than the whole."""
+    years = list(range(2015, 2026))
+    hist = pd.DataFrame(
+        {"fostering": [20, 21, 20, 22, 21, 20, 22, 21, 20, 21, 21], "supported": [1, 9, 2, 8, 1, 10, 2, 9, 1, 8, 3]},
+        index=pd.Index(years, name="year"),
+    ).astype(float)
+    model = pd.DataFrame({"fostering": [21.0, 21.0, 21.0], "supported": [4.0, 4.0, 4.0]}, index=pd.Index([2026, 2027, 2028], name="year"))
+    by_g, tot = fc.combine(model, hist, 2025, 0.5)
+    t = tot.set_index("year")
+    for b in fc.BOUNDS:
+        assert (by_g[b].to_numpy() <= by_g["year"].map(t[b]).to_numpy() + 1e-9).all(), b
+    # the cap binds in this case (the group's own swings alone would put its upper bound above the total's)
+    tau, n = fc.spread(hist["supported"], 2025)
+    own_upper = fc.interval(float(by_g.loc[by_g["group"] == "supported", "mean"].iloc[-1]), tau, n, 3, 0.95)[1]
+    assert own_upper > t.at[2028, "upper"]

@@ -320,7 +320,27 @@ def combine(
         lo, hi = interval(m, tau, n, k, 0.95, sd)
         lo8, hi8 = interval(m, tau, n, k, 0.80, sd)
         tot.append({"year": int(y), "mean": m, "lower": lo, "upper": hi, "lower_80": lo8, "upper_80": hi8})
-    return pd.DataFrame(rows), pd.DataFrame(tot)
+    return coherent(pd.DataFrame(rows), pd.DataFrame(tot)), pd.DataFrame(tot)
+
+
+BOUNDS = ("lower", "upper", "lower_80", "upper_80")
+
+
+def coherent(parts: pd.DataFrame, total: pd.DataFrame) -> pd.DataFrame:
+    """Parts' intervals that never exceed the whole's: each bound of a group (or band) in a year is at most
+    the same bound of the total that year (a part can never be larger than the whole). Each part's own
+    interval is kept where it is inside; only a bound above the total's is brought down to it."""
+    out = parts.copy()
+    if out.empty or total.empty:
+        return out
+    t = total.set_index("year")
+    for b in BOUNDS:
+        if b in out.columns and b in t.columns:
+            cap = out["year"].map(t[b])
+            out[b] = np.where(cap.notna(), np.minimum(out[b], cap), out[b])
+    if "mean" in out.columns:
+        out["mean"] = np.minimum(out["mean"], out["upper"].where(out["upper"].notna(), out["mean"]))
+    return out
 
 
 # --- the 903 model: fit, project, back-test -------------------------------------------------------------
