@@ -294,3 +294,17 @@ def test_the_cached_panel_is_the_built_panel(built, inputs, tmp_path):
     second = compare.load_panel(inputs, p)
     pd.testing.assert_frame_equal(first, second)
     pd.testing.assert_frame_equal(second, compare.build_panel(inputs))
+
+
+def test_within_the_limits_is_explained_when_the_la_is_far_from_england():
+    """Stockton looks after children at about 1.9 times England's rate and is inside the widened limits: the
+    finding must say what 'within the limits' means, naming the measure and the ratio."""
+    from analysis.papers.p01_compare import paper as cmp
+
+    d = {"short": "Children looked after per 10,000", "la": 135.0, "england": 70.0, "flag": "within", "unit": "", "decimals": 0, "year": 2025}
+    d |= {"rank": None, "of": 10, "comparators": 100.0, "higher_is": None, "better": None, "name": "Children looked after", "count": None}
+    near = dict(d, la=72.0)
+    far_text = " ".join(cmp.key_findings({"x": d}, "Stockton-on-Tees"))
+    near_text = " ".join(cmp.key_findings({"x": near}, "Stockton-on-Tees"))
+    assert "1.9 times England's" in far_text and "does not mean close to England" in far_text
+    assert "times England's" not in near_text

@@ -740,9 +740,25 @@ def key_findings(details: dict[str, dict], la_name: str) -> list[str]:
             f"{la_name} is significantly different from England on {len(strong)} of the {len(tested)} measures tested with funnel plots: {items}."
         )
     elif tested:
+        far = [
+            d
+            for d in tested
+            if isinstance(d.get("la"), (int, float))
+            and isinstance(d.get("england"), (int, float))
+            and d["england"] > 0
+            and not 1 / 1.5 < d["la"] / d["england"] < 1.5
+        ]
+        note = (
+            " Within the limits does not mean close to England: the limits are widened for how much LAs really differ "
+            "from one another, so a figure far from England's can still be inside them ("
+            + "; ".join(f"{_lower(d['short'])} {d['la'] / d['england']:.1f} times England's" for d in far)
+            + "). It means no more unusual than LAs commonly are."
+            if far
+            else ""
+        )
         out.append(
             f"None of the {len(tested)} measures tested with funnel plots puts {la_name} outside England's 99.8% limits, "
-            "once the normal variation between LAs is allowed for."
+            "once the normal variation between LAs is allowed for." + note
         )
     else:
         out.append(
