@@ -3,6 +3,7 @@ own processed data in a temporary project that links to the shipped raw files.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -150,3 +151,18 @@ def driver():
         pytest.skip("Chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
     with browser.chromium() as d:
         yield d
+
+
+@contextlib.contextmanager
+def environment(**env: str):
+    """Set environment variables for the block, and put back what was there (a module fixture cannot use monkeypatch)."""
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

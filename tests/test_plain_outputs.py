@@ -6,12 +6,11 @@ a workbook is unrounded, and the scan (across sheets and metrics too) finds noth
 from __future__ import annotations
 
 import html
-import os
 import re
 
 import pandas as pd
 import pytest
-from conftest import make_run_project
+from conftest import environment, make_run_project
 
 from analysis.config import paths as make_paths
 from analysis.report import reporting
@@ -29,17 +28,8 @@ NAN_WORDS = re.compile(r"\b(?:NaN|nan|None)\b(?! of)")
 def both(built, project_903, tmp_path_factory):
     root = make_run_project(tmp_path_factory.mktemp("plain"), built[0], with_903=project_903)
     p = make_paths(root)
-    env = {"ANALYSIS_PSEUDONYMISATION_KEY": "test-key-" + "0" * 24, "ANALYSIS_PROJECT_ROOT": str(root)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with environment(ANALYSIS_PSEUDONYMISATION_KEY="test-key-" + "0" * 24, ANALYSIS_PROJECT_ROOT=str(root)):
         result = runner.run(p, runner.select_papers(p, ["04"]), list(LAS.items()), {}, workers=2, progress=lambda m: None)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return p, result
 
 

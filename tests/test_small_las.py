@@ -14,7 +14,7 @@ import shutil
 import browser
 import pandas as pd
 import pytest
-from conftest import make_project
+from conftest import environment, make_project
 
 from analysis.config import paths as make_paths
 from analysis.report import reporting
@@ -39,19 +39,11 @@ def small_la(request, built, tmp_path_factory):
     root = make_project(tmp_path_factory.mktemp(f"small_{code}"))
     shutil.copytree(built[0].processed_public, root / "data" / "processed" / "public")
     p = make_paths(root)
-    env = {"ANALYSIS_PSEUDONYMISATION_KEY": "test-key-" + "0" * 24, "ANALYSIS_PROJECT_ROOT": str(root)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with environment(ANALYSIS_PSEUDONYMISATION_KEY="test-key-" + "0" * 24, ANALYSIS_PROJECT_ROOT=str(root)):
         synthetic.generate(p, code, 1, p.raw / "ssda903", costs_dir=p.raw / "costs")
         ingest903.run_ingest_903(p)
-        result = runner.run(p, runner.select_papers(p, ["04"]), [(code, SMALL_LAS[code])], {}, progress=lambda m: None)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        # a parameter of paper 04 alone, in a run that brings in 01-03: they keep their defaults (issue 24)
+        result = runner.run(p, runner.select_papers(p, ["04"]), [(code, SMALL_LAS[code])], {"forecast_years": 4}, progress=lambda m: None)
     return p, code, result
 
 
@@ -84,6 +76,8 @@ def test_forecasts_and_gaps_are_gated_as_counts(small_la):
     meta = json.loads((pack / "metrics.json").read_text())
     if "forecast_by_group" not in meta["tables"]:
         pytest.skip("history too short for a forecast")
+    years = {int(y) for v in meta["metrics"]["forecast_children"]["value"].values() for y in v}
+    assert max(years) - min(years) == 3, "--param forecast_years=4 reached paper 04: four years ahead"
     assert set(meta["tables"]["forecast_by_group"]["count_columns"]) == {"children", "lower_80", "upper_80", "lower_95", "upper_95"}
     assert {"children_now", "in_own_provision_now"} <= set(meta["tables"]["gap"]["count_columns"])
     for years in meta["metrics"]["forecast_children"]["value"].values():
