@@ -153,8 +153,36 @@ def published_all() -> None:
     li = read_table(p, "la_indicators")
     lookup = read_table(p, "la_lookup")
     codes = sorted(lookup.loc[lookup["status"] == "current", "la_code"].unique())
-    rows, failed, short = [], [], []
     data = sufficiency.Data(None, None, None, None, None, None, None, None, li)  # published figures only, for every LA
+    pooled = sufficiency.prior_for
+    variants = {}
+    for name, prior in (("own swings only", lambda d, s: None), ("pooled with similar LAs", pooled)):
+        sufficiency.prior_for = prior  # the pack's intervals: the LA's own yearly swings, or pooled with similar LAs'
+        try:
+            variants[name] = _published_backtests(data, codes, p)
+        finally:
+            sufficiency.prior_for = pooled
+    (HERE / "results").mkdir(exist_ok=True)
+    frames = []
+    for name, (df, failed, short, took) in variants.items():
+        print(
+            f"[{name}] paper 04 from published figures: {len(codes) - len(failed)} of {len(codes)} LAs built in {took:.0f} s "
+            f"({len(short)} with too short a history for a forecast: {short}); failed: {failed}"
+        )
+        frames.append(df.assign(intervals=name))
+    df = pd.concat(frames, ignore_index=True)
+    df.to_csv(HERE / "results" / "forecast_published_all.csv", index=False)
+    ok = df[df["actual"] >= 20]
+    s = fc.score(ok[ok["intervals"] == "pooled with similar LAs"])
+    s["forecasts"] = s["forecasts"].astype(int)
+    print(s.round(3).to_string(index=False))
+    print(interval_table(ok).to_string(index=False))
+
+
+def _published_backtests(data, codes, p):
+    from analysis.papers.p04_sufficiency import paper as sufficiency
+
+    rows, failed, short = [], [], []
     t0 = time.perf_counter()
     for code in codes:
         try:
@@ -179,19 +207,32 @@ def published_all() -> None:
             short.append(code)
             continue
         bt = res.backtest
-        rows += [r | {"la_code": code} for r in bt[bt["origin"] >= FIRST_ORIGIN].to_dict("records")]
-    took = time.perf_counter() - t0
-    df = pd.DataFrame(rows)
-    (HERE / "results").mkdir(exist_ok=True)
-    df.to_csv(HERE / "results" / "forecast_published_all.csv", index=False)
-    print(
-        f"paper 04 from published figures: {len(codes) - len(failed)} of {len(codes)} LAs built in {took:.0f} s "
-        f"({len(short)} with too short a history for a forecast: {short}); failed: {failed}"
-    )
-    ok = df[df["actual"] >= 20]
-    s = fc.score(ok)
-    s["forecasts"] = s["forecasts"].astype(int)
-    print(s.round(3).to_string(index=False))
+        size = res.history.sum(axis=1)  # children at each origin: the LA's size when the forecast was made
+        rows += [r | {"la_code": code, "size_at_origin": float(size.get(r["origin"], float("nan")))} for r in bt[bt["origin"] >= FIRST_ORIGIN].to_dict("records")]
+    return pd.DataFrame(rows), failed, short, time.perf_counter() - t0
+
+
+def interval_table(bt: pd.DataFrame) -> pd.DataFrame:
+    """The combined model's 80% and 95% coverage and median 95% width relative to the recorded count, by
+    interval method, years ahead and LA size at the origin (under 100 children, 100 or more, all)."""
+    m = bt[bt["method"] == "Model (combined)"].copy()
+    m["width_pct"] = 100 * (m["upper_95"] - m["lower_95"]) / m["actual"].clip(lower=1)
+    m["size"] = (m["size_at_origin"] < 100).map({True: "under 100", False: "100 or more"})
+    rows = []
+    for (how, ahead), g in m.groupby(["intervals", "years_ahead"]):
+        for size, part in [*g.groupby("size"), ("all", g)]:
+            rows.append(
+                {
+                    "intervals": how,
+                    "years_ahead": ahead,
+                    "LAs": size,
+                    "forecasts": len(part),
+                    "coverage_80": round(100 * part["inside_80"].mean(), 1),
+                    "coverage_95": round(100 * part["inside_95"].mean(), 1),
+                    "median_width_95_pct": round(part["width_pct"].median(), 1),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def main() -> None:

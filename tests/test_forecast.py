@@ -227,3 +227,52 @@ def test_a_groups_interval_never_exceeds_the_totals():
     tau, n = fc.spread(hist["supported"], 2025)
     own_upper = fc.interval(float(by_g.loc[by_g["group"] == "supported", "mean"].iloc[-1]), tau, n, 3, 0.95)[1]
     assert own_upper > t.at[2028, "upper"]
+
+
+def _panel() -> pd.DataFrame:
+    """Three LAs' published totals and groups: two steady ones of about 30 children, one large volatile one."""
+    rows = []
+    for la, base, swing in (("A", 30, 1), ("B", 32, 2), ("C", 900, 120)):
+        for i, y in enumerate(range(2015, 2026)):
+            v = base + (swing if i % 2 else -swing)
+            rows.append({"la_code": la, "year": y, **{g: v / 4 for g in fc.GROUPS}, "total": float(v)})
+    return pd.DataFrame(rows).set_index(["la_code", "year"])
+
+
+def test_pooled_swings_come_from_similar_las_and_never_from_after_the_origin(monkeypatch):
+    monkeypatch.setattr(fc, "PRIOR_NEIGHBOURS", 2)
+    panel = _panel()
+    prior = fc.pooled_prior(panel, 2023, {"total": 30.0}, exclude="A")
+    # the two LAs nearest 30 children, A left out: B and the large C; B's swings are log(35/31)
+    assert prior.changes["total"] == 2 * 8  # 2016-2023: eight yearly changes each
+    later = panel.copy()
+    later.loc[("B", 2025), "total"] = 500.0
+    assert fc.pooled_prior(later, 2023, {"total": 30.0}, exclude="A").tau == prior.tau, "a year after the origin is never used"
+    monkeypatch.setattr(fc, "PRIOR_NEIGHBOURS", 1)
+    only_b = fc.pooled_prior(panel, 2023, {"total": 30.0}, exclude="A")
+    assert only_b.tau["total"] == pytest.approx(np.log(35 / 31), rel=1e-9)
+
+
+def test_an_las_own_spread_is_pooled_with_similar_las_by_the_stated_weights():
+    prior = fc.Prior({"total": 0.1}, {"total": 200}, weight=10)
+    tau, n = fc.shrunk_spread(0.3, 10, prior, "total")
+    assert tau == pytest.approx(np.sqrt((10 * 0.09 + 10 * 0.01) / 20)) and n == 20
+    assert fc.shrunk_spread(0.3, 10, None, "total") == (0.3, 10)
+    assert fc.shrunk_spread(0.3, 10, prior, "fostering") == (0.3, 10), "no prior for that column: the LA's own"
+    assert fc.shrunk_spread(float("nan"), 0, prior, "total") == (0.1, 10)
+    # a small LA's 95% interval five years ahead narrows when its own swings are wider than similar LAs'
+    own = fc.interval(30.0, 0.2055, 9, 5, 0.95)
+    pooled = fc.interval(30.0, *fc.shrunk_spread(0.2055, 9, prior, "total"), 5, 0.95)
+    assert pooled[1] - pooled[0] < own[1] - own[0]
+
+
+def test_the_published_panel_holds_the_counts_as_published(built):
+    from analysis.io.ingest import read_table
+    from analysis.papers.p04_sufficiency import published_model as fp
+
+    li = read_table(built[0], "la_indicators")
+    panel = fp.published_panel(li)
+    raw = li[(li["area_code"] == "E06000017") & (li["indicator"] == "cla_31_march") & (li["measure"] == "number")]
+    for y, v in zip(raw["year"], raw["value"]):
+        got = panel.at[("E06000017", int(y)), "total"]
+        assert (np.isnan(got) and pd.isna(v)) or got == v

@@ -528,3 +528,22 @@ def test_paper_03_is_not_synthetic_for_an_la_whose_903_is_not_held():
     assert not reporting.is_synthetic(costs.report_context(s, data))
     s.la_code = "E06000004"
     assert reporting.is_synthetic(costs.report_context(s, data))
+
+
+def test_a_significant_but_tiny_calibration_difference_is_not_flagged():
+    """Paper 02 said "the model works differently for: Boy" on data with no planted sex effect: with thousands of
+    placements a 2-point gap between predicted and observed is significant, and too small to matter."""
+    from analysis.papers.p02_breakdown.paper import subgroup_checks
+
+    rng = np.random.default_rng(7)
+    n = 40_000
+    sex = rng.choice(["boy", "girl"], n)
+    prob = rng.uniform(0.2, 0.4, n)
+    y = (rng.random(n) < prob + np.where(sex == "boy", 0.02, -0.02)).astype(int)  # 2 points off each way
+    t = subgroup_checks(pd.DataFrame({"sex": sex, "y": y, "prob": prob}), "prob", [("sex", "Sex")], resamples=60).set_index("group")
+    assert t.at["boy", "p_calibration_holm"] < 0.05, "the difference is significant"
+    assert t.at["boy", "assessment"] == "a significant but small difference, not flagged"
+    # ten points off is flagged
+    y = (rng.random(n) < prob + np.where(sex == "boy", 0.10, 0.0)).astype(int)
+    t = subgroup_checks(pd.DataFrame({"sex": sex, "y": y, "prob": prob}), "prob", [("sex", "Sex")], resamples=60).set_index("group")
+    assert t.at["boy", "assessment"].startswith("under-predicts")

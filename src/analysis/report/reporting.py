@@ -140,7 +140,8 @@ class Report:
         too, and further cells are suppressed until nothing hidden can be worked out across tables."""
         if keys is None or isinstance(df, Gated):
             return gate(df, counts, **disclosure)
-        missing = [c for c in [keys.row, *keys.columns] if c not in df.columns]
+        keys = Keys(keys.what, keys.row, {c: part for c, part in keys.columns.items() if c in df.columns})  # parts this table has
+        missing = [c for c in [keys.row] if c not in df.columns]
         if missing or not set(keys.columns) <= set(counts) | {disclosure.get("row_total")}:
             raise GateError(f"table '{name}': keys name columns {missing or list(keys.columns)} that are not its row label or count columns")
         force = self.ledger.must_hide(keys, df)

@@ -258,6 +258,62 @@ def spread(series: pd.Series, origin: int) -> tuple[float, int]:
     return float(np.sqrt(np.mean(d**2))), len(d)
 
 
+#: how many yearly changes the pooled swings of similar LAs count for against an LA's own (its own series has
+#: about ten): enough to steady a small LA's spread, not so many that a large LA's own history is ignored
+PRIOR_CHANGES = 10
+#: how many other LAs' series, nearest in size at the origin, the pooled swings come from
+PRIOR_NEIGHBOURS = 30
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Year-to-year swings of similar LAs, for one origin: for each column (the groups and ``total``), the
+    root mean square of yearly log changes of the :data:`PRIOR_NEIGHBOURS` other LAs' series nearest in size,
+    and how many changes it rests on. It never uses a year after the origin."""
+
+    tau: dict[str, float]
+    changes: dict[str, int]
+    weight: int = PRIOR_CHANGES
+
+
+def pooled_prior(panel: pd.DataFrame, origin: int, sizes: dict[str, float], *, exclude: str | None = None) -> Prior:
+    """The :class:`Prior` for an LA whose series are ``sizes`` (column -> count at the origin). ``panel``: every
+    LA's published counts, index (la_code, year), columns the groups and ``total`` (NaN where not published)."""
+    past = panel[panel.index.get_level_values("year") <= origin]
+    if exclude is not None:
+        past = past[past.index.get_level_values("la_code") != exclude]
+    logs = np.log(past.astype(float) + 1)
+    changes = logs.groupby(level="la_code").diff()
+    years = past.index.get_level_values("year")
+    prev = pd.Series(years, index=past.index).groupby(level="la_code").shift(1)
+    changes = changes[(years - prev.to_numpy()) == 1]  # consecutive years only
+    at_origin = past[years == origin].droplevel("year")
+    tau, n = {}, {}
+    for col, size in sizes.items():
+        if col not in past.columns or not np.isfinite(size):
+            continue
+        known = at_origin[col].dropna()
+        if known.empty:
+            continue
+        nearest = (np.log(known + 1) - np.log(size + 1)).abs().sort_values(kind="mergesort").index[:PRIOR_NEIGHBOURS]
+        d = changes.loc[changes.index.get_level_values("la_code").isin(nearest), col].dropna().to_numpy()
+        if len(d) >= 2:
+            tau[col], n[col] = float(np.sqrt(np.mean(d**2))), int(len(d))
+    return Prior(tau, n)
+
+
+def shrunk_spread(tau: float, n: int, prior: Prior | None, col: str) -> tuple[float, int]:
+    """An LA's own spread of yearly log changes (``tau`` from ``n`` changes) pooled with similar LAs':
+    ``tau^2 = (n tau_own^2 + k tau_pool^2) / (n + k)`` on ``n + k`` changes, ``k`` = the prior's weight.
+    Without a prior (or one for this column) the LA's own spread as it is."""
+    if prior is None or col not in prior.tau:
+        return tau, n
+    k = prior.weight
+    if not np.isfinite(tau) or n == 0:
+        return prior.tau[col], k
+    return float(np.sqrt((n * tau**2 + k * prior.tau[col] ** 2) / (n + k))), n + k
+
+
 def interval(mean: float, tau: float, n: int, h: int, level: float, sim_sd: float = 0.0) -> tuple[float, float]:
     """A ``level`` prediction interval h years ahead, on the log scale: the spread of past yearly
     changes times the square root of h (with a t quantile, for estimating it from n changes) and the
@@ -295,24 +351,25 @@ def combine(
     sim_sd: pd.DataFrame | None = None,
     shift: pd.DataFrame | None = None,
     label: str = "group",
+    prior: Prior | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The combined forecast ``weight x model + (1 - weight) x last value`` for each column of the
     model's annual forecast (year index), plus ``shift`` (a scenario's effect, never below 0), with
     80% and 95% intervals from :func:`interval`: a long table by column and the total (the sum of
-    the columns)."""
+    the columns). ``prior``: similar LAs' swings, pooled with the LA's own (:func:`shrunk_spread`)."""
     lv = last_value(hist[model.columns], origin, list(model.index))
     mean = weight * model + (1 - weight) * lv
     if shift is not None:
         mean = (mean + shift[model.columns]).clip(lower=0)
     rows = []
     for col in model.columns:
-        tau, n = spread(hist[col], origin)
+        tau, n = shrunk_spread(*spread(hist[col], origin), prior, col)
         for k, y in enumerate(model.index, start=1):
             sd = 0.0 if sim_sd is None else weight * float(sim_sd.at[y, col])
             lo, hi = interval(float(mean.at[y, col]), tau, n, k, 0.95, sd)
             lo8, hi8 = interval(float(mean.at[y, col]), tau, n, k, 0.80, sd)
             rows.append({"year": int(y), label: col, "mean": float(mean.at[y, col]), "lower": lo, "upper": hi, "lower_80": lo8, "upper_80": hi8})
-    tau, n = spread(hist[list(model.columns)].sum(axis=1), origin)
+    tau, n = shrunk_spread(*spread(hist[list(model.columns)].sum(axis=1), origin), prior, "total")
     tot = []
     for k, y in enumerate(model.index, start=1):
         m = float(mean.loc[y].sum())
@@ -384,7 +441,14 @@ def backtest_row(origin: int, year: int, years_ahead: int, method: str, forecast
 
 
 def rolling_backtest_of(
-    hist: pd.DataFrame, model_mean, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3, truth: pd.DataFrame | None = None
+    hist: pd.DataFrame,
+    model_mean,
+    first_origin: int,
+    last_year: int,
+    fit_years: int,
+    horizon_years: int = 3,
+    truth: pd.DataFrame | None = None,
+    prior_at=None,
 ) -> pd.DataFrame:
     """Forecast from every origin (31 March of ``first_origin`` to ``last_year - 1``) up to
     ``horizon_years`` ahead, within the data, and score each of :data:`METHODS` against ``truth``
@@ -394,7 +458,7 @@ def rolling_backtest_of(
     "Model (combined)" is the forecast the pack uses: the weight on the model is chosen from the
     origins *before* each one (only forecasts whose years had been recorded by then), so the
     back-test never looks ahead. For it the rows also hold the 95% interval and whether the 80%
-    and 95% intervals held."""
+    and 95% intervals held. ``prior_at(origin, sizes)``: similar LAs' swings up to that origin (a :class:`Prior`)."""
     groups = list(GROUPS)
     hist = hist[groups]
     truth = hist if truth is None else truth[groups]
@@ -407,7 +471,8 @@ def rolling_backtest_of(
         mk = model_mean(origin, ahead)
         known = pd.DataFrame([p for p in past if p["year"] <= origin])
         w = choose_weight(known) if len(known) else 0.5
-        by_g, tot = combine(mk, hist, origin, w)
+        prior = prior_at(origin, sizes_at(hist, origin)) if prior_at else None
+        by_g, tot = combine(mk, hist, origin, w, prior=prior)
         tot = tot.set_index("year")
         forecasts = {
             "Model (combined)": by_g.pivot(index="year", columns="group", values="mean")[groups],
@@ -432,6 +497,12 @@ def rolling_backtest_of(
     return pd.DataFrame(rows)
 
 
+def sizes_at(hist: pd.DataFrame, origin: int) -> dict[str, float]:
+    """Each group's count and the total at the origin: the sizes a :class:`Prior` is matched on."""
+    row = hist.loc[origin, list(GROUPS)].astype(float)
+    return {**row.to_dict(), "total": float(row.sum())}
+
+
 def weight_from_backtest(bt: pd.DataFrame) -> float:
     """The combination weight for a forecast from the last origin: :func:`choose_weight` on every
     stock-and-flow forecast of the back-test beside the last value's."""
@@ -439,7 +510,9 @@ def weight_from_backtest(bt: pd.DataFrame) -> float:
     return choose_weight(pd.DataFrame({"model": sf["forecast"].to_numpy(), "last": lv["forecast"].to_numpy(), "actual": sf["actual"].to_numpy()}))
 
 
-def rolling_backtest(snap: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3) -> pd.DataFrame:
+def rolling_backtest(
+    snap: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3, prior_at=None
+) -> pd.DataFrame:
     """:func:`rolling_backtest_of` for the 903 model (the monthly stock-and-flow model from the snapshots)."""
     hist = history(snap, list(range(first_origin - fit_years, last_year + 1)))
     return rolling_backtest_of(
@@ -449,6 +522,7 @@ def rolling_backtest(snap: pd.DataFrame, first_origin: int, last_year: int, fit_
         last_year,
         fit_years,
         horizon_years,
+        prior_at=prior_at,
     )
 
 
@@ -494,6 +568,7 @@ def fit_and_project(
     weight: float = 1.0,
     first_year: int | None = None,
     fitted: Flows | None = None,
+    prior: Prior | None = None,
 ) -> Forecast:
     """Fit on the ``fit_years`` before ``origin`` and project ``horizon_years`` of 31 Marches after it.
 
@@ -527,7 +602,7 @@ def fit_and_project(
     first = first_year if first_year is not None else int(snap["day"].min().year) + 1
     past_years = list(range(first, origin.year + 1))
     hist = history(snap, past_years)
-    by_g, tot = combine(mk0, hist, origin.year, weight, sim_sd=sim_sd, shift=(mk - mk0) if scenario else None)
+    by_g, tot = combine(mk0, hist, origin.year, weight, sim_sd=sim_sd, shift=(mk - mk0) if scenario else None, prior=prior)
     bands = []
     end_of_year = annual(path, horizon_years)  # horizon x 18 x G
     for k, y in enumerate(years):

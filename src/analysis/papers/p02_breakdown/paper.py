@@ -726,11 +726,18 @@ FAIRNESS_RESAMPLES = 200
 RESAMPLES_RANGE = (50, 5000)
 FAIRNESS_ALPHA = 0.05
 FAIRNESS_MIN_EVENTS = 20  # a group is judged with at least this many placements that ended unplanned, and that did not
+#: the smallest differences worth a flag (with many placements a trivial difference can be significant):
+#: an AUC 0.05 away from the whole test set's, or observed and predicted shares 5 points and a fifth apart
+FAIRNESS_MIN_AUC_DIFFERENCE = 0.05
+FAIRNESS_MIN_CALIBRATION_POINTS = 5.0
+FAIRNESS_MIN_CALIBRATION_RATIO = 0.2
 FAIRNESS_RULE = (
     f"a group is flagged only when its difference from the whole test set is significant after Holm's correction "
-    f"for the {{tests}} tests made (family-wise 5%): AUC difference by bootstrap ({{resamples:,}} resamples), "
-    f"observed against predicted by an exact binomial test; groups with fewer than {FAIRNESS_MIN_EVENTS} placements that "
-    f"ended unplanned (or {FAIRNESS_MIN_EVENTS} that did not) are not judged"
+    f"for the {{tests}} tests made (family-wise 5%) and large enough to matter: AUC difference by bootstrap "
+    f"({{resamples:,}} resamples), at least {FAIRNESS_MIN_AUC_DIFFERENCE:.2f}; observed against predicted by an exact "
+    f"binomial test, at least {FAIRNESS_MIN_CALIBRATION_POINTS:.0f} percentage points and "
+    f"{FAIRNESS_MIN_CALIBRATION_RATIO:.0%} of the predicted share apart; groups with fewer than {FAIRNESS_MIN_EVENTS} "
+    f"placements that ended unplanned (or {FAIRNESS_MIN_EVENTS} that did not) are not judged"
 )
 
 
@@ -946,15 +953,20 @@ def _subgroup_verdict(row) -> str:
     if not row.judged:
         return "too few to judge"
     notes = []
-    if row.p_auc_holm < FAIRNESS_ALPHA:
+    gap = abs(row.observed_pct - row.predicted_pct)
+    material_calibration = gap >= FAIRNESS_MIN_CALIBRATION_POINTS and gap >= FAIRNESS_MIN_CALIBRATION_RATIO * max(row.predicted_pct, 1e-9)
+    if row.p_auc_holm < FAIRNESS_ALPHA and abs(row.auc_difference) >= FAIRNESS_MIN_AUC_DIFFERENCE:
         notes.append(
             f"ranks risk {'less well' if row.auc_difference < 0 else 'better'} (AUC {row.auc:.2f}, {row.auc_difference:+.2f} against "
             f"all; 95% interval {row.difference_lower:+.2f} to {row.difference_upper:+.2f})"
         )
-    if row.p_calibration_holm < FAIRNESS_ALPHA:
+    if row.p_calibration_holm < FAIRNESS_ALPHA and material_calibration:
         word = "under" if row.observed_pct > row.predicted_pct else "over"
         notes.append(f"{word}-predicts ({row.predicted_pct:.1f}% predicted, {row.observed_pct:.1f}% observed)")
-    return "; ".join(notes) if notes else "no significant difference"
+    if notes:
+        return "; ".join(notes)
+    small = row.p_auc_holm < FAIRNESS_ALPHA or row.p_calibration_holm < FAIRNESS_ALPHA
+    return "a significant but small difference, not flagged" if small else "no significant difference"
 
 
 # --- truth (synthetic data) -----------------------------------------------------------------------
@@ -1071,17 +1083,19 @@ def findings_markdown(
                 f"- Its probabilities are not calibrated in the test years: {how} (calibration slope {slope:.2f}, intercept "
                 f"{intercept:+.2f}; {CALIBRATION_RULE}), so read them as a ranking rather than as exact chances."
             )
-        worse = clf.subgroups[~clf.subgroups["assessment"].isin(["no significant difference", "too few to judge"])]
+        worse = clf.subgroups[
+            ~clf.subgroups["assessment"].isin(["no significant difference", "too few to judge", "a significant but small difference, not flagged"])
+        ]
         tests = clf.subgroups.attrs.get("tests", 0)
         if len(worse):
             lines.append(
                 "- The model works differently for: "
                 + "; ".join(f"{w.group} ({w.assessment})" for w in worse.itertuples())
-                + f" (significant after Holm's correction for {tests} tests)."
+                + f" (significant after Holm's correction for {tests} tests, and large enough to matter)."
             )
         elif tests:
             lines.append(
-                f"- No group of children differs significantly from the rest in how well the model ranks or predicts risk "
+                f"- No group of children differs materially from the rest in how well the model ranks or predicts risk "
                 f"({tests} tests, Holm's correction, family-wise 5%)."
             )
     elif clf:

@@ -342,7 +342,8 @@ def provision(data: Data, s: Settings) -> pd.DataFrame:
         ["LA's own", "external (private or voluntary)"],
         default="other (parents, other LAs, public bodies)",
     )
-    t = pd.crosstab(fc.group_of(on["place_group"]), who).reindex(list(fc.GROUPS), fill_value=0)
+    providers = ["LA's own", "external (private or voluntary)", "other (parents, other LAs, public bodies)"]
+    t = pd.crosstab(fc.group_of(on["place_group"]), who).reindex(index=list(fc.GROUPS), columns=providers, fill_value=0)
     t.index.name = "group"
     t.columns.name = None
     t["total"] = t.sum(axis=1)
@@ -950,36 +951,59 @@ def _backtest_origins(s: Settings) -> tuple[int, int]:
     return s.years[0] + s.fit_years, s.last_year
 
 
+def prior_for(data: Data, s: Settings):
+    """Similar LAs' year-to-year swings (from every LA's published counts), pooled with the LA's own in the
+    forecast's intervals: ``prior_at(origin, sizes)``, or None without published figures."""
+    if data.indicators is None:
+        return None
+    if getattr(data, "_panel", None) is None:  # one panel per loaded data (the benchmark builds every LA's pack from one)
+        data._panel = fp.published_panel(data.indicators)
+    return fp.prior_function(data._panel, s.la_code)
+
+
 def forecast_903(data: Data, s: Settings, snap: pd.DataFrame) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float]:
     """Every scenario's forecast from the 903 model (one fit shared by all), the rolling back-test, and
     the combination weight (chosen on every back-test forecast, all of whose years are recorded)."""
     first, last = _backtest_origins(s)
-    bt = fc.rolling_backtest(snap, first, last, s.fit_years, min(3, s.forecast_years))
+    prior_at = prior_for(data, s)
+    bt = fc.rolling_backtest(snap, first, last, s.fit_years, min(3, s.forecast_years), prior_at=prior_at)
     weight = fc.weight_from_backtest(bt)
     origin = pd.Timestamp(s.last_year, 3, 31)
     fitted = fc.fit(snap, origin, s.fit_years)
     forecasts = {}
+    hist = fc.history(snap, s.years)
+    prior = prior_at(s.last_year, fc.sizes_at(hist, s.last_year)) if prior_at else None
     for name, scenario in [(CURRENT, None), *((sc.name, scn.rates_function(sc)) for sc in s.scenarios)]:
         forecasts[name] = fc.fit_and_project(
-            snap, origin, s.fit_years, s.forecast_years, bootstrap=s.bootstrap, weight=weight, first_year=s.years[0], scenario=scenario, fitted=fitted
+            snap,
+            origin,
+            s.fit_years,
+            s.forecast_years,
+            bootstrap=s.bootstrap,
+            weight=weight,
+            first_year=s.years[0],
+            scenario=scenario,
+            fitted=fitted,
+            prior=prior,
         )
     return forecasts, bt, weight
 
 
-def forecast_published_data(h: pd.DataFrame, s: Settings) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float, list[str]]:
+def forecast_published_data(h: pd.DataFrame, s: Settings, prior_at=None) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float, list[str]]:
     """Every scenario's forecast from the published-data model, its rolling back-test (with the naive
-    forecasts beside it) and the combination weight."""
+    forecasts beside it) and the combination weight; ``prior_at``: similar LAs' swings (:func:`prior_for`)."""
     h = h.loc[s.years[0] : s.last_year]
     first, last = _backtest_origins(s)
-    bt = fp.rolling_backtest(h, first, last, s.fit_years, min(3, s.forecast_years))
+    bt = fp.rolling_backtest(h, first, last, s.fit_years, min(3, s.forecast_years), prior_at=prior_at)
     weight = fc.weight_from_backtest(bt)
-    forecasts = {CURRENT: fp.project(h, s.last_year, s.fit_years, s.forecast_years, weight=weight)}
+    prior = prior_at(s.last_year, fc.sizes_at(h, s.last_year)) if prior_at else None
+    forecasts = {CURRENT: fp.project(h, s.last_year, s.fit_years, s.forecast_years, weight=weight, prior=prior)}
     notes = []
     for sc in s.scenarios:
         levers, skipped = fp.levers_for(sc.levers, h, s.last_year)
         if skipped:
             notes.append(f"Scenario '{sc.name}': the published-data model cannot carry {', '.join(skipped)} (moves between groups need the 903).")
-        forecasts[sc.name] = fp.project(h, s.last_year, s.fit_years, s.forecast_years, weight=weight, scenario=levers)
+        forecasts[sc.name] = fp.project(h, s.last_year, s.fit_years, s.forecast_years, weight=weight, scenario=levers, prior=prior)
     return forecasts, bt, weight, notes
 
 
@@ -1054,7 +1078,7 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
         hist = h.loc[s.years[0] : s.last_year, list(fc.GROUPS)]
         needs = published_profile(t, s.years)
         if not too_short:
-            forecasts, bt, weight, more = forecast_published_data(h, s)
+            forecasts, bt, weight, more = forecast_published_data(h, s, prior_for(data, s))
             notes += more
         flows_t = published_flows(h, s.years)
         shares = type_shares_published(t, s.last_year)

@@ -65,6 +65,32 @@ def published_history(t: st.Targets) -> pd.DataFrame:
     return h
 
 
+def published_panel(li: pd.DataFrame) -> pd.DataFrame:
+    """Every LA's published children at 31 March, index (la_code, year): the forecast groups and ``total``, as
+    published (NaN where a count, or a part of a group, is suppressed or not published). The pooled swings of
+    similar LAs (:func:`analysis.stats.forecast.pooled_prior`) are taken from it; nothing is filled in."""
+    indicators = {ind: GROUP_OF_PUBLISHED[cat] for cat, inds in st.DIMENSIONS["placement"].items() for ind in inds}
+    la = li[(li["geographic_level"] == "local_authority") & (li["measure"] == "number")]
+    la = la[la["indicator"].isin([*indicators, "cla_31_march"])]
+    wide = la.pivot_table(index=["area_code", "year"], columns="indicator", values="value", aggfunc="first")
+    wide = wide.reindex(columns=[*indicators, "cla_31_march"])
+    out = pd.DataFrame(index=wide.index)
+    for g in fc.GROUPS:
+        parts = [ind for ind, grp in indicators.items() if grp == g]
+        out[g] = wide[parts].sum(axis=1, min_count=len(parts)).where(wide[parts].notna().all(axis=1))
+    out["total"] = wide["cla_31_march"]
+    out.index = out.index.set_names(["la_code", "year"])
+    return out.astype(float)
+
+
+def prior_function(panel: pd.DataFrame | None, la_code: str):
+    """``prior_at(origin, sizes)`` for the forecasts of one LA: similar LAs' swings up to each origin, the LA
+    itself left out (None without a panel)."""
+    if panel is None or panel.empty:
+        return None
+    return lambda origin, sizes: fc.pooled_prior(panel, int(origin), sizes, exclude=la_code)
+
+
 def rates(h: pd.DataFrame, origin: int, fit_years: int) -> tuple[float, float]:
     """(entries a year, share leaving in a year) over the ``fit_years`` to the origin."""
     ys = [y for y in range(origin - fit_years + 1, origin + 1) if y - 1 in h.index]
@@ -98,22 +124,39 @@ def flow_mean(h: pd.DataFrame, origin: int, fit_years: int, years: list[int], sc
 
 
 def rolling_backtest(
-    h: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3, truth: pd.DataFrame | None = None
+    h: pd.DataFrame,
+    first_origin: int,
+    last_year: int,
+    fit_years: int,
+    horizon_years: int = 3,
+    truth: pd.DataFrame | None = None,
+    prior_at=None,
 ) -> pd.DataFrame:
     """:func:`analysis.stats.forecast.rolling_backtest_of` for the published-data model, from the
     first origin with ``fit_years`` of flows behind it; scored against ``truth`` (year x groups; the
-    published counts by default)."""
+    published counts by default). ``prior_at``: similar LAs' swings (:func:`prior_function`)."""
     first = max(first_origin, int(h.index.min()) + fit_years + 1)
-    return fc.rolling_backtest_of(h, lambda origin, years: flow_mean(h, origin, fit_years, years), first, last_year, fit_years, horizon_years, truth)
+    return fc.rolling_backtest_of(
+        h,
+        lambda origin, years: flow_mean(h, origin, fit_years, years),
+        first,
+        last_year,
+        fit_years,
+        horizon_years,
+        truth,
+        prior_at=prior_at,
+    )
 
 
-def project(h: pd.DataFrame, origin: int, fit_years: int, horizon_years: int, *, weight: float, scenario: dict | None = None) -> fc.Forecast:
+def project(
+    h: pd.DataFrame, origin: int, fit_years: int, horizon_years: int, *, weight: float, scenario: dict | None = None, prior: fc.Prior | None = None
+) -> fc.Forecast:
     """The published-data forecast from ``origin``: combined with the last value at ``weight``; a
-    scenario's effect on the flow model is added to the combined forecast."""
+    scenario's effect on the flow model is added to the combined forecast; ``prior``: similar LAs' swings."""
     years = [origin + k + 1 for k in range(horizon_years)]
     base = flow_mean(h, origin, fit_years, years)
     shift = (flow_mean(h, origin, fit_years, years, scenario) - base) if scenario else None
-    by_g, tot = fc.combine(base, h[list(fc.GROUPS)], origin, weight, shift=shift)
+    by_g, tot = fc.combine(base, h[list(fc.GROUPS)], origin, weight, shift=shift, prior=prior)
     bands = h.loc[origin, [f"band: {n}" for n, _, _ in fc.BANDS]].astype(float)
     share = bands / bands.sum() if bands.sum() > 0 else bands * 0 + 1 / len(bands)
     by_band = pd.DataFrame(
