@@ -547,3 +547,21 @@ def test_a_significant_but_tiny_calibration_difference_is_not_flagged():
     y = (rng.random(n) < prob + np.where(sex == "boy", 0.10, 0.0)).astype(int)
     t = subgroup_checks(pd.DataFrame({"sex": sex, "y": y, "prob": prob}), "prob", [("sex", "Sex")], resamples=60).set_index("group")
     assert t.at["boy", "assessment"].startswith("under-predicts")
+
+
+def test_the_location_message_uses_the_share_the_pack_shows_when_the_dfe_suppresses_it():
+    """Rutland: the DfE's share outside the LA is suppressed, while the pack's own location table shows 27 of 32."""
+    from analysis.papers.p04_sufficiency import paper as sufficiency
+
+    loc = pd.DataFrame(
+        {"group": ["inside the LA", "outside, over 20 miles", "outside, up to 20 miles", "all children"], "2025": [5, 15, 12, 32]}
+    )
+    assert sufficiency.outside_now({"location": loc}, 2025) == (27, 32)
+    hidden = loc.assign(**{"2025": [3, 17, 12, 32]})  # inside is 3: suppressed, and one outside row with it
+    assert sufficiency.outside_now({"location": hidden}, 2025) is None, "never a figure the table hides"
+    settings = type("S", (), {"la_name": "Rutland", "source": "903", "last_year": 2025})()
+    m1 = {"metrics": {"outside_pct": {"value": "c", "england": 44.0}}}
+    text = sufficiency.key_messages(settings, {"01": m1}, None, None, None, None, synthetic=True, needs={"location": loc})
+    assert "27 of 32 children looked after at 31 March 2025 lived outside the LA boundary" in text and "SYNTHETIC 903" in text
+    text = sufficiency.key_messages(settings, {"01": m1}, None, None, None, None, synthetic=True, needs={"location": hidden})
+    assert "not published (suppressed by DfE) placed outside" in text

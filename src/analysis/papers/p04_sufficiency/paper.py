@@ -325,6 +325,32 @@ def published_profile(t: Targets, years: list[int]) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def needs_disclosure(table: pd.DataFrame) -> dict:
+    """How a needs table is gated: every year column counts children; the "all children" row is the total."""
+    return {"counts": [c for c in table.columns if c != "group"], "total_row": "all children", "label_column": "group"}
+
+
+def outside_now(needs: dict[str, pd.DataFrame], year: int) -> tuple[int, int] | None:
+    """(children outside the LA, all children) at 31 March ``year`` as the pack's location table publishes them
+    (gated as the table is): the outside rows added where each is shown, or the total less the other rows where
+    those are shown; None when the table hides it (then it is not said) or has no such year."""
+    t = needs.get("location")
+    col = str(year)
+    if t is None or col not in t.columns:
+        return None
+    g = gate(t, **needs_disclosure(t)).frame.set_index("group")[col]
+    outside = [r for r in g.index if str(r).startswith("outside")]
+    rest = [r for r in g.index if r not in outside and r != "all children"]
+    total = g.get("all children")
+    if not outside or isinstance(total, str) or total is None:
+        return None
+    if not any(isinstance(g[r], str) for r in outside):
+        return int(sum(g[r] for r in outside)), int(total)
+    if not any(isinstance(g[r], str) for r in rest):
+        return int(total - sum(g[r] for r in rest)), int(total)
+    return None
+
+
 def _count(year: int, values: pd.Series) -> pd.DataFrame:
     c = pd.Series(np.asarray(values)).value_counts()
     return pd.DataFrame({"year": year, "group": c.index.astype(str), "children": c.to_numpy()})
@@ -587,6 +613,7 @@ def key_messages(
     gap: Gated | None,
     *,
     synthetic: bool = False,
+    needs: dict[str, pd.DataFrame] | None = None,
 ) -> str:
     """The pack's key messages, each figure from a gated table or a paper's gated metrics. Each line says
     where its figures come from: published statistics (real) or the LA's 903 (synthetic, when it is)."""
@@ -606,9 +633,18 @@ def key_messages(
             )
         out = metrics.entry(m1, "outside_pct") or {}
         if isinstance(out, dict) and out.get("value") is not None:
-            lines.append(
-                f"- **Location{real}:** {_published(out.get('value'), '%')} placed outside the LA boundary (England {_published(out.get('england'), '%')})."
-            )
+            here = outside_now(needs or {}, s.last_year)
+            if isinstance(out.get("value"), str) and here:  # the DfE's share is suppressed: the pack's own table says it
+                where = syn if s.source == FROM_903 else real
+                lines.append(
+                    f"- **Location{where}:** {count_text(here[0])} of {count_text(here[1])} children looked after at 31 March "
+                    f"{s.last_year} lived outside the LA boundary (the DfE's published share for the LA is suppressed; "
+                    f"England {_published(out.get('england'), '%')})."
+                )
+            else:
+                lines.append(
+                    f"- **Location{real}:** {_published(out.get('value'), '%')} placed outside the LA boundary (England {_published(out.get('england'), '%')})."
+                )
     if m2:
         rate = metrics.entry(m2, "rate_per_100_placement_years") or {}
         within12 = metrics.value(m2, "ended_unplanned_within_12_months_pct")
