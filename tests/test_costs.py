@@ -304,3 +304,22 @@ def test_papers_03_and_04_price_a_placement_type_from_the_one_unit_cost_file():
     said = unit_costs.sense_checks({"la_childrens_home": 6100.0, "private_childrens_home": 4715.0})
     assert len(said) == 1 and "£6,100" in said[0] and "£4,715" in said[0]
     assert unit_costs.uprating(2024) == 1.0 and unit_costs.uprating(2023) == pytest.approx(1.025)
+
+
+def test_a_type_not_known_from_published_figures_is_not_shown_as_zero():
+    """Kinship showed "0 children, £0" in a pack from published figures: not known is never 0 or £0."""
+    from analysis.papers.p04_sufficiency import paper as sufficiency
+    from analysis.papers.p04_sufficiency import scenarios as scn
+    from analysis.stats import forecast as fc
+
+    by_group = pd.DataFrame([{"year": 2026, "group": g, "mean": 10.0, "lower": 5.0, "upper": 15.0} for g in fc.GROUPS])
+    f = fc.Forecast(pd.Timestamp(2025, 3, 31), [2026], by_group, pd.DataFrame(), pd.DataFrame(), None)
+    shares = pd.DataFrame(0.0, index=list(fc.GROUPS), columns=list(scn.TYPES))
+    shares.loc["fostering", ["inhouse_fostering", "ifa_fostering"]] = [0.5, 0.5]
+    shares.loc["children's home", ["la_childrens_home", "private_childrens_home"]] = [0.5, 0.5]
+    shares.at["supported", "supported"] = 1.0
+    shares.at["other", "other"] = 1.0
+    t = sufficiency.cost_by_type(f, shares, scn.unit_cost_table(), sufficiency.NOT_SPLIT_IN_PUBLISHED).set_index("placement_type")
+    kin = t.loc["Kinship (family and friends) fostering"]
+    assert pd.isna(kin["children"]) and pd.isna(kin["annual_cost_gbp"]) and "not known" in kin["cost_basis"]
+    assert t.loc["In-house fostering", "children"] == 5

@@ -90,3 +90,35 @@ def test_every_html_table_and_sentence_reads_plainly(both):
             for m in rx.finditer(text):
                 problems.append(f"{where}: {what}: '...{text[max(0, m.start() - 50) : m.end() + 20]}...'")
     assert not problems, problems[:40]
+
+
+def test_the_pack_quotes_paper_02s_hazard_ratios_as_paper_02_prints_them(both):
+    """The pack gave 1.69 where paper 02 said 1.68 (rounded twice): one rounding, the same figure in both."""
+    p, _ = both
+    latest = p.reports / "latest"
+    hr = pd.read_excel(latest / "02_placement_breakdown" / "E06000004" / "tables.xlsx", sheet_name="hazard_ratios", header=2)
+    printed = dict(zip(hr.iloc[:, 0].astype(str), hr["Hazard ratio"]))
+    pack = pd.read_excel(latest / "04_sufficiency_pack" / "E06000004" / "tables.xlsx", sheet_name="paper02", header=2)
+    quoted = {str(i).removeprefix("Hazard ratio: "): v for i, v in zip(pack["Item"], pack["Value"]) if str(i).startswith("Hazard ratio: ")}
+    assert quoted, "the pack quotes paper 02's hazard ratios"
+    for label, v in quoted.items():
+        assert printed[label] == v, label
+
+
+def test_no_heading_stands_over_nothing(both):
+    """Every section says something: a table, a chart, a sentence, or why there is nothing (issue 24: paper 03 had
+    three headings with nothing under them for an LA without its 903)."""
+    p, _ = both
+    problems = []
+    for folder in _folders(p):
+        page = (folder / "report.html").read_text(encoding="utf-8")
+        page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
+        parts = re.split(r"<h[1-4]\b[^>]*>(.*?)</h[1-4]>", page, flags=re.S)
+        # parts: before, heading 1, body 1, heading 2, body 2, ...
+        for heading, body in zip(parts[1::2], parts[2::2]):
+            has_image = "<img" in body
+            text = re.sub(r"\s+|¶", "", html.unescape(re.sub(r"<[^>]+>", " ", body)))
+            if not text and not has_image:
+                title = re.sub(r"<[^>]+>|¶", "", heading).strip()
+                problems.append(f"{folder.parent.name}/{folder.name}: '{title}' has nothing under it")
+    assert not problems, problems

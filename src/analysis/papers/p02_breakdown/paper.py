@@ -1275,9 +1275,10 @@ def record_metrics(report, res: Results, s: Settings) -> None:
             "hazard_ratios",
             {
                 row.term: {
-                    "hazard_ratio": round(float(row.ratio), 3),
-                    "lower_95": round(float(row.lower), 3),
-                    "upper_95": round(float(row.upper), 3),
+                    # rounded once, as paper 02's own tables print them (two places), so the pack quotes the same figure
+                    "hazard_ratio": round(float(row.ratio), 2),
+                    "lower_95": round(float(row.lower), 2),
+                    "upper_95": round(float(row.upper), 2),
                     "p": float(row.p),
                 }
                 for row in res.cox.table.itertuples()

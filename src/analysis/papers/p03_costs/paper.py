@@ -145,6 +145,22 @@ def variance_inflation(X: pd.DataFrame) -> pd.Series:
         return pd.Series([float(variance_inflation_factor(exog, j + 1)) for j in range(X.shape[1])], index=X.columns)
 
 
+def position_note(position: pd.DataFrame, s: Settings) -> str | None:
+    """Why the LA is missing from the chart of spend against prediction (None when it is there)."""
+    if position["is_la"].any():
+        return None
+    return (
+        f"**{s.la_name} is not in this chart.** The across-LA model leaves out LAs with fewer than {MIN_CLA_FOR_PANEL} "
+        "children looked after, or with a measure suppressed or not published, so its spend is not set against a "
+        "prediction; its statistical neighbours are shown."
+    )
+
+
+def within_missing() -> str:
+    """The sentence a within-LA section shows when that part did not run (the reason is given under its first heading)."""
+    return "**Not shown:** the within-LA part did not run for this LA (the reason is given above, under \"Within the LA\")."
+
+
 def la_position(fit: AcrossFit, la_code: str, neighbours: list[str], names: dict[str, str]) -> pd.DataFrame:
     """Actual against predicted spend per child for the LA and its neighbours, latest year in the model."""
     f = fit.fitted

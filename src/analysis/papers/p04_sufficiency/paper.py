@@ -561,17 +561,28 @@ def scenario_costs(forecasts: dict[str, fc.Forecast], shares: pd.DataFrame, unit
     return pd.DataFrame(rows)
 
 
-def cost_by_type(forecast: fc.Forecast, shares: pd.DataFrame, unit: pd.DataFrame) -> pd.DataFrame:
-    """Current trends in the last forecast year: children and annual cost by placement type."""
+#: placement types the DfE's published figures do not split out by LA (counted within the other fostering and
+#: children's home types): from published figures their children and cost are not known, never 0 or £0
+NOT_SPLIT_IN_PUBLISHED = {
+    "kinship_fostering": "not known from published figures (counted within in-house and agency fostering)",
+    "secure": "not known from published figures (counted within the children's home types)",
+}
+
+
+def cost_by_type(forecast: fc.Forecast, shares: pd.DataFrame, unit: pd.DataFrame, unknown: dict[str, str] | None = None) -> pd.DataFrame:
+    """Current trends in the last forecast year: children and annual cost by placement type. ``unknown``: types
+    whose children are not known (type -> why): their children and cost are left empty (shown as x), with the reason."""
     c = scn.annual_costs(forecast, shares, unit)
     c = c[c["year"] == forecast.years[-1]].merge(unit[["type", "label", "weekly", "basis"]], on="type")
+    unknown = unknown or {}
+    hidden = c["type"].isin(list(unknown))
     return pd.DataFrame(
         {
             "placement_type": c["label"],
-            "children": c["children"].round(0),
+            "children": c["children"].round(0).where(~hidden),
             "weekly_cost_gbp": c["weekly"],
-            "annual_cost_gbp": c["annual_cost_gbp"].round(-3),
-            "cost_basis": c["basis"],
+            "annual_cost_gbp": c["annual_cost_gbp"].round(-3).where(~hidden),
+            "cost_basis": c["basis"].where(~hidden, c["type"].map(unknown)),
         }
     )
 
@@ -790,7 +801,7 @@ def paper02_table(m: dict | None) -> pd.DataFrame | None:
     hr = metrics.value(m, "hazard_ratios") or {}
     rows = [{"item": f"Unplanned endings per 100 placement-years: {k}", "value": v} for k, v in by_type.items()]
     rows += [
-        {"item": f"Hazard ratio: {TERM_LABELS.get(k, k)}", "value": round(v["hazard_ratio"], 2)}
+        {"item": f"Hazard ratio: {TERM_LABELS.get(k, k)}", "value": v["hazard_ratio"]}  # as paper 02 printed it (rounded once)
         for k, v in hr.items()
         if isinstance(v, dict) and v.get("p", 1) < 0.05
     ]
@@ -828,6 +839,15 @@ def paper03_table(m: dict | None) -> pd.DataFrame | None:
             }
         )
     return pd.DataFrame(rows, columns=["item", "value", "source"])
+
+
+def paper03_empty_reason(m: dict) -> str:
+    """Why paper 03 gave the pack nothing to show for this LA, in a reader's words."""
+    return (
+        "Paper 03 ran, but has no figures for this LA that the pack can show: its RO3 spend per child is not published or "
+        "not comparable (the across-LA model leaves out LAs with too few children looked after), and the project holds "
+        "no 903 and placement cost file for it."
+    )
 
 
 def forecast_table(forecasts: dict[str, fc.Forecast]) -> pd.DataFrame:
@@ -1123,7 +1143,8 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
         gap = gap_table(forecasts[CURRENT], prov, s.last_year + s.forecast_years) if prov is not None else None
     unit = scn.unit_cost_table(s.unit_costs, own)
     costs = scenario_costs(forecasts, shares, unit) if forecasts else None
-    by_type = cost_by_type(forecasts[CURRENT], shares, unit) if forecasts else None
+    unknown = {} if s.source == FROM_903 else NOT_SPLIT_IN_PUBLISHED
+    by_type = cost_by_type(forecasts[CURRENT], shares, unit, unknown) if forecasts else None
     return Results(
         found,
         source,
