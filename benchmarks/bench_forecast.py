@@ -214,10 +214,10 @@ def _published_backtests(data, codes, p):
 
 def interval_table(bt: pd.DataFrame) -> pd.DataFrame:
     """The combined model's 80% and 95% coverage and median 95% width relative to the recorded count, by
-    interval method, years ahead and LA size at the origin (under 100 children, 100 or more, all)."""
+    interval method, years ahead and LA size at the origin (under 100 children, 100 to 299, 300 or more, all)."""
     m = bt[bt["method"] == "Model (combined)"].copy()
     m["width_pct"] = 100 * (m["upper_95"] - m["lower_95"]) / m["actual"].clip(lower=1)
-    m["size"] = (m["size_at_origin"] < 100).map({True: "under 100", False: "100 or more"})
+    m["size"] = pd.cut(m["size_at_origin"], [0, 100, 300, float("inf")], right=False, labels=["under 100", "100 to 299", "300 or more"]).astype(str)
     rows = []
     for (how, ahead), g in m.groupby(["intervals", "years_ahead"]):
         for size, part in [*g.groupby("size"), ("all", g)]:
