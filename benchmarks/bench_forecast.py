@@ -208,7 +208,10 @@ def _published_backtests(data, codes, p):
             continue
         bt = res.backtest
         size = res.history.sum(axis=1)  # children at each origin: the LA's size when the forecast was made
-        rows += [r | {"la_code": code, "size_at_origin": float(size.get(r["origin"], float("nan")))} for r in bt[bt["origin"] >= FIRST_ORIGIN].to_dict("records")]
+        rows += [
+            r | {"la_code": code, "size_at_origin": float(size.get(r["origin"], float("nan")))}
+            for r in bt[bt["origin"] >= FIRST_ORIGIN].to_dict("records")
+        ]
     return pd.DataFrame(rows), failed, short, time.perf_counter() - t0
 
 

@@ -20,7 +20,10 @@ pytestmark = pytest.mark.slow
 
 LAS = {"E06000004": "Stockton-on-Tees", "E06000017": "Rutland"}
 RAW_HEADER = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$|^[a-z]+[0-9]$")
-YEAR_WITH_SEPARATOR = re.compile(r"(?<![\d,£.])(?:19|20)\d,\d{3}(?![\d,])|(?<![\d,£.])2,0[0-4]\d(?![\d,])")
+#: a year written with a thousands separator, where words place a year ("March 2,023", "Prices of 2,017"); a count of
+#: 2,000 resamples is not one
+YEAR_WITH_SEPARATOR = re.compile(r"\b(?:March|April|in|of|from|to|since|until|year|years|at|by)\s+(?:1,9|2,0)\d\d\b(?![\d,])")
+YEAR_HEADER = re.compile(r"year|prices of|forecast made at|origin", re.IGNORECASE)
 NAN_WORDS = re.compile(r"\b(?:NaN|nan|None)\b(?! of)")
 
 
@@ -64,6 +67,8 @@ def test_every_workbook_cell_reads_plainly(both):
             problems += [f"{where}: raw header '{h}'" for h in header if RAW_HEADER.match(h)]
             for col in body.columns:
                 for v in body[col]:
+                    if YEAR_HEADER.search(str(col)) and "," in str(v) and re.fullmatch(r"[\d,]+", str(v)):
+                        problems.append(f"{where}: '{col}' holds the year '{v}' with a separator")
                     if isinstance(v, str) and (YEAR_WITH_SEPARATOR.search(v) or NAN_WORDS.search(v)):
                         problems.append(f"{where}: '{col}' holds '{v[:80]}'")
                     elif v is None or (isinstance(v, float) and pd.isna(v)):
@@ -85,6 +90,13 @@ def test_every_html_table_and_sentence_reads_plainly(both):
         for head in re.findall(r'<th scope="col">(.*?)</th>', page):
             if RAW_HEADER.match(html.unescape(head)):
                 problems.append(f"{where}: raw header '{head}'")
+        for table in re.findall(r"<table class='published'.*?</table>", page, flags=re.S):
+            heads = [html.unescape(h) for h in re.findall(r'<th scope="col">(.*?)</th>', table)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S):
+                cells = [html.unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, flags=re.S)]
+                for h, v in zip(heads, cells):
+                    if YEAR_HEADER.search(h) and re.fullmatch(r"\d{1,3}(?:,\d{3})+", v):
+                        problems.append(f"{where}: '{h}' shows the year '{v}' with a separator")
         text = reporting._visible_text(page)
         for rx, what in ((YEAR_WITH_SEPARATOR, "a year with a separator"), (NAN_WORDS, "NaN or None")):
             for m in rx.finditer(text):
@@ -122,3 +134,25 @@ def test_no_heading_stands_over_nothing(both):
                 title = re.sub(r"<[^>]+>|¶", "", heading).strip()
                 problems.append(f"{folder.parent.name}/{folder.name}: '{title}' has nothing under it")
     assert not problems, problems
+
+
+#: an A4 page less the pack's 14 mm side margins, in CSS pixels (96 per inch)
+A4_PRINT_WIDTH = round((210 - 2 * 14) / 25.4 * 96)
+
+
+def test_every_table_of_the_pack_fits_an_a4_page_when_printed(both, driver):
+    """The PDF's unit-cost table ran off the right edge: printed, every table fits the page's width."""
+    import browser
+
+    p, _ = both
+    driver.set_window_size(A4_PRINT_WIDTH, 1000)
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    with browser.serve(p.reports) as base:
+        for code in LAS:
+            driver.get(f"{base}/latest/04_sufficiency_pack/{code}/report.html")
+            over = driver.execute_script(
+                "const w = document.documentElement.clientWidth;"
+                "return Array.from(document.querySelectorAll('table.published')).filter(t => t.getBoundingClientRect().right > w + 1)"
+                ".map(t => (t.caption ? t.caption.innerText : '?') + ': ' + Math.round(t.getBoundingClientRect().right) + ' > ' + w)"
+            )
+            assert over == [], (code, over)

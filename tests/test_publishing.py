@@ -553,9 +553,7 @@ def test_the_location_message_uses_the_share_the_pack_shows_when_the_dfe_suppres
     """Rutland: the DfE's share outside the LA is suppressed, while the pack's own location table shows 27 of 32."""
     from analysis.papers.p04_sufficiency import paper as sufficiency
 
-    loc = pd.DataFrame(
-        {"group": ["inside the LA", "outside, over 20 miles", "outside, up to 20 miles", "all children"], "2025": [5, 15, 12, 32]}
-    )
+    loc = pd.DataFrame({"group": ["inside the LA", "outside, over 20 miles", "outside, up to 20 miles", "all children"], "2025": [5, 15, 12, 32]})
     assert sufficiency.outside_now({"location": loc}, 2025) == (27, 32)
     hidden = loc.assign(**{"2025": [3, 17, 12, 32]})  # inside is 3: suppressed, and one outside row with it
     assert sufficiency.outside_now({"location": hidden}, 2025) is None, "never a figure the table hides"

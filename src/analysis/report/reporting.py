@@ -265,7 +265,8 @@ def table_html(df: pd.DataFrame, *, title: str, notes: str = "", decimals: int |
     rows = []
     for values in df.itertuples(index=False):
         cells = [html.escape(cell_text(v, str(c), count=c in counts, decimals=decimals_for(decimals, str(c)))) for c, v in zip(df.columns, values)]
-        rows.append("<tr>" + "".join(cells_html(cells)) + "</tr>")
+        numeric = [_is_number(v) for v in values]
+        rows.append("<tr>" + "".join(cells_html(cells, numeric)) + "</tr>")
     foot = f"<p class='table-notes' style='font-size:0.85em;color:#505a5f'>{html.escape(notes)}</p>" if notes else ""
     return (
         f"<table class='published' border='0'><caption style='font-weight:bold;text-align:left;margin:1em 0 0.3em'>{html.escape(title)}</caption>"
@@ -273,9 +274,11 @@ def table_html(df: pd.DataFrame, *, title: str, notes: str = "", decimals: int |
     )
 
 
-def cells_html(cells: Sequence[str]) -> list[str]:
-    """The first cell of a row heads it (``<th scope="row">``), the rest are data cells."""
-    return [f'<th scope="row">{c}</th>' if i == 0 else f"<td>{c}</td>" for i, c in enumerate(cells)]
+def cells_html(cells: Sequence[str], numeric: Sequence[bool] = ()) -> list[str]:
+    """The first cell of a row heads it (``<th scope="row">``), the rest are data cells; a number's cell is marked
+    (``class="n"``) so that a printed page never breaks a number across lines."""
+    numeric = list(numeric) + [False] * (len(cells) - len(numeric))
+    return [f'<th scope="row">{c}</th>' if i == 0 else f'<td class="n">{c}</td>' if numeric[i] else f"<td>{c}</td>" for i, c in enumerate(cells)]
 
 
 def display_table(

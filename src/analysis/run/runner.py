@@ -110,7 +110,16 @@ REPORT_CSS = """
     .synthetic-banner { position: static; }
     .synthetic-watermark { display: block; position: fixed; top: 42%; left: 0; width: 100%; text-align: center; transform: rotate(-30deg);
                            font: bold 64pt Arial, sans-serif; color: rgba(128, 22, 80, 0.13); z-index: 1000; pointer-events: none; }
-    figure, table.published { break-inside: avoid; }
+    /* a cell's output may run on to the next page (JupyterLab's styles keep each output whole, which left half
+       pages empty); a table breaks between rows, its header repeated; figures, rows and list items stay whole */
+    .jp-Cell, .jp-Cell-inputWrapper, .jp-Cell-outputWrapper, .jp-OutputArea, .jp-OutputArea-child, .jp-OutputArea-output
+      { break-inside: auto !important; page-break-inside: auto !important; }
+    figure, tr, li { break-inside: avoid; }
+    table.published { break-inside: auto; max-width: 100%; font-size: 0.74em; }
+    table.published thead { display: table-header-group; }
+    table.published th, table.published td { overflow-wrap: break-word; padding: 2px 4px; }
+    table.published td { overflow-wrap: anywhere; }  /* a long code or name breaks rather than runs off the page */
+    table.published td.n { overflow-wrap: normal; white-space: nowrap; }  /* a number never breaks */
     h1, h2, h3 { break-after: avoid; }
   }
 </style>

@@ -510,9 +510,7 @@ def weight_from_backtest(bt: pd.DataFrame) -> float:
     return choose_weight(pd.DataFrame({"model": sf["forecast"].to_numpy(), "last": lv["forecast"].to_numpy(), "actual": sf["actual"].to_numpy()}))
 
 
-def rolling_backtest(
-    snap: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3, prior_at=None
-) -> pd.DataFrame:
+def rolling_backtest(snap: pd.DataFrame, first_origin: int, last_year: int, fit_years: int, horizon_years: int = 3, prior_at=None) -> pd.DataFrame:
     """:func:`rolling_backtest_of` for the 903 model (the monthly stock-and-flow model from the snapshots)."""
     hist = history(snap, list(range(first_origin - fit_years, last_year + 1)))
     return rolling_backtest_of(

@@ -158,7 +158,7 @@ def position_note(position: pd.DataFrame, s: Settings) -> str | None:
 
 def within_missing() -> str:
     """The sentence a within-LA section shows when that part did not run (the reason is given under its first heading)."""
-    return "**Not shown:** the within-LA part did not run for this LA (the reason is given above, under \"Within the LA\")."
+    return '**Not shown:** the within-LA part did not run for this LA (the reason is given above, under "Within the LA").'
 
 
 def la_position(fit: AcrossFit, la_code: str, neighbours: list[str], names: dict[str, str]) -> pd.DataFrame:
