@@ -103,3 +103,75 @@ def test_the_layer_check_catches_a_paper_importing_another(tmp_path):
 @pytest.mark.parametrize("folder", ["io", "stats", "report", "run", "synth", "papers"])
 def test_each_layer_is_a_package(folder):
     assert (PKG / folder / "__init__.py").is_file()
+
+
+# --- no import circles, anywhere (inside a layer too, and through imports placed in functions) ----------------
+def import_graph(pkg: Path = PKG) -> dict[str, set[str]]:
+    """Module -> the project's modules it imports (at the top or in a function); a package's ``__init__`` is
+    the package's name, and ``from analysis.x import y`` with y a name (not a module) points at ``analysis.x``."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(pkg.rglob("*.py")):
+        me = module_name(path, pkg).replace(".__init__", "")
+        graph.setdefault(me, set())
+        for _, target in imports_of(path, pkg):
+            if target != me:
+                graph[me].add(target)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected set of two or more modules (Tarjan), each as a sorted list."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in graph:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_module_imports_itself_round_a_circle():
+    assert cycles(import_graph()) == []
+
+
+def test_the_circle_check_catches_an_injected_circle(tmp_path):
+    """The check can fail: a copy of the package in which the forecast module imports, inside a function, a
+    module that imports it back (a circle inside one layer, hidden in a function)."""
+    import shutil
+
+    copy = tmp_path / "analysis"
+    shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    funnel = copy / "stats" / "funnel.py"
+    funnel.write_text(funnel.read_text() + "\n\ndef _late():\n    from analysis.stats import forecast\n    return forecast\n")
+    forecast = copy / "stats" / "forecast.py"
+    forecast.write_text("from analysis.stats import funnel  # noqa\n" + forecast.read_text())
+    found = cycles(import_graph(copy))
+    assert ["analysis.stats.forecast", "analysis.stats.funnel"] in found, found

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
+from analysis.io.dates import parse_dates
 
 COST_COLUMNS = ["CHILD", "PLACEMENT_START", "WEEKLY_COST", "PROVIDER", "FUNDING"]
 REQUIRED = ("CHILD", "PLACEMENT_START", "WEEKLY_COST")
@@ -73,7 +74,6 @@ def read(folder: Path) -> pd.DataFrame:
 
 def validate(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows kept (with ``start``, ``weekly_cost``, ``funding``) and rows set aside with the reason."""
-    from analysis.io.ssda903 import parse_dates
 
     df = raw.reset_index(drop=True)
     start = parse_dates(df["PLACEMENT_START"])

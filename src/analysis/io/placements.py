@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.io import ssda903_rules as r
+from analysis.io.dates import parse_dates, whole_years
 
 PLACEMENT_COLUMNS = [
     "child",
@@ -100,8 +101,6 @@ EXIT_GROUP = {
 
 def _dates(eps: pd.DataFrame) -> pd.DataFrame:
     if "_decom" not in eps.columns:
-        from analysis.io.ssda903 import parse_dates
-
         eps = eps.assign(_decom=parse_dates(eps["DECOM"]), _dec=parse_dates(eps["DEC"]))
     return eps
 
@@ -267,13 +266,6 @@ def derive(episodes: pd.DataFrame, birth: pd.Series | None = None, child: str = 
     periods["days"] = (periods["end"] - periods["start"]).dt.days
     periods["age_at_start"] = _age(periods["start"], periods["child"].map(birth)) if birth is not None else np.nan
     return p, periods[PERIOD_COLUMNS].sort_values(["child", "period"]).reset_index(drop=True)
-
-
-def whole_years(at: pd.Series, born: pd.Series) -> pd.Series:
-    """Whole years of age on each date (float; NaN where either date is missing)."""
-    at, born = pd.to_datetime(at), pd.to_datetime(born)
-    had_birthday = (at.dt.month > born.dt.month) | ((at.dt.month == born.dt.month) & (at.dt.day >= born.dt.day))
-    return at.dt.year - born.dt.year - (~had_birthday).astype(float)
 
 
 def _age(at: pd.Series, born: pd.Series) -> pd.Series:

@@ -32,91 +32,23 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import InputError
-
-#: the columns of each table, as DfE names them (CSV). The first ``key`` columns identify it.
-TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # name: (key columns that identify the table, all columns)
-    "header": (("CHILD", "SEX", "DOB", "ETHNIC"), ("CHILD", "SEX", "DOB", "ETHNIC", "UPN", "MOTHER", "MC_DOB")),
-    "episodes": (
-        ("CHILD", "DECOM", "RNE", "LS", "PLACE"),
-        ("CHILD", "DECOM", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "DEC", "REC", "REASON_PLACE_CHANGE", "HOME_POST", "PL_POST", "URN"),
-    ),
-    "uasc": (("CHILD", "DUC"), ("CHILD", "SEX", "DOB", "DUC")),
-    "reviews": (("CHILD", "REVIEW", "REVIEW_CODE"), ("CHILD", "DOB", "REVIEW", "REVIEW_CODE")),
-    "missing": (("CHILD", "MISSING", "MIS_START"), ("CHILD", "DOB", "MISSING", "MIS_START", "MIS_END")),
-    "oc2": (
-        ("CHILD", "SDQ_SCORE"),
-        (
-            "CHILD",
-            "DOB",
-            "SDQ_SCORE",
-            "SDQ_REASON",
-            "CONVICTED",
-            "HEALTH_CHECK",
-            "IMMUNISATIONS",
-            "TEETH_CHECK",
-            "HEALTH_ASSESSMENT",
-            "SUBSTANCE_MISUSE",
-            "INTERVENTION_RECEIVED",
-            "INTERVENTION_OFFERED",
-        ),
-    ),
-    "oc3": (("CHILD", "IN_TOUCH", "ACTIV", "ACCOM"), ("CHILD", "DOB", "IN_TOUCH", "ACTIV", "ACCOM")),
-    "ad1": (("CHILD", "DATE_INT", "DATE_MATCH"), ("CHILD", "DOB", "DATE_INT", "DATE_MATCH", "FOSTER_CARE", "NB_ADOPTR", "SEX_ADOPTR", "LS_ADOPTR")),
-    "placed_for_adoption": (("CHILD", "DATE_PLACED"), ("CHILD", "DOB", "DATE_PLACED", "DATE_PLACED_CEASED", "REASON_PLACED_CEASED")),
-    "previous_permanence": (("CHILD", "PREV_PERM"), ("CHILD", "DOB", "PREV_PERM", "LA_PERM", "DATE_PERM")),
-    "sw_episodes": (("CHILD", "SW_ID", "SW_DECOM"), ("CHILD", "DOB", "SW_ID", "SW_DECOM", "SW_DEC", "SW_REASON")),
-}
-#: tables an analysis needs; the others are read and checked when present
-REQUIRED_TABLES = ("header", "episodes")
-#: derived columns DfE adds; an LA export may carry them, and they are kept when present
-DERIVED_EPISODE_COLUMNS = ("PL_DISTANCE", "PL_LA", "PL_LOCATION")
-DATE_COLUMNS = {
-    "header": ("DOB", "MC_DOB"),
-    "episodes": ("DECOM", "DEC"),
-    "uasc": ("DOB", "DUC"),
-    "reviews": ("DOB", "REVIEW"),
-    "missing": ("DOB", "MIS_START", "MIS_END"),
-    "oc2": ("DOB",),
-    "oc3": ("DOB",),
-    "ad1": ("DOB", "DATE_INT", "DATE_MATCH"),
-    "placed_for_adoption": ("DOB", "DATE_PLACED", "DATE_PLACED_CEASED"),
-    "previous_permanence": ("DOB",),
-    "sw_episodes": ("DOB", "SW_DECOM", "SW_DEC"),
-}
-SET_ASIDE_COLUMNS = ["table", "collection_year", "file", "row", "column", "value", "reason"]
+from analysis.io.dates import parse_dates
+from analysis.io.ssda903_dfe import check as dfe_check
+from analysis.io.ssda903_rules import year_end
+from analysis.io.ssda903_schema import (
+    DATE_COLUMNS,
+    DERIVED_EPISODE_COLUMNS,
+    REQUIRED_TABLES,
+    SET_ASIDE_COLUMNS,
+    TABLES,
+    identify,
+    nearest_table,
+    normalise_header,
+)
+from analysis.io.ssda903_xml import read_xml
 
 _YEAR_RANGE = re.compile(r"(?<!\d)(20\d\d)\s*[-_/ ]\s*(\d\d)(?!\d)")
 _YEAR = re.compile(r"(?<!\d)(20\d\d)(?!\d)")
-
-
-def normalise_header(name: object) -> str:
-    """``' decom '`` -> ``DECOM``; strips a byte-order mark and surrounding quotes."""
-    return str(name).replace("\ufeff", "").strip().strip('"').strip().upper().replace(" ", "_")
-
-
-def identify(columns: Iterable[str]) -> str | None:
-    """The table whose key columns are all present (the most specific match), or None."""
-    cols = set(columns)
-    hits = [(len(all_cols), name) for name, (key, all_cols) in TABLES.items() if set(key) <= cols]
-    if not hits:
-        return None
-    # prefer the table that explains most of the columns
-    best = max(hits, key=lambda h: (len(set(TABLES[h[1]][1]) & cols), h[0]))
-    return best[1]
-
-
-def nearest_table(columns: Iterable[str]) -> tuple[str, list[str]] | None:
-    """For columns that are no 903 table: the table whose columns they mostly are (at least half of
-    its key columns and of all its columns), and the key columns it lacks; None when nothing is close."""
-    cols = set(columns)
-    best = None
-    for name, (key, all_cols) in TABLES.items():
-        have_key = len(set(key) & cols) / len(key)
-        have_all = len(set(all_cols) & cols) / len(all_cols)
-        if have_key >= 0.5 and have_all >= 0.5 and (best is None or have_all > best[0]):
-            best = (have_all, name, [k for k in key if k not in cols])
-    return (best[1], best[2]) if best else None
 
 
 def collection_year_from_path(path: Path) -> int | None:
@@ -369,8 +301,6 @@ def read_table_file(path: Path, root: Path | None = None) -> tuple[list[RawTable
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         parts = [(f"{shown}[{sheet}]", df, []) for sheet, df in read_excel_sheets(path)]
     elif path.suffix.lower() == ".xml":  # the DfE's XML submission: every table of the return in one file
-        from analysis.io.ssda903_xml import read_xml
-
         try:
             parts = [(f"{shown}[{table}]", df, ["XML: rows are numbered by record"]) for table, df in read_xml(path).items()]
         except InputError as e:
@@ -486,15 +416,6 @@ def unread_files(folder: Path) -> list[str]:
     return out
 
 
-def parse_dates(values: pd.Series) -> pd.Series:
-    """DD/MM/YYYY text to dates (NaT where blank or unparseable)."""
-    # a few thousand distinct dates however many rows: parse each once, then spread by position
-    codes, distinct = pd.factorize(values.astype(str).str.strip())
-    parsed = pd.to_datetime(pd.Series(distinct).where(pd.Series(distinct) != ""), format="%d/%m/%Y", errors="coerce")
-    out = np.append(parsed.to_numpy(), np.datetime64("NaT", "ns").astype(parsed.dtype))[codes]  # code -1 (missing) -> NaT
-    return pd.Series(out, index=values.index, dtype=parsed.dtype)
-
-
 # --- validation --------------------------------------------------------------------------------
 @dataclass
 class Validated:
@@ -602,7 +523,6 @@ LATE_DATES_ALLOWED = frozenset({"DUC"})
 
 
 def _check_dates(c: _Checks, df: pd.DataFrame, columns: Iterable[str], year: int, *, required: Iterable[str] = ()) -> dict[str, pd.Series]:
-    from analysis.io.ssda903_rules import year_end
 
     parsed = {}
     for col in columns:
@@ -975,7 +895,6 @@ def validate(tables: list[RawTable], skipped: list[str] | None = None, *, year_f
         )
     out = {name: pd.concat(frames, ignore_index=True).drop(columns=["_dob"], errors="ignore") for name, frames in kept.items()}
     # the DfE's own rules, by code, on what was kept: usable rows that break one are kept with a flag
-    from analysis.io.ssda903_dfe import check as dfe_check
 
     warns.append(dfe_check(out))
     set_aside = (

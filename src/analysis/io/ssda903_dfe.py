@@ -19,8 +19,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from analysis.io.placements import whole_years
-from analysis.io.ssda903 import SET_ASIDE_COLUMNS, parse_dates
+from analysis.io.dates import parse_dates, whole_years
+from analysis.io.ssda903_schema import SET_ASIDE_COLUMNS
 
 Tables = dict[str, pd.DataFrame]
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.errors import InputError
+from analysis.io.ssda903_schema import TABLES
 
 RENAME = {"CHILDID": "CHILD", "PL": "PLACE"}
 #: nested records under HEADER: tag -> table
@@ -36,8 +37,6 @@ def _leaves(node: ET.Element) -> dict[str, str]:
 
 def read_xml(path: Path) -> dict[str, pd.DataFrame]:
     """Tables from one XML return (table name -> text frame with ``_row``)."""
-    from analysis.io.ssda903 import TABLES
-
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.io import ssda903_rules as r
-from analysis.io.placements import estimated_birth_date, looked_after_on, whole_years
+from analysis.io.dates import whole_years
+from analysis.io.placements import estimated_birth_date, looked_after_on
 from analysis.io.published_counts import DIMENSIONS
 
 AGE_BAND_EDGES = [0, 1, 5, 10, 16, 200]

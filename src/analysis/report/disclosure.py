@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from analysis.report.html import table_html
+
 SUPPRESSED = "c"
 MIN_COUNT = 5
 #: a suppressed count in a sentence
@@ -202,8 +204,6 @@ class Gated:
         if getattr(self, "_shown", False):
             return
         from IPython.display import HTML, display
-
-        from analysis.report.reporting import table_html
 
         display(HTML(table_html(self.frame, title="", counts=self.counts)))
 

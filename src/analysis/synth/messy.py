@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.io.placements import whole_years
-from analysis.io.ssda903 import parse_dates
+from analysis.io.dates import parse_dates, whole_years
 
 #: the row faults: family, DfE rule, table, and how the fault is made (see _ROW_FAULTS)
 FAMILIES = {
