@@ -92,6 +92,55 @@ def paths(root: Path | str | None = None) -> Paths:
     return Paths(Path(root).resolve() if root is not None else find_project_root())
 
 
+def _imports(path: Path) -> set[str]:
+    """The ``analysis`` modules a source file imports, at the top or inside a function (``from analysis.x import y``
+    gives ``analysis.x.y`` when that is a module, else ``analysis.x``)."""
+    import ast
+
+    pkg = Path(__file__).resolve().parent
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "analysis":
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                rel = Path(*full.split(".")[1:])
+                out.add(full if (pkg / rel).with_suffix(".py").is_file() or (pkg / rel).is_dir() else node.module)
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == "analysis"}
+    return out
+
+
+def _source(module: str, pkg: Path) -> Path | None:
+    rel = Path(*module.split(".")[1:]) if "." in module else Path("__init__")
+    for candidate in (pkg / rel.with_suffix(".py"), pkg / rel / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def code_digest(module: str, pkg: Path | None = None) -> str:
+    """A short digest of a module and of every module of the package it imports, directly or through others
+    (found by reading their imports, never from a hand-kept list), with the data files (``.yaml``, ``.json``)
+    that sit beside them: what a build by that module depends on. A changed DfE rule module changes the digest
+    of the 903 ingest that imports it. ``pkg``: the package folder (a copy, in tests)."""
+    pkg = pkg or Path(__file__).resolve().parent
+    seen: set[Path] = set()
+    todo = [module]
+    while todo:
+        src = _source(todo.pop(), pkg)
+        if src is None or src in seen:
+            continue
+        seen.add(src)
+        todo += sorted(_imports(src))
+    folders = {f.parent for f in seen}
+    data = {f for d in folders for f in d.glob("*") if f.suffix in (".yaml", ".json") and f.is_file()}
+    h = hashlib.sha256()
+    for f in sorted(seen | data):
+        h.update(f.relative_to(pkg).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def package_digest() -> str:
     """A short digest of every module and data file of the ``analysis`` package: a change to any of
     them re-runs the papers (runner) and rebuilds paper 01's panel cache."""

@@ -13,13 +13,12 @@ import hashlib
 import json
 import logging
 import shutil
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from analysis.config import Paths
+from analysis.config import Paths, code_digest
 from analysis.errors import InputError
 from analysis.io import indicators as ind
 from analysis.io import memo, schemas
@@ -59,7 +58,6 @@ SN_2025_SOURCE = "population_lookups/sn_model_2025_wide.csv"
 OFSTED_SOURCE = "derived/ofsted_providers_places_by_la_2019_2025.csv"
 
 #: the code whose change should trigger a rebuild
-CODE_FILES = ("public_data.py", "indicators.py", "indicators.yaml", "geography.py", "schemas.py", "ingest.py")
 STAMP = "_inputs.json"
 
 
@@ -118,14 +116,10 @@ def write_checksums(p: Paths) -> Path:
     return p.checksums
 
 
-def code_version(names: Iterable[str] = CODE_FILES) -> str:
-    """A short digest of the named modules of the package (a change to them rebuilds what they made)."""
-    h = hashlib.sha256()
-    here = Path(__file__).parent
-    for name in names:
-        h.update(name.encode())
-        h.update((here / name).read_bytes())
-    return h.hexdigest()[:16]
+def code_version() -> str:
+    """A short digest of the code the public ingest runs: this module and every module it imports, found from
+    their imports (:func:`analysis.config.code_digest`), so a change to any of them rebuilds the processed data."""
+    return code_digest("analysis.io.ingest")
 
 
 # ----------------------------------------------------------------------------- build

@@ -25,14 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.config import DEFAULT_LA_CODE, Paths
+from analysis.config import DEFAULT_LA_CODE, Paths, code_digest
 from analysis.errors import AnalysisError, InputError
 from analysis.io import costs, geography, placements, privacy, ssda903
-from analysis.io.ingest import STAMP, check_output, code_version, damaged_outputs, output_checksums, read_table
+from analysis.io.ingest import STAMP, check_output, damaged_outputs, output_checksums, read_table
 
 LA_CODE_FILE = "LA_CODE"
 #: the modules whose change should rebuild the 903 tables
-CODE_FILES = ("ssda903.py", "ssda903_rules.py", "placements.py", "geography.py", "privacy.py", "ingest903.py", "costs.py")
 SEX = {"1": "M", "2": "F", "M": "M", "F": "F", "U": "U"}
 EPISODE_OUT = [
     "child",
@@ -140,7 +139,7 @@ def _fingerprint(p: Paths, folder: Path) -> str:
     for f in costs.find_cost_files(raw_costs(p)):
         h.update(f"costs/{f.name}".encode())
         h.update(f.read_bytes())
-    h.update(code_version(CODE_FILES).encode())
+    h.update(code_digest("analysis.io.ingest903").encode())  # this module and all it imports (the DfE rules too)
     h.update(f"postcodes {version(geography.POSTCODE_PACKAGE)}".encode())  # a new postcode directory re-derives distances
     h.update(privacy.get_key(p))  # a new key re-pseudonymises
     return h.hexdigest()
@@ -357,6 +356,18 @@ def report_markdown(report: dict) -> str:
     if report["skipped_files"]:
         lines += ["", "Files not read:", *[f"- {s}" for s in report["skipped_files"]]]
     return "\n".join(lines) + "\n"
+
+
+def is_stale(p: Paths) -> bool:
+    """Whether the processed 903 was built from other returns (or other code, or another key) than those now in
+    ``data/raw/ssda903/``: a run on it would use old data. False when there is no 903 or nothing processed."""
+    folder, stamp = raw_903(p), processed_903(p) / STAMP
+    if not stamp.is_file() or not folder.is_dir() or not (ssda903.find_files(folder) or ssda903.find_archives(folder)):
+        return False
+    try:
+        return json.loads(stamp.read_text()).get("fingerprint") != _fingerprint(p, folder)
+    except (OSError, ValueError, AnalysisError):
+        return True
 
 
 def run_ingest_903(p: Paths, *, force: bool = False) -> Ingest903Result:

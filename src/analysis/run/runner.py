@@ -1066,6 +1066,13 @@ def run(
     with run_lock(p, command):
         if not (p.processed_public / "la_indicators.parquet").is_file():
             raise AnalysisError("no processed data: run `analysis ingest` first")
+        from analysis.io.ingest903 import is_stale
+
+        if any(x.inputs and any(i.startswith("ssda903/") for i in x.inputs) for x in papers) and is_stale(p):
+            (progress or (lambda m: print(m, file=sys.stderr, flush=True)))(
+                "note: the processed 903 is older than the returns in data/raw/ssda903/ (or the code that reads them); this run "
+                "uses it as it is. Run `analysis ingest` (or `analysis refresh`) to bring it up to date."
+            )
         jobs, skipped = child_level_jobs(p, make_jobs(papers, las, parameters or {}, full=full))
         for note in skipped:
             (progress or (lambda m: print(m, file=sys.stderr, flush=True)))(note)
@@ -1182,6 +1189,7 @@ def refresh(
 ) -> int:
     """``analysis refresh``: re-ingest if inputs changed, re-run only what changed. Exit status."""
     from analysis.io.ingest import run_ingest
+    from analysis.io.ingest903 import run_ingest_903
 
     logger = refresh_log(p)
 
@@ -1195,6 +1203,15 @@ def refresh(
             result = run_ingest(p)
             say(
                 "published data unchanged since the last ingest" if result.status == "up to date" else f"re-ingested published data ({result.status})"
+            )
+            # the LA's own returns: re-ingested when a return file, the cost file, the key or the code that reads them
+            # changed (by checksum); the papers that read the 903 then see changed inputs below
+            r903 = run_ingest_903(p)
+            say(
+                {
+                    "up to date": "903 returns unchanged since the last ingest",
+                    "built": "re-ingested the 903 returns (a return, the cost file or the code that reads them changed)",
+                }.get(r903.status, "no 903 returns in data/raw/ssda903/")
             )
             jobs, reasons = plan_refresh(p, papers, las)
             for r in reasons:
