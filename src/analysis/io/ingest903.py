@@ -352,7 +352,7 @@ def report_markdown(report: dict) -> str:
         ]
         lines += [f"- {reason}: {n}" for reason, n in report["cost_set_aside_reasons"].items()]
     else:
-        lines += ["", "No placement cost file in data/raw/costs/ (paper 03's within-LA part needs one; see README)."]
+        lines += ["", "No placement cost file in data/raw/costs/ (paper 03's within-LA part needs one; see docs/papers/03-costs.md)."]
     if report["skipped_files"]:
         lines += ["", "Files not read:", *[f"- {s}" for s in report["skipped_files"]]]
     return "\n".join(lines) + "\n"

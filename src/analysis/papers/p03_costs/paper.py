@@ -717,7 +717,7 @@ def within_la(data: CostData | None, s: Settings) -> Within | str:
     """The within-LA analysis, or a message saying what is missing and how to supply it."""
     how = (
         "Supply a placement cost file as data/raw/costs/placement_costs.csv (columns CHILD, PLACEMENT_START, WEEKLY_COST, "
-        "and optionally PROVIDER and FUNDING; see the README) and run `analysis ingest`."
+        "and optionally PROVIDER and FUNDING; see docs/papers/03-costs.md) and run `analysis ingest`."
     )
     if data is None:
         return "There is no 903 data in this project, so the within-LA part cannot run. Put the LA's 903 returns in data/raw/ssda903/. " + how
