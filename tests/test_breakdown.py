@@ -10,6 +10,7 @@ import pytest
 
 from analysis.papers.p02_breakdown import paper as b
 from analysis.papers.params import ParameterError
+from analysis.stats import classify, survival
 
 T = pd.Timestamp
 
@@ -167,7 +168,7 @@ def test_kaplan_meier_matches_a_hand_calculation_and_statsmodels():
 
     time = np.array([1, 2, 2, 3, 4, 5.0])
     event = np.array([1, 1, 0, 1, 0, 1], dtype=bool)
-    k = b.km_curve(time, event)
+    k = survival.km_curve(time, event)
     # at risk 6, 5, 3, 2, 1: S = 5/6, *4/5, *2/3, *1, *0
     assert k["surv"].round(6).tolist() == pytest.approx([5 / 6, 2 / 3, 4 / 9, 4 / 9, 0.0])
     sf = SurvfuncRight(time, event.astype(int))
@@ -180,12 +181,12 @@ def test_cumulative_incidence_with_competing_endings():
     # 4 placements: breakdown at 1, other ending at 2, breakdown at 3, censored at 4
     time, event, other = np.array([1, 2, 3, 4.0]), np.array([1, 0, 1, 0], bool), np.array([0, 1, 0, 0], bool)
     # S(0)=1: 1/4 break at t=1; S=3/4; other at 2 -> S=1/2; at 3, 1 of 2 at risk breaks: + 1/2 * 1/2
-    assert b.cumulative_incidence(time, event, other, 3.5) == pytest.approx(0.25 + 0.25)
-    assert b.cumulative_incidence(time, event, other, 0.5) == 0.0
+    assert survival.cumulative_incidence(time, event, other, 3.5) == pytest.approx(0.25 + 0.25)
+    assert survival.cumulative_incidence(time, event, other, 0.5) == 0.0
     # with nothing competing it is 1 - Kaplan-Meier
     none = np.zeros(4, bool)
-    k = b.km_curve(time, event)
-    assert b.cumulative_incidence(time, event, none, 10) == pytest.approx(1 - k["surv"].iloc[-1])
+    k = survival.km_curve(time, event)
+    assert survival.cumulative_incidence(time, event, none, 10) == pytest.approx(1 - k["surv"].iloc[-1])
 
 
 # --- models ---------------------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def test_cox_score_residuals_match_statsmodels_and_the_sandwich_is_per_child():
     event = rng.random(n) < 0.8
     model = PHReg(time, X, status=event.astype(int), ties="breslow")
     fit = model.fit()
-    ours = b.cox_score_residuals(time, event, X, np.asarray(fit.params))
+    ours = survival.cox_score_residuals(time, event, X, np.asarray(fit.params))
     ref = model.score_residuals(fit.params)
     ok = ~np.isnan(ref).any(axis=1)
     assert ok.sum() > n - 10
@@ -207,10 +208,10 @@ def test_cox_score_residuals_match_statsmodels_and_the_sandwich_is_per_child():
     assert np.allclose(ours.sum(axis=0), 0, atol=1e-8), "score residuals sum to zero at the estimate"
     # one group per row: the sandwich is V (U'U) V; identical groups collapse rows
     V = np.asarray(fit.cov_params())
-    assert np.allclose(b.clustered_covariance(V, ours, np.arange(n)), V @ ours.T @ ours @ V)
+    assert np.allclose(survival.clustered_covariance(V, ours, np.arange(n)), V @ ours.T @ ours @ V)
     pairs = np.arange(n) // 2
     summed = ours[0::2] + ours[1::2]
-    assert np.allclose(b.clustered_covariance(V, ours, pairs), V @ summed.T @ summed @ V)
+    assert np.allclose(survival.clustered_covariance(V, ours, pairs), V @ summed.T @ summed @ V)
 
 
 def _simulated_cohort(n=4000, seed=5, beta=(0.5, -0.4, 0.15)):
@@ -291,14 +292,14 @@ def test_calibration_and_top_decile_on_known_cases():
     rng = np.random.default_rng(0)
     p = rng.uniform(0.02, 0.6, 40000)
     y = (rng.random(p.size) < p).astype(int)
-    cal = b.calibration(y, p)
+    cal = classify.calibration(y, p)
     assert cal["calibration_slope"] == pytest.approx(1, abs=0.08)
     assert cal["calibration_intercept"] == pytest.approx(0, abs=0.05)
-    squashed = b.calibration(y, 0.3 + 0.2 * (p - 0.3))
+    squashed = classify.calibration(y, 0.3 + 0.2 * (p - 0.3))
     assert squashed["calibration_slope"] > 2, "predictions too close together give a slope above 1"
     y10 = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
     score = np.linspace(1, 0, 20)
-    top = b.top_decile(y10, score)
+    top = classify.top_decile(y10, score)
     assert top["top_decile_precision"] == 1.0 and top["top_decile_recall"] == pytest.approx(2 / 3)
 
 
@@ -392,7 +393,9 @@ def test_the_clustered_sandwich_equals_statsmodels_where_statsmodels_gives_one()
     groups = np.arange(len(time)) // 3
     model = PHReg(time, X, status=event.astype(int), ties="breslow")
     naive = model.fit()
-    ours = b.clustered_covariance(np.asarray(naive.cov_params()), b.cox_score_residuals(time, event, X, np.asarray(naive.params)), groups)
+    ours = survival.clustered_covariance(
+        np.asarray(naive.cov_params()), survival.cox_score_residuals(time, event, X, np.asarray(naive.params)), groups
+    )
     assert np.sqrt(np.diag(ours)) == pytest.approx(model.fit(groups=groups).bse, rel=1e-10)
 
 
@@ -413,7 +416,7 @@ def test_statsmodels_clustered_errors_are_nan_when_a_censored_time_precedes_the_
     assert np.isfinite(PHReg(time[1:], X[1:], status=status[1:]).fit(groups=groups[1:]).bse).all()
     # ours: the censored row before any event contributes nothing to the score, so the sandwich is finite
     naive = model.fit()
-    ours = b.clustered_covariance(
-        np.asarray(naive.cov_params()), b.cox_score_residuals(time, status.astype(bool), X, np.asarray(naive.params)), groups
+    ours = survival.clustered_covariance(
+        np.asarray(naive.cov_params()), survival.cox_score_residuals(time, status.astype(bool), X, np.asarray(naive.params)), groups
     )
     assert np.isfinite(ours).all() and ours[0, 0] > 0

@@ -8,6 +8,7 @@ from conftest import write_csv
 from analysis.errors import InputError
 from analysis.io import costs
 from analysis.papers.p03_costs import paper as cd
+from analysis.stats import decompose
 
 T = pd.Timestamp
 
@@ -279,7 +280,7 @@ def test_variance_inflation_matches_a_hand_regression_and_is_huge_for_a_determin
     rng = np.random.default_rng(3)
     a = rng.normal(size=200)
     X = pd.DataFrame({"a": a, "b": 0.8 * a + rng.normal(scale=0.6, size=200), "c": rng.normal(size=200)})
-    vif = cd.variance_inflation(X)
+    vif = decompose.variance_inflation(X)
     for col in X:  # by hand: R^2 of the column on the others and a constant, by least squares
         others = np.column_stack([np.ones(len(X)), X.drop(columns=col).to_numpy()])
         resid = X[col] - others @ np.linalg.lstsq(others, X[col], rcond=None)[0]
@@ -288,7 +289,7 @@ def test_variance_inflation_matches_a_hand_regression_and_is_huge_for_a_determin
     assert vif["b"] > 2 and vif["c"] < 1.2
     with warnings.catch_warnings():  # statsmodels may warn of the singular design
         warnings.simplefilter("ignore")
-        assert cd.variance_inflation(X.assign(d=X["a"] + X["c"]))["d"] > 1e10
+        assert decompose.variance_inflation(X.assign(d=X["a"] + X["c"]))["d"] > 1e10
 
 
 def test_papers_03_and_04_price_a_placement_type_from_the_one_unit_cost_file():

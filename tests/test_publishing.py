@@ -413,7 +413,7 @@ def test_fairness_checks_flag_a_group_the_model_cannot_rank():
 def test_rank_auc_is_scikit_learns_auc():
     from sklearn.metrics import roc_auc_score
 
-    from analysis.papers.p02_breakdown.paper import rank_auc
+    from analysis.stats.classify import rank_auc
 
     rng = np.random.default_rng(3)
     y = (rng.random(500) < 0.3).astype(int)

@@ -24,14 +24,11 @@ Definitions (``shared/reference/ssda903.md`` section 6):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.duration.survfunc import CumIncidenceRight
 
 from analysis.config import Paths, paths
 from analysis.errors import AnalysisError, ParameterError
@@ -40,8 +37,10 @@ from analysis.io import ssda903_rules as r
 from analysis.report.disclosure import MIN_COUNT, SUPPRESSED, Gated, count_text, gate
 from analysis.report.labels import TERM_LABELS
 from analysis.stats import planted
+from analysis.stats.classify import rank_auc, scores
 from analysis.stats.normal import Z95, two_sided_p
 from analysis.stats.rates import poisson_interval
+from analysis.stats.survival import clustered_covariance, cox_score_residuals, cumulative_incidence, km_curve
 
 DEFINITIONS = tuple(r.UNPLANNED)
 DAYS_PER_MONTH = 365.25 / 12
@@ -324,27 +323,6 @@ def rates_table(c: pd.DataFrame) -> pd.DataFrame:
     return out[["grouping", "group", "placements", "unplanned", "placement_years", "rate_per_100_years", "lower_95", "upper_95"]]
 
 
-def km_curve(time: np.ndarray, event: np.ndarray, level: float = 0.95) -> pd.DataFrame:
-    """Kaplan-Meier estimate of staying free of an unplanned ending, with log(-log) pointwise limits.
-
-    Kept by hand because statsmodels' ``SurvfuncRight`` gives the estimate and Greenwood's standard
-    error but no pointwise log(-log) band; the estimate and standard error are tested against it."""
-    order = np.argsort(time, kind="stable")
-    t, d = np.asarray(time, float)[order], np.asarray(event, bool)[order]
-    times, first = np.unique(t, return_index=True)
-    at_risk = len(t) - first
-    deaths = np.add.reduceat(d.astype(int), first)
-    surv = np.cumprod(1 - deaths / at_risk)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        greenwood = np.cumsum(deaths / (at_risk * (at_risk - deaths)))
-        z = float(stats.norm.ppf(0.5 + level / 2))
-        se_loglog = np.sqrt(greenwood) / np.abs(np.log(surv))
-        lo = surv ** np.exp(z * se_loglog)
-        hi = surv ** np.exp(-z * se_loglog)
-    lo, hi = np.where(np.isfinite(lo), lo, surv), np.where(np.isfinite(hi), hi, surv)
-    return pd.DataFrame({"days": times, "at_risk": at_risk, "events": deaths, "surv": surv, "lower": lo, "upper": hi})
-
-
 GROUP_ORDER = [
     "none",
     "1",
@@ -390,18 +368,6 @@ def km_curves(c: pd.DataFrame, by: str, *, max_months: int = 24, min_placements:
         k = k[k["days"] <= max_months * DAYS_PER_MONTH]
         parts.append(k.assign(group=group))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["days", "at_risk", "events", "surv", "lower", "upper", "group"])
-
-
-def cumulative_incidence(time: np.ndarray, event: np.ndarray, competing: np.ndarray, at_days: float) -> float:
-    """Aalen-Johansen probability of an unplanned ending by ``at_days``, other endings competing
-    (statsmodels' ``CumIncidenceRight``; tested against a hand-worked case and 1 - Kaplan-Meier)."""
-    status = np.where(np.asarray(event, bool), 1, np.where(np.asarray(competing, bool), 2, 0))
-    if not (status == 1).any():
-        return 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):  # its variance (not used) divides by 0 when all at risk end together
-        ci = CumIncidenceRight(np.asarray(time, float), status)
-    i = int(np.searchsorted(ci.times, at_days, side="right")) - 1
-    return float(ci.cinc[0][i]) if i >= 0 else 0.0
 
 
 def horizon_table(c: pd.DataFrame, horizons: list[int], by: str = "place_group", min_placements: int = HORIZON_MIN_PLACEMENTS) -> pd.DataFrame:
@@ -521,44 +487,6 @@ def fit_cox(c: pd.DataFrame, terms: list[str] | None = None) -> ModelResult:
     return ModelResult("Cox proportional hazards", table, len(c), int(ev.sum()), notes, diagnostics=pd.DataFrame(rows))
 
 
-def cox_score_residuals(time: np.ndarray, event: np.ndarray, X: np.ndarray, beta: np.ndarray) -> np.ndarray:
-    """Score residuals of a Cox model with Breslow ties (one row per placement), vectorised.
-
-    U_i = d_i (x_i - xbar(t_i)) - exp(eta_i) * sum over event times t_k <= t_i of d_k (x_i - xbar(t_k)) / S0(t_k),
-    where the risk set at t_k is every placement with follow-up of at least t_k.
-    """
-    time, event, X = np.asarray(time, float), np.asarray(event, bool), np.asarray(X, float)
-    risk = np.exp(X @ beta - np.max(X @ beta))
-    order = np.argsort(time, kind="stable")
-    t_sorted = time[order]
-    times = np.unique(time[event])
-    # S0, S1 over the risk set {t >= t_k}: reverse cumulative sums in time order
-    rev_w = np.cumsum(risk[order][::-1])[::-1]
-    rev_wx = np.cumsum((risk[:, None] * X)[order][::-1], axis=0)[::-1]
-    first = np.searchsorted(t_sorted, times, side="left")
-    s0, s1 = rev_w[first], rev_wx[first]
-    xbar = s1 / s0[:, None]
-    d = np.bincount(np.searchsorted(times, time[event]), minlength=times.size).astype(float)
-    cum_a = np.cumsum(d / s0)
-    cum_b = np.cumsum((d / s0)[:, None] * xbar, axis=0)
-    k = np.searchsorted(times, time, side="right") - 1  # last event time <= t_i
-    has = k >= 0
-    a = np.where(has, cum_a[np.maximum(k, 0)], 0.0)
-    b = np.where(has[:, None], cum_b[np.maximum(k, 0)], 0.0)
-    own = np.zeros_like(X)
-    ev_k = np.searchsorted(times, time[event])
-    own[event] = X[event] - xbar[ev_k]
-    return own - risk[:, None] * (X * a[:, None] - b)
-
-
-def clustered_covariance(naive_cov: np.ndarray, score_residuals: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Sandwich covariance robust to dependence within groups (Lin and Wei 1989): V U'U V, U summed by group."""
-    codes = pd.factorize(groups)[0]
-    summed = np.zeros((codes.max() + 1, score_residuals.shape[1]))
-    np.add.at(summed, codes, score_residuals)
-    return naive_cov @ (summed.T @ summed) @ naive_cov
-
-
 def person_periods(c: pd.DataFrame, interval_months: int = 3, max_intervals: int = 8) -> pd.DataFrame:
     """One row per placement per interval at risk: ``interval`` (0, 1, ... capped), ``y`` (ended unplanned in it)."""
     width = interval_months * DAYS_PER_MONTH
@@ -655,49 +583,6 @@ def _one_hot(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.nd
     return both.iloc[: len(train)].to_numpy(float), both.iloc[len(train) :].to_numpy(float), list(both.columns)
 
 
-def calibration(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
-    """Calibration slope (logistic regression of the outcome on the logit of the prediction) and
-    intercept (calibration-in-the-large: the intercept with the logit as an offset); 1 and 0 are ideal."""
-    import statsmodels.api as sm
-
-    p = np.clip(prob, 1e-6, 1 - 1e-6)
-    lp = np.log(p / (1 - p))
-    try:
-        slope = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit().params[1]
-        intercept = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=lp).fit().params[0]
-    except Exception:  # noqa: BLE001 - perfect separation on tiny data
-        return {"calibration_slope": float("nan"), "calibration_intercept": float("nan")}
-    return {"calibration_slope": float(slope), "calibration_intercept": float(intercept)}
-
-
-def top_decile(y: np.ndarray, prob: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """Precision and recall among the 10% of placements with the highest predicted risk (ties broken at random, seeded)."""
-    rng = np.random.default_rng(seed)
-    jitter = rng.random(len(prob)) * 1e-9
-    order = np.lexsort((jitter, -np.asarray(prob)))
-    n = max(1, int(math.ceil(0.1 * len(prob))))
-    top = np.asarray(y)[order[:n]]
-    events = int(np.sum(y))
-    return {
-        "top_decile_precision": float(top.mean()),
-        "top_decile_recall": float(top.sum() / events) if events else float("nan"),
-        "top_decile_events": int(top.sum()),
-    }
-
-
-def scores(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-
-    y = np.asarray(y).astype(int)
-    out = {"n": int(len(y)), "events": int(y.sum()), "observed_pct": float(100 * y.mean()), "mean_predicted_pct": float(100 * np.mean(prob))}
-    two = 0 < y.sum() < len(y)
-    out["auc"] = float(roc_auc_score(y, prob)) if two else float("nan")
-    out["brier"] = float(brier_score_loss(y, prob))
-    out |= calibration(y, prob) if two else {"calibration_slope": float("nan"), "calibration_intercept": float("nan")}
-    out |= top_decile(y, prob)
-    return out
-
-
 @dataclass
 class ClassifierResult:
     split: Split
@@ -745,18 +630,6 @@ def fairness_note(subgroups: pd.DataFrame) -> str:
     """The rule the subgroup table follows, as a sentence for its notes."""
     rule = FAIRNESS_RULE.format(tests=subgroups.attrs.get("tests", 0), resamples=subgroups.attrs.get("resamples", FAIRNESS_RESAMPLES))
     return rule[0].upper() + rule[1:] + ". AUC difference: the group's AUC minus the AUC of the whole test set."
-
-
-def rank_auc(y: np.ndarray, p: np.ndarray) -> float:
-    """AUC from ranks (the Mann-Whitney statistic; ties share ranks): the same number as scikit-learn's
-    ``roc_auc_score`` (tested), without its overhead inside a bootstrap. NaN with only one outcome."""
-    from scipy.stats import rankdata
-
-    n1 = int(y.sum())
-    n0 = len(y) - n1
-    if n1 == 0 or n0 == 0:
-        return float("nan")
-    return float((rankdata(p)[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def is_calibrated(slope: float, intercept: float) -> bool:

@@ -27,7 +27,7 @@ from analysis.io import placements as placements_mod
 from analysis.io import unit_costs
 from analysis.io.geography import statistical_neighbours
 from analysis.report.disclosure import count_text
-from analysis.stats import planted
+from analysis.stats import decompose, planted
 from analysis.stats.normal import Z95, two_sided_p
 
 #: evidence.md section 2.1 (weekly, prices of the year given): the defaults of the unit-cost parameters
@@ -130,19 +130,8 @@ def fit_across(data: pd.DataFrame, line: str = "cla_total") -> AcrossFit:
     predicted = np.exp(fit.fittedvalues) * np.mean(np.exp(fit.resid))  # smearing (Duan 1983) back to £
     fitted = pd.DataFrame({"area_code": d["area_code"], "year": d["year"], "actual": d[y_col], "predicted": predicted, "residual": fit.resid})
     fitted["unexplained_pct"] = 100 * (fitted["actual"] / fitted["predicted"] - 1)
-    vif = variance_inflation(X).rename(index=ACROSS_TERMS).rename_axis("term").reset_index(name="vif")
+    vif = decompose.variance_inflation(X).rename(index=ACROSS_TERMS).rename_axis("term").reset_index(name="vif")
     return AcrossFit(line, table, len(d), d["area_code"].nunique(), float(fit.rsquared), float(fit.rsquared_adj), fitted, vif, notes)
-
-
-def variance_inflation(X: pd.DataFrame) -> pd.Series:
-    """Each column's variance inflation factor, 1 / (1 - R^2) of it on the others and a constant
-    (statsmodels' ``variance_inflation_factor``); huge (about 1e15, or infinite) for a column the others determine."""
-    import statsmodels.api as sm
-    from statsmodels.stats.outliers_influence import variance_inflation_factor
-
-    exog = sm.add_constant(X.to_numpy(float), has_constant="add")
-    with np.errstate(divide="ignore"):
-        return pd.Series([float(variance_inflation_factor(exog, j + 1)) for j in range(X.shape[1])], index=X.columns)
 
 
 def position_note(position: pd.DataFrame, s: Settings) -> str | None:
@@ -421,17 +410,9 @@ def oaxaca(p: pd.DataFrame, cells: list[str], *, bootstrap: int = 200, seed: int
 
 def _oaxaca_once(p: pd.DataFrame, cells: list[str]) -> dict[str, float]:
     X = cost_design(p, cells)
-    y = np.log(p["weekly_cost"].to_numpy(float))
-    beta, *_ = np.linalg.lstsq(X.to_numpy(float), y, rcond=None)
-    beta = pd.Series(beta, index=X.columns)
-    out_ = p["outside_la"].to_numpy(bool)
-    gap = float(y[out_].mean() - y[~out_].mean())
-    diff = X[out_].mean() - X[~out_].mean()
-    parts = {
-        name: float((diff[[c for c in X.columns if test(c)]] * beta[[c for c in X.columns if test(c)]]).sum()) for name, test in OAXACA_GROUPS.items()
-    }
-    parts["outside the area as such (and distance)"] = gap - sum(parts.values())
-    return {"total gap": gap, **parts}
+    parts = {name: [c for c in X.columns if test(c)] for name, test in OAXACA_GROUPS.items()}
+    gap, explained, rest = decompose.twofold_pooled(np.log(p["weekly_cost"].to_numpy(float)), X, p["outside_la"].to_numpy(bool), parts)
+    return {"total gap": gap, **explained, "outside the area as such (and distance)": rest}
 
 
 # --- volume, mix and price -----------------------------------------------------------------------
