@@ -144,12 +144,23 @@ def test_missing_reason_for_placement_change_is_a_warning_not_a_loss(tmp_path):
     assert own["reason"].tolist() == ["blank, but the next episode is a placement change"]
 
 
-@pytest.mark.parametrize("content,message", [("", "empty"), ("\n\n", "empty")])
-def test_empty_files_are_named(tmp_path, content, message):
-    write_csv(tmp_path / "2025" / "episodes.csv", content)
-    with pytest.raises(InputError, match=message) as err:
+@pytest.mark.parametrize("content", ["", "\n", "\n\n", "  \r\n"])
+def test_an_empty_table_is_a_note_never_a_stop(tmp_path, content):
+    """cs-demand-model's sample ships ad1.csv and placed_for_adoption.csv as one newline: an empty table is noted
+    and the rest of the return is read."""
+    folder = _return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
+    write_csv(folder / "ad1.csv", content)
+    write_csv(folder / "placed_for_adoption.csv", content)
+    v = ssda903.read_returns(tmp_path)
+    assert len(v.tables["episodes"]) == 3 and v.set_aside.empty
+    assert sum("an empty table" in s and ("ad1.csv" in s or "placed_for_adoption.csv" in s) for s in v.skipped) == 2, v.skipped
+
+
+def test_a_return_of_empty_files_names_what_is_missing(tmp_path):
+    write_csv(tmp_path / "2025" / "episodes.csv", "")
+    with pytest.raises(InputError) as err:
         ssda903.read_returns(tmp_path)
-    assert "episodes.csv" in str(err.value)
+    assert "episodes.csv" in str(err.value) and "empty" in str(err.value)
 
 
 def test_a_ragged_row_is_named(tmp_path):
@@ -289,3 +300,13 @@ def test_a_repeated_row_in_another_table_is_set_aside_once(tmp_path):
     aside = v.set_aside[v.set_aside["table"] == "missing"]
     assert aside[["row", "reason"]].values.tolist() == [[4, "duplicate row"]]
     assert len(v.tables["missing"]) == 3
+
+
+def test_a_header_only_table_is_read_as_a_table_with_no_rows(tmp_path):
+    folder = _return(tmp_path, GOOD_HEADER, GOOD_EPISODES)
+    write_csv(folder / "ad1.csv", "CHILD,DOB,DATE_INT,DATE_MATCH,FOSTER_CARE,NB_ADOPTR,SEX_ADOPTR,LS_ADOPTR\n")
+    v = ssda903.read_returns(tmp_path)
+    assert len(v.tables["episodes"]) == 3 and v.set_aside.empty
+    rec = v.reconciliation()
+    ad1 = rec[rec["table"] == "ad1"]
+    assert ad1["rows_in"].sum() == 0 and (rec["rows_in"] == rec["kept"] + rec["set_aside"]).all()

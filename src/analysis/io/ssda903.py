@@ -306,6 +306,8 @@ def read_table_file(path: Path, root: Path | None = None) -> tuple[list[RawTable
         except InputError as e:
             return [], [f"{shown}: {e.message if hasattr(e, 'message') else e}"]
     else:
+        if not path.read_bytes().strip():  # zero bytes or a newline (as peer tools write a table with no rows): a note, not a stop
+            return [], [f"{shown}: an empty table (no header, no rows); nothing to read"]
         df, notes = read_csv_text(path)
         parts = [(shown, df, notes)]
     tables, skipped = [], []
@@ -950,7 +952,8 @@ def read_returns(folder: Path, *, year_from: str = "dates") -> Validated:
         skipped += s
     skipped += unread_files(folder)
     if not tables:
-        raise InputError("no 903 tables found (expected CSV or .xlsx files with DfE column names such as CHILD, DECOM, RNE)", folder)
+        found = f" ({'; '.join(skipped[:5])}{'; ...' if len(skipped) > 5 else ''})" if skipped else ""
+        raise InputError(f"no 903 tables found (expected CSV, .xlsx or XML files with DfE column names such as CHILD, DECOM, RNE){found}", folder)
     return validate(tables, skipped, year_from=year_from)
 
 
