@@ -25,39 +25,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.io.ssda903_rules import dfe_code
+
 HERE = Path(__file__).resolve().parent
 VALIDATOR = "csc-validator-be-903==0.1.17"
 FOUR = ["E06000004", "E10000016", "E08000025", "E06000017"]
 #: the project's own checks (not prefixed "DfE rule"), by the DfE rule they implement
-OWN_TO_DFE = [
-    (r"placement provider is blank", "526"),
-    (r"is not valid with placement|PR0 \(parents\) is only valid", "178"),
-    (r"SEX is not a", "101"),
-    (r"ETHNIC is not a valid", "103"),
-    (r"RNE '.*' is not a valid", "143"),
-    (r"LS '.*' is not a valid", "144"),
-    (r"CIN '.*' is not a valid", "145"),
-    (r"PLACE '.*' is not valid", "146"),
-    (r"REC '.*' is not a valid", "149"),
-    (r"REC is blank but the episode has an end date|DfE rule 148", "148"),
-    (r"starts before the previous episode", "142"),
-    (r"DECOM is after the end of the collection year", "354"),
-    (r"DEC is after the end of the collection year", "385"),
-    (r"episode starts before the child's date of birth", "302"),
-    (r"DfE rule 304", "304"),
-    (r"DOB is after the end", "301"),
-    (r"DOB is not a date", "102"),
-    (r"DECOM is not a date", "141"),
-    (r"DEC is not a date", "147"),
-    (r"DUC is not a date", "104"),
-    (r"episode ends \(DEC\) before it starts", "356"),
-    (r"blank, but the next episode is a placement change", "225"),
-    (r"recorded, but the child left care", "226"),
-    (r"no header row", "INT03"),
-    (r"a second header row for the same child", "INT32"),
-    (r"SDQ_SCORE is not a whole number", "180"),
-    (r"DECOM is before 1980", "353"),
-]
 
 
 def ensure_venv(path: Path) -> Path:
@@ -83,9 +56,7 @@ def own_flags(folder: Path, year: int) -> pd.DataFrame:
     v = ssda903.read_returns(folder)
     rows = pd.concat([v.set_aside.assign(kept=False), v.warnings.assign(kept=True)], ignore_index=True)
     rows = rows[rows["collection_year"] == year]
-    codes = rows["reason"].str.extract(r"DfE rule (\S+?):")[0]
-    for pattern, code in OWN_TO_DFE:
-        codes = codes.fillna(pd.Series(code, index=rows.index).where(rows["reason"].str.contains(pattern, regex=True)))
+    codes = rows["reason"].map(dfe_code)  # the codes live with the checks (analysis.io.ssda903_rules.DFE_CODES)
     table_of = {"header.csv": "Header", "episodes.csv": "Episodes", "uasc.csv": "UASC", "oc2.csv": "OC2", "missing.csv": "Missing"}
     return pd.DataFrame(
         {

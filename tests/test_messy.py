@@ -152,3 +152,33 @@ def test_papers_on_messy_data_stay_within_the_clean_figures_intervals(project_90
     inside = (ratio >= clean_fit.loc[shared, "lower"]) & (ratio <= clean_fit.loc[shared, "upper"])
     assert inside.all(), pd.concat([clean_fit.loc[shared, ["ratio", "lower", "upper"]], ratio.rename("messy")], axis=1)
     assert ((stocks[0] - stocks[1]).abs() <= 0.02 * stocks[0] + 2).all(), pd.concat([stocks[0], stocks[1]], axis=1)
+
+
+def test_validate_out_lists_every_injected_fault_at_its_row(project_903, tmp_path, capsys):
+    """`analysis validate --out` writes every flagged row with the analyst's file and row numbers and the DfE code:
+    every fault `analysis synth --messy` injected is there, at the row and with the rule it was injected for."""
+    from analysis import cli
+    from analysis.io import ingest903
+
+    clean = tmp_path / "clean"
+    shutil.copytree(ingest903.raw_903(project_903), clean)
+    messy.make_messy(clean, tmp_path / "messy", 0.03, seed=5, file_faults=False)
+    listed = messy.read_faults(tmp_path / "messy")
+    out = tmp_path / "flagged.csv"
+    assert cli.main(["validate", str(tmp_path / "messy"), "--out", str(out)]) in (0, 1)
+    shown = capsys.readouterr().out
+    assert "Every flag by rule" in shown and f"to {out}" in shown
+    flagged = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert list(flagged.columns) == ssda903.FLAGGED_COLUMNS
+    at = {(str(f).replace("\\", "/"), int(r), c) for f, r, c in zip(flagged["file"], flagged["row"], flagged["dfe_code"])}
+    coded = listed[~listed["rule"].isin(["duplicate row", "another LA's children"])]
+    missed = [
+        (r.file, r.line, r.rule)
+        for r in coded.itertuples()
+        if not any(f.endswith(r.file) and line == int(r.line) and code == r.rule for f, line, code in at)
+    ]
+    assert not missed, missed[:10]
+    assert len(flagged) >= len(coded)
+    xlsx = tmp_path / "flagged.xlsx"
+    cli.main(["validate", str(tmp_path / "messy"), "--out", str(xlsx)])
+    assert len(pd.read_excel(xlsx)) == len(flagged), "the same rows in either format"

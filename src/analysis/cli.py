@@ -70,8 +70,11 @@ def _built_at(path) -> str:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from analysis.io.ssda903 import conflicting_dobs, missing_tables, read_returns, why_missing
+    from analysis.io.ssda903 import conflicting_dobs, flagged_rows, flags_by_rule, missing_tables, read_returns, why_missing
 
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix.lower() not in (".csv", ".xlsx"):
+        raise AnalysisError(f"--out {out}: give a .csv or .xlsx file name")
     v = read_returns(Path(args.path), year_from=args.year_from)
     rec = v.reconciliation()
     print(rec.groupby(["collection_year", "table"])[["rows_in", "kept", "set_aside"]].sum().to_string())
@@ -83,10 +86,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"\n{len(v.set_aside)} row(s) set aside (first {min(20, len(v.set_aside))}):")
         for r in v.set_aside.head(20).itertuples():
             print(f"  {r.file}, row {r.row}, column {r.column}: {r.reason}")
-    if not v.warnings.empty:
-        print(
-            f"{len(v.warnings)} warning(s) on rows kept, e.g. {v.warnings['file'].iloc[0]}, row {v.warnings['row'].iloc[0]}: {v.warnings['reason'].iloc[0]}"
-        )
+    flagged = flagged_rows(v)
+    if len(flagged):
+        import pandas as pd
+
+        by_rule = flags_by_rule(flagged)
+        print(f"\nEvery flag by rule ({len(flagged)} flag(s) on {flagged[['file', 'row']].drop_duplicates().shape[0]} row(s)):")
+        with pd.option_context("display.max_colwidth", 90, "display.width", 200):
+            print(by_rule.to_string(index=False))
+        if out is None:
+            print("Every flagged row, with file, row, column, DfE code and message: add --out flagged.xlsx (or .csv).")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".csv":
+            flagged.to_csv(out, index=False)
+        else:
+            flagged.to_excel(out, index=False, sheet_name="flagged rows")
+        print(f"wrote {len(flagged)} flagged row(s) to {out}")
     conflicts = conflicting_dobs(v)
     if conflicts:
         print(f"warning: {conflicts} child(ren) have a different date of birth in different years' returns; the latest return's is used")
@@ -95,7 +111,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         for table in missing:
             print(f"error: {why_missing(v, table)}", file=sys.stderr)
         return EXIT_INPUT_ERROR
-    return 0
+    return 1 if len(v.set_aside) else 0  # 1: rows would be set aside (the analyst has rows to fix)
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
@@ -302,8 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="check 903 returns (a folder or a file) and report, without ingesting",
         description="Read every 903 CSV or .xlsx under PATH, recognise the tables by their columns, apply the "
         "validation rules, and print rows in / kept / set aside per year and table, the first rows set aside "
-        "(file, row, column, reason) and warnings. Writes nothing. Exit 2 if no usable header or episodes remain.",
+        "(file, row, column, reason), and every flag grouped by rule (DfE code, message, rows, first rows); --out writes every "
+        "flagged row (set aside or kept with a flag) with file, row, column, DfE code and message to a .csv or .xlsx file. "
+        "Nothing else is written. Exit 0 if nothing would be set aside, 1 if rows would be, 2 if no usable header or episodes remain.",
     )
+    p_val.add_argument("--out", metavar="FILE", help="write every flagged row to FILE (.csv or .xlsx), to filter and fix the return")
     p_val.add_argument("path", help="folder of returns (one sub-folder per year, e.g. 2024-25/) or one file")
     p_val.add_argument(
         "--year-from",

@@ -34,7 +34,7 @@ import pandas as pd
 from analysis.errors import InputError
 from analysis.io.dates import parse_dates
 from analysis.io.ssda903_dfe import check as dfe_check
-from analysis.io.ssda903_rules import year_end
+from analysis.io.ssda903_rules import dfe_code, year_end
 from analysis.io.ssda903_schema import (
     DATE_COLUMNS,
     DERIVED_EPISODE_COLUMNS,
@@ -991,6 +991,47 @@ def rule_summary(set_aside: pd.DataFrame, warnings: pd.DataFrame) -> pd.DataFram
             t[col] = 0
     t["papers reading the table"] = t["table"].map(PAPERS_READING).fillna("none yet")
     return t[["table", "rule", "set aside", "kept, flagged", "papers reading the table"]].sort_values(["table", "set aside"], ascending=[True, False])
+
+
+#: the columns of every flagged row, as ``analysis validate --out`` writes them
+FLAGGED_COLUMNS = ["status", "table", "collection_year", "file", "row", "column", "value", "dfe_code", "message"]
+
+
+def flagged_rows(v: Validated) -> pd.DataFrame:
+    """Every row set aside and every row kept with a flag, one line per flag (a row with two flags is two lines):
+    status, table, collection year, file, row (as the analyst's file numbers it: the header is row 1), column,
+    value, the DfE rule code where there is one, and the message. Sorted by file and row."""
+    frames = []
+    for frame, status in ((v.set_aside, "set aside"), (v.warnings, "kept, flagged")):
+        if len(frame):
+            f = frame.assign(message=frame["reason"].astype(str).str.split("; ")).explode("message")
+            frames.append(f.assign(status=status))
+    if not frames:
+        return pd.DataFrame(columns=FLAGGED_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    out["dfe_code"] = out["message"].map(dfe_code).fillna("")
+    out["row"] = pd.to_numeric(out["row"], errors="coerce").astype("Int64")
+    return out[FLAGGED_COLUMNS].sort_values(["file", "row", "status"], kind="mergesort").reset_index(drop=True)
+
+
+def flags_by_rule(flagged: pd.DataFrame, first: int = 3) -> pd.DataFrame:
+    """The flagged rows grouped by rule: code, message (its values taken out), rows set aside and kept with a flag,
+    and the first rows (file and row) to look at."""
+    if flagged.empty:
+        return pd.DataFrame(columns=["dfe_code", "rule", "set aside", "kept, flagged", "first rows"])
+    f = flagged.assign(rule=flagged["message"].str.replace(_VALUES, "…", regex=True))
+    rows = []
+    for (code, rule), g in f.groupby(["dfe_code", "rule"], sort=False):
+        rows.append(
+            {
+                "dfe_code": code or "-",
+                "rule": rule,
+                "set aside": int((g["status"] == "set aside").sum()),
+                "kept, flagged": int((g["status"] == "kept, flagged").sum()),
+                "first rows": ", ".join(f"{Path(str(r.file)).name}:{r.row}" for r in g.head(first).itertuples()),
+            }
+        )
+    return pd.DataFrame(rows).sort_values(["set aside", "kept, flagged"], ascending=False, kind="mergesort").reset_index(drop=True)
 
 
 def conflicting_dobs(v: Validated) -> int:

@@ -16,6 +16,7 @@ rows aside with the file and row they came from.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import numpy as np
@@ -155,3 +156,52 @@ def code_check(values: pd.Series, valid: frozenset[str], *, allow_blank: bool = 
     """True where a value is not in the list (blank fails unless ``allow_blank``)."""
     blank = values.fillna("").astype(str).str.strip() == ""
     return ~values.isin(valid) & ~(blank & allow_blank)
+
+
+# --- DfE codes of the project's own checks ------------------------------------------------------------------
+#: the DfE validation rule each of the project's own checks implements (a pattern of its message -> the code); the
+#: rules of :mod:`analysis.io.ssda903_dfe` say their code in their message ("DfE rule 392b: ..."). The benchmark
+#: that sets the project beside the DfE's validator (``benchmarks/bench_validator903.py``) reads them from here.
+DFE_CODES = [
+    (r"placement provider is blank", "526"),
+    (r"is not valid with placement|PR0 \(parents\) is only valid", "178"),
+    (r"SEX is not a", "101"),
+    (r"ETHNIC is not a valid", "103"),
+    (r"RNE '.*' is not a valid", "143"),
+    (r"LS '.*' is not a valid", "144"),
+    (r"CIN '.*' is not a valid", "145"),
+    (r"PLACE '.*' is not valid", "146"),
+    (r"REC '.*' is not a valid", "149"),
+    (r"REC is blank but the episode has an end date|DfE rule 148", "148"),
+    (r"starts before the previous episode", "142"),
+    (r"DECOM is after the end of the collection year", "354"),
+    (r"DEC is after the end of the collection year", "385"),
+    (r"episode starts before the child's date of birth", "302"),
+    (r"DfE rule 304", "304"),
+    (r"DOB is after the end", "301"),
+    (r"DOB is not a date", "102"),
+    (r"DECOM is not a date", "141"),
+    (r"DEC is not a date", "147"),
+    (r"DUC is not a date", "104"),
+    (r"episode ends \(DEC\) before it starts", "356"),
+    (r"blank, but the next episode is a placement change", "225"),
+    (r"recorded, but the child left care", "226"),
+    (r"no header row", "INT03"),
+    (r"a second header row for the same child", "INT32"),
+    (r"SDQ_SCORE is not a whole number", "180"),
+    (r"DECOM is before 1980", "353"),
+]
+
+
+_CODE_IN_MESSAGE = re.compile(r"DfE rule (\S+?):")
+
+
+def dfe_code(message: str) -> str | None:
+    """The DfE rule code behind a check's message, or None when no DfE rule matches it."""
+    m = _CODE_IN_MESSAGE.search(str(message))
+    if m:
+        return m.group(1)
+    for pattern, code in DFE_CODES:
+        if re.search(pattern, str(message)):
+            return code
+    return None
