@@ -82,3 +82,22 @@ def test_check_data_reports_a_changed_file(tmp_path):
     target.write_bytes(target.read_bytes() + b"\n")
     out = run_cli(["check-data"], root=root)
     assert out.returncode == 2 and "sn_model_2025_wide.csv" in out.stderr and "checksum differs" in out.stderr
+
+
+@pytest.mark.parametrize("args", [["--workers", "0"], ["--workers", "-3"], ["--timeout", "0"], ["--workers", "two"]])
+def test_worker_and_timeout_counts_are_checked(args, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["run", "01", *args])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and ("give 1 or more" in err or "not a whole number" in err), err
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`analysis las | head -2` ended in a BrokenPipeError traceback."""
+    import shutil
+    from pathlib import Path
+
+    exe = shutil.which("analysis") or str(Path(sys.executable).parent / "analysis")
+    done = subprocess.run(f"'{exe}' las --all | head -2", shell=True, capture_output=True, text=True, timeout=300)
+    assert len(done.stdout.splitlines()) == 2
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

@@ -382,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("papers", nargs="*", metavar="PAPER", help="paper number or name, e.g. 01 (default: the default set)")
         sp.add_argument("--la", action="append", default=[], metavar="CODE", help="LA code or name; repeat for several")
         sp.add_argument("--all-las", action="store_true", help="every current LA in England")
-        sp.add_argument("--workers", type=int, default=1, metavar="N", help="papers to run at once (default 1; 2 on a 2-core machine)")
+        sp.add_argument("--workers", type=_positive, default=1, metavar="N", help="papers to run at once (default 1; 2 on a 2-core machine)")
         sp.add_argument(
             "--cluster",
             default=CLUSTER or None,
@@ -416,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
         "slower, with intervals and p-values that vary less from run to run (default: the quick setting)",
     )
     p_run.add_argument(
-        "--timeout", type=int, default=CELL_TIMEOUT, metavar="S", help=f"time limit per notebook cell, seconds (default {CELL_TIMEOUT})"
+        "--timeout", type=_positive, default=CELL_TIMEOUT, metavar="S", help=f"time limit per notebook cell, seconds (default {CELL_TIMEOUT})"
     )
     p_run.set_defaults(func=_cmd_run)
 
@@ -446,6 +446,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    """A whole number of 1 or more (workers, seconds): 0 or a negative number is refused by argparse in one line."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not allowed: give 1 or more")
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -467,6 +478,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`analysis las | head -2`): end quietly, as Unix tools do
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that Python's own flush at exit does not raise again
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
