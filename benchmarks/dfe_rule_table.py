@@ -13,7 +13,9 @@ import json
 import re
 import subprocess
 
-from bench_validator903 import HERE, OWN_TO_DFE, ensure_venv
+from bench_validator903 import HERE, ensure_venv
+
+from analysis.io.ssda903_rules import DFE_CODES as OWN_TO_DFE
 
 DUMP = (
     "import importlib, json; m = importlib.import_module('lac_validator.rules.lac2024_25'); "

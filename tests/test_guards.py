@@ -406,3 +406,33 @@ def test_one_multi_year_file_per_table_reads_as_the_yearly_returns(project_903, 
             assert report["rows_set_aside"] == 0
             assert any("one file for several collection years" in f["notes"] for f in report["files"])
     pd.testing.assert_series_equal(counts[0], counts[1])
+
+
+def test_a_stray_nul_byte_is_removed_and_its_line_named(tmp_path):
+    """One NUL byte in a UTF-8 episodes file made the reader call it UTF-16 and refuse it whole."""
+    write_csv(tmp_path / "2024-25" / "header.csv", HEADER + "A1,M,01/06/2012,WBRI,A123456789012,,\n")
+    body = EPISODES + "A1,01/05/2024,S,C2,N1,U6,PR1,,,,TS18 1AA,TS19 2BB,SC123456\n"
+    (tmp_path / "2024-25").mkdir(exist_ok=True)
+    (tmp_path / "2024-25" / "episodes.csv").write_bytes(body.replace("S,C2", "S,C\x002").encode("utf-8"))  # a NUL inside LS on line 2
+    v = ssda903.read_returns(tmp_path)
+    assert len(v.tables["episodes"]) == 1 and v.set_aside.empty
+    notes = " ".join(v.reconciliation()["notes"])
+    assert "stray NUL byte(s) removed on line(s) 2" in notes
+
+
+def test_a_long_upn_and_a_malformed_postcode_are_flagged_at_their_row(tmp_path):
+    """A 1 MB UPN was kept without a word, and "NOT A POSTCODE" silently lost the distance: each is flagged (kept),
+    with its DfE rule, file, row and column."""
+    write_csv(tmp_path / "2024-25" / "header.csv", HEADER + "A1,M,01/06/2012,WBRI," + "9" * 1_000_000 + ",,\nA2,F,15/01/2018,MWBC,UN1,,\n")
+    write_csv(
+        tmp_path / "2024-25" / "episodes.csv",
+        EPISODES + "A1,01/05/2024,S,C2,N1,U6,PR1,,,,TS18 1AA,NOT A POSTCODE,SC123456\nA2,03/03/2025,S,V2,N4,U3,PR1,,,,TS17 5AA,TS17 6BB,SC111111\n",
+    )
+    v = ssda903.read_returns(tmp_path)
+    assert v.set_aside.empty, "flagged, not set aside"
+    w = v.warnings
+    upn = w[w["reason"].str.startswith("DfE rule 168")]
+    assert upn[["column", "row"]].values.tolist() == [["UPN", 2]] and upn["file"].iloc[0].endswith("header.csv")
+    assert len(upn["value"].iloc[0]) <= 40, "a huge value is never echoed whole"
+    post = w[w["reason"].str.startswith("DfE rule 392c")]
+    assert post[["column", "row", "value"]].values.tolist() == [["PL_POST", 2, "NOT A POSTCODE"]]

@@ -77,8 +77,10 @@ class RawTable:
 
 
 def _decode(data: bytes, path: Path) -> tuple[str, str]:
-    # UTF-16 (as some Excel "Unicode text" exports write): by its byte-order mark, or by the NUL bytes of ASCII text
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:200]:
+    # UTF-16 (as some Excel "Unicode text" exports write): by its byte-order mark, or by the NUL bytes of ASCII text,
+    # which are every other byte; a stray NUL or two in UTF-8 text is not UTF-16 (read_csv_text removes them, with a note)
+    head = data[:400]
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or head.count(0) > 0.3 * len(head):
         utf16 = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-16-le" if data[1:2] == b"\x00" else "utf-16-be"
         try:
             return data.decode(utf16), "UTF-16"
@@ -123,6 +125,10 @@ def read_csv_text(path: Path) -> tuple[pd.DataFrame, list[str]]:
         raise InputError("the file is empty", path)
     text, encoding = _decode(data, path)
     notes = [] if encoding == "utf-8-sig" else [f"read as {encoding} text (not UTF-8)"]
+    if "\x00" in text:  # a stray NUL byte (a damaged export): removed, and its line named
+        lines = [i for i, line in enumerate(text.splitlines(), start=1) if "\x00" in line]
+        notes.append(f"stray NUL byte(s) removed on line(s) {', '.join(map(str, lines[:10]))}{' ...' if len(lines) > 10 else ''}")
+        text = text.replace("\x00", "")
     text = _same_delimiter(text, notes)
     fast = _read_csv_fast(text)
     if fast is not None:

@@ -418,7 +418,38 @@ def r442(t: Tables) -> pd.Index:
     return h.index[_blank(h["UPN"]) & _isin(_key(t, h["CHILD"], h["collection_year"]), _looked_after_years(t))]
 
 
-#: code -> (DfE's message, the table flagged, the column, the rule)
+#: a UPN as the DfE writes it: a letter, eleven digits and a digit or letter (13 characters), or an "unknown" code
+UPN_FORMAT = r"^(?:[A-Z]\d{11}[0-9A-Z]|UN[1-5])$"
+#: a UK postcode's shape (outward and inward code, the space optional), as the DfE's rule 392c checks it
+POSTCODE_FORMAT = r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$"
+
+
+def r168(t: Tables) -> pd.Index:
+    """A UPN that is recorded but not 13 characters of the DfE's form (nor UN1-UN5): a long or garbled value."""
+    h = t.get("header")
+    if h is None or h.empty or "UPN" not in h.columns:
+        return pd.Index([])
+    upn = h["UPN"].fillna("").astype(str).str.strip().str.upper()
+    return h.index[(upn != "") & ~upn.str.match(UPN_FORMAT)]
+
+
+def r392c(t: Tables) -> pd.Series:
+    """Postcodes recorded but not of a postcode's form: the row, and which column (home, or else placement)."""
+    e = _episodes(t)
+    bad = {}
+    for col in ("HOME_POST", "PL_POST"):
+        if col in e.columns:
+            v = e[col].fillna("").astype(str).str.strip().str.upper()
+            bad[col] = (v != "") & ~v.str.match(POSTCODE_FORMAT)
+    if not bad:
+        return pd.Series(dtype=str)
+    home = bad.get("HOME_POST", pd.Series(False, index=e.index))
+    place = bad.get("PL_POST", pd.Series(False, index=e.index))
+    return pd.Series(np.where(home, "HOME_POST", "PL_POST"), index=e.index)[home | place]
+
+
+#: code -> (DfE's message, the table flagged, the column, the rule); a rule may return, instead of the rows, a
+#: Series of the column to name for each row (392c: the home or the placement postcode)
 RULES: dict[str, tuple[str, str, str, Callable[[Tables], pd.Index]]] = {
     "361": ("Police protection legal status lasted longer than maximum 72 hours allowed in the Children Act 1989.", "episodes", "LS", r361),
     "362": ("Emergency protection order (EPO) lasted longer than 21 days", "episodes", "LS", r362),
@@ -527,6 +558,8 @@ RULES: dict[str, tuple[str, str, str, Callable[[Tables], pd.Index]]] = {
     "388": ("Reason episode ceased is coded new episode begins, but there is no continuation episode.", "episodes", "REC", r388),
     "393": ("Child is looked after but mother field is not completed.", "header", "MOTHER", r393),
     "442": ("Unique Pupil Number (UPN) field is not completed.", "header", "UPN", r442),
+    "168": ("Unique Pupil Number (UPN) is not valid. If unknown, default codes should be UN1, UN2, UN3, UN4 or UN5.", "header", "UPN", r168),
+    "392c": ("Postcode(s) provided are invalid.", "episodes", "HOME_POST", r392c),
 }
 
 
@@ -546,11 +579,14 @@ def check(tables: Tables) -> pd.DataFrame:
         df = originals.get(table)
         if df is None or df.empty or column not in df.columns:
             continue
-        idx = rule(tables)
-        idx = [i for i in idx if i in df.index]
+        found = rule(tables)
+        columns = found if isinstance(found, pd.Series) else None  # the column named for each row, where the rule says
+        idx = [i for i in (found.index if columns is not None else found) if i in df.index]
         if not idx:
             continue
         rows = df.loc[idx]
+        named = columns.loc[idx].to_numpy() if columns is not None else np.full(len(idx), column, dtype=object)
+        values = [str(rows.at[i, c]) if pd.notna(rows.at[i, c]) else "" for i, c in zip(idx, named)]
         out.append(
             pd.DataFrame(
                 {
@@ -558,8 +594,8 @@ def check(tables: Tables) -> pd.DataFrame:
                     "collection_year": rows["collection_year"].astype(int).to_numpy(),
                     "file": rows["_file"].to_numpy() if "_file" in rows else "",
                     "row": rows["_row"].to_numpy() if "_row" in rows else np.nan,
-                    "column": column,
-                    "value": rows[column].fillna("").astype(str).str.slice(0, 40).to_numpy(),
+                    "column": named,
+                    "value": [v[:40] for v in values],
                     "reason": f"DfE rule {code}: {message} Kept.",
                 }
             )
