@@ -3,8 +3,12 @@
 ``CHILD`` is replaced by a keyed hash (HMAC-SHA256 of the LA code and the child's ID): stable
 across years and runs for the same key, so histories link, but not reversible without the key and
 not linkable between projects that use different keys. The key comes from the
-``ANALYSIS_PSEUDONYMISATION_KEY`` environment variable or the file ``.secrets/pseudonymisation.key``
-(git-ignored); if neither exists the file is created with a random key on first use.
+``ANALYSIS_PSEUDONYMISATION_KEY`` environment variable, or else a key file kept **outside the project**,
+in the user's configuration folder (``$ANALYSIS_KEY_DIR``, else ``$XDG_CONFIG_HOME/cla-analysis``, else
+``~/.config/cla-analysis``), one per project (named by a digest of the project's folder), created with a
+random key and owner-only permissions on first use. So whoever is given the project folder is given no key
+and cannot reverse a pseudonym. A key left inside the project by an older version (``.secrets/``) is moved
+out on first use.
 
 Processed tables keep month and year of birth (``birth_month``), never the date; postcodes are
 used only to derive distance and location, then dropped.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from collections.abc import Iterable, Sequence
@@ -26,23 +31,49 @@ from analysis.config import Paths
 from analysis.errors import AnalysisError
 
 KEY_ENV = "ANALYSIS_PSEUDONYMISATION_KEY"
-KEY_FILE = Path(".secrets") / "pseudonymisation.key"
+KEY_DIR_ENV = "ANALYSIS_KEY_DIR"
+#: where older versions kept the key, inside the project (moved out on first use)
+LEGACY_KEY_FILE = Path(".secrets") / "pseudonymisation.key"
 #: columns that must never reach data/processed or reports
 PERSONAL_COLUMNS = ("CHILD", "DOB", "MC_DOB", "UPN", "HOME_POST", "PL_POST")
 
 
+def key_dir() -> Path:
+    """The folder that holds projects' keys, outside every project: ``$ANALYSIS_KEY_DIR``, else the user's
+    configuration folder."""
+    if os.environ.get(KEY_DIR_ENV, "").strip():
+        return Path(os.environ[KEY_DIR_ENV]).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME", "").strip() or str(Path.home() / ".config")
+    return Path(base) / "cla-analysis"
+
+
 def key_path(p: Paths) -> Path:
-    return p.root / KEY_FILE
+    """This project's key file: in :func:`key_dir`, named by a digest of the project's folder."""
+    return key_dir() / f"pseudonymisation-{hashlib.sha256(str(p.root.resolve()).encode()).hexdigest()[:16]}.key"
+
+
+def _move_legacy_key(p: Paths, path: Path) -> None:
+    """A key an older version left inside the project is moved to the key folder (the project then carries none)."""
+    legacy = p.root / LEGACY_KEY_FILE
+    if legacy.is_file() and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(legacy.read_text(encoding="utf-8"))
+        legacy.unlink()
+        logging.getLogger(__name__).warning("moved the pseudonymisation key out of the project, to %s", path)
 
 
 def get_key(p: Paths, *, create: bool = True) -> bytes:
-    """The pseudonymisation key: environment variable, else the local key file (created if absent)."""
+    """The pseudonymisation key: the environment variable, else this project's key file outside the project
+    (:func:`key_path`; created with a random key, owner-only, if absent)."""
     env = os.environ.get(KEY_ENV, "").strip()
     if env:
         if len(env) < 16:
             raise AnalysisError(f"{KEY_ENV} is too short to be a safe key (use at least 16 characters, e.g. 64 hex digits)")
         return env.encode("utf-8")
     path = key_path(p)
+    _move_legacy_key(p, path)
     if path.is_file():
         text = path.read_text(encoding="utf-8").strip()
         if len(text) < 16:
@@ -50,7 +81,7 @@ def get_key(p: Paths, *, create: bool = True) -> bytes:
         return text.encode("utf-8")
     if not create:
         raise AnalysisError(f"no pseudonymisation key: set {KEY_ENV} or create {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(32) + "\n")
