@@ -437,3 +437,17 @@ def test_a_long_upn_and_a_malformed_postcode_are_flagged_at_their_row(tmp_path):
     assert len(upn["value"].iloc[0]) <= 40, "a huge value is never echoed whole"
     post = w[w["reason"].str.startswith("DfE rule 392c")]
     assert post[["column", "row", "value"]].values.tolist() == [["PL_POST", 2, "NOT A POSTCODE"]]
+
+
+@pytest.mark.parametrize("text", ["", "junk"])
+def test_validate_applies_the_same_la_code_rule_as_ingest(tmp_path, text, capsys):
+    """`analysis validate` accepted an empty or junk LA_CODE that `analysis ingest` refuses."""
+    from analysis import cli
+
+    folder = _return(tmp_path, GOOD_HEADER, GOOD_EPISODES).parent
+    write_csv(folder / "LA_CODE", text)
+    assert cli.main(["validate", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "the LA_CODE file" in err and "Traceback" not in err
+    with pytest.raises(InputError, match="the LA_CODE file"):  # ingest refuses it by the same rule
+        ingest903.la_of_returns(folder, None)

@@ -75,7 +75,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in (".csv", ".xlsx"):
         raise AnalysisError(f"--out {out}: give a .csv or .xlsx file name")
-    v = read_returns(Path(args.path), year_from=args.year_from)
+    folder = Path(args.path)
+    if folder.is_dir():  # the LA_CODE file by the same rule as `analysis ingest` (an empty or unknown code stops both)
+        from analysis.io.ingest import read_table
+        from analysis.io.ingest903 import la_of_returns
+
+        try:
+            lookup = read_table(paths(), "la_lookup")
+        except AnalysisError:
+            lookup = None  # no processed published data: the code must at least look like an LA code
+        la, named = la_of_returns(folder, lookup)
+        print(f"LA: {la} (from the LA_CODE file)" if named else f"no LA_CODE file: ingest would take the project's default LA ({la})")
+    v = read_returns(folder, year_from=args.year_from)
     rec = v.reconciliation()
     print(rec.groupby(["collection_year", "table"])[["rows_in", "kept", "set_aside"]].sum().to_string())
     for note in (f"{r.file}: {r.notes}" for r in rec.itertuples() if r.notes):
