@@ -222,7 +222,9 @@ def test_a_damaged_903_table_is_refused_at_read_and_rebuilt_by_ingest(project_90
         _damage(p.processed / "ssda903" / "placements.parquet")
         with pytest.raises(InputError, match=r"placements.parquet: is damaged .* `analysis ingest --force`"):
             ingest903.read_processed(p, ("placements",))
-        assert ingest903.run_ingest_903(p).status == "built", "damage is detected: not 'up to date'"
+        rebuilt = ingest903.run_ingest_903(p)
+        assert rebuilt.status == "built", "damage is detected: not 'up to date'"
+        assert rebuilt.report["rebuilt_damaged"] == ["placements.parquet"], "and reported as such"
         assert ingest903.read_processed(p, ("placements",)).tables["placements"] is not None
         assert ingest903.run_ingest_903(p, force=True).status == "built"
     finally:
@@ -451,3 +453,27 @@ def test_validate_applies_the_same_la_code_rule_as_ingest(tmp_path, text, capsys
     assert err.startswith("error:") and "the LA_CODE file" in err and "Traceback" not in err
     with pytest.raises(InputError, match="the LA_CODE file"):  # ingest refuses it by the same rule
         ingest903.la_of_returns(folder, None)
+
+
+def test_the_ingest_summary_names_a_missing_column(project_903, tmp_path, capsys, monkeypatch):
+    """A return without DEC set a third of its episodes aside as overlaps and the summary never said why."""
+    import csv
+    import shutil
+
+    from conftest import make_project
+
+    from analysis import cli
+    from analysis.config import paths as make_paths
+
+    root = make_project(tmp_path / "p")
+    shutil.copytree(project_903.processed_public, root / "data" / "processed" / "public")
+    shutil.copytree(project_903.raw / "ssda903", root / "data" / "raw" / "ssda903")
+    f = root / "data" / "raw" / "ssda903" / "2024-25" / "episodes.csv"
+    rows = list(csv.reader(f.open(newline="")))
+    dec = rows[0].index("DEC")
+    with f.open("w", newline="") as fh:
+        csv.writer(fh).writerows([r[:dec] + r[dec + 1 :] for r in rows])
+    monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "test-key-" + "0" * 24)
+    cli._cmd_ingest_903(make_paths(root))
+    out = capsys.readouterr().out
+    assert "2024-25/episodes.csv: column(s) missing, read as blank: DEC" in out and out.count("note:") >= 1, out

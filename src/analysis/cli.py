@@ -55,6 +55,14 @@ def _cmd_ingest_903(p, *, force: bool = False) -> None:
             f"{r['periods']:,} periods of care ({', '.join(map(str, r['collection_years'][:1] + r['collection_years'][-1:]))}); "
             f"{r['rows_set_aside']} row(s) set aside, {r['warnings']} warning(s); see {(result.out_dir / 'ingest_report.md').relative_to(p.root)}."
         )
+        if r.get("rebuilt_damaged"):
+            print(f"note: rebuilt because the processed table(s) were damaged or changed after the last ingest: {', '.join(r['rebuilt_damaged'])}")
+        for f in r.get("files", []):  # a column the return lacks is read as blank, and can set many rows aside: say which
+            missing = [n for n in str(f.get("notes", "")).split("; ") if n.startswith("column(s) missing")]
+            if missing:
+                print(f"note: {f['file']}: {missing[0]}")
+        for w in r.get("other_la_warnings", []):
+            print(f"warning: {w}")
 
 
 def _built_at(path) -> str:

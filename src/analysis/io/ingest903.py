@@ -377,9 +377,12 @@ def run_ingest_903(p: Paths, *, force: bool = False) -> Ingest903Result:
         return Ingest903Result("no data", out, {})
     fingerprint = _fingerprint(p, folder)
     stamp = out / STAMP
-    if not force and stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint and not damaged_outputs(out):
+    same = stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint
+    damaged = damaged_outputs(out) if same else []
+    if not force and same and not damaged:
         return Ingest903Result("up to date", out, json.loads((out / "ingest_report.json").read_text()))
     tables, report = build(p, folder, raw_costs(p))
+    report["rebuilt_damaged"] = damaged  # tables that were missing or changed since the last build: said, not silently redone
     staging, old = p.processed / ".ssda903.staging", p.processed / ".ssda903.old"
     for d in (staging, old):
         if d.exists():
