@@ -477,3 +477,24 @@ def test_the_ingest_summary_names_a_missing_column(project_903, tmp_path, capsys
     cli._cmd_ingest_903(make_paths(root))
     out = capsys.readouterr().out
     assert "2024-25/episodes.csv: column(s) missing, read as blank: DEC" in out and out.count("note:") >= 1, out
+
+
+def test_a_date_in_the_future_in_loose_files_is_a_fault_not_a_new_year(tmp_path):
+    """A DECOM typed as 2031 in loose files (no year folder) made collection years 2026 to 2031: it is now set aside by
+    the latest year's checks, and the years stay those the other dates show."""
+    header = HEADER + "A1,M,01/06/2012,WBRI,UN1,,\nA2,F,15/01/2018,MWBC,UN1,,\n"
+    episodes = (
+        EPISODES
+        + "A1,01/05/2023,S,C2,N1,U6,PR1,10/08/2023,X1,CREQB,TS18 1AA,TS19 2BB,SC123456\n"
+        + "A1,10/08/2023,P,C2,N1,K2,PR4,,,,TS18 1AA,DL1 1AA,SC654321\n"
+        + "A2,03/03/2031,S,V2,N4,U3,PR1,,,,TS17 5AA,TS17 6BB,SC111111\n"
+    )
+    write_csv(tmp_path / "header.csv", header)
+    write_csv(tmp_path / "episodes.csv", episodes)
+    v = ssda903.read_returns(tmp_path)
+    years = set(v.tables["episodes"]["collection_year"]) | set(v.set_aside["collection_year"])
+    assert max(years) <= 2027, years
+    bad = v.set_aside[v.set_aside["value"].astype(str).str.contains("2031")]
+    assert len(bad) == 1 and bad["column"].iloc[0] == "DECOM" and bad["row"].iloc[0] == 4, v.set_aside
+    rec = v.reconciliation()
+    assert (rec["rows_in"] == rec["kept"] + rec["set_aside"]).all()

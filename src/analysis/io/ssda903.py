@@ -34,7 +34,7 @@ import pandas as pd
 from analysis.errors import InputError
 from analysis.io.dates import parse_dates
 from analysis.io.ssda903_dfe import check as dfe_check
-from analysis.io.ssda903_rules import dfe_code, year_end
+from analysis.io.ssda903_rules import collection_year_of, collection_years, dfe_code, latest_possible_year, year_end
 from analysis.io.ssda903_schema import (
     DATE_COLUMNS,
     DERIVED_EPISODE_COLUMNS,
@@ -760,12 +760,11 @@ def _check_year_names(tables: list[RawTable], year_from: str) -> None:
 
 def _infer_year(tables: list[RawTable]) -> None:
     """Give files with no year in their path the year of the episodes file in the same folder."""
-    from analysis.io.ssda903_rules import collection_year_of
-
     by_folder: dict[str, int] = {}
     for t in tables:
         if t.table == "episodes" and t.collection_year is None:
             dates = pd.concat([parse_dates(t.frame["DECOM"]), parse_dates(t.frame["DEC"])]).dropna()
+            dates = dates[dates <= year_end(latest_possible_year())]  # a date in the future is the row's fault (flagged), not a year
             if not dates.empty:
                 t.collection_year = collection_year_of(dates.max())
                 t.notes.append(f"collection year {t.collection_year} worked out from the latest episode date")
@@ -790,8 +789,6 @@ def _split_multi_year(tables: list[RawTable]) -> list[RawTable]:
     M/F after); a missing episode to the year it began; a table with no dates (OC2) to the latest year.
     Only a folder whose episodes file has no year in its path and holds episodes that ended before
     the latest year began (which no single return can) is split."""
-    from analysis.io.ssda903_rules import collection_years, year_end
-
     out, by_folder = [], {}
     for t in tables:
         by_folder.setdefault(_folder(t), []).append(t)
@@ -802,7 +799,10 @@ def _split_multi_year(tables: list[RawTable]) -> list[RawTable]:
             continue
         e = eps[0].frame
         start, end = parse_dates(e["DECOM"]), parse_dates(e["DEC"])
-        first, last = collection_years(start).min(), collection_years(pd.concat([start, end])).max()
+        cap = year_end(latest_possible_year())
+        # a date after the running collection year is a fault of its row (flagged by the year's checks), never a new year
+        first = collection_years(start[start <= cap]).min()
+        last = collection_years(pd.concat([start[start <= cap], end[end <= cap]])).max()
         if pd.isna(first) or pd.isna(last) or not (end < pd.Timestamp(int(last) - 1, 4, 1)).any():
             out += group
             continue
@@ -816,8 +816,12 @@ def _split_multi_year(tables: list[RawTable]) -> list[RawTable]:
             for y in years:
                 f = t.frame
                 if t.table == "episodes":
-                    part = f[(start <= year_end(y)) & (end.isna() | (end >= pd.Timestamp(y - 1, 4, 1)))].copy()
-                    still_open = (end[part.index] > year_end(y)).to_numpy()  # open at that year's end: as its return showed it
+                    in_year = (start <= year_end(y)) & (end.isna() | (end >= pd.Timestamp(y - 1, 4, 1)))
+                    if y == years[-1]:
+                        in_year |= start > cap  # a start in the future: kept in the latest year, whose checks set it aside
+                    part = f[in_year].copy()
+                    # open at that year's end: as its return showed it (a DEC in the future stays, for the checks to flag)
+                    still_open = ((end[part.index] > year_end(y)) & (end[part.index] <= cap)).to_numpy()
                     part.loc[still_open, [c for c in ("DEC", "REC", "REASON_PLACE_CHANGE") if c in part.columns]] = ""
                 elif t.table == "missing" and "MIS_START" in f.columns:
                     part = f[collection_years(parse_dates(f["MIS_START"])) == y]

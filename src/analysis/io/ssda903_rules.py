@@ -90,6 +90,12 @@ def year_end(year: int) -> pd.Timestamp:
     return pd.Timestamp(year, 3, 31)
 
 
+def latest_possible_year(today: date | None = None) -> int:
+    """The latest collection year a return can hold: the one running today. A date after its end is an error in the
+    return, never a sign of a later year (a DECOM typed as 2031 must not make collection years up to 2031)."""
+    return collection_year_of(today or date.today())
+
+
 def sex_codes(year: int) -> frozenset[str]:
     return frozenset({"1", "2"}) if year <= SEX_NUMERIC_LAST_YEAR else frozenset({"M", "F", "U"})
 
