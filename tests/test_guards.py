@@ -498,3 +498,19 @@ def test_a_date_in_the_future_in_loose_files_is_a_fault_not_a_new_year(tmp_path)
     assert len(bad) == 1 and bad["column"].iloc[0] == "DECOM" and bad["row"].iloc[0] == 4, v.set_aside
     rec = v.reconciliation()
     assert (rec["rows_in"] == rec["kept"] + rec["set_aside"]).all()
+
+
+@pytest.mark.parametrize(
+    "episodes,fault",
+    [
+        (EPISODES, "episodes.csv: no rows"),
+        (EPISODES.replace("PLACE,", "") + "A1,01/05/2024,S,C2,N1,PR1,,,,TS18 1AA,TS19 2BB,SC123456\n", "no PLACE column"),
+    ],
+)
+def test_when_the_year_cannot_be_told_the_real_fault_is_named_too(tmp_path, episodes, fault):
+    """Loose files with a header-only episodes table, or one without PLACE, got only "cannot tell which collection year"."""
+    write_csv(tmp_path / "header.csv", HEADER + "A1,M,01/06/2012,WBRI,UN1,,\n")
+    write_csv(tmp_path / "episodes.csv", episodes)
+    with pytest.raises(InputError) as err:
+        ssda903.read_returns(tmp_path)
+    assert "cannot tell which collection year" in str(err.value) and fault in str(err.value), str(err.value)

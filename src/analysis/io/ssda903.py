@@ -850,7 +850,15 @@ def validate(tables: list[RawTable], skipped: list[str] | None = None, *, year_f
         raise ValueError(f"year_from should be 'dates' or 'name', got {year_from!r}")
     _check_year_names(tables, year_from)
     tables = _split_multi_year(tables)
-    _infer_year(tables)
+    try:
+        _infer_year(tables)
+    except InputError as exc:  # the year cannot be told: name the other faults of the same files too (often the cause)
+        faults = [f"{t.file}: no rows" for t in tables if not len(t.frame)]
+        faults += [f"{t.file}: {n}" for t in tables for n in t.notes if n.startswith("column(s) missing")]
+        faults += list(skipped or [])
+        if not faults:
+            raise
+        raise InputError(f"{exc.message}; also found: {'; '.join(faults[:6])}", exc.file, exc.row, exc.column) from None
     repeats = _repeated_across_files(tables)
     kept: dict[str, list[pd.DataFrame]] = {}
     asides, warns, files = [], [], []
