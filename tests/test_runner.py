@@ -30,6 +30,7 @@ if os.environ.get("FAKE_FAIL") == "{pid}":
     raise ValueError("planted failure")
 report.table("t", __import__("pandas").DataFrame({{"x": [1.5]}}), title="t", show=False)
 report.metric("answer", 42)
+report.metric("threads", os.environ.get("OMP_NUM_THREADS"))
 left_behind_by_{pid} = True
 report.metric("seen", sorted(k for k in globals() if k.startswith(("left_behind_by_", "_prime")) and k != "left_behind_by_{pid}"))
 report.finish()"""
@@ -676,3 +677,17 @@ def test_a_primed_parent_is_not_used_once_the_code_has_changed(fake_project, mon
     finally:
         kernels.release_warm_kernel()
     assert _zygotes_for(p.notebooks) == []
+
+
+def test_each_kernel_gets_one_maths_thread_unless_the_user_sets_otherwise(fake_project, monkeypatch):
+    """Two workers on two cores with numerical libraries at their default thread count took 500 s for paper 02
+    beside another busy process, 9 s with one thread each: every kernel gets one, and a user's own setting stands."""
+    p = fake_project
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    result = runner.run(p, runner.select_papers(p, ["91"]), [("E06000004", "Stockton-on-Tees")], progress=quiet)
+    m = json.loads((p.reports / "latest" / "91_fake_91" / "E06000004" / "metrics.json").read_text())
+    assert result.exit_code == 0 and m["metrics"]["threads"]["value"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    runner.run(p, runner.select_papers(p, ["91"]), [("E06000004", "Stockton-on-Tees")], progress=quiet)
+    m = json.loads((p.reports / "latest" / "91_fake_91" / "E06000004" / "metrics.json").read_text())
+    assert m["metrics"]["threads"]["value"] == "2", "the user's own setting stands"

@@ -956,8 +956,9 @@ def _run_jobs(
 
     # papers that read other papers' results (``after``) run once those have finished
     waves = [[j for j in jobs if not j.paper.after], [j for j in jobs if j.paper.after]]
-    # parallel kernels share the cores: one maths thread each, or OpenMP and BLAS threads fight (10x slower)
-    threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    # one maths thread per kernel (and Dask worker) unless the user set otherwise: parallel kernels, or one kernel beside
+    # another busy process, otherwise make OpenMP and BLAS threads fight (paper 02: 500 s against 9 s under load)
+    threads = "1"
     saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
     for v in THREAD_VARIABLES:
         os.environ.setdefault(v, threads)
