@@ -514,3 +514,19 @@ def test_when_the_year_cannot_be_told_the_real_fault_is_named_too(tmp_path, epis
     with pytest.raises(InputError) as err:
         ssda903.read_returns(tmp_path)
     assert "cannot tell which collection year" in str(err.value) and fault in str(err.value), str(err.value)
+
+
+def test_a_year_supplied_twice_with_other_dates_of_birth_keeps_the_first_and_names_both(tmp_path):
+    """The same year in two folders, the second with altered dates of birth: its header rows were kept and their
+    (wrong) birth months used. The first copy stands; the contradicting rows are set aside naming both files."""
+    _return(tmp_path / "a", GOOD_HEADER, GOOD_EPISODES)
+    altered = [GOOD_HEADER[0].replace("01/06/2012", "01/06/2013"), GOOD_HEADER[1]]
+    _return(tmp_path / "b", altered, GOOD_EPISODES)
+    v = ssda903.read_returns(tmp_path)
+    kept = v.tables["header"].set_index("CHILD")
+    assert kept.at["A1", "DOB"] == "01/06/2012", "the first copy's date of birth"
+    clash = v.set_aside[v.set_aside["reason"].str.contains("with another DOB")]
+    assert len(clash) == 1 and clash["column"].iloc[0] == "DOB" and clash["row"].iloc[0] == 2
+    assert "a/2024-25/header.csv" in clash["reason"].iloc[0] and "b/2024-25/header.csv" in clash["reason"].iloc[0]
+    rec = v.reconciliation()
+    assert (rec["rows_in"] == rec["kept"] + rec["set_aside"]).all()

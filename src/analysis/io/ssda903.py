@@ -867,8 +867,8 @@ def validate(tables: list[RawTable], skipped: list[str] | None = None, *, year_f
         df = t.frame.reset_index(drop=True)
         year = int(t.collection_year)
         rows_in = len(df)
-        if id(t) in repeats:  # the same year's table supplied again: rows that repeat an earlier file's are set aside
-            drop, first_file = repeats[id(t)]
+        if id(t) in repeats:  # the same year's table supplied again: rows that repeat, or contradict, an earlier file's are set aside
+            drop, reasons, columns = repeats[id(t)]
             asides.append(
                 pd.DataFrame(
                     {
@@ -876,9 +876,9 @@ def validate(tables: list[RawTable], skipped: list[str] | None = None, *, year_f
                         "collection_year": year,
                         "file": t.file,
                         "row": df.loc[drop, "_row"].to_numpy(),
-                        "column": "",
+                        "column": columns,
                         "value": "",
-                        "reason": f"repeats a row of {first_file} (collection year {year} is supplied twice)",
+                        "reason": reasons,
                     },
                     columns=SET_ASIDE_COLUMNS,
                 )
@@ -930,10 +930,12 @@ def validate(tables: list[RawTable], skipped: list[str] | None = None, *, year_f
     return Validated(out, set_aside, warnings, files, list(skipped or []))
 
 
-def _repeated_across_files(tables: list[RawTable]) -> dict[int, tuple[list[int], str]]:
-    """Where one collection year's table comes from more than one file: the rows of each later file
-    that repeat a row of an earlier one (by every value), and the earlier file. Each file gets a note."""
-    out: dict[int, tuple[list[int], str]] = {}
+def _repeated_across_files(tables: list[RawTable]) -> dict[int, tuple[list[int], list[str], list[str]]]:
+    """Where one collection year's table comes from more than one file: the rows of each later file that repeat a
+    row of an earlier one (by every value), and, in the header (one row per child a year), those that contradict
+    one (the same child with another date of birth, sex ...), each with its reason naming both files, and the
+    columns that differ. Each file gets a note. The earliest file (by name) stands; the later copy is set aside."""
+    out: dict[int, tuple[list[int], list[str], list[str]]] = {}
     groups: dict[tuple[str, int], list[RawTable]] = {}
     for t in tables:
         groups.setdefault((t.table, int(t.collection_year)), []).append(t)
@@ -944,14 +946,31 @@ def _repeated_across_files(tables: list[RawTable]) -> dict[int, tuple[list[int],
         names = [t.file for t in group]
         for t in group:
             t.notes.append(f"collection year {year} of the {table} table is supplied in {len(group)} files ({', '.join(names)})")
-        seen = {tuple(r) for r in group[0].frame.drop(columns=["_file", "_row"]).astype(str).itertuples(index=False, name=None)}
+        first = group[0].frame.drop(columns=["_file", "_row"]).astype(str)
+        seen = {tuple(r) for r in first.itertuples(index=False, name=None)}
+        by_child = {}
+        if table == "header" and "CHILD" in first.columns:
+            by_child = {r["CHILD"]: (r, row, group[0].file) for (_, r), row in zip(first.iterrows(), group[0].frame["_row"])}
         for t in group[1:]:
             values = t.frame.drop(columns=["_file", "_row"]).astype(str)
-            rows = [tuple(r) for r in values.itertuples(index=False, name=None)]
-            drop = [i for i, r in enumerate(rows) if r in seen]
-            seen.update(rows)
+            drop, reasons, columns = [], [], []
+            for i, (row_values, (_, r)) in enumerate(zip(values.itertuples(index=False, name=None), values.iterrows())):
+                if row_values in seen:
+                    drop.append(i)
+                    reasons.append(f"repeats a row of {group[0].file} (collection year {year} is supplied twice)")
+                    columns.append("")
+                elif by_child and r["CHILD"] in by_child:
+                    earlier, line, where = by_child[r["CHILD"]]
+                    differ = [c for c in values.columns if c != "CHILD" and str(earlier[c]) != str(r[c])]
+                    drop.append(i)
+                    reasons.append(
+                        f"the same child as row {line} of {where}, with another {', '.join(differ)} (collection year {year} is supplied "
+                        f"twice, in {where} and {t.file}: the first is kept; check which is right)"
+                    )
+                    columns.append(differ[0] if differ else "")
+                seen.add(row_values)
             if drop:
-                out[id(t)] = (drop, group[0].file)
+                out[id(t)] = (drop, reasons, columns)
     return out
 
 
