@@ -729,7 +729,7 @@ def _folder(t: RawTable) -> str:
 def _check_year_names(tables: list[RawTable], year_from: str) -> None:
     """Where a folder or file name gives one collection year and the episode dates show the next (a folder
     "2017" holding 2017-18's return, as some tools name them): say so, and with ``year_from="dates"``
-    (the default) take the year from the dates for every table in that folder."""
+    (the default) take the year from the dates for every table of that folder and named year."""
     from analysis.io.ssda903_rules import year_end
 
     moved: dict[str, tuple[int, int]] = {}
@@ -739,12 +739,15 @@ def _check_year_names(tables: list[RawTable], year_from: str) -> None:
         dates = pd.concat([parse_dates(t.frame["DECOM"]), parse_dates(t.frame["DEC"])]).dropna()
         named = int(t.collection_year)
         late = dates > year_end(named)
-        # the next year's return: some of its dates are after the named year's end, and none after the next one's
-        if late.mean() >= 0.01 and not (dates > year_end(named + 1)).any():
-            moved[_folder(t)] = (named, named + 1)
+        # the next year's return: some of its dates are after the named year's end, and next to none after the next
+        # one's (a stray date a day past it is that row's fault, flagged by the year's checks, not a sign of the year)
+        if late.mean() >= 0.01 and (dates > year_end(named + 1)).mean() < 0.01:
+            moved[(_folder(t), named)] = (named, named + 1)
+    # by folder and named year: a flat folder of 2017-episodes.csv, 2018-episodes.csv ... (cs-demand-model's sample)
+    # moves each year's files by that year's episodes, never all of them by the folder's latest dates
     for t in tables:
-        if _folder(t) in moved and t.collection_year is not None:
-            named, shown = moved[_folder(t)]
+        if t.collection_year is not None and (_folder(t), int(t.collection_year)) in moved:
+            named, shown = moved[(_folder(t), int(t.collection_year))]
             if year_from == "dates":
                 t.collection_year = shown
                 t.notes.append(
