@@ -30,13 +30,17 @@ run: kernel
 	$(BIN)/analysis ingest
 	$(BIN)/analysis run
 
-# the fast tier (under 3 minutes on an idle 2-core machine): module tests and notebook runs on small data
+# the test processes (pytest-xdist): each test file runs whole in one of them, so its fixtures are built once
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
+
+# the fast tier: module tests and notebook runs on small data
 test: kernel
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(XDIST) -m "not slow"
 
 # everything, the full-size runs included (what CI runs, after `make lint`)
 test-all: kernel
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 
 # refresh the pinned versions after changing dependencies in pyproject.toml
 lock: $(STAMP)
