@@ -92,12 +92,14 @@ def test_worker_and_timeout_counts_are_checked(args, capsys):
     assert e.value.code == 2 and ("give 1 or more" in err or "not a whole number" in err), err
 
 
-def test_a_closed_pipe_ends_quietly():
-    """`analysis las | head -2` ended in a BrokenPipeError traceback."""
+def test_a_closed_pipe_ends_quietly(built):
+    """`analysis las | head -2` ended in a BrokenPipeError traceback (in a project with its processed data)."""
+    import os
     import shutil
     from pathlib import Path
 
     exe = shutil.which("analysis") or str(Path(sys.executable).parent / "analysis")
-    done = subprocess.run(f"'{exe}' las --all | head -2", shell=True, capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "ANALYSIS_PROJECT_ROOT": str(built[0].root)}
+    done = subprocess.run(f"'{exe}' las --all | head -2", shell=True, capture_output=True, text=True, timeout=300, env=env)
     assert len(done.stdout.splitlines()) == 2
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
