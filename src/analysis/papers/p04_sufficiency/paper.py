@@ -80,6 +80,14 @@ class Data:
     report: dict | None
     truth: dict | None
     indicators: pd.DataFrame | None = None
+    _panel: pd.DataFrame | None = field(default=None, repr=False)
+
+    def published_panel(self) -> pd.DataFrame | None:
+        """Every LA's published counts by year and group (:func:`published_model.published_panel`), made once per
+        loaded data: the benchmark builds every LA's pack from one ``Data``."""
+        if self._panel is None and self.indicators is not None:
+            self._panel = fp.published_panel(self.indicators)
+        return self._panel
 
     @classmethod
     def load(cls, p: Paths | None = None) -> Data:
@@ -841,7 +849,7 @@ def paper03_table(m: dict | None) -> pd.DataFrame | None:
     return pd.DataFrame(rows, columns=["item", "value", "source"])
 
 
-def paper03_empty_reason(m: dict) -> str:
+def paper03_empty_reason() -> str:
     """Why paper 03 gave the pack nothing to show for this LA, in a reader's words."""
     return (
         "Paper 03 ran, but has no figures for this LA that the pack can show: its RO3 spend per child is not published or "
@@ -1010,11 +1018,8 @@ def _backtest_origins(s: Settings) -> tuple[int, int]:
 def prior_for(data: Data, s: Settings):
     """Similar LAs' year-to-year swings (from every LA's published counts), pooled with the LA's own in the
     forecast's intervals: ``prior_at(origin, sizes)``, or None without published figures."""
-    if data.indicators is None:
-        return None
-    if getattr(data, "_panel", None) is None:  # one panel per loaded data (the benchmark builds every LA's pack from one)
-        data._panel = fp.published_panel(data.indicators)
-    return fp.prior_function(data._panel, s.la_code)
+    panel = data.published_panel()
+    return fp.prior_function(panel, s.la_code) if panel is not None else None
 
 
 def forecast_903(data: Data, s: Settings, snap: pd.DataFrame) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float]:
