@@ -53,7 +53,7 @@ DERIVED = {
 def main() -> None:
     py = ensure_venv(HERE / ".venv-dfe903")
     rules = json.loads(subprocess.run([str(py), "-c", DUMP], check=True, capture_output=True, text=True).stdout)
-    from analysis.io.ssda903_dfe import RULES
+    from analysis.io.ssda903_dfe_check import RULES
 
     own = {code for _, code in OWN_TO_DFE}
     lines = [

@@ -36,9 +36,22 @@ def layer_of(module: str) -> str:
 
 
 def imports_of(path: Path, pkg: Path = PKG) -> list[tuple[int, str]]:
-    """Every ``analysis...`` module a file imports (``from analysis.x import y`` counts y when it is a module)."""
+    """Every ``analysis...`` module a file imports (``from analysis.x import y`` counts y when it is a module).
+
+    Imports under ``if TYPE_CHECKING:`` are left out: they name a type for annotations and never run
+    (a paper's ``publish.py`` names ``paper.Results`` that way)."""
     out = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(n)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+        for stmt in block.body
+        for n in ast.walk(stmt)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.ImportFrom) and node.module and (node.module == "analysis" or node.module.startswith("analysis.")):
             if node.level:
                 raise AssertionError(f"{path}: relative import at line {node.lineno}")
@@ -175,3 +188,30 @@ def test_the_circle_check_catches_an_injected_circle(tmp_path):
     forecast.write_text("from analysis.stats import funnel  # noqa\n" + forecast.read_text())
     found = cycles(import_graph(copy))
     assert ["analysis.stats.forecast", "analysis.stats.funnel"] in found, found
+
+
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_is_over_600_lines():
+    """A module a newcomer can read in one sitting: one job each (issue 25)."""
+    long = {str(p.relative_to(PKG)): n for p in PKG.rglob("*.py") if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert long == {}
+
+
+PAPER_SHAPE = ("inputs.py", "words.py", "publish.py", "paper.py")
+
+
+def test_every_paper_has_the_same_shape():
+    """Every paper package: inputs (Data or the panel, Settings, setup), its analysis, words, publish, and
+    a short paper.py that names them; so knowing one paper helps with the next (docs/adding-a-paper.md)."""
+    papers = sorted(d for d in (PKG / "papers").iterdir() if d.is_dir() and d.name[:1] == "p" and d.name[1:3].isdigit())
+    assert len(papers) >= 4
+    for d in papers:
+        missing = [f for f in PAPER_SHAPE if not (d / f).is_file()]
+        assert missing == [], f"{d.name} lacks {missing}"
+        others = {p.name for p in d.glob("*.py")} - set(PAPER_SHAPE) - {"__init__.py"}
+        assert others, f"{d.name} has no analysis module"
+        inputs = ast.parse((d / "inputs.py").read_text())
+        names = {n.name for n in inputs.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+        assert {"Settings", "setup"} <= names, f"{d.name}/inputs.py lacks Settings or setup"

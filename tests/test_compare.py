@@ -14,7 +14,7 @@ from analysis.papers.params import ParameterError
 
 @pytest.fixture(scope="module")
 def inputs(built):
-    return compare.Inputs.load(built[0])
+    return compare.Data.load(built[0])
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ def _rows(path: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def details(built):
-    inputs = compare.Inputs.load(built[0])
+    inputs = compare.Data.load(built[0])
     panel = compare.build_panel(inputs)
     _, d = compare.summary_table(panel, compare.setup(inputs, la_code=STOCKTON))
     return d
@@ -134,7 +134,7 @@ def test_trend_sentences_name_the_turning_point(years, values, expected):
 
 
 def test_a_council_made_by_a_boundary_change_says_when_its_figures_start(built):
-    inputs = compare.Inputs.load(built[0])
+    inputs = compare.Data.load(built[0])
     panel = compare.build_panel(inputs)
     s = compare.setup(inputs, la_code="Cumberland")
     notes = compare.coverage_notes(panel, s)

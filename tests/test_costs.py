@@ -208,7 +208,7 @@ def test_across_la_model_recovers_a_known_association():
 def test_across_la_panel_from_the_published_data(built):
     from analysis.papers.p01_compare import paper as compare
 
-    inputs = compare.Inputs.load(built[0])
+    inputs = compare.Data.load(built[0])
     panel = cd.across_la_panel(compare.load_panel(inputs, built[0]), inputs.ro3)
     assert set(panel["year"]) == {2023, 2024, 2025}
     row = panel[(panel["area_code"] == "E06000004") & (panel["year"] == 2025)].iloc[0]
@@ -227,7 +227,7 @@ def test_across_la_panel_from_the_published_data(built):
 # --- the planted truth -------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_planted_cost_effects_are_recovered(project_903):
-    data = cd.CostData.load(project_903)
+    data = cd.Data.load(project_903)
     p = cd.costed_placements(data)
     fit = cd.fit_within(p)
     truth = cd.planted_cost_truth(fit, data.truth)
@@ -252,9 +252,9 @@ def test_predictions_use_the_cell_even_when_every_row_shares_it():
 def test_without_a_cost_file_the_within_la_part_says_how_to_supply_one(project_903):
     from analysis.papers.p01_compare import paper as compare
 
-    data = cd.CostData.load(project_903)
-    no_costs = cd.CostData(data.placements, data.periods, data.oc2, None, data.report, data.truth)
-    inputs = compare.Inputs.load(project_903)
+    data = cd.Data.load(project_903)
+    no_costs = cd.Data(data.placements, data.periods, data.oc2, None, data.report, data.truth)
+    inputs = compare.Data.load(project_903)
     u = {k: v for k, (v, _) in cd.EVIDENCE_UNIT_COSTS.items()}
     s = cd.setup(inputs, la_code="E06000004", sn_model=2025, compare_years=[], homes_moved=5, foster_shift_points=10.0, unit_costs=u, bootstrap=0)
     message = cd.within_la(no_costs, s)

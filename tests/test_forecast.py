@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.stats import forecast as fc
+from analysis.stats import forecast_model
 
 T = pd.Timestamp
 
@@ -240,7 +241,7 @@ def _panel() -> pd.DataFrame:
 
 
 def test_pooled_swings_come_from_similar_las_and_never_from_after_the_origin(monkeypatch):
-    monkeypatch.setattr(fc, "PRIOR_NEIGHBOURS", 2)
+    monkeypatch.setattr(forecast_model, "PRIOR_NEIGHBOURS", 2)
     panel = _panel()
     prior = fc.pooled_prior(panel, 2023, {"total": 30.0}, exclude="A")
     # the two LAs nearest 30 children, A left out: B and the large C; B's swings are log(35/31)
@@ -248,7 +249,7 @@ def test_pooled_swings_come_from_similar_las_and_never_from_after_the_origin(mon
     later = panel.copy()
     later.loc[("B", 2025), "total"] = 500.0
     assert fc.pooled_prior(later, 2023, {"total": 30.0}, exclude="A").tau == prior.tau, "a year after the origin is never used"
-    monkeypatch.setattr(fc, "PRIOR_NEIGHBOURS", 1)
+    monkeypatch.setattr(forecast_model, "PRIOR_NEIGHBOURS", 1)
     only_b = fc.pooled_prior(panel, 2023, {"total": 30.0}, exclude="A")
     assert only_b.tau["total"] == pytest.approx(np.log(35 / 31), rel=1e-9)
 

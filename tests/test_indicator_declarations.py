@@ -93,7 +93,7 @@ from analysis.papers.p04_sufficiency import paper as pack
 p = paths()
 run_ingest(p, force=True)
 aside = read_table(p, "set_aside")
-inputs = compare.Inputs.load(p)
+inputs = compare.Data.load(p)
 panel = compare.build_panel(inputs)
 _, details = compare.summary_table(panel, compare.setup(inputs, la_code="E06000004"))
 d = details.get("adoption_pct") or {}

@@ -524,10 +524,10 @@ def test_paper_03_is_not_synthetic_for_an_la_whose_903_is_not_held():
         {"la_code": "E06000017", "la_name": "Rutland", "la": {"region_name": "East Midlands"}, "neighbours": [], "names": {}, "unit_costs": {}},
     )()
     data = type("D", (), {"report": {"la_code": "E06000004"}, "truth": {"planted": 1}, "costs": pd.DataFrame({"x": [1]})})()
-    assert costs.report_context(s, data)["data"] == "published data only"
-    assert not reporting.is_synthetic(costs.report_context(s, data))
+    assert costs.report_context(data, s)["data"] == "published data only"
+    assert not reporting.is_synthetic(costs.report_context(data, s))
     s.la_code = "E06000004"
-    assert reporting.is_synthetic(costs.report_context(s, data))
+    assert reporting.is_synthetic(costs.report_context(data, s))
 
 
 def test_a_significant_but_tiny_calibration_difference_is_not_flagged():

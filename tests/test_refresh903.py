@@ -14,6 +14,7 @@ from conftest import environment, make_run_project
 from analysis.config import code_digest
 from analysis.config import paths as make_paths
 from analysis.io import ingest903
+from analysis.run import refresh as refresher
 from analysis.run import runner
 
 PKG = __import__("analysis").__path__[0]
@@ -61,7 +62,7 @@ def test_refresh_reingests_a_replaced_return_and_reruns_paper_02(project):
     first = runner.run(p, papers, las, progress=lambda m: None)
     assert first.exit_code == 0
     said: list[str] = []
-    assert runner.refresh(p, papers, las, progress=said.append) == 0
+    assert refresher.refresh(p, papers, las, progress=said.append) == 0
     assert "903 returns unchanged since the last ingest" in said and any("nothing to do" in m for m in said)
 
     assert not ingest903.is_stale(p)
@@ -74,7 +75,7 @@ def test_refresh_reingests_a_replaced_return_and_reruns_paper_02(project):
         runner.run(p, papers, las, progress=notes.append)
     assert ran and any("older than the returns" in m for m in notes), notes
     said.clear()
-    assert runner.refresh(p, papers, las, progress=said.append) == 0
+    assert refresher.refresh(p, papers, las, progress=said.append) == 0
     assert any(m.startswith("re-ingested the 903 returns") for m in said), said
     assert any(m.startswith("to run: 02/E06000004") and "inputs changed" in m for m in said), said
     assert not ingest903.is_stale(p)
@@ -95,6 +96,6 @@ def test_a_changed_dfe_rule_reingests_at_refresh(project, tmp_path, monkeypatch)
     rules.write_text(rules.read_text() + "\n# a DfE rule changed\n")
     assert ingest903.is_stale(p)
     said: list[str] = []
-    runner.refresh(p, [], [("E06000004", "Stockton-on-Tees")], progress=said.append)  # no paper: the ingest is what is tested
+    refresher.refresh(p, [], [("E06000004", "Stockton-on-Tees")], progress=said.append)  # no paper: the ingest is what is tested
     assert any(m.startswith("re-ingested the 903 returns") for m in said), said
     assert not ingest903.is_stale(p)

@@ -18,7 +18,8 @@ from analysis.config import KERNEL_NAME
 from analysis.config import paths as make_paths
 from analysis.errors import AnalysisError, RunLockedError
 from analysis.report import reporting
-from analysis.run import kernels, runner
+from analysis.run import execute, kernels, runner, schedule
+from analysis.run import refresh as refresher
 
 FAKE_BODY = """import os
 import time
@@ -84,7 +85,7 @@ def test_papers_are_chosen_by_number_or_name(built, tmp_path):
     assert [x.id for x in runner.select_papers(p, [])] == ["01", "02", "03", "04"]  # the default set
     for name in ("01", "1", "compare", "01_compare_local_authorities.ipynb"):
         assert [x.id for x in runner.select_papers(p, [name])] == ["01"]
-    assert runner.select_papers(p, ["00"])[0].parameters == ("la_code",)
+    assert runner.select_papers(p, ["00"])[0].parameter_names == ("la_code",)
     with pytest.raises(AnalysisError, match="is not a paper; papers: 00"):
         runner.select_papers(p, ["07"])
 
@@ -166,7 +167,7 @@ def test_a_run_writes_every_output_and_a_manifest(published):
 def test_report_html_has_no_code_and_no_external_scripts(published):
     p, result = published
     html = (p.reports / result.records[0]["folder"] / "report.html").read_text()
-    assert "compare.Inputs.load" not in html and "import " not in html.split("<body", 1)[1]
+    assert "compare.Data.load" not in html and "import " not in html.split("<body", 1)[1]
     assert "cdnjs" not in html and "<figure" in html and 'alt="' in html
     assert "How a local authority compares: Stockton-on-Tees" in html
 
@@ -263,10 +264,10 @@ def test_two_runs_never_overlap(fake_project):
 def test_refresh_reruns_only_what_changed(fake_project):
     p = fake_project
     papers = runner.select_papers(p, [])
-    assert runner.refresh(p, papers, progress=quiet) == 0
+    assert refresher.refresh(p, papers, progress=quiet) == 0
     runs = sorted((p.reports / "runs").iterdir())
     assert len(runs) == 1
-    assert runner.refresh(p, papers, progress=quiet) == 0
+    assert refresher.refresh(p, papers, progress=quiet) == 0
     assert len(sorted((p.reports / "runs").iterdir())) == 1, "nothing changed, nothing re-run"
 
     # a changed input table re-runs only the paper that reads it
@@ -277,7 +278,7 @@ def test_refresh_reruns_only_what_changed(fake_project):
 
     stamp = json.loads((p.processed_public / STAMP).read_text())
     (p.processed_public / STAMP).write_text(json.dumps({**stamp, "outputs": output_checksums(p.processed_public)}))
-    assert runner.refresh(p, papers, progress=quiet) == 0
+    assert refresher.refresh(p, papers, progress=quiet) == 0
     runs = sorted((p.reports / "runs").iterdir())
     assert len(runs) == 2
     m = json.loads((runs[-1] / "manifest.json").read_text())
@@ -290,14 +291,14 @@ def test_refresh_reruns_only_what_changed(fake_project):
     nb = p.notebooks / "91_fake_91.ipynb"
     nb.write_text(nb.read_text().replace("Fake paper 91", "Fake paper 91, revised"))
     time.sleep(0.01)
-    assert runner.refresh(p, papers, progress=quiet) == 0
+    assert refresher.refresh(p, papers, progress=quiet) == 0
     log = (p.reports / "logs" / "refresh.log").read_text()
     assert "91/E06000004: notebook or code changed" in log
 
 
 def test_refresh_exits_non_zero_when_a_paper_fails(fake_project, monkeypatch):
     monkeypatch.setenv("FAKE_FAIL", "92")
-    assert runner.refresh(fake_project, runner.select_papers(fake_project, []), progress=quiet) == 1
+    assert refresher.refresh(fake_project, runner.select_papers(fake_project, []), progress=quiet) == 1
     assert "92/E06000004 failed: ValueError: planted failure" in (fake_project.reports / "logs" / "refresh.log").read_text()
 
 
@@ -313,12 +314,12 @@ def test_child_level_papers_are_skipped_for_las_without_903_data(built, project_
     p = make_paths(make_run_project(tmp_path / "p", built[0]))
     paper02 = runner.select_papers(p, ["02"])
     jobs = runner.make_jobs(paper02 + runner.select_papers(p, ["01"]), [("E06000004", "Stockton-on-Tees")], {})
-    kept, notes = runner.child_level_jobs(p, jobs)
+    kept, notes = execute.child_level_jobs(p, jobs)
     assert [j.paper.id for j in kept] == ["01"] and "no 903 data ingested" in notes[0]
     with pytest.raises(AnalysisError, match="nothing to run: skipped 02"):
         runner.run(p, paper02, [("E06000004", "Stockton-on-Tees")], progress=quiet)
     jobs = runner.make_jobs(paper02, [("E06000004", "Stockton-on-Tees"), ("E06000001", "Hartlepool")], {})
-    kept, notes = runner.child_level_jobs(project_903, jobs)
+    kept, notes = execute.child_level_jobs(project_903, jobs)
     assert [j.la_code for j in kept] == ["E06000004"]
     assert notes == ["skipped 02 for Hartlepool: it needs the LA's own 903 data, and this project's 903 data is for E06000004"]
 
@@ -381,17 +382,17 @@ def test_refresh_reruns_a_pack_together_with_the_papers_it_reads(built, tmp_path
     monkeypatch.delenv("FAKE_FAIL", raising=False)
     p = make_paths(root)
     papers = runner.select_papers(p, [])
-    assert runner.refresh(p, papers, progress=quiet) == 0
+    assert refresher.refresh(p, papers, progress=quiet) == 0
     # only 91's notebook changes: the pack (93) must be rebuilt from the same run, 92 is left alone
     nb = p.notebooks / "91_fake_91.ipynb"
     nb.write_text(nb.read_text().replace("Fake paper 91", "Fake paper 91, revised"))
-    assert runner.refresh(p, papers, progress=quiet) == 0
+    assert refresher.refresh(p, papers, progress=quiet) == 0
     last = sorted((p.reports / "runs").iterdir())[-1]
     assert [j["paper"] for j in json.loads((last / "manifest.json").read_text())["jobs"]] == ["91", "93"]
     # only the pack changes: its papers re-run with it
     nb = p.notebooks / "93_fake_93.ipynb"
     nb.write_text(nb.read_text().replace("Fake paper 93", "Fake paper 93, revised"))
-    assert runner.refresh(p, papers, progress=quiet) == 0
+    assert refresher.refresh(p, papers, progress=quiet) == 0
     last = sorted((p.reports / "runs").iterdir())[-1]
     assert [j["paper"] for j in json.loads((last / "manifest.json").read_text())["jobs"]] == ["91", "93"]
     assert "91/E06000004: re-run with 93, which reads its results from the same run" in (p.reports / "logs" / "refresh.log").read_text()
@@ -455,7 +456,7 @@ def test_a_killed_run_is_marked_failed_and_its_kernel_folder_removed_at_the_next
     p = fake_project
     env = {**os.environ, "ANALYSIS_PROJECT_ROOT": str(p.root), "FAKE_SLEEP": "91"}
     proc = subprocess.Popen([sys.executable, "-m", "analysis.cli", "run", "91"], env=env, stderr=subprocess.DEVNULL)
-    prefix = runner.kernel_temp_prefix(p)
+    prefix = kernels.kernel_temp_prefix(p)
     deadline = time.time() + 300
     while time.time() < deadline and not (_manifest_statuses(p) and list(Path(tempfile.gettempdir()).glob(prefix + "*"))):
         time.sleep(0.2)
@@ -521,7 +522,7 @@ def test_jobs_that_read_the_las_own_903_stay_on_this_machine(built, project_903,
     root = make_run_project(tmp_path / "project", built[0], with_903=project_903)
     p = make_paths(root)
     by_id = {x.id: x for x in runner.discover_papers(p)}
-    own = runner.data_903_la(p)
+    own = execute.data_903_la(p)
     assert own == "E06000004"
     job = runner.Job
     assert runner.stays_here(p, job(by_id["02"], own, "Stockton-on-Tees"))
@@ -532,7 +533,7 @@ def test_jobs_that_read_the_las_own_903_stay_on_this_machine(built, project_903,
 
 
 def test_an_unreachable_scheduler_is_one_line(fake_project, capsys, monkeypatch):
-    monkeypatch.setattr(runner, "CLUSTER_CONNECT_TIMEOUT", 2)
+    monkeypatch.setattr(schedule, "CLUSTER_CONNECT_TIMEOUT", 2)
     assert cli.main(["run", "91", "--cluster", "tcp://127.0.0.1:9"]) == cli.EXIT_INPUT_ERROR
     err = capsys.readouterr().err
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err and "Traceback" not in err
@@ -568,7 +569,7 @@ def test_a_warm_kernel_is_used_and_a_job_cannot_see_the_previous_jobs_variables(
     # and nothing is left running once the run is over: no spare kernel, no primed parent, no socket folder
     assert kernels._WARMING == {} and kernels._ZYGOTE == {}
     assert _zygotes_for(p.notebooks) == []
-    assert not list(Path(__import__("tempfile").gettempdir()).glob(runner.kernel_temp_prefix(p) + "*"))
+    assert not list(Path(__import__("tempfile").gettempdir()).glob(kernels.kernel_temp_prefix(p) + "*"))
 
 
 @pytest.mark.slow  # full tier: a second kernel set-up path, and a killed parent

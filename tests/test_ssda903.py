@@ -5,7 +5,7 @@ import pytest
 from conftest import write_csv
 
 from analysis.errors import InputError
-from analysis.io import ssda903
+from analysis.io import ssda903, ssda903_read
 
 HEADER = "CHILD,SEX,DOB,ETHNIC,UPN,MOTHER,MC_DOB\n"
 EPISODES = "CHILD,DECOM,RNE,LS,CIN,PLACE,PLACE_PROVIDER,DEC,REC,REASON_PLACE_CHANGE,HOME_POST,PL_POST,URN\n"
@@ -222,7 +222,7 @@ def test_the_fast_reader_gives_what_the_careful_reader_gives(tmp_path, monkeypat
     path.write_text(PLAIN_FILES[name], encoding="utf-8", newline="")
     fast, fast_notes = ssda903.read_csv_text(path)
     assert ssda903._read_csv_fast(PLAIN_FILES[name]) is not None, "this file should take the fast path"
-    monkeypatch.setattr(ssda903, "_read_csv_fast", lambda text: None)
+    monkeypatch.setattr(ssda903_read, "_read_csv_fast", lambda text: None)
     careful, careful_notes = ssda903.read_csv_text(path)
     pd.testing.assert_frame_equal(fast, careful)
     assert fast_notes == careful_notes

@@ -13,6 +13,7 @@ from conftest import make_project
 from analysis.config import paths as make_paths
 from analysis.io import ingest903, stock
 from analysis.io import published_counts as synthetic_targets
+from analysis.io.costs import COST_COLUMNS
 from analysis.synth import synthetic
 
 #: stated tolerances: synthetic against published, year to 31 March 2025
@@ -214,7 +215,7 @@ def test_the_same_seed_gives_the_same_bytes(project, tmp_path):
     older = (tmp_path / "a" / "2023-24" / "header.csv").read_text().splitlines()
     assert {line.split(",")[1] for line in older[1:]} <= {"1", "2"}
     costs = pd.read_csv(tmp_path / "a" / "costs" / "placement_costs.csv")
-    assert list(costs.columns) == synthetic.COST_COLUMNS and (costs["WEEKLY_COST"] > 0).all()
+    assert list(costs.columns) == COST_COLUMNS and (costs["WEEKLY_COST"] > 0).all()
 
 
 @pytest.mark.slow  # a second synthetic 903 ingest (make test-all, CI)

@@ -277,7 +277,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:
-    from analysis.run.runner import refresh, resolve_las, select_papers
+    from analysis.run.refresh import refresh
+    from analysis.run.runner import resolve_las, select_papers
 
     p = paths()
     papers = select_papers(p, args.papers)

@@ -46,7 +46,8 @@ def find_cost_files(folder: Path) -> list[Path]:
 
 def read(folder: Path) -> pd.DataFrame:
     """Every cost file in the folder as text, with ``_file`` and ``_row``; missing required columns are an error."""
-    from analysis.io.ssda903 import normalise_header, read_csv_text, read_excel_sheets
+    from analysis.io.ssda903_read import read_csv_text, read_excel_sheets
+    from analysis.io.ssda903_schema import normalise_header
 
     frames = []
     for path in find_cost_files(folder):

@@ -11,8 +11,9 @@ checked against it (:func:`notebook_problems`) and can be written from it (:func
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ class PaperSpec:
     after: tuple[str, ...]
     outputs: tuple[str, ...]
     parameters: tuple[Parameter, ...]
+    #: the notebook's full path (set by :func:`load`; not part of the declaration, so not in its digest)
+    path: Path = field(default=Path(), repr=False, compare=False)
 
     @property
     def slug(self) -> str:
@@ -74,6 +77,19 @@ class PaperSpec:
     def full_values(self) -> dict[str, Any]:
         """The parameters a full (publication) run sets, and their values (``analysis run --full``)."""
         return {x.name: x.full for x in self.parameters if x.full is not None}
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(x.name for x in self.parameters)
+
+    @property
+    def takes_output_dir(self) -> bool:
+        return "output_dir" in self.parameter_names
+
+    @property
+    def declared(self) -> str:
+        """A digest of the declaration: a changed default, input or output re-runs the paper at refresh."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
 
     @property
     def pdf(self) -> bool:
@@ -139,6 +155,7 @@ def _spec(file: Path, pid: str, entry: Any) -> PaperSpec:
         tuple(str(x) for x in entry.get("after") or ()),
         outputs,
         parameters,
+        file.parent / notebook,
     )
 
 
@@ -185,6 +202,15 @@ def check_given(spec: PaperSpec, values: dict[str, Any]) -> None:
     for name, value in values.items():
         if not _is_type(value, declared[name]):
             raise ParameterError(f"parameter '{name}' should be {declared[name].__name__}, got {type(value).__name__} {value!r}")
+
+
+def parameters(paper_id: str, namespace: dict[str, Any], p: Paths | None = None) -> dict[str, Any]:
+    """The paper's declared parameters, taken from the notebook's namespace (``globals()`` after the
+    ``parameters`` cell and papermill's injected one) and checked: the notebook need not list them again."""
+    s = spec(paper_id, p)
+    values = {name: namespace[name] for name in s.parameter_types if name in namespace}
+    check(paper_id, values, p)
+    return values
 
 
 def check(paper_id: str, values: dict[str, Any], p: Paths | None = None) -> None:

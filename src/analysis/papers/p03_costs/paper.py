@@ -16,901 +16,115 @@ On synthetic data the within-LA estimates are set beside the effects planted in 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from analysis.config import Paths, paths
-from analysis.errors import AnalysisError, ParameterError
-from analysis.io import placements as placements_mod
-from analysis.io import unit_costs
-from analysis.io.geography import statistical_neighbours
-from analysis.report.disclosure import count_text
-from analysis.stats import decompose, planted
-from analysis.stats.normal import Z95, two_sided_p
+from analysis.papers.p03_costs.across import ACROSS_TERMS, AcrossFit, across_la_panel, fit_across, la_position  # noqa: F401
+from analysis.papers.p03_costs.inputs import (  # noqa: F401
+    EVIDENCE_UNIT_COSTS,
+    MIN_CLA_FOR_PANEL,
+    SPEND_LINES,
+    UNIT_COST_TYPES,
+    WEEKS_PER_YEAR,
+    Data,
+    Settings,
+    check_unit_costs,
+    require,
+    setup,
+)
+from analysis.papers.p03_costs.publish import record_metrics, report_context, truth_table  # noqa: F401
+from analysis.papers.p03_costs.within import (  # noqa: F401
+    COST_TERMS_LABELS,
+    EXTERNAL,
+    MIN_CELL,
+    OAXACA_GROUPS,
+    REFERENCE_CELL,
+    VMP_DISCLOSURE,
+    VMP_TOTAL,
+    Within,
+    WithinFit,
+    cells_in_model,
+    cost_design,
+    cost_reconciliation,
+    costed_placements,
+    fit_within,
+    oaxaca,
+    placement_weeks,
+    planted_cost_truth,
+    predict,
+    scenarios,
+    sensitivity,
+    truth_metrics,
+    volume_mix_price,
+    within_la,
+)
+from analysis.papers.p03_costs.words import findings, findings_markdown, position_note, within_missing  # noqa: F401
+
+#: this module's names and those of the modules it is made of, so callers need only this one
+__all__ = [
+    "ACROSS_TERMS",
+    "AcrossFit",
+    "COST_TERMS_LABELS",
+    "Data",
+    "EVIDENCE_UNIT_COSTS",
+    "EXTERNAL",
+    "MIN_CELL",
+    "MIN_CLA_FOR_PANEL",
+    "OAXACA_GROUPS",
+    "REFERENCE_CELL",
+    "Results",
+    "SPEND_LINES",
+    "Settings",
+    "UNIT_COST_TYPES",
+    "VMP_DISCLOSURE",
+    "VMP_TOTAL",
+    "WEEKS_PER_YEAR",
+    "Within",
+    "WithinFit",
+    "across_la_panel",
+    "analyse",
+    "cells_in_model",
+    "check_unit_costs",
+    "cost_design",
+    "cost_reconciliation",
+    "costed_placements",
+    "findings",
+    "findings_markdown",
+    "fit_across",
+    "fit_within",
+    "la_position",
+    "oaxaca",
+    "placement_weeks",
+    "planted_cost_truth",
+    "position_note",
+    "predict",
+    "record_metrics",
+    "report_context",
+    "require",
+    "scenarios",
+    "sensitivity",
+    "setup",
+    "truth_metrics",
+    "truth_table",
+    "volume_mix_price",
+    "within_la",
+    "within_missing",
+]
+
+
+@dataclass(kw_only=True)
+class Results:
+    """What paper 03 found: the across-LA model, the LA's position against it, and the within-LA
+    analysis (or the reason it could not be done)."""
+
+    across: AcrossFit
+    position: pd.DataFrame
+    within: Within | str
 
-#: evidence.md section 2.1 (weekly, prices of the year given): the defaults of the unit-cost parameters
-#: paper 03's unit-cost parameters and the placement type each prices in the one unit-cost file (shared with paper 04)
-UNIT_COST_TYPES = {
-    "cost_inhouse_foster": "inhouse_fostering",
-    "cost_ifa_foster": "ifa_fostering",
-    "cost_inhouse_home": "la_childrens_home",
-    "cost_private_home": "private_childrens_home",
-}
-#: each parameter's default (0 in the notebook): the published figure uprated to the price base, and where it comes from
-EVIDENCE_UNIT_COSTS = {
-    k: (
-        round(unit_costs.cost(t).weekly, 0),
-        f"{unit_costs.cost(t).label}: {unit_costs.cost(t).source.split(':')[0]}, {unit_costs.cost(t).price_year} prices uprated by CPI "
-        f"to {unit_costs.price_base()}",
-    )
-    for k, t in UNIT_COST_TYPES.items()
-}
-WEEKS_PER_YEAR = 365.25 / 7
 
-# --- across LAs -------------------------------------------------------------------------------------
-ACROSS_TERMS = {
-    "outside_pct": "Placed outside the LA boundary (per 10 points)",
-    "over20_pct": "Placed over 20 miles from home (per 10 points)",
-    "homes_pct": "In children's homes or secure units (per 10 points)",
-    "private_provision_pct": "Placed with private providers (per 10 points)",
-    "home_places_rate": "Children's home places in the LA (per 10 per 10,000 children)",
-    "cla_rate": "Children looked after (per 10 per 10,000 children)",
-}
-SPEND_LINES = {"cla_total": "All spend on children looked after", "cla_residential": "Residential care", "cla_fostering": "Fostering"}
-MIN_CLA_FOR_PANEL = 50
-
-
-def across_la_panel(panel: pd.DataFrame, ro3: pd.DataFrame) -> pd.DataFrame:
-    """One row per LA and year with RO3 spend: net spend per child looked after for each service line
-    (£), the location, mix, provider and supply measures, and the region."""
-    la = panel[panel["geographic_level"] == "local_authority"]
-    wide = la.pivot_table(index=["area_code", "year"], columns="measure", values="value", aggfunc="first")
-    cla = la[la["measure"] == "cla_rate"].set_index(["area_code", "year"])["numerator"].rename("cla_count")
-    region = la.drop_duplicates("area_code").set_index("area_code")["region_code"]
-    spend = ro3[ro3["measure"] == "net_current_expenditure"].pivot_table(
-        index=["new_la_code", "year"], columns="service_line", values="value_gbp_thousand", aggfunc="sum"
-    )
-    spend.index = spend.index.set_names(["area_code", "year"])
-    out = wide[[c for c in ACROSS_TERMS if c in wide.columns]].join(cla).join(spend[[c for c in SPEND_LINES if c in spend.columns]], how="inner")
-    for line in SPEND_LINES:
-        out[f"{line}_per_child"] = 1000 * out[line] / out["cla_count"].where(out["cla_count"] > 0)
-    out = out.reset_index()
-    out["region_code"] = out["area_code"].map(region)
-    return out
-
-
-@dataclass
-class AcrossFit:
-    line: str
-    table: pd.DataFrame  # term, label, estimate (log points), se, pct_change, lower_pct, upper_pct, p
-    n_obs: int
-    n_las: int
-    r2: float
-    adj_r2: float
-    fitted: pd.DataFrame  # area_code, year, actual, predicted (£), unexplained_pct, residual
-    vif: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
-
-
-def fit_across(data: pd.DataFrame, line: str = "cla_total") -> AcrossFit:
-    """OLS of log spend per child looked after on the measures (per 10 points), region and year effects;
-    standard errors clustered by LA (each LA appears once a year)."""
-    import statsmodels.api as sm
-
-    y_col = f"{line}_per_child"
-    d = data.dropna(subset=[y_col, *ACROSS_TERMS, "region_code"])
-    d = d[(d[y_col] > 0) & (d["cla_count"] >= MIN_CLA_FOR_PANEL)].reset_index(drop=True)
-    notes = [
-        f"LAs with fewer than {MIN_CLA_FOR_PANEL} children looked after, or a measure suppressed or missing, are left out "
-        f"({len(data) - len(d)} of {len(data)} LA-years)"
-    ]
-    X = d[list(ACROSS_TERMS)] / 10.0
-    fe = pd.get_dummies(d[["region_code"]].astype(str), drop_first=True, dtype=float).join(
-        pd.get_dummies(d["year"].astype(str), prefix="year", drop_first=True, dtype=float)
-    )
-    design = sm.add_constant(pd.concat([X, fe], axis=1))
-    y = np.log(d[y_col].to_numpy(float))
-    fit = sm.OLS(y, design.to_numpy(float)).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(d["area_code"])[0]})
-    k = len(ACROSS_TERMS)
-    est, se = np.asarray(fit.params)[1 : k + 1], np.asarray(fit.bse)[1 : k + 1]
-    table = pd.DataFrame(
-        {
-            "term": list(ACROSS_TERMS),
-            "label": list(ACROSS_TERMS.values()),
-            "estimate": est,
-            "se": se,
-            "pct_change": 100 * np.expm1(est),
-            "lower_pct": 100 * np.expm1(est - Z95 * se),
-            "upper_pct": 100 * np.expm1(est + Z95 * se),
-            "p": two_sided_p(est / se),
-        }
-    )
-    predicted = np.exp(fit.fittedvalues) * np.mean(np.exp(fit.resid))  # smearing (Duan 1983) back to £
-    fitted = pd.DataFrame({"area_code": d["area_code"], "year": d["year"], "actual": d[y_col], "predicted": predicted, "residual": fit.resid})
-    fitted["unexplained_pct"] = 100 * (fitted["actual"] / fitted["predicted"] - 1)
-    vif = decompose.variance_inflation(X).rename(index=ACROSS_TERMS).rename_axis("term").reset_index(name="vif")
-    return AcrossFit(line, table, len(d), d["area_code"].nunique(), float(fit.rsquared), float(fit.rsquared_adj), fitted, vif, notes)
-
-
-def position_note(position: pd.DataFrame, s: Settings) -> str | None:
-    """Why the LA is missing from the chart of spend against prediction (None when it is there)."""
-    if position["is_la"].any():
-        return None
-    return (
-        f"**{s.la_name} is not in this chart.** The across-LA model leaves out LAs with fewer than {MIN_CLA_FOR_PANEL} "
-        "children looked after, or with a measure suppressed or not published, so its spend is not set against a "
-        "prediction; its statistical neighbours are shown."
-    )
-
-
-def within_missing() -> str:
-    """The sentence a within-LA section shows when that part did not run (the reason is given under its first heading)."""
-    return '**Not shown:** the within-LA part did not run for this LA (the reason is given above, under "Within the LA").'
-
-
-def la_position(fit: AcrossFit, la_code: str, neighbours: list[str], names: dict[str, str]) -> pd.DataFrame:
-    """Actual against predicted spend per child for the LA and its neighbours, latest year in the model."""
-    f = fit.fitted
-    year = int(f.loc[f["area_code"] == la_code, "year"].max()) if (f["area_code"] == la_code).any() else int(f["year"].max())
-    rows = f[(f["year"] == year) & f["area_code"].isin([la_code, *neighbours])].copy()
-    rows["area"] = [names.get(c, c) for c in rows["area_code"]]
-    rows["is_la"] = rows["area_code"] == la_code
-    rows = rows.sort_values(["is_la", "unexplained_pct"], ascending=[False, False])
-    return pd.DataFrame(
-        {
-            "area": rows["area"],
-            "year": rows["year"],
-            "actual_spend_per_child": rows["actual"].round(0),
-            "predicted_spend_per_child": rows["predicted"].round(0),
-            "unexplained_pct": rows["unexplained_pct"].round(1),
-            "is_la": rows["is_la"],
-        }
-    ).reset_index(drop=True)
-
-
-# --- within the LA ------------------------------------------------------------------------------------
-@dataclass
-class CostData:
-    placements: pd.DataFrame
-    periods: pd.DataFrame
-    oc2: pd.DataFrame
-    costs: pd.DataFrame | None  # placement_costs (child, period, placement, cost_date, weekly_cost, funding) or None
-    report: dict
-    truth: dict | None
-    children: pd.DataFrame | None = None  # child, birth_month ...: for exact age at the start
-
-    @classmethod
-    def load(cls, p: Paths | None = None) -> CostData | None:
-        """The processed 903 tables and placement costs, or None when there is no 903 data."""
-        from analysis.io.ingest903 import read_processed
-
-        d = read_processed(p or paths(), ("placements", "periods", "oc2", "placement_costs", "children"))
-        if d is None:
-            return None
-        t = d.tables
-        return cls(t["placements"], t["periods"], t["oc2"], t["placement_costs"], d.report, d.truth, t["children"])
-
-
-COST_TERMS_LABELS = {
-    "outside_la": "Placed outside the LA boundary",
-    "over_20_miles": "Placed over 20 miles from home",
-    "age_per_year_over_10": "Each year of age over 10 at the start",
-    "sdq_per_5_points": "Each 5 points of SDQ score (latest before the start)",
-    "sdq_missing": "No SDQ score recorded",
-    "disability_n2": "Category of need: disability (N2)",
-}
-REFERENCE_CELL = "foster / own"
-MIN_CELL = 15
-EXTERNAL = {"private", "voluntary"}
-
-
-def costed_placements(data: CostData) -> pd.DataFrame:
-    """Placements with a weekly cost, with the model's columns: ``cell`` (type group / own or external
-    provider), location, distance, exact age over 10, the latest SDQ before the start, disability."""
-    if data.costs is None or data.costs.empty:
-        return pd.DataFrame()
-    p = data.placements.merge(data.costs[["child", "period", "placement", "weekly_cost"]], on=["child", "period", "placement"], how="inner")
-    p = p[p["place_group"] != "temporary"].copy()
-    p["external"] = p["provider_group"].isin(EXTERNAL)
-    p["cell"] = p["place_group"] + " / " + np.where(p["external"], "external", "own")
-    p["outside_la"] = (p["pl_location"] == "OUT").astype(float)
-    p["over_20_miles"] = (p["pl_distance"] > 20).astype(float)
-    # exact age at the start where the birth month is known (whole years would bias the age effect upwards)
-    age = p["age_at_start"].astype(float)
-    if data.children is not None and "birth_month" in data.children.columns:
-        exact = placements_mod.exact_age(p["start"], p["child"].map(data.children.set_index("child")["birth_month"]))
-        age = exact.where(exact.notna(), age)
-    p["age_per_year_over_10"] = np.maximum(0.0, age - 10)
-    # needs: the latest SDQ from a return before the placement's year, never one taken after it started
-    p["sdq"] = placements_mod.sdq_before_start(p, data.oc2).astype(float)
-    p["sdq_per_5_points"] = ((p["sdq"] - 14) / 5).fillna(0.0)
-    p["sdq_missing"] = p["sdq"].isna().astype(float)
-    cin = data.periods.set_index(["child", "period"])["cin"]
-    p["disability_n2"] = (cin.reindex(pd.MultiIndex.from_frame(p[["child", "period"]])).to_numpy() == "N2").astype(float)
-    p = p.dropna(subset=["age_at_start"])
-    return p.reset_index(drop=True)
-
-
-def cells_in_model(p: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Type/provider cells with enough placements to estimate (others pooled as 'other'), and notes."""
-    counts = p["cell"].value_counts()
-    keep = [c for c in counts.index if counts[c] >= MIN_CELL and c != REFERENCE_CELL]
-    pooled = [c for c in counts.index if counts[c] < MIN_CELL and c != REFERENCE_CELL]
-    notes = (
-        [f"type and provider groups with fewer than {MIN_CELL} costed placements are pooled as 'other': {', '.join(sorted(pooled))}"]
-        if pooled
-        else []
-    )
-    return sorted(keep), notes
-
-
-def cost_design(p: pd.DataFrame, cells: list[str], *, drop_constant: bool = True) -> pd.DataFrame:
-    """The model matrix: constant, one column per type/provider cell (in-house fostering is the
-    reference), 'other' for pooled cells, and the cost terms. Columns that do not vary are dropped
-    for fitting (``drop_constant``), never for prediction."""
-    X = pd.DataFrame({"const": 1.0}, index=p.index)
-    for c in cells:
-        X[f"cell: {c}"] = (p["cell"] == c).astype(float)
-    other = ~p["cell"].isin([*cells, REFERENCE_CELL])
-    if other.any():
-        X["cell: other"] = other.astype(float)
-    for t in COST_TERMS_LABELS:
-        X[t] = p[t].astype(float)
-    if not drop_constant:
-        return X
-    return X.loc[:, (X != X.iloc[0]).any() | (X.columns == "const")]
-
-
-@dataclass
-class WithinFit:
-    table: pd.DataFrame  # term, label, estimate (log), se, pct_change, lower_pct, upper_pct, p
-    n: int
-    children: int
-    params: pd.Series
-    cells: list[str]
-    notes: list[str]
-    dispersion: float
-
-
-def fit_within(p: pd.DataFrame) -> WithinFit:
-    """Gamma GLM with a log link: weekly cost on type/provider cell (against in-house fostering),
-    location, distance, age, SDQ and disability; standard errors clustered by child."""
-    import statsmodels.api as sm
-
-    cells, notes = cells_in_model(p)
-    X = cost_design(p, cells)
-    fit = sm.GLM(p["weekly_cost"].to_numpy(float), X.to_numpy(float), family=sm.families.Gamma(sm.families.links.Log())).fit(
-        cov_type="cluster", cov_kwds={"groups": pd.factorize(p["child"])[0]}
-    )
-    params = pd.Series(np.asarray(fit.params), index=X.columns)
-    se = pd.Series(np.asarray(fit.bse), index=X.columns)
-    terms = [c for c in X.columns if c != "const"]
-    est = params[terms].to_numpy()
-    sd = se[terms].to_numpy()
-    table = pd.DataFrame(
-        {
-            "term": terms,
-            "label": [COST_TERMS_LABELS.get(t, t.replace("cell: ", "") + f" (against {REFERENCE_CELL})") for t in terms],
-            "estimate": est,
-            "se": sd,
-            "pct_change": 100 * np.expm1(est),
-            "lower_pct": 100 * np.expm1(est - Z95 * sd),
-            "upper_pct": 100 * np.expm1(est + Z95 * sd),
-            "p": two_sided_p(est / sd),
-            "ratio": np.exp(est),
-            "lower_ratio": np.exp(est - Z95 * sd),
-            "upper_ratio": np.exp(est + Z95 * sd),
-        }
-    )
-    return WithinFit(table, len(p), p["child"].nunique(), params, cells, notes, float(fit.scale))
-
-
-def predict(fit: WithinFit, p: pd.DataFrame) -> np.ndarray:
-    """Expected weekly cost (£) for placements with the model's columns."""
-    X = cost_design(p, fit.cells, drop_constant=False).reindex(columns=fit.params.index, fill_value=0.0)
-    if "cell: other" in fit.params.index:
-        X["cell: other"] = (~p["cell"].isin([*fit.cells, REFERENCE_CELL])).astype(float)
-    return np.exp(X.to_numpy(float) @ fit.params.to_numpy())
-
-
-def planted_cost_truth(fit: WithinFit, truth: dict) -> pd.DataFrame:
-    """Planted cost effects (log scale) beside the estimates: the four effects, and each type/provider
-    cell's base cost against in-house fostering."""
-    model = truth.get("cost_model", {})
-    effects = dict(model.get("effects", {}))
-    base = model.get("base_weekly_cost", {})
-    if REFERENCE_CELL in base:
-        for cell in fit.cells:
-            if cell in base:
-                effects[f"cell: {cell}"] = float(np.log(base[cell] / base[REFERENCE_CELL]))
-    t = fit.table.set_index("term")
-    rows = []
-    for name, value in effects.items():
-        if name in t.index:
-            a = planted.assess(value, float(t.at[name, "estimate"]), float(t.at[name, "se"]))
-            label = t.at[name, "label"]
-        else:  # a planted effect the model left out is reported, not skipped
-            why = next(
-                (n for n in fit.notes if name in n or COST_TERMS_LABELS.get(name, name).lower() in n.lower()), "the term was dropped from the model"
-            )
-            a = planted.assess(value, float("nan"), float("nan"), dropped_because=why)
-            label = COST_TERMS_LABELS.get(name, name.removeprefix("cell: "))
-        rows.append({"effect": name, "label": label, "planted": float(value), **a})
-    return pd.DataFrame(rows)
-
-
-def truth_table(truth: pd.DataFrame) -> pd.DataFrame:
-    """The planted cost effects as the paper shows them (log scale)."""
-    t = truth.rename(columns={"label": "effect_label"})
-    return pd.DataFrame(
-        {
-            "effect": t["effect_label"],
-            "planted": t["planted"],
-            "estimate": t["estimate"],
-            "lower": t["lower"],
-            "upper": t["upper"],
-            "interval_width": t["interval_width"],
-            "power_pct": (100 * t["power"]).round(0),
-            "assessment": t["assessment"],
-        }
-    )
-
-
-def truth_metrics(table: pd.DataFrame) -> dict:
-    return {
-        r.effect: {
-            "planted": r.planted,
-            "estimate": r.estimate,
-            "lower_95": r.lower,
-            "upper_95": r.upper,
-            "interval_width": r.interval_width,
-            "power": r.power,
-            "inside_95": bool(r.inside_95),
-            "recovered": bool(r.recovered),
-            "assessment": r.assessment,
-            "scale": "log weekly cost",
-        }
-        for r in table.itertuples()
-    }
-
-
-# --- the out-of-area premium ----------------------------------------------------------------------
-OAXACA_GROUPS = {
-    "type and provider": lambda c: c.startswith("cell: "),
-    "age": lambda c: c == "age_per_year_over_10",
-    "needs (SDQ, disability)": lambda c: c in ("sdq_per_5_points", "sdq_missing", "disability_n2"),
-}
-
-
-def oaxaca(p: pd.DataFrame, cells: list[str], *, bootstrap: int = 200, seed: int = 20253) -> pd.DataFrame:
-    """Twofold Oaxaca-Blinder split of the gap in mean log weekly cost between placements outside and
-    inside the LA, with pooled coefficients from a regression that includes the outside indicator
-    (Jann 2008). Parts: what type and provider, age and needs explain; and what remains (the outside
-    indicator and distance: "outside the area as such"). 95% intervals by bootstrapping children."""
-    rng = np.random.default_rng(seed)
-    point = _oaxaca_once(p, cells)
-    children = p["child"].unique()
-    index = p.groupby("child").indices
-    draws = []
-    for _ in range(bootstrap):
-        pick = rng.choice(children, size=len(children), replace=True)
-        rows = np.concatenate([index[c] for c in pick])
-        draws.append(_oaxaca_once(p.iloc[rows].reset_index(drop=True), cells))
-    draws = pd.DataFrame(draws, columns=list(point))  # bootstrap=0: no draws, so no intervals (NaN), not an error
-    out = pd.DataFrame({"part": list(point), "log_points": list(point.values())})
-    out["lower"] = [draws[k].quantile(0.025) if len(draws) else np.nan for k in point]
-    out["upper"] = [draws[k].quantile(0.975) if len(draws) else np.nan for k in point]
-    total = point["total gap"]
-    out["share_of_gap_pct"] = 100 * out["log_points"] / total if total else np.nan
-    out["pct_premium"] = 100 * np.expm1(out["log_points"])
-    return out
-
-
-def _oaxaca_once(p: pd.DataFrame, cells: list[str]) -> dict[str, float]:
-    X = cost_design(p, cells)
-    parts = {name: [c for c in X.columns if test(c)] for name, test in OAXACA_GROUPS.items()}
-    gap, explained, rest = decompose.twofold_pooled(np.log(p["weekly_cost"].to_numpy(float)), X, p["outside_la"].to_numpy(bool), parts)
-    return {"total gap": gap, **explained, "outside the area as such (and distance)": rest}
-
-
-# --- volume, mix and price -----------------------------------------------------------------------
-def placement_weeks(p: pd.DataFrame, year: int) -> pd.DataFrame:
-    """Weeks each costed placement ran in the financial year ending 31 March ``year``, and its spend."""
-    fy_start, fy_end = pd.Timestamp(year - 1, 4, 1), pd.Timestamp(year, 3, 31) + pd.Timedelta(days=1)
-    end = p["end"].fillna(fy_end).clip(upper=fy_end)
-    start = p["start"].clip(lower=fy_start)
-    weeks = ((end - start).dt.days.clip(lower=0)) / 7
-    return p.assign(weeks=weeks, spend=weeks * p["weekly_cost"])[weeks > 0]
-
-
-def volume_mix_price(p: pd.DataFrame, year0: int, year1: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Change in placement spend between two financial years split into volume (placement-weeks),
-    mix (shares of weeks across type/provider cells) and price (cost a week within a cell). Returns
-    the summary (adds up exactly) and the cells."""
-    a, b = placement_weeks(p, year0), placement_weeks(p, year1)
-    ga = a.groupby("cell").agg(children0=("child", "nunique"), weeks0=("weeks", "sum"), spend0=("spend", "sum"))
-    gb = b.groupby("cell").agg(children1=("child", "nunique"), weeks1=("weeks", "sum"), spend1=("spend", "sum"))
-    g = ga.join(gb, how="outer").fillna(0.0)
-    g[["children0", "children1"]] = g[["children0", "children1"]].astype(int)
-    g["price0"] = (g["spend0"] / g["weeks0"]).where(g["weeks0"] > 0)
-    g["price1"] = (g["spend1"] / g["weeks1"]).where(g["weeks1"] > 0)
-    # a cell used in only one year: its price in the other year is taken as the same (no price effect)
-    g["price0"] = g["price0"].fillna(g["price1"])
-    g["price1"] = g["price1"].fillna(g["price0"])
-    W0, W1 = g["weeks0"].sum(), g["weeks1"].sum()
-    s0, s1 = g["weeks0"] / W0, g["weeks1"] / W1
-    volume = (W1 - W0) * float((s0 * g["price0"]).sum())
-    mix = W1 * float(((s1 - s0) * g["price0"]).sum())
-    price = W1 * float((s1 * (g["price1"] - g["price0"])).sum())
-    total0, total1 = float(g["spend0"].sum()), float(g["spend1"].sum())
-    summary = pd.DataFrame(
-        {
-            "part": [
-                f"spend {year0 - 1}-{str(year0)[2:]}",
-                "volume (more or fewer placement-weeks)",
-                "mix (a different balance of placement types and providers)",
-                "price (cost a week within each type and provider)",
-                f"spend {year1 - 1}-{str(year1)[2:]}",
-            ],
-            "gbp": [total0, volume, mix, price, total1],
-        }
-    )
-    cells = g.reset_index().rename(columns={"index": "cell"})
-    total = {
-        "cell": VMP_TOTAL,
-        "children0": a["child"].nunique(),
-        "weeks0": W0,
-        "spend0": total0,
-        "children1": b["child"].nunique(),
-        "weeks1": W1,
-        "spend1": total1,
-        "price0": total0 / W0 if W0 else np.nan,
-        "price1": total1 / W1 if W1 else np.nan,
-    }
-    cells = pd.concat([cells, pd.DataFrame([total])], ignore_index=True)
-    return summary, cells[["cell", "children0", "weeks0", "spend0", "price0", "children1", "weeks1", "spend1", "price1"]]
-
-
-#: the total row of the volume-mix-price cells (children in any cell; so one small cell cannot be found by subtraction)
-VMP_TOTAL = "all costed placements"
-#: how the cells table is gated: each year's weeks, spend and price go with that year's children
-VMP_DISCLOSURE = {
-    "counts": ["children0", "children1"],
-    "total_row": VMP_TOTAL,
-    "label_column": "cell",
-    "linked": {"children0": ["weeks0", "spend0", "price0", "price1"], "children1": ["weeks1", "spend1", "price1", "price0"]},
-}
-
-
-# --- scenarios ---------------------------------------------------------------------------------------
-def scenarios(
-    p: pd.DataFrame,
-    fit: WithinFit | None,
-    *,
-    as_of: pd.Timestamp,
-    homes_moved: int,
-    foster_shift_points: float,
-    unit_costs: dict[str, float],
-    bootstrap: int = 200,
-    seed: int = 20254,
-) -> pd.DataFrame:
-    """Annual cost change (£) of two what-ifs, from the LA's own model (with a bootstrap interval) and
-    from the unit-cost parameters.
-
-    A. ``homes_moved`` children now in private or voluntary children's homes outside the LA placed
-       instead in the LA's own children's homes inside it (for a year).
-    B. ``foster_shift_points`` percentage points of a year's new placements moved from independent
-       (external) fostering to the LA's own foster carers, for as long as a new foster placement
-       lasts in its first year on average.
-    """
-    rows = []
-    current = p[(p["start"] <= as_of) & (p["end"].isna() | (p["end"] > as_of))]
-    homes = current[(current["place_group"] == "children's home") & current["external"] & (current["outside_la"] == 1)]
-    year_new = p[(p["start"] > as_of - pd.DateOffset(years=1)) & (p["start"] <= as_of)]
-    new_foster = year_new[year_new["place_group"] == "foster"]
-    first_year_weeks = (
-        float(
-            np.minimum(
-                (p.loc[p["place_group"] == "foster", "end"].fillna(as_of) - p.loc[p["place_group"] == "foster", "start"]).dt.days / 7, WEEKS_PER_YEAR
-            ).mean()
-        )
-        if (p["place_group"] == "foster").any()
-        else 0.0
-    )
-    moved_b = foster_shift_points / 100 * len(year_new)
-
-    def local(fit_: WithinFit, sample: pd.DataFrame) -> tuple[float, float]:
-        a = float("nan")
-        if len(homes):
-            after = homes.assign(cell="children's home / own", outside_la=0.0, over_20_miles=0.0)
-            a = homes_moved * WEEKS_PER_YEAR * float(np.mean(predict(fit_, after) - predict(fit_, homes)))
-        b = float("nan")
-        ref = new_foster if len(new_foster) else sample[sample["place_group"] == "foster"]
-        if len(ref):
-            ext, own = ref.assign(cell="foster / external"), ref.assign(cell="foster / own")
-            b = moved_b * first_year_weeks * float(np.mean(predict(fit_, own) - predict(fit_, ext)))
-        return a, b
-
-    if fit is not None:
-        a, b_ = local(fit, p)
-        rng = np.random.default_rng(seed)
-        children = p["child"].unique()
-        index = p.groupby("child").indices
-        draws = []
-        for _ in range(bootstrap):
-            pick = rng.choice(children, size=len(children), replace=True)
-            sample = p.iloc[np.concatenate([index[c] for c in pick])].reset_index(drop=True)
-            try:
-                draws.append(local(fit_within(sample), sample))
-            except Exception:  # noqa: BLE001 - a resample without some cell: skip it
-                continue
-        d = np.array(draws) if draws else np.full((1, 2), np.nan)
-        for i, (name, value) in enumerate((("A", a), ("B", b_))):
-            rows.append(
-                {
-                    "scenario": name,
-                    "basis": "the LA's own costs (model)",
-                    "annual_change_gbp": value,
-                    "lower_95": float(np.nanquantile(d[:, i], 0.025)) if np.isfinite(d[:, i]).any() else np.nan,
-                    "upper_95": float(np.nanquantile(d[:, i], 0.975)) if np.isfinite(d[:, i]).any() else np.nan,
-                }
-            )
-    u = unit_costs
-    rows.append(
-        {
-            "scenario": "A",
-            "basis": "unit-cost parameters",
-            "annual_change_gbp": homes_moved * WEEKS_PER_YEAR * (u["cost_inhouse_home"] - u["cost_private_home"]),
-            "lower_95": np.nan,
-            "upper_95": np.nan,
-        }
-    )
-    rows.append(
-        {
-            "scenario": "B",
-            "basis": "unit-cost parameters",
-            "annual_change_gbp": moved_b * first_year_weeks * (u["cost_inhouse_foster"] - u["cost_ifa_foster"]),
-            "lower_95": np.nan,
-            "upper_95": np.nan,
-        }
-    )
-    out = pd.DataFrame(rows)
-    out["what"] = out["scenario"].map(
-        {
-            "A": f"{homes_moved} children moved from private children's homes outside the LA to its own homes inside it "
-            f"(children in such homes on {as_of:%d %B %Y}: {count_text(len(homes))})",
-            "B": f"{foster_shift_points:g} points of new placements moved from independent to in-house fostering "
-            f"(new placements in the year: {count_text(len(year_new))}), for {first_year_weeks:.0f} weeks each",
-        }
-    )
-    return out[["scenario", "what", "basis", "annual_change_gbp", "lower_95", "upper_95"]]
-
-
-def sensitivity(homes_moved: int, moved_b: float, weeks_b: float, unit_costs: dict[str, float], step: float = 0.2) -> pd.DataFrame:
-    """How the unit-cost answers change when each unit cost is 20% lower or higher."""
-    rows = []
-    for name in unit_costs:
-        for f in (1 - step, 1 + step):
-            u = dict(unit_costs, **{name: unit_costs[name] * f})
-            rows.append(
-                {
-                    "unit_cost": name.replace("cost_", "").replace("_", " "),
-                    "value": round(u[name], 0),
-                    "change": f"{f - 1:+.0%}",
-                    "scenario_a_gbp": homes_moved * WEEKS_PER_YEAR * (u["cost_inhouse_home"] - u["cost_private_home"]),
-                    "scenario_b_gbp": moved_b * weeks_b * (u["cost_inhouse_foster"] - u["cost_ifa_foster"]),
-                }
-            )
-    return pd.DataFrame(rows).round({"scenario_a_gbp": -2, "scenario_b_gbp": -2})
-
-
-def check_unit_costs(values: dict[str, float]) -> dict[str, float]:
-    """The weekly costs to use: 0 (the default) means the published figure uprated to the price base
-    (:data:`EVIDENCE_UNIT_COSTS`, from the unit-cost file paper 04 uses too); any other value is the user's."""
-    for name, v in values.items():
-        if not (isinstance(v, (int, float)) and 0 <= v < 100_000):
-            raise ParameterError(f"parameter '{name}' should be a weekly cost in £ from 0 (the published figure) to 100,000, got {v!r}")
-    return {k: float(v) if v else EVIDENCE_UNIT_COSTS[k][0] for k, v in values.items()}
-
-
-def require(condition: bool, message: str) -> None:
-    if not condition:
-        raise AnalysisError(message)
-
-
-# --- the paper's settings and parts -----------------------------------------------------------------
-@dataclass
-class Settings:
-    la: pd.Series
-    neighbours: list[str]
-    names: dict[str, str]
-    compare_years: list[int]
-    homes_moved: int
-    foster_shift_points: float
-    unit_costs: dict[str, float]
-    bootstrap: int
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def la_code(self) -> str:
-        return str(self.la["la_code"])
-
-    @property
-    def la_name(self) -> str:
-        return str(self.la["la_name"])
-
-
-def setup(
-    inputs,
-    *,
-    la_code: str,
-    sn_model: int,
-    compare_years: list,
-    homes_moved: int,
-    foster_shift_points: float,
-    unit_costs: dict[str, float],
-    bootstrap: int,
-) -> Settings:
-    """Check the parameters; resolve the LA and its statistical neighbours."""
-    from analysis.io.geography import resolve_la
-
-    la = resolve_la(la_code, inputs.lookup)
-    neighbours, notes = statistical_neighbours(inputs.neighbours, inputs.lookup, la["la_code"], sn_model)
-    if compare_years and (
-        len(compare_years) != 2
-        or not all(isinstance(y, int) and not isinstance(y, bool) for y in compare_years)
-        or compare_years[0] >= compare_years[1]
-    ):
-        raise ParameterError(
-            f"parameter 'compare_years' should be two years in order, e.g. [2023, 2025] (financial years "
-            f"named by the 31 March they end), or [] for the last two; got {compare_years!r}"
-        )
-    if not 0 <= homes_moved <= 500:
-        raise ParameterError(f"parameter 'homes_moved' should be a number of children from 0 to 500, got {homes_moved!r}")
-    if not 0 <= foster_shift_points <= 100:
-        raise ParameterError(f"parameter 'foster_shift_points' should be percentage points from 0 to 100, got {foster_shift_points!r}")
-    if not 0 <= bootstrap <= 2000:
-        raise ParameterError(f"parameter 'bootstrap' should be a number of resamples from 0 to 2000, got {bootstrap!r}")
-    names = dict(zip(inputs.lookup["la_code"], inputs.lookup["la_name"]))
-    return Settings(
-        la, neighbours, names, list(compare_years), homes_moved, float(foster_shift_points), check_unit_costs(unit_costs), bootstrap, notes
-    )
-
-
-@dataclass
-class Within:
-    placements: pd.DataFrame
-    fit: WithinFit
-    oaxaca: pd.DataFrame
-    vmp: pd.DataFrame
-    vmp_cells: pd.DataFrame
-    years: tuple[int, int]
-    scenarios: pd.DataFrame
-    sensitivity: pd.DataFrame
-    truth: pd.DataFrame | None
-    coverage: pd.DataFrame
-    cost_report: dict
-
-
-def within_la(data: CostData | None, s: Settings) -> Within | str:
-    """The within-LA analysis, or a message saying what is missing and how to supply it."""
-    how = (
-        "Supply a placement cost file as data/raw/costs/placement_costs.csv (columns CHILD, PLACEMENT_START, WEEKLY_COST, "
-        "and optionally PROVIDER and FUNDING; see docs/papers/03-costs.md) and run `analysis ingest`."
-    )
-    if data is None:
-        return "There is no 903 data in this project, so the within-LA part cannot run. Put the LA's 903 returns in data/raw/ssda903/. " + how
-    if data.report.get("la_code") != s.la_code:
-        return (
-            f"The 903 data in this project is for {s.names.get(data.report.get('la_code'), data.report.get('la_code'))}, not "
-            f"{s.la_name}, so the within-LA part is shown only for that LA."
-        )
-    if data.costs is None:
-        return "No placement cost file was ingested. " + how
-    p = costed_placements(data)
-    if len(p) < 200 or p["outside_la"].sum() < 30 or (1 - p["outside_la"]).sum() < 30:
-        return (
-            f"Only {len(p)} placements have a cost ({int(p['outside_la'].sum()) if len(p) else 0} outside the LA): too few to model "
-            "costs (at least 200, with 30 inside and 30 outside, are needed). " + how
-        )
-    fit = fit_within(p)
-    ox = oaxaca(p, fit.cells, bootstrap=s.bootstrap)
-    cost_years = sorted(set(int(y) for y in _collection_years(p["start"])))
-    last_full = int(data.report["collection_years"][-1])
-    years = tuple(s.compare_years) if s.compare_years else (last_full - 1, last_full)
-    if years[0] < min(cost_years) or years[1] > last_full:
-        raise ParameterError(f"parameter 'compare_years' {list(years)} is outside the cost data ({min(cost_years)} to {last_full})")
-    vmp, vmp_cells = volume_mix_price(p, *years)
-    as_of = pd.Timestamp(last_full, 3, 31)
-    sc = scenarios(
-        p, fit, as_of=as_of, homes_moved=s.homes_moved, foster_shift_points=s.foster_shift_points, unit_costs=s.unit_costs, bootstrap=s.bootstrap
-    )
-    year_new = p[(p["start"] > as_of - pd.DateOffset(years=1)) & (p["start"] <= as_of)]
-    fp = p[p["place_group"] == "foster"]
-    weeks_b = float(np.minimum((fp["end"].fillna(as_of) - fp["start"]).dt.days / 7, WEEKS_PER_YEAR).mean()) if len(fp) else 0.0
-    sens = sensitivity(s.homes_moved, s.foster_shift_points / 100 * len(year_new), weeks_b, s.unit_costs)
-    truth = planted_cost_truth(fit, data.truth) if data.truth is not None else None
-    all_p = data.placements[data.placements["place_group"] != "temporary"]
-    coverage = pd.DataFrame(
-        {
-            "item": ["placements in the 903 data (not temporary)", "placements with a weekly cost", "placements in the cost model"],
-            "placements": [len(all_p), len(data.costs), len(p)],
-        }
-    )
-    keys = ("cost_rows_in", "cost_rows_matched", "cost_rows_set_aside", "cost_set_aside_reasons")
-    return Within(p, fit, ox, vmp, vmp_cells, years, sc, sens, truth, coverage, {k: data.report.get(k) for k in keys})
-
-
-def _collection_years(days: pd.Series) -> pd.Series:
-    from analysis.io.ssda903_rules import collection_years
-
-    return collection_years(days).dropna().astype(int)
-
-
-def cost_reconciliation(report: dict) -> pd.DataFrame:
-    """Cost rows in = matched + set aside, with the reasons (from the ingest report)."""
-    rows = [
-        {"step": "cost rows in the file(s)", "rows": report.get("cost_rows_in", 0)},
-        {"step": "matched to a placement", "rows": report.get("cost_rows_matched", 0)},
-    ]
-    rows += [{"step": f"set aside: {reason}", "rows": n} for reason, n in (report.get("cost_set_aside_reasons") or {}).items()]
-    return pd.DataFrame(rows)
-
-
-# --- words -------------------------------------------------------------------------------------------------
-def _pct(v: float) -> str:
-    return f"{v:+.0f}%"
-
-
-def _gbp(v: float) -> str:
-    sign = "-" if v < 0 else ""
-    v = abs(v)
-    return f"{sign}£{v / 1e6:.2f}m" if v >= 1e6 else f"{sign}£{v:,.0f}"
-
-
-def _change(v: float) -> str:
-    return f"saves {_gbp(-v)}" if v < 0 else f"adds {_gbp(v)}"
-
-
-def findings_markdown(s: Settings, across: AcrossFit, position: pd.DataFrame, within: Within | str) -> str:
-    lines = []
-    sig = across.table[across.table["p"] < 0.05]
-    if len(sig):
-        parts = [f"{r.label.split(' (')[0].lower()} ({_pct(r.pct_change)} per {r.label.split('(per ')[1].rstrip(')')})" for r in sig.itertuples()]
-        lines.append(
-            "- **Across councils**, higher spend per child looked after goes with: "
-            + "; ".join(parts)
-            + f" (region and year held equal; {across.n_las} LAs, R² {across.r2:.2f}). This is association between councils, not the effect of any change."
-        )
-    else:
-        lines.append(
-            f"- **Across councils**, none of the measures is clearly associated with spend per child once region and year are held equal ({across.n_las} LAs)."
-        )
-    me = position[position["is_la"]]
-    if len(me):
-        r = me.iloc[0]
-        word = "more" if r.unexplained_pct > 0 else "less"
-        lines.append(
-            f"- {s.la_name} spent **{_gbp(r.actual_spend_per_child)} per child looked after** in {r.year - 1}-{str(r.year)[2:]}, "
-            f"{abs(r.unexplained_pct):.0f}% {word} than the model predicts from its placement pattern, region and year "
-            f"({_gbp(r.predicted_spend_per_child)})."
-        )
-    if isinstance(within, Within):
-        ox = within.oaxaca.set_index("part")
-        gap = ox.loc["total gap"]
-        rest = ox.loc["outside the area as such (and distance)"]
-        explained = gap["log_points"] - rest["log_points"]
-        lines.append(
-            f"- **Within {s.la_name}**, a placement outside the LA costs on average {gap['pct_premium']:.0f}% more a week than one inside. "
-            f"Type, provider, age and needs explain {100 * explained / gap['log_points']:.0f}% of that gap; "
-            f"the rest ({_pct(rest['pct_premium'])}, 95% interval {_pct(100 * np.expm1(rest['lower']))} to {_pct(100 * np.expm1(rest['upper']))}) "
-            "goes with being outside the area as such."
-            if gap["log_points"] > 0
-            else f"- **Within {s.la_name}**, placements outside the LA do not cost more a week on average than those inside."
-        )
-        v = within.vmp.set_index("part")["gbp"]
-        first, last = v.iloc[0], v.iloc[-1]
-        lines.append(
-            f"- Spend on costed placements went from {_gbp(first)} to {_gbp(last)} between {within.years[0] - 1}-{str(within.years[0])[2:]} and "
-            f"{within.years[1] - 1}-{str(within.years[1])[2:]}: volume {_gbp(v.iloc[1])}, mix {_gbp(v.iloc[2])}, price {_gbp(v.iloc[3])}."
-        )
-        sc = within.scenarios
-        for name in ("A", "B"):
-            local = sc[(sc["scenario"] == name) & (sc["basis"] == "the LA's own costs (model)")]
-            unit = sc[(sc["scenario"] == name) & (sc["basis"] == "unit-cost parameters")].iloc[0]
-            if len(local) and np.isfinite(local.iloc[0]["annual_change_gbp"]):
-                l_ = local.iloc[0]
-                lines.append(
-                    f"- Scenario {name}: {l_['what']}: **{_change(l_['annual_change_gbp'])} a year** on the LA's own costs "
-                    f"(95% interval {_gbp(l_['lower_95'])} to {_gbp(l_['upper_95'])}); {_change(unit['annual_change_gbp'])} on the "
-                    "unit-cost parameters."
-                )
-        if within.truth is not None and len(within.truth):
-            lines.append(f"- *Synthetic data check:* {planted.summary(within.truth['assessment'].tolist(), 'planted cost effects')}.")
-    else:
-        lines.append(f"- **Within the LA:** not shown. {within}")
-    return "\n".join(lines)
-
-
-def report_context(s: Settings, data: CostData | None) -> dict:
-    held = data is not None and data.report.get("la_code") == s.la_code
-    return {
-        "la_code": s.la_code,
-        "la_name": s.la_name,
-        "region": str(s.la["region_name"]),
-        "statistical_neighbours": ", ".join(s.names.get(c, c) for c in s.neighbours),
-        "unit_costs": {
-            k: f"£{v:,.0f} a week ({EVIDENCE_UNIT_COSTS[k][1]})" if v == EVIDENCE_UNIT_COSTS[k][0] else f"£{v:,.0f} a week (set by the user)"
-            for k, v in s.unit_costs.items()
-        },
-        "data": (  # the 903 counts only when it is this LA's: another LA's synthetic 903 makes nothing here synthetic
-            "synthetic 903 and costs (generated; not real children)"
-            if held and data.truth is not None
-            else "the LA's own 903 and costs"
-            if held and data.costs is not None
-            else "published data only"
-        ),
-    }
-
-
-def record_metrics(report, s: Settings, across: AcrossFit, position: pd.DataFrame, within: Within | str) -> None:
-    report.metric(
-        "across_la_coefficients",
-        {
-            r.term: {
-                "pct_change_per_unit": round(r.pct_change, 2),
-                "lower_95": round(r.lower_pct, 2),
-                "upper_95": round(r.upper_pct, 2),
-                "p": float(r.p),
-            }
-            for r in across.table.itertuples()
-        },
-        r2=round(across.r2, 3),
-        las=across.n_las,
-        observations=across.n_obs,
-    )
-    me = position[position["is_la"]]
-    if len(me):
-        r = me.iloc[0]
-        report.metric(
-            "spend_per_child",
-            float(r.actual_spend_per_child),
-            predicted=float(r.predicted_spend_per_child),
-            unexplained_pct=float(r.unexplained_pct),
-            year=int(r.year),
-        )
-    if isinstance(within, Within):
-        report.metric(
-            "within_la_cost_effects",
-            {
-                r.term: {"pct_change": round(r.pct_change, 2), "lower_95": round(r.lower_pct, 2), "upper_95": round(r.upper_pct, 2)}
-                for r in within.fit.table.itertuples()
-            },
-            placements=within.fit.n,
-        )
-        report.metric(
-            "out_of_area_premium",
-            {
-                r.part: {
-                    "log_points": round(r.log_points, 4),
-                    "lower_95": round(r.lower, 4),
-                    "upper_95": round(r.upper, 4),
-                    "pct": round(r.pct_premium, 2),
-                }
-                for r in within.oaxaca.itertuples()
-            },
-        )
-        report.metric("volume_mix_price", {r.part: round(r.gbp, 0) for r in within.vmp.itertuples()}, years=list(within.years))
-        report.metric(
-            "scenarios",
-            [
-                {k: (round(v, 0) if isinstance(v, float) and np.isfinite(v) else (None if isinstance(v, float) else v)) for k, v in row.items()}
-                for row in within.scenarios.to_dict("records")
-            ],
-        )
-        if within.truth is not None:
-            report.section("planted_truth", truth_metrics(within.truth))
-    else:
-        report.metric("within_la", within)
+def analyse(panel: pd.DataFrame, ro3: pd.DataFrame, data: Data | None, s: Settings) -> Results:
+    """Across LAs from paper 01's panel of published measures and RO3 spend; within the LA from its 903."""
+    across = fit_across(across_la_panel(panel, ro3), "cla_total")
+    position = la_position(across, s.la_code, s.neighbours, s.names)
+    return Results(across=across, position=position, within=within_la(data, s))

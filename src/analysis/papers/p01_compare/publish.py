@@ -1,0 +1,134 @@
+"""Paper 01's publishing: headline metrics for metrics.json, the report context and the chart specifications."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from analysis.papers.p01_compare.paper import Results
+
+import numpy as np
+import pandas as pd
+
+from analysis.papers.p01_compare.analysis import RANKED_PANELS, comparator_values, flag_text, funnel_units
+from analysis.papers.p01_compare.inputs import MEASURE_BY_ID, MEASURES, Data, Settings, comparator_names
+from analysis.report.disclosure import gate
+
+
+def headline_metrics(details: dict[str, dict]) -> dict[str, dict]:
+    """Machine-readable headline figures (for metrics.json): one record per measure."""
+
+    def num(v: object) -> object:
+        return float(v) if isinstance(v, (int, float, np.floating)) and not pd.isna(v) else v
+
+    return {
+        mid: {
+            "label": d["label"],
+            "unit": d["unit"],
+            "year": int(d["year"]),
+            "la": num(d["la"]),
+            "comparators": num(d["comparators"]),
+            "comparators_n": d["comparators_n"],
+            "region": num(d["region"]),
+            "england": num(d["england"]),
+            "rank": d["rank"],
+            "ranked": d["ranked"],
+            "flag": d["flag"] or None,
+            "count": num(d.get("count")),
+        }
+        for mid, d in details.items()
+    }
+
+
+def report_context(data: Data, settings: Settings) -> dict:
+    """Who and what the report is about, for metrics.json and the workbook's About sheet."""
+    return {
+        "la_code": settings.la_code,
+        "la_name": settings.la_name,
+        "old_la_code": str(settings.la["old_la_code"]),
+        "region": str(settings.la["region_name"]),
+        "comparator": settings.comparator_label,
+        "comparator_las": ", ".join(comparator_names(data, settings)),
+        "years": f"{settings.first_year}-{settings.last_year}",
+        "data_vintage": {
+            "DfE children looked after (latest year at 31 March)": int(data.la_indicators["year"].max()),
+            "RO3 spend (latest financial year)": str(data.ro3["financial_year"].max()),
+            "Ofsted children's homes (latest year at 31 March)": int(data.ofsted["year"].max()),
+        },
+    }
+
+
+def funnel_specs(panel: pd.DataFrame, settings: Settings, details: dict[str, dict]) -> list[dict]:
+    """Data for :func:`analysis.report.charts.funnel_panels`, one per measure with a funnel."""
+    specs = []
+    for m in MEASURES:
+        if not m.funnel or m.id not in details:
+            continue
+        f = details[m.id].get("funnel") or funnel_units(panel, m, details[m.id]["year"], settings.la_code)
+        if f is None:
+            continue
+        units, theta, disp = f
+        specs.append(
+            {  # published LA figures (DfE's own suppression applies), gated so the chart may draw them
+                "measure": m.id,
+                "units": gate(units, counts=[]),
+                "theta": theta * m.scale,
+                "kind": "rate" if m.kind == "rate" else "proportion",
+                "scale": m.scale,
+                "tau2": disp.tau2,
+                "short": f"{m.short} ({details[m.id]['year']})",
+                "unit": m.unit,
+                "x_label": m.x_label,
+                "dispersion": disp,
+            }
+        )
+    return specs
+
+
+def funnel_notes(specs: list[dict], settings: Settings) -> pd.DataFrame:
+    """Per funnel: England target, LAs plotted, the over-dispersion test and the LA's position."""
+    rows = []
+    for s in specs:
+        units = s["units"].frame
+        me = units[units["is_la"].astype(bool)]
+        disp = s["dispersion"]
+        rows.append(
+            {
+                "Measure": s["short"],
+                "England": round(s["theta"], 1),
+                "LAs plotted": len(units),
+                "Over-dispersed?": (
+                    f"yes (phi = {disp.phi:.1f}): limits widened"
+                    if disp.overdispersed
+                    else f"no (phi = {disp.phi:.2f}): exact limits"
+                    if disp.k >= 3
+                    else "too few LAs to test"
+                ),
+                settings.la_name: flag_text(str(me["flag"].iloc[0]), MEASURE_BY_ID[s["measure"]]) if not me.empty else "not published",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def ranked_specs(panel: pd.DataFrame, settings: Settings, details: dict[str, dict]) -> list[dict]:
+    specs = []
+    for mid in RANKED_PANELS:
+        if mid not in details:
+            continue
+        d = details[mid]
+        england = d["england"] if not isinstance(d["england"], str) else np.nan
+        specs.append(
+            {
+                "data": gate(comparator_values(panel, settings, mid, d["year"]), counts=[]),
+                "england": england,
+                "short": f"{MEASURE_BY_ID[mid].short} ({d['year']})",
+                "unit": MEASURE_BY_ID[mid].unit,
+            }
+        )
+    return specs
+
+
+def record_metrics(report, res: Results, s: Settings) -> None:
+    """The headline figures into metrics.json (what paper 04 reads), one record per measure."""
+    for mid, d in headline_metrics(res.details).items():
+        report.metric(mid, d["la"], **{k: v for k, v in d.items() if k != "la"})

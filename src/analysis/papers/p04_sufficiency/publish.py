@@ -1,0 +1,349 @@
+"""Paper 04's publishing: gated tables (provision and gap through the report's ledger), chart data,
+the sibling papers' summaries and metrics.json."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from analysis.papers.p04_sufficiency.paper import Results
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from analysis.io import indicators
+from analysis.papers.p04_sufficiency.analysis import ALL_GROUPS, FORECAST_DISCLOSURE, SCENARIO_COSTS_DISCLOSURE, forecast_table
+from analysis.papers.p04_sufficiency.inputs import CURRENT, FROM_903, PAPERS, Data, Settings
+from analysis.papers.p04_sufficiency.words import missing_reason
+from analysis.report import metrics
+from analysis.report.disclosure import Gated, gate
+from analysis.report.labels import TERM_LABELS
+from analysis.report.ledger import Keys
+from analysis.stats import forecast as fc
+
+if TYPE_CHECKING:
+    from analysis.papers.p04_sufficiency.paper import Results
+
+
+#: the provider columns of the provision table, and the part each holds in the report's ledger
+PROVIDER_PARTS = {
+    "LA's own": "LA's own",
+    "external (private or voluntary)": "external (private or voluntary)",
+    "other (parents, other LAs, public bodies)": "other",
+    "total": "all providers",
+}
+
+
+def supply_keys(s: Settings) -> tuple[Keys, Keys]:
+    """What the provision and gap tables count, for the report's ledger: children at the last 31 March by
+    placement group and provider. The gap table repeats the total and the LA's own, so they are one quantity."""
+    what = f"children at 31 March {s.last_year}"
+    return Keys(what, "group", PROVIDER_PARTS), Keys(what, "group", {"children_now": "all providers", "in_own_provision_now": "LA's own"})
+
+
+def register_supply(report, res: Results, s: Settings) -> tuple[Gated | None, Gated | None]:
+    """Register the provision and gap tables in the report (shown later, under "Supply and gaps"), so that
+    the key messages quote them as the tables print them and neither table can be set against the other
+    to work out a suppressed count. Returns the gated tables (None where there is none)."""
+    prov_keys, gap_keys = supply_keys(s)
+    prov = gap = None
+    if res.provision is not None:
+        prov = report.table(
+            "provision",
+            res.provision,
+            title=f"Children at 31 March {s.last_year} by placement group and provider",
+            counts=[c for c in res.provision.columns if c not in ("group", "total")],
+            row_total="total",
+            total_row=ALL_GROUPS,
+            label_column="group",
+            keys=prov_keys,
+            show=False,
+        )
+    if res.gap is not None:
+        gap = report.table(
+            "gap",
+            res.gap,
+            title=f"Forecast demand in {s.last_year + s.forecast_years} against the LA's own provision now",
+            **gap_disclosure(res.gap),
+            keys=gap_keys,
+            show=False,
+            notes="Extra places needed to keep today's share of each group in the LA's own provision, on current trends.",
+        )
+    return prov, gap
+
+
+def gap_disclosure(gap: pd.DataFrame) -> dict:
+    """How the gap table is gated: every figure in it is a number of children (forecast or now)."""
+    # the extra places follow from the forecast, the children now and the LA's own: hidden with the LA's own
+    extra = [c for c in gap.columns if c.startswith("extra_places")]
+    return {
+        "counts": [c for c in gap.columns if c != "group"],
+        "total_row": ALL_GROUPS,
+        "label_column": "group",
+        "linked": {"in_own_provision_now": extra},
+    }
+
+
+#: the back-test's forecast and recorded totals are counts; its errors go with them
+BACKTEST_DISCLOSURE = {"counts": ["forecast", "actual"]}
+GROUP_FORECAST_DISCLOSURE = {"counts": ["children", "lower_80", "upper_80", "lower_95", "upper_95"], "groups": "year"}
+#: children at 31 March, entries and exits by year: counts tied by stock = last year's stock + entries - exits
+FLOWS_DISCLOSURE = {"counts": ["entries", "cla_31_march", "exits"], "stock_flow": ("cla_31_march", "entries", "exits")}
+
+
+MONTHLY_DISCLOSURE = {"counts": ["children", "lower_95", "upper_95"], "groups": "month"}
+
+
+def paper_summary(found: dict[str, dict | None], where: str, s: Settings) -> pd.DataFrame:
+    """What each paper contributed, or why it is missing."""
+    rows = []
+    for pid, title in PAPERS.items():
+        m = found.get(pid)
+        rows.append(
+            {
+                "paper": title,
+                "status": "included" if m else f"missing: {missing_reason(pid, s)}",
+                "title": m.get("title", "") if m else "not included",
+                "source": where if m else "not included",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def forecast_chart_data(hist: pd.DataFrame, forecasts: dict[str, fc.Forecast], *, synthetic: bool = False, source: str = FROM_903) -> Gated:
+    """The recorded series and each scenario's forecast, gated (every point is a number of children); with
+    synthetic data every series label says so."""
+    mark = " (synthetic)" if synthetic and source == FROM_903 else ""
+    where = "Recorded in the 903" if source == FROM_903 else "Published by the DfE"
+    rows = [{"series": f"{where}{mark}", "year": int(y), "mean": float(v), "lower": np.nan, "upper": np.nan} for y, v in hist.sum(axis=1).items()]
+    for name, f in forecasts.items():
+        rows += [
+            {"series": f"Forecast: {name}{mark}", "year": int(r.year), "mean": round(r.mean), "lower": round(r.lower), "upper": round(r.upper)}
+            for r in f.total.itertuples()
+        ]
+    return gate(pd.DataFrame(rows), counts=["mean", "lower", "upper"])
+
+
+# --- the other papers' headline tables ---------------------------------------------------------------
+#: paper 01's measures shown in the pack's headline table, with their labels there (``indicators.yaml``, ``pack``)
+P01_MEASURES = {m.id: m.pack for m in indicators.MEASURES if m.pack}
+
+
+def paper01_table(m: dict | None) -> pd.DataFrame | None:
+    if not m:
+        return None
+    rows = []
+    for mid, label in P01_MEASURES.items():
+        d = metrics.entry(m, mid)
+        if isinstance(d, dict):
+            count = d.get("count")
+            rows.append(
+                {
+                    "measure": label,
+                    "year": d.get("year"),
+                    "number": count if count is not None else "z",
+                    "LA": d.get("value"),
+                    "comparator_average": d.get("comparators"),
+                    "England": d.get("england"),
+                    "against_England": d.get("flag") or "not tested",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def paper02_table(m: dict | None) -> pd.DataFrame | None:
+    if not m:
+        return None
+    by_type = metrics.value(m, "rate_by_placement_type") or {}
+    hr = metrics.value(m, "hazard_ratios") or {}
+    rows = [{"item": f"Unplanned endings per 100 placement-years: {k}", "value": v} for k, v in by_type.items()]
+    rows += [
+        {"item": f"Hazard ratio: {TERM_LABELS.get(k, k)}", "value": v["hazard_ratio"]}  # as paper 02 printed it (rounded once)
+        for k, v in hr.items()
+        if isinstance(v, dict) and v.get("p", 1) < 0.05
+    ]
+    return pd.DataFrame(rows, columns=["item", "value"]).assign(source=_903_source(m))
+
+
+def _903_source(m: dict) -> str:
+    """Where a paper's child-level figures come from, in a reader's words."""
+    return "SYNTHETIC 903 (not real children)" if m.get("synthetic") else "the LA's 903"
+
+
+PUBLISHED_SOURCE = "published (RO3, DfE)"
+
+
+def paper03_table(m: dict | None) -> pd.DataFrame | None:
+    if not m:
+        return None
+    rows = []
+    sp = metrics.entry(m, "spend_per_child")
+    local = _903_source(m)
+    if isinstance(sp, dict):
+        rows.append({"item": f"Net spend per child looked after, {sp.get('year')} (£)", "value": sp.get("value"), "source": PUBLISHED_SOURCE})
+        rows.append({"item": "Against the across-LA model's prediction (%)", "value": sp.get("unexplained_pct"), "source": PUBLISHED_SOURCE})
+    prem = metrics.value(m, "out_of_area_premium")
+    if isinstance(prem, dict):
+        for part, d in prem.items():
+            rows.append({"item": f"Out-of-area premium: {part} (%)", "value": d.get("pct"), "source": local})
+    for sc in metrics.value(m, "scenarios") or []:
+        v = sc.get("annual_change_gbp")
+        rows.append(
+            {
+                "item": f"Scenario {sc['scenario']} ({sc['basis']}): {sc['what']} (£ a year)",
+                "value": round(v, -2) if isinstance(v, (int, float)) else v,
+                "source": local,
+            }
+        )
+    return pd.DataFrame(rows, columns=["item", "value", "source"])
+
+
+def paper03_empty_reason() -> str:
+    """Why paper 03 gave the pack nothing to show for this LA, in a reader's words."""
+    return (
+        "Paper 03 ran, but has no figures for this LA that the pack can show: its RO3 spend per child is not published or "
+        "not comparable (the across-LA model leaves out LAs with too few children looked after), and the project holds "
+        "no 903 and placement cost file for it."
+    )
+
+
+def group_forecast_table(f: fc.Forecast) -> pd.DataFrame:
+    t = f.by_group[["year", "group", "mean", "lower_80", "upper_80", "lower", "upper"]].round(0)
+    return t.rename(columns={"mean": "children", "lower": "lower_95", "upper": "upper_95"})
+
+
+def record_figures(
+    report,
+    s: Settings,
+    found: dict,
+    forecasts: dict | None,
+    scores: pd.DataFrame | None,
+    truth_t: pd.DataFrame | None,
+    costs_t: pd.DataFrame | None,
+    heldout: pd.DataFrame | None = None,
+) -> None:
+    report.metric("papers_included", [pid for pid, m in found.items() if m], missing=[pid for pid, m in found.items() if not m])
+    report.metric("forecast_source", s.source)
+    if forecasts:  # from the gated forecast table: a forecast of 1 to 4 children is suppressed here as in the tables
+        ft = gate(forecast_table(forecasts), **FORECAST_DISCLOSURE).frame
+        report.metric(
+            "forecast_children",
+            {
+                name: {str(int(r.year)): {"mean": r.children, "lower_95": r.lower_95, "upper_95": r.upper_95} for r in g.itertuples()}
+                for name, g in ft.groupby("scenario", sort=False)
+            },
+        )
+        report.metric("forecast_weight_on_model", round(forecasts[CURRENT].weight, 2))
+    if scores is not None:
+        report.metric(
+            "backtest",
+            {
+                f"{r.method} {r.years_ahead}y": {
+                    "mape_total": r.mape_total,
+                    "bias_pct": r.bias_pct,
+                    "forecasts": r.forecasts,
+                    **(
+                        {"coverage_95_pct": r.coverage_95_pct}
+                        if isinstance(getattr(r, "coverage_95_pct", None), float) and not np.isnan(r.coverage_95_pct)
+                        else {}
+                    ),
+                }
+                for r in scores.itertuples()
+            },
+        )
+    if costs_t is not None and "annual_cost_gbp" in costs_t.columns:
+        gc = gate(costs_t, **SCENARIO_COSTS_DISCLOSURE).frame
+        report.metric("scenario_annual_cost_gbp", {f"{r.scenario} {r.year}": r.annual_cost_gbp for r in gc.itertuples()})
+    if truth_t is not None:
+        section = {
+            f"{r.rate}: {r.who}": {
+                "planted": r.planted_rate,
+                "estimate": r.estimated_rate,
+                "lower_95": r.rate_lower_95,
+                "upper_95": r.rate_upper_95,
+                "recovered": bool(r.recovered),
+            }
+            for r in truth_t.itertuples()
+        }
+        if heldout is not None:
+            g = gate(heldout, **HELDOUT_DISCLOSURE).frame
+            section |= {
+                f"children looked after at 31 March {r.year} (forecast from {r.forecast_from})": {
+                    "recorded": r.recorded,
+                    "forecast": r.forecast,
+                    "lower_95": r.lower_95,
+                    "upper_95": r.upper_95,
+                    "recovered": r.inside_95 == "yes",
+                }
+                for r in g.itertuples()
+            }
+        report.section("planted_truth", section)
+
+
+def report_context(data: Data, s: Settings) -> dict:
+    if s.source == FROM_903:
+        what = "synthetic 903 (generated; not real children)" if data.truth is not None else "the LA's own 903 returns"
+        vintage = {
+            "903 collection years": f"{min(data.report['collection_years'])}-{max(data.report['collection_years'])}",
+            "published figures": "as in papers 01 and 03 of the same run",
+        }
+    else:
+        what = "published DfE figures (children looked after in England, by LA)"
+        vintage = {"published figures": f"years ending 31 March {s.years[0]}-{s.last_year}"}
+    return {
+        "la_code": s.la_code,
+        "la_name": s.la_name,
+        "years": f"{s.years[0]}-{s.years[-1]}",
+        "data": what,
+        "scenarios": "; ".join(s.scenario_names[1:]),
+        "data_vintage": vintage,
+    }
+
+
+def data_quality(data: Data, s: Settings) -> pd.DataFrame:
+    if s.source != FROM_903:
+        return pd.DataFrame(
+            [("source", "published DfE figures; suppressed cells filled with an equal share of what the published categories leave")],
+            columns=["item", "value"],
+        )
+    r = data.report
+    rows = [
+        ("903 collection years", f"{r['collection_years'][0]}-{r['collection_years'][-1]}"),
+        ("rows set aside by validation", r.get("rows_set_aside")),
+        ("warnings (rows kept)", r.get("warnings")),
+        ("episodes after stitching", r.get("episodes_after_stitching")),
+        ("episodes closed by stitching", r.get("episodes_closed_by_stitching")),
+        ("placement postcodes not found", r.get("placement_postcodes_not_found")),
+        ("placement cost rows matched / in", f"{r.get('cost_rows_matched', 0)} / {r.get('cost_rows_in', 0)}"),
+    ]
+    return pd.DataFrame(rows, columns=["item", "value"]).astype({"value": str})
+
+
+def backtest_table(bt: pd.DataFrame) -> pd.DataFrame:
+    """The back-test's forecasts of the total, for the pack (counts: gate with BACKTEST_DISCLOSURE)."""
+    t = bt[["origin", "year", "years_ahead", "method", "forecast", "actual"]].copy()
+    t["forecast"] = t["forecast"].round(0)
+    t["abs_pct_error_total"] = (100 * (t["forecast"] - t["actual"]).abs() / t["actual"].clip(lower=1)).round(1)
+    return t.sort_values(["origin", "year", "method"], key=lambda c: c.map({m: i for i, m in enumerate(fc.METHODS)}) if c.name == "method" else c)
+
+
+def scores_table(bt: pd.DataFrame) -> pd.DataFrame:
+    """Mean absolute % error, bias and interval coverage by method and years ahead (no counts of children)."""
+    sc = fc.score(bt)
+    sc["forecasts"] = sc["forecasts"].astype(int)
+    for c in ("mape_total", "bias_pct", "mape_groups"):
+        sc[c] = sc[c].round(1)
+    for c in ("coverage_80", "coverage_95"):
+        if c in sc:
+            sc[c] = (100 * sc[c]).round(0)
+    return sc.rename(columns={"coverage_80": "coverage_80_pct", "coverage_95": "coverage_95_pct"})
+
+
+HELDOUT_DISCLOSURE = {"counts": ["recorded", "forecast", "lower_95", "upper_95"], "not_counts": ["forecast_from"]}
+
+
+def record_metrics(report, res: Results, s: Settings) -> None:
+    """The pack's figures into metrics.json, as its tables print them."""
+    record_figures(report, s, res.found, res.forecasts, res.backtest_scores, res.truth, res.costs, res.heldout)
