@@ -80,7 +80,8 @@ def test_a_full_run_value_is_declared_beside_the_default_and_said_in_the_report(
     assert s.full_values == {"boot": 2000} and s.defaults["boot"] == 200
     quick = registry.run_setting("05", {"boot": 200}, p)
     assert quick.startswith("Quick run (boot = 200).") and "analysis run 05 --full` (boot = 2,000)" in quick
-    assert registry.run_setting("05", {"boot": 2000}, p) == "Full run (boot = 2,000): the setting for publication."
+    full = registry.run_setting("05", {"boot": 2000}, p)
+    assert full.startswith("Full run") and "boot = 2,000" in full and "Quick" not in full
     assert registry.run_setting("05", {"boot": 500}, p).startswith("Quick run (boot = 500)"), "anything but the full value is not a full run"
     # the real papers: the three that resample have a full setting, paper 01 none
     assert registry.spec("01").full_values == {} and registry.run_setting("01", {}) == ""
