@@ -15,7 +15,7 @@ after at 31 March from every origin 2019 to 2024, one to three years ahead, with
   (everything else, including secure units K1, other residential settings and placed with parents)
   -> other. The totals are comparable; by group the two models draw the lines slightly differently.
 * **Published-data model (combined)**: the pack's forecast from the DfE's published figures alone
-  (:mod:`analysis.papers.p04_sufficiency.published_model`), for the same LA.
+  (:mod:`analysis.stats.published_forecast`), for the same LA.
 
 Writes ``benchmarks/results/forecast_backtest.csv`` (every forecast) and prints the scores.
 
@@ -96,7 +96,7 @@ def one(code: str, csdm: bool = True) -> list[dict]:
     from analysis.io import ingest903
     from analysis.io.ingest import read_table
     from analysis.io.published_counts import targets_for
-    from analysis.papers.p04_sufficiency import published_model as fp
+    from analysis.stats import published_forecast as fp
     from analysis.stats import forecast as fc
     from analysis.synth import synthetic
 

@@ -269,7 +269,7 @@ def test_an_las_own_spread_is_pooled_with_similar_las_by_the_stated_weights():
 
 def test_the_published_panel_holds_the_counts_as_published(built):
     from analysis.io.ingest import read_table
-    from analysis.papers.p04_sufficiency import published_model as fp
+    from analysis.stats import published_forecast as fp
 
     li = read_table(built[0], "la_indicators")
     panel = fp.published_panel(li)

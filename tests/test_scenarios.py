@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.papers.p04_sufficiency import published_model as fp
+from analysis.stats import published_forecast as fp
 from analysis.papers.p04_sufficiency import scenarios as scn
 from analysis.papers.params import ParameterError
 from analysis.stats import forecast as fc

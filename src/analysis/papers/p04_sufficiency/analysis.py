@@ -9,10 +9,10 @@ import pandas as pd
 from analysis.config import Paths
 from analysis.io.ingest import read_table
 from analysis.io.published_counts import DIMENSIONS, Targets
-from analysis.papers.p04_sufficiency import published_model as fp
 from analysis.papers.p04_sufficiency import scenarios as scn
-from analysis.papers.p04_sufficiency.inputs import AGE_BANDS, CURRENT, LEGAL, NEED, Data, Settings
+from analysis.papers.p04_sufficiency.inputs import AGE_BANDS, LEGAL, NEED, Data, Settings
 from analysis.report.disclosure import gate
+from analysis.stats import demand
 from analysis.stats import forecast as fc
 
 
@@ -363,60 +363,26 @@ def forecast_table(forecasts: dict[str, fc.Forecast]) -> pd.DataFrame:
 
 
 def _backtest_origins(s: Settings) -> tuple[int, int]:
-    return s.years[0] + s.fit_years, s.last_year
+    return demand.backtest_origins(s.years, s.fit_years)
 
 
 def prior_for(data: Data, s: Settings):
     """Similar LAs' year-to-year swings (from every LA's published counts), pooled with the LA's own in the
     forecast's intervals: ``prior_at(origin, sizes)``, or None without published figures."""
-    panel = data.published_panel()
-    return fp.prior_function(panel, s.la_code) if panel is not None else None
+    return demand.prior_function(data.published_panel(), s.la_code)
 
 
 def forecast_903(data: Data, s: Settings, snap: pd.DataFrame) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float]:
-    """Every scenario's forecast from the 903 model (one fit shared by all), the rolling back-test, and
-    the combination weight (chosen on every back-test forecast, all of whose years are recorded)."""
-    first, last = _backtest_origins(s)
-    prior_at = prior_for(data, s)
-    bt = fc.rolling_backtest(snap, first, last, s.fit_years, min(3, s.forecast_years), prior_at=prior_at)
-    weight = fc.weight_from_backtest(bt)
-    origin = pd.Timestamp(s.last_year, 3, 31)
-    fitted = fc.fit(snap, origin, s.fit_years)
-    forecasts = {}
-    hist = fc.history(snap, s.years)
-    prior = prior_at(s.last_year, fc.sizes_at(hist, s.last_year)) if prior_at else None
-    for name, scenario in [(CURRENT, None), *((sc.name, scn.rates_function(sc)) for sc in s.scenarios)]:
-        forecasts[name] = fc.fit_and_project(
-            snap,
-            origin,
-            s.fit_years,
-            s.forecast_years,
-            bootstrap=s.bootstrap,
-            weight=weight,
-            first_year=s.years[0],
-            scenario=scenario,
-            fitted=fitted,
-            prior=prior,
-        )
-    return forecasts, bt, weight
+    """Every scenario's forecast from the 903 model, the rolling back-test and the combination weight
+    (:func:`analysis.stats.demand.forecast_903`, which paper 05 calls with the same settings)."""
+    scenarios = [(sc.name, scn.rates_function(sc)) for sc in s.scenarios]
+    return demand.forecast_903(snap, s.years, s.fit_years, s.forecast_years, s.bootstrap, prior_for(data, s), scenarios)
 
 
 def forecast_published_data(h: pd.DataFrame, s: Settings, prior_at=None) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float, list[str]]:
-    """Every scenario's forecast from the published-data model, its rolling back-test (with the naive
-    forecasts beside it) and the combination weight; ``prior_at``: similar LAs' swings (:func:`prior_for`)."""
-    h = h.loc[s.years[0] : s.last_year]
-    first, last = _backtest_origins(s)
-    bt = fp.rolling_backtest(h, first, last, s.fit_years, min(3, s.forecast_years), prior_at=prior_at)
-    weight = fc.weight_from_backtest(bt)
-    prior = prior_at(s.last_year, fc.sizes_at(h, s.last_year)) if prior_at else None
-    forecasts = {CURRENT: fp.project(h, s.last_year, s.fit_years, s.forecast_years, weight=weight, prior=prior)}
-    notes = []
-    for sc in s.scenarios:
-        levers, skipped = fp.levers_for(sc.levers, h, s.last_year)
-        if skipped:
-            notes.append(f"Scenario '{sc.name}': the published-data model cannot carry {', '.join(skipped)} (moves between groups need the 903).")
-        forecasts[sc.name] = fp.project(h, s.last_year, s.fit_years, s.forecast_years, weight=weight, scenario=levers, prior=prior)
-    return forecasts, bt, weight, notes
+    """Every scenario's forecast from the published-data model, its rolling back-test and the combination
+    weight (:func:`analysis.stats.demand.forecast_published`, which paper 05 calls with the same settings)."""
+    return demand.forecast_published(h, s.years, s.fit_years, s.forecast_years, prior_at, [(sc.name, sc.levers) for sc in s.scenarios])
 
 
 def heldout_check(bt: pd.DataFrame, s: Settings) -> pd.DataFrame:

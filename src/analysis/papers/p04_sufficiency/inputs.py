@@ -12,13 +12,14 @@ from analysis.config import Paths, paths
 from analysis.errors import ParameterError
 from analysis.io.ingest import read_table
 from analysis.io.ingest903 import read_processed
-from analysis.papers.p04_sufficiency import published_model as fp
 from analysis.papers.p04_sufficiency import scenarios as scn
 from analysis.papers.params import resolve_la_param
 from analysis.report import metrics
+from analysis.stats import demand
+from analysis.stats import published_forecast as fp
 
 #: where the forecast and profile come from
-FROM_903, FROM_PUBLISHED = "903", "published"
+FROM_903, FROM_PUBLISHED = demand.FROM_903, demand.FROM_PUBLISHED
 PAPERS = {"01": "How the LA compares (paper 01)", "02": "Stability and breakdown risk (paper 02)", "03": "Placement costs (paper 03)"}
 AGE_BANDS = [(0, 1, "under 1"), (1, 5, "1 to 4"), (5, 10, "5 to 9"), (10, 16, "10 to 15"), (16, 19, "16 and over")]
 LEGAL = {
@@ -65,7 +66,7 @@ class Data:
     _panel: pd.DataFrame | None = field(default=None, repr=False)
 
     def published_panel(self) -> pd.DataFrame | None:
-        """Every LA's published counts by year and group (:func:`published_model.published_panel`), made once per
+        """Every LA's published counts by year and group (:func:`analysis.stats.published_forecast.published_panel`), made once per
         loaded data: the benchmark builds every LA's pack from one ``Data``."""
         if self._panel is None and self.indicators is not None:
             self._panel = fp.published_panel(self.indicators)
@@ -109,7 +110,7 @@ class Settings:
         return [CURRENT] + [sc.name for sc in self.scenarios]
 
 
-CURRENT = "Current trends"
+CURRENT = demand.CURRENT
 
 
 def setup(
@@ -144,19 +145,8 @@ def setup(
         if not 0 <= v <= 100:
             raise ParameterError(f"parameter '{name}' should be a percentage from 0 to 100, got {v!r}")
     notes = []
-    if data.for_la(la["la_code"]):
-        source = FROM_903
-        available = [int(y) for y in data.report["collection_years"]]
-    else:
-        source = FROM_PUBLISHED
-        available = [
-            int(y)
-            for y in sorted(
-                data.indicators.loc[
-                    (data.indicators["area_code"] == la["la_code"]) & (data.indicators["indicator"] == "cla_31_march"), "year"
-                ].unique()
-            )
-        ]
+    source, available = demand.available_years(data.report, data.indicators, la["la_code"])  # as paper 05 does
+    if source == FROM_PUBLISHED:
         if not available:
             raise ParameterError(f"no published figures for {la['la_name']} ({la['la_code']}): the pack needs its children looked after at 31 March")
         why = "the project holds no 903 data" if data.report is None else f"the project's 903 is for another LA ({data.report.get('la_code')})"

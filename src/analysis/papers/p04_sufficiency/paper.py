@@ -8,7 +8,7 @@ missing; its numbers are never taken from an older run without saying so.
 
 Where the project holds the LA's own 903, the forecast is the monthly stock-and-flow model of
 :mod:`analysis.stats.forecast` and the profile, provision and truth check come from the 903; for every
-other LA the pack is built from the DfE's published figures (:mod:`analysis.papers.p04_sufficiency.published_model`)
+other LA the pack is built from the DfE's published figures (:mod:`analysis.stats.published_forecast`)
 and says so.
 """
 
@@ -20,7 +20,6 @@ import pandas as pd
 
 from analysis.config import Paths, paths
 from analysis.io.published_counts import targets_for
-from analysis.papers.p04_sufficiency import published_model as fp
 from analysis.papers.p04_sufficiency import scenarios as scn
 from analysis.papers.p04_sufficiency.analysis import (  # noqa: F401
     ALL_GROUPS,
@@ -90,6 +89,7 @@ from analysis.papers.p04_sufficiency.publish import (  # noqa: F401
 )
 from analysis.papers.p04_sufficiency.words import findings, key_messages, missing_reason  # noqa: F401
 from analysis.stats import forecast as fc
+from analysis.stats import published_forecast as fp
 
 #: this module's names and those of the modules it is made of, so callers need only this one
 __all__ = [
