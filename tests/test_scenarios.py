@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.stats import published_forecast as fp
 from analysis.papers.p04_sufficiency import scenarios as scn
 from analysis.papers.params import ParameterError
 from analysis.stats import forecast as fc
+from analysis.stats import published_forecast as fp
 
 CH, FO, SU, OT = (fc.GROUPS.index(g) for g in ("children's home", "fostering", "supported", "other"))
 

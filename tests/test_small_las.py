@@ -26,7 +26,7 @@ from analysis.run import runner
 pytestmark = pytest.mark.slow
 
 SMALL_LAS = {"E06000017": "Rutland", "E06000053": "Isles of Scilly"}
-PAPERS = ("01_compare_local_authorities", "02_placement_breakdown", "03_placement_costs", "04_sufficiency_pack")
+PAPERS = ("01_compare_local_authorities", "02_placement_breakdown", "03_placement_costs", "04_sufficiency_pack", "05_local_supply")
 
 
 @pytest.fixture(scope="module", params=list(SMALL_LAS))

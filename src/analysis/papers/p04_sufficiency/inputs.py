@@ -20,7 +20,12 @@ from analysis.stats import published_forecast as fp
 
 #: where the forecast and profile come from
 FROM_903, FROM_PUBLISHED = demand.FROM_903, demand.FROM_PUBLISHED
-PAPERS = {"01": "How the LA compares (paper 01)", "02": "Stability and breakdown risk (paper 02)", "03": "Placement costs (paper 03)"}
+PAPERS = {
+    "01": "How the LA compares (paper 01)",
+    "02": "Stability and breakdown risk (paper 02)",
+    "03": "Placement costs (paper 03)",
+    "05": "Local supply and the sufficiency gap (paper 05)",
+}
 AGE_BANDS = [(0, 1, "under 1"), (1, 5, "1 to 4"), (5, 10, "5 to 9"), (10, 16, "10 to 15"), (16, 19, "16 and over")]
 LEGAL = {
     "C1": "interim care order",

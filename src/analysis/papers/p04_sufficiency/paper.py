@@ -47,7 +47,7 @@ from analysis.papers.p04_sufficiency.analysis import (  # noqa: F401
     type_shares_903,
     type_shares_published,
 )
-from analysis.papers.p04_sufficiency.inputs import (  # noqa: F401  # noqa: F401
+from analysis.papers.p04_sufficiency.inputs import (  # noqa: F401
     AGE_BANDS,
     CURRENT,
     FROM_903,
@@ -74,6 +74,7 @@ from analysis.papers.p04_sufficiency.publish import (  # noqa: F401
     data_quality,
     forecast_chart_data,
     gap_disclosure,
+    glance_table,
     group_forecast_table,
     paper01_table,
     paper02_table,
@@ -93,8 +94,6 @@ from analysis.stats import published_forecast as fp
 
 #: this module's names and those of the modules it is made of, so callers need only this one
 __all__ = [
-    "FROM_903",
-    "FROM_PUBLISHED",
     "AGE_BANDS",
     "ALL_GROUPS",
     "BACKTEST_DISCLOSURE",
@@ -102,6 +101,8 @@ __all__ = [
     "Data",
     "FLOWS_DISCLOSURE",
     "FORECAST_DISCLOSURE",
+    "FROM_903",
+    "FROM_PUBLISHED",
     "GROUP_FORECAST_DISCLOSURE",
     "HELDOUT_DISCLOSURE",
     "LEGAL",
@@ -127,6 +128,7 @@ __all__ = [
     "forecast_table",
     "gap_disclosure",
     "gap_table",
+    "glance_table",
     "group_forecast_table",
     "heldout_check",
     "history_ok",
@@ -159,6 +161,10 @@ __all__ = [
     "type_shares_903",
     "type_shares_published",
 ]
+
+#: this module's names and those of the modules it is made of, so callers need only this one
+
+#: this module's names and those of the modules it is made of, so callers need only this one
 
 
 @dataclass

@@ -18,7 +18,7 @@ from analysis.papers.p04_sufficiency.analysis import ALL_GROUPS, FORECAST_DISCLO
 from analysis.papers.p04_sufficiency.inputs import CURRENT, FROM_903, PAPERS, Data, Settings
 from analysis.papers.p04_sufficiency.words import missing_reason
 from analysis.report import metrics
-from analysis.report.disclosure import Gated, gate
+from analysis.report.disclosure import SUPPRESSED, Gated, gate
 from analysis.report.labels import TERM_LABELS
 from analysis.report.ledger import Keys
 from analysis.stats import forecast as fc
@@ -347,3 +347,78 @@ HELDOUT_DISCLOSURE = {"counts": ["recorded", "forecast", "lower_95", "upper_95"]
 def record_metrics(report, res: Results, s: Settings) -> None:
     """The pack's figures into metrics.json, as its tables print them."""
     record_figures(report, s, res.found, res.forecasts, res.backtest_scores, res.truth, res.costs, res.heldout)
+
+
+def _shown(v: object, unit: str = "") -> str:
+    """A figure from paper 05's metrics as that paper printed it (``c`` stays "not shown")."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "not published"
+    if isinstance(v, str):
+        return "not shown (c)" if v == SUPPRESSED else v
+    return f"{v:,.0f}{unit}"
+
+
+def glance_table(m05: dict | None) -> pd.DataFrame | None:
+    """Sufficiency at a glance, from paper 05's metrics.json (as that paper printed its figures): supply
+    now, the gap by type at the furthest year shown, foster households to recruit, UASC against the
+    National Transfer Scheme threshold and care leavers; with where each figure comes from."""
+    if not m05:
+        return None
+    m = m05.get("metrics", {})
+    synthetic = bool(m05.get("synthetic"))
+    rows = []
+    supply = (m.get("supply_now") or {}).get("value") or {}
+    year = (m.get("supply_now") or {}).get("year")
+    homes = supply.get("children's homes")
+    rows.append(("Supply", f"Places in children's homes registered in the area, 31 March {year}", _shown(homes), "Ofsted (published)"))
+    rows.append(("Supply", "of which run by the council", _shown(supply.get("children's homes run by the LA")), "Ofsted (published)"))
+    rows.append(("Supply", "Supported accommodation places (16-17)", _shown(supply.get("supported accommodation")), "Ofsted (published)"))
+    ng = m.get("net_gain") or {}
+    if ng:
+        rows.append(
+            ("Who uses local homes", f"Net gain at 31 March {ng.get('year')}", f"{_shown(ng.get('value'))} ({ng.get('placer')})", "DfE (published)")
+        )
+    gap = (m.get("gap") or {}).get("value")
+    source = "903 (synthetic)" if synthetic and (m.get("gap") or {}).get("source") == FROM_903 else "forecast from published figures"
+    if gap:
+        last = max(r["year"] for r in gap)
+        for r in [r for r in gap if r["year"] == last]:
+            lo, hi = r.get("lower_95"), r.get("upper_95")
+            rng = "not shown (c)" if isinstance(lo, str) or isinstance(hi, str) else f"{lo:,.0f} to {hi:,.0f}"
+            places = "" if r.get("places_registered") is None else f"; {_shown(r.get('places_registered'))} places registered in the area"
+            rows.append(("Demand and gap", f"Children in {r['placement']}, March {last} (95% range)", rng + places, source))
+    else:
+        rows.append(("Demand and gap", "Forecast against supply", (m.get("gap") or {}).get("reason") or "not made", "paper 05"))
+    hh = (m.get("foster_households") or {}).get("value")
+    if hh:
+        first = hh[0]
+        rows.append(
+            (
+                "Fostering",
+                f"In-house foster households to recruit in {first['year']} (range)",
+                f"{_shown(first['to_recruit'])} ({_shown(first['to_recruit_lower'])} to {_shown(first['to_recruit_upper'])})",
+                "forecast x national stand-ins (Ofsted), unless set",
+            )
+        )
+    u = m.get("uasc") or {}
+    if u:
+        rows.append(
+            (
+                "UASC",
+                f"Unaccompanied children at 31 March {u.get('year')}",
+                f"{_shown(u.get('value'))}: {u.get('position')} ({_shown(u.get('threshold'))})",
+                "DfE (published)",
+            )
+        )
+    cl = m.get("care_leavers") or {}
+    for age, d in (cl.get("value") or {}).items():
+        pct = d.get("suitable_pct")
+        rows.append(
+            (
+                "Care leavers",
+                f"Aged {age}, {cl.get('year')}",
+                f"{_shown(d.get('care_leavers'))}" + ("" if pct is None or isinstance(pct, str) else f" ({pct:.0f}% suitably housed)"),
+                "DfE (published)",
+            )
+        )
+    return pd.DataFrame(rows, columns=["topic", "measure", "figure", "source"])
