@@ -1,6 +1,7 @@
 """Every notebook: reviewable in git (no outputs, project kernel, one parameters cell), and run
 top to bottom by papermill with the project kernel on the test's own processed data."""
 
+import json
 from pathlib import Path
 
 import nbformat
@@ -251,7 +252,7 @@ def test_paper_04_run_by_hand_names_the_missing_papers_and_checks_the_planted_ra
     path = next(p for p in NOTEBOOKS if p.name.startswith("04_"))
     nb = _run(path, tmp_path / "out.ipynb", {"bootstrap": 40, "forecast_years": 3, "output_dir": str(tmp_path / "run" / "04_x" / "E06000004")})
     m = json.loads((tmp_path / "run" / "04_x" / "E06000004" / "metrics.json").read_text())
-    assert m["metrics"]["papers_included"]["value"] == [] and m["metrics"]["papers_included"]["missing"] == ["01", "02", "03"]
+    assert m["metrics"]["papers_included"]["value"] == [] and m["metrics"]["papers_included"]["missing"] == ["01", "02", "03", "05"]
     assert m["metrics"]["forecast_source"]["value"] == "903"
     text = _outputs_text(nb)
     assert "Missing from this pack" in text and "paper 01 did not run or failed in this run" in text
@@ -303,3 +304,29 @@ def test_paper_04_with_too_short_a_history_shows_the_descriptive_parts(kernel_en
     text = _outputs_text(nb)
     assert "Forecast not made" in text and "only 4 year(s) of 903 history (2022-2025): the forecast needs at least 6" in text
     assert "Children looked after at 31 March by age" in text
+
+
+def test_paper_05_runs_from_published_figures_and_names_its_stand_ins(kernel_env_903, tmp_path):
+    """Paper 05 for an LA whose 903 the project does not hold: published figures only, not marked synthetic;
+    the gap table and the metrics paper 04 reads are written, and the fostering figures say where they come from."""
+    path = next(p for p in NOTEBOOKS if p.name.startswith("05_"))
+    out = tmp_path / "run" / "05_x" / "E06000001"
+    nb = _run(
+        path, tmp_path / "out.ipynb", {"la_code": "Hartlepool", "bootstrap": 10, "gap_years": 2, "target_inside_pct": 80.0, "output_dir": str(out)}
+    )
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["synthetic"] is False and m["metrics"]["gap"]["source"] == "published"
+    assert {r["year"] for r in m["metrics"]["gap"]["value"]} == {2026, 2027}
+    assert m["metrics"]["levers"]["value"]["target_inside_share"] == pytest.approx(0.8)
+    sheets = pd.read_excel(out / "tables.xlsx", sheet_name=None)
+    assert {"supply", "gap", "foster_households", "uasc", "care_leavers", "net_gain"} <= set(sheets)
+    text = _outputs_text(nb)
+    assert "national stand-in" in text and "Ofsted" in text and "SYNTHETIC" not in text
+
+
+def test_paper_05_stops_with_a_clear_message_on_a_bad_target(kernel_env, tmp_path):
+    import papermill as pm
+
+    path = next(p for p in NOTEBOOKS if p.name.startswith("05_"))
+    with pytest.raises(pm.PapermillExecutionError, match="target_inside_pct"):
+        _run(path, tmp_path / "out.ipynb", {"target_inside_pct": 150.0})

@@ -48,8 +48,8 @@ TINY_CELL = 'la_code: str = "E06000004"  # LA\nshare: float = 0.5  # a share\nye
 def test_every_notebook_agrees_with_the_registry():
     assert registry.all_problems() == []
     specs = registry.load()
-    assert [s.id for s in specs.values() if s.default] == ["01", "02", "03", "04"]
-    assert specs["04"].after == ("01", "02", "03") and specs["04"].pdf and specs["02"].child_level
+    assert [s.id for s in specs.values() if s.default] == ["01", "02", "03", "04", "05"]
+    assert specs["04"].after == ("01", "02", "03", "05") and specs["04"].pdf and specs["02"].child_level
     assert {s.notebook for s in specs.values()} == {p.name for p in REPO_NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
 
 
@@ -194,8 +194,8 @@ def test_the_runner_refuses_a_wrong_type_before_starting_a_kernel(built, tmp_pat
 
 # --- adding a paper: the registry entry plus the notebook, nothing else ---------------------------
 NEW_PAPER = """
-  "05":
-    notebook: 05_children_looked_after.ipynb
+  "06":
+    notebook: 06_children_looked_after.ipynb
     title: "Children looked after, in one table"
     default: false
     inputs: [la_indicators, la_lookup]
@@ -210,11 +210,11 @@ from analysis.io import ingest
 from analysis.papers import params, registry
 from analysis.report import reporting
 
-registry.check("05", dict(la_code=la_code, last_year=last_year, output_dir=output_dir))
+registry.parameters("06", globals())
 la = params.resolve_la_param(la_code)
 li = ingest.read_table(config.paths(), "la_indicators")
 rows = li[(li["area_code"] == la["la_code"]) & (li["indicator"] == "cla_31_march") & (li["measure"] == "number") & (li["year"] == last_year)]
-report = reporting.Report(paper="05", title="Children looked after", output_dir=output_dir, context={"la_code": la["la_code"]})
+report = reporting.Report(paper="06", title="Children looked after", output_dir=output_dir, context={"la_code": la["la_code"]})
 table = rows[["year", "value"]].rename(columns={"value": "children"}).reset_index(drop=True)
 report.table("cla", table, title="Children looked after at 31 March", counts=["children"])
 report.metric("children_looked_after", float(table["children"].iloc[0]))"""
@@ -228,7 +228,7 @@ def test_a_new_paper_is_added_by_its_registry_entry_and_its_notebook(built, tmp_
     # 1. the one place: the registry
     (nbs / "papers.yaml").write_text((nbs / "papers.yaml").read_text() + NEW_PAPER)
     # 2. the notebook: the parameters cell as the registry writes it, then the calls
-    cell = new_code_cell(registry.parameters_cell(registry.spec("05")))
+    cell = new_code_cell(registry.parameters_cell(registry.spec("06")))
     cell.metadata["tags"] = ["parameters"]
     finish = new_code_cell("report.finish()")
     finish.metadata["tags"] = ["remove-cell"]
@@ -236,11 +236,11 @@ def test_a_new_paper_is_added_by_its_registry_entry_and_its_notebook(built, tmp_
         cells=[new_markdown_cell("# Children looked after"), cell, new_code_cell(NEW_BODY), finish],
         metadata={"kernelspec": {"name": KERNEL_NAME, "display_name": "Python (cla-analysis)", "language": "python"}},
     )
-    nbformat.write(nb, nbs / "05_children_looked_after.ipynb")
+    nbformat.write(nb, nbs / "06_children_looked_after.ipynb")
 
     assert cli.main(["papers", "--check"]) == 0
-    assert cli.main(["run", "05", "--la", "Hartlepool"]) == 0
-    out = root / "reports" / "latest" / "05_children_looked_after" / "E06000001"
+    assert cli.main(["run", "06", "--la", "Hartlepool"]) == 0
+    out = root / "reports" / "latest" / "06_children_looked_after" / "E06000001"
     assert {"report.html", "tables.xlsx", "metrics.json"} <= {f.name for f in out.iterdir()}
     # the figure published is the one in the processed data, read here independently
     import pandas as pd
@@ -250,5 +250,5 @@ def test_a_new_paper_is_added_by_its_registry_entry_and_its_notebook(built, tmp_
     assert json.loads((out / "metrics.json").read_text())["metrics"]["children_looked_after"] == {"value": want, "kind": "value"}
     assert "Children looked after, in one table" in (root / "reports" / "index.html").read_text()
     # the paper is not in the default set (default: false), and is found by number and name
-    assert "05" not in [x.id for x in runner.select_papers(make_paths(root), [])]
-    assert [x.id for x in runner.select_papers(make_paths(root), ["children_looked_after"])] == ["05"]
+    assert "06" not in [x.id for x in runner.select_papers(make_paths(root), [])]
+    assert [x.id for x in runner.select_papers(make_paths(root), ["children_looked_after"])] == ["06"]

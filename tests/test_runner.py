@@ -82,7 +82,7 @@ def quiet(_msg):
 # --- choosing papers and parameters ----------------------------------------------------------------------
 def test_papers_are_chosen_by_number_or_name(built, tmp_path):
     p = make_paths(make_run_project(tmp_path / "p", built[0]))
-    assert [x.id for x in runner.select_papers(p, [])] == ["01", "02", "03", "04"]  # the default set
+    assert [x.id for x in runner.select_papers(p, [])] == ["01", "02", "03", "04", "05"]  # the default set
     for name in ("01", "1", "compare", "01_compare_local_authorities.ipynb"):
         assert [x.id for x in runner.select_papers(p, [name])] == ["01"]
     assert runner.select_papers(p, ["00"])[0].parameter_names == ("la_code",)
@@ -121,14 +121,21 @@ def test_an_unknown_parameter_is_refused_before_anything_runs(fake_project):
 
 
 def test_a_param_goes_to_the_papers_that_declare_it_and_a_targeted_one_to_its_paper():
-    papers = runner.select_papers(config.paths(), ["04"])  # the real registry: 04 brings in 01, 02 and 03
-    assert [x.id for x in papers] == ["01", "02", "03", "04"]
-    assert runner.parameters_by_paper(papers, {"forecast_years": 4}) == {"01": {}, "02": {}, "03": {}, "04": {"forecast_years": 4}}
+    papers = runner.select_papers(config.paths(), ["04"])  # the real registry: 04 brings in 01, 02, 03 and 05
+    assert [x.id for x in papers] == ["01", "02", "03", "04", "05"]
+    # 04 and 05 declare the forecast's settings (05 forecasts as 04 does): both take it, the others keep their defaults
+    assert runner.parameters_by_paper(papers, {"forecast_years": 4}) == {
+        "01": {},
+        "02": {},
+        "03": {},
+        "04": {"forecast_years": 4},
+        "05": {"forecast_years": 4},
+    }
     both = runner.parameters_by_paper(papers, {"bootstrap": 300, "04.bootstrap": 500})
     assert both["03"] == {"bootstrap": 300} and both["04"] == {"bootstrap": 500}, "a targeted value wins for its paper only"
     assert runner.parameters_by_paper(papers, {"sufficiency.fit_years": 2})["04"] == {"fit_years": 2}
     jobs = runner.make_jobs(papers, [("E06000004", "Stockton-on-Tees")], {"scenario_file": "s.yaml"})
-    assert {j.paper.id: j.parameters for j in jobs} == {"01": {}, "02": {}, "03": {}, "04": {"scenario_file": "s.yaml"}}
+    assert {j.paper.id: j.parameters for j in jobs} == {"01": {}, "02": {}, "03": {}, "04": {"scenario_file": "s.yaml"}, "05": {}}
     with pytest.raises(AnalysisError, match="not a paper of this run"):
         runner.parameters_by_paper(papers, {"00.x": 1})
     with pytest.raises(AnalysisError, match="paper 01 has no parameter forecast_years"):
@@ -333,13 +340,13 @@ def test_the_pack_runs_after_its_papers_and_reads_their_results_from_the_same_ru
     monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "test-key-" + "0" * 24)
     p = make_paths(root)
     papers = runner.select_papers(p, ["04"])
-    assert [x.id for x in papers] == ["01", "02", "03", "04"], "the pack brings its papers into the run"
+    assert [x.id for x in papers] == ["01", "02", "03", "04", "05"], "the pack brings its papers into the run"
     result = runner.run(p, papers, [("E06000004", "Stockton-on-Tees")], {}, workers=2, progress=quiet)
     assert result.exit_code == 0, result.failed
-    assert [r["paper"] for r in result.records] == ["01", "02", "03", "04"]
+    assert [r["paper"] for r in result.records] == ["01", "02", "03", "05", "04"], "05 before 04, which reads it"
     pack = p.reports / "latest" / "04_sufficiency_pack" / "E06000004"
     m = json.loads((pack / "metrics.json").read_text())
-    assert m["metrics"]["papers_included"]["value"] == ["01", "02", "03"]
+    assert m["metrics"]["papers_included"]["value"] == ["01", "02", "03", "05"]
     m03 = json.loads((p.reports / "latest" / "03_placement_costs" / "E06000004" / "metrics.json").read_text())
     found, where = sufficiency.sibling_metrics(str(p.reports / "runs" / result.run_id / "04_sufficiency_pack" / "E06000004"), "E06000004", p)
     assert found["03"] == m03 and result.run_id in where
