@@ -59,7 +59,8 @@ def children_now(data: Data, s: Settings) -> dict[str, float]:
 
 def homes_903(data: Data, s: Settings) -> dict[str, float] | None:
     """From the 903, the LA's children in children's homes at the last 31 March: all, inside its
-    boundary, within 20 miles of home, and in its own homes (counts; gate before showing)."""
+    boundary and within 20 miles of home (counts; gate before showing). Not split by provider: paper 04
+    publishes that split with its own suppression, and a second split here could undo it."""
     if s.source != demand.FROM_903:
         return None
     day = pd.Timestamp(s.last_year, 3, 31)
@@ -71,7 +72,6 @@ def homes_903(data: Data, s: Settings) -> dict[str, float] | None:
         "inside": float((homes["pl_location"] == "IN").sum()),
         "within_20_miles": float((homes["pl_distance"] <= 20).sum()),
         "distance_known": float(homes["pl_distance"].notna().sum()),
-        "own": float((homes["provider_group"] == "own LA").sum()),
     }
 
 
@@ -88,7 +88,8 @@ def gap_table(
     inside the LA (at the target share, or today's) and in its own homes, beside what is used now.
 
     ``inside_now``: the share (0-1) of the LA's children in children's homes living inside its boundary
-    now; ``own_now``: the number of them in its own homes (903), or None (published: LA-run places stand in)."""
+    now; ``own_now``: their number in its own homes, or None: the places the LA runs stand in (public
+    counts; the 903's split by provider is paper 04's to publish)."""
     rows = []
     lv = s.levers
     years = [s.last_year + k for k in range(1, s.gap_years + 1)]
@@ -98,9 +99,9 @@ def gap_table(
         places, la_run = _supply_now(supply, kinds, s.last_year) if kinds else (np.nan, np.nan)
         for y in years:
             mean, lo, hi = (float(f.at[y, c]) for c in ("mean", "lower", "upper"))
-            row = {
-                "placement": TYPE_LABELS[g],
+            row = {  # the year first: a row then never reads as "4 children's homes" once its cells are text
                 "year": y,
+                "placement": TYPE_LABELS[g],
                 "children_now": now.get(g, np.nan),
                 "forecast": round(mean),
                 "lower_95": round(lo),
@@ -135,9 +136,12 @@ def foster_households(forecast: fc.Forecast, fostering_now: float, s: Settings) 
     year (a share of last year's), with the range from the forecast's 95% interval."""
     lv = s.levers
     f = forecast.by_group[forecast.by_group["group"] == "fostering"].set_index("year")
+    years = [s.last_year + k for k in range(1, s.gap_years + 1)]
+    if pd.isna(fostering_now):  # the DfE did not publish it: the first year's need is the base (no growth counted that year)
+        fostering_now = float(f.at[years[0], "mean"])
     need_prev = {k: fostering_now * lv.inhouse_foster_share / lv.children_per_household for k in ("mean", "lower", "upper")}
     rows = []
-    for y in [s.last_year + k for k in range(1, s.gap_years + 1)]:
+    for y in years:
         need = {k: float(f.at[y, k]) * lv.inhouse_foster_share / lv.children_per_household for k in ("mean", "lower", "upper")}
         recruit = {k: max(0.0, need[k] - need_prev[k]) + lv.households_lost * need_prev[k] for k in need}
         rows.append(

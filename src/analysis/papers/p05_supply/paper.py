@@ -93,11 +93,10 @@ def analyse(data: Data, s: Settings) -> Results:
     homes = homes_903(data, s)
     if homes is not None:
         inside_now = homes["inside"] / homes["children"] if homes["children"] else float("nan")
-        own_now = homes["own"]
     else:
         known = inside.dropna(subset=["inside_pct"])
         inside_now = float(known["inside_pct"].iloc[-1]) / 100 if len(known) else float("nan")
-        own_now = None
+    own_now = None  # the places the LA runs stand in (public counts), with or without the 903
     ng = net_gain(data.indicators, s.la_code)
     ng_year = int(ng["year"].max()) if len(ng) else s.last_year
     return Results(

@@ -38,7 +38,7 @@ GAP_DERIVED = [
     "extra_own_upper",
 ]
 GAP_DISCLOSURE = {"not_counts": ["places_registered", "places_la_run", *GAP_DERIVED], "independent": ["places_registered", "places_la_run"]}
-HOMES_DISCLOSURE = {"counts": ["children", "inside", "within_20_miles", "own"], "not_counts": ["distance_known"]}
+HOMES_DISCLOSURE = {"counts": ["children", "inside", "within_20_miles", "distance_known"]}
 MISSING_DISCLOSURE = {
     "counts": ["inside the LA", "outside the LA", "all"],
     "row_total": "all",
@@ -85,12 +85,26 @@ def _gap_force(res: Results, homes: Gated | None, gap: pd.DataFrame) -> pd.DataF
     row = homes.frame.iloc[0]
     homes_rows = gap["placement"].eq(TYPE_LABELS["children's home"])
     mask = pd.DataFrame(False, index=gap.index, columns=[c for c in FROM_INSIDE + FROM_OWN if c in gap.columns])  # not counts: hidden here
-    for col, derived in (("inside", FROM_INSIDE), ("own", FROM_OWN)):
+    for col, derived in (("inside", FROM_INSIDE),):
         if row[col] == SUPPRESSED:
             for c in derived:
                 if c in mask.columns:
                     mask[c] = homes_rows
     return mask if mask.to_numpy().any() else None
+
+
+def _households_shown(households: pd.DataFrame, gap: Gated | None) -> pd.DataFrame:
+    """The households table with a year's figures hidden (c) where that year's fostering forecast is: they
+    are worked out from it and would give it back."""
+    if gap is None:
+        return households
+    g = gap.frame
+    hidden = set(g.loc[(g["placement"] == TYPE_LABELS["fostering"]) & g["forecast"].map(lambda v: isinstance(v, str)), "year"])
+    out = households.astype({c: object for c in households.columns if c != "year"})
+    for c in out.columns:
+        if c != "year":
+            out.loc[out["year"].isin(hidden), c] = SUPPRESSED
+    return out
 
 
 def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
@@ -161,7 +175,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         homes = report.table(
             "homes_903",
             pd.DataFrame([res.homes]),
-            title="The LA's children in children's homes at the last 31 March: inside its area, within 20 miles, in its own homes (903)",
+            title="The LA's children in children's homes at the last 31 March: inside its area and within 20 miles of home (903)",
             show=False,
             **HOMES_DISCLOSURE,
         )
@@ -181,7 +195,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
     if res.households is not None:
         out["foster_households"] = report.table(
             "foster_households",
-            res.households,
+            _households_shown(res.households, out.get("gap")),
             title="The LA's own (in-house) foster households: needed and to recruit each year",
             counts=[],
             not_counts=["households_needed", "to_recruit", "to_recruit_lower", "to_recruit_upper"],

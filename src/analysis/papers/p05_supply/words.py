@@ -25,7 +25,13 @@ def _n(v: object) -> str:
 
 
 def _places(v: object) -> str:
+    if isinstance(v, str):
+        return count_text(v)
     return "not known" if v is None or (isinstance(v, float) and pd.isna(v)) else f"{float(v):,.0f}"
+
+
+def _threshold(v: float) -> str:
+    return f"{v:,.1f}" if v < 10 else f"{v:,.0f}"
 
 
 def _range(lo: object, hi: object) -> str:
@@ -41,7 +47,7 @@ def supply_sentence(tables: dict[str, Gated], s: Settings) -> str:
     homes, la_run = last["children's homes: places"], last["children's homes: run by the LA"]
     text = (
         f"At 31 March {int(last['year'])} there were **{_places(homes)} places in children's homes registered in {s.la_name}**, "
-        f"{_places(la_run)} of them run by the council"
+        f"of which the council runs {_places(la_run)}"
     )
     if "children's homes" in rates.index:
         r = rates.loc["children's homes"]
@@ -65,10 +71,14 @@ def net_gain_sentence(tables: dict[str, Gated], s: Settings) -> str | None:
         return f"The DfE did not publish {s.la_name}'s net gain for {int(r['year'])}."
     return (
         f"At 31 March {int(r['year'])} other LAs had {_n(inside)} children placed in {s.la_name}, and it had {_n(outside)} of its own placed "
-        f"outside its boundary: **an {r['placer']}** (net gain {net:+,.0f})."
+        f"outside its boundary: **{_placer(r['placer'])}** (net gain {net:+,.0f})."
         if not isinstance(net, str)
         else f"At 31 March {int(r['year'])} the net gain for {s.la_name} is not shown (c)."
     )
+
+
+def _placer(placer: str) -> str:
+    return f"an {placer}" if placer in ("in-placer", "out-placer") else "balanced (as many placed in as out)"
 
 
 def gap_sentences(tables: dict[str, Gated], res: Results, s: Settings) -> list[str]:
@@ -83,7 +93,7 @@ def gap_sentences(tables: dict[str, Gated], res: Results, s: Settings) -> list[s
         if rows.empty:
             continue
         r = rows.iloc[0]
-        if isinstance(r["forecast"], str) or isinstance(r["lower_95"], str):
+        if any(isinstance(r[c], str) for c in ("forecast", "lower_95", "upper_95")):
             text = f"In March {year} {s.la_name}'s forecast of children in {label} is not shown (c: too few children to publish)"
         else:
             text = f"In March {year} {s.la_name} expects **{_range(r['lower_95'], r['upper_95'])} children in {label}** (central {_n(r['forecast'])}; {_n(r['children_now'])} now)"
@@ -96,7 +106,9 @@ def gap_sentences(tables: dict[str, Gated], res: Results, s: Settings) -> list[s
         what = (
             " (children's homes, secure homes and residential special schools registered as homes)" if label == TYPE_LABELS["children's home"] else ""
         )
-        text += f"; {_places(r['places_registered'])} places{what} are registered in {s.la_name}, {_places(r['places_la_run'])} of them run by the council"
+        text += (
+            f"; {_places(r['places_registered'])} places{what} are registered in {s.la_name}, of which the council runs {_places(r['places_la_run'])}"
+        )
         if label == TYPE_LABELS["children's home"]:
             if inside_pct:
                 text += f"; {inside_pct}"
@@ -109,8 +121,12 @@ def gap_sentences(tables: dict[str, Gated], res: Results, s: Settings) -> list[s
                 )
             own = r.get("extra_own")
             if own is not None and not isinstance(own, str) and pd.notna(own):
-                target = f"{s.levers.own_share:.0%} (the target)" if s.levers.own_share is not None else "today's share"
-                text += f"; in its own homes at {target}: about {_n(r['needed_own'])}, {_signed(own)} on today"
+                target = (
+                    f"{s.levers.own_share:.0%} of them (the target)"
+                    if s.levers.own_share is not None
+                    else "today's ratio of council places to its children in homes"
+                )
+                text += f"; for homes the council runs at {target}: about {_places(r['needed_own'])} places, {_signed(own)} than it runs now ({_places(r['places_la_run'])})"
         out.append(text + ".")
     return out
 
@@ -143,12 +159,16 @@ def households_sentence(tables: dict[str, Gated], s: Settings) -> str | None:
         return None
     h = tables["foster_households"].frame
     first, last = h.iloc[0], h.iloc[-1]
+    if isinstance(first["households_needed"], str):
+        return f"The in-house foster households {s.la_name} needs are not shown: its fostering forecast is too small to publish (c)."
     lv = s.levers
+    n = first["households_needed"]
     return (
         f"To meet {lv.inhouse_foster_share:.0%} of fostering demand with its own carers ({lv.children_per_household:g} children a household, "
-        f"{lv.households_lost:.0%} of households lost a year), {s.la_name} needs about **{first['households_needed']:,.0f} in-house fostering "
-        f"households in {int(first['year'])}** and to recruit about {first['to_recruit']:,.0f} that year ({_range(first['to_recruit_lower'], first['to_recruit_upper'])}); "
-        f"{last['to_recruit']:,.0f} in {int(last['year'])}. The fostering figures are national stand-ins unless set (see the notes)."
+        f"{lv.households_lost:.0%} of households lost a year), {s.la_name} needs about **{n:,.0f} in-house fostering "
+        f"household{'' if n == 1 else 's'} in {int(first['year'])}** and to recruit about {first['to_recruit']:,.0f} that year "
+        f"({_range(first['to_recruit_lower'], first['to_recruit_upper'])}); {_places(last['to_recruit'])} in {int(last['year'])}. "
+        "The fostering figures are national stand-ins unless set (see the notes)."
     )
 
 
@@ -157,9 +177,15 @@ def uasc_sentence(tables: dict[str, Gated], s: Settings) -> str | None:
     if u.empty:
         return None
     r = u.iloc[-1]
+    year, n = int(r["year"]), r["uasc_looked_after"]
+    if n is None or (isinstance(n, float) and pd.isna(n)) or isinstance(n, str):
+        return (
+            f"The number of unaccompanied asylum-seeking children {s.la_name} looked after at 31 March {year} is not published "
+            f"(the National Transfer Scheme threshold, 0.1% of its children, is {_threshold(r['threshold'])})."
+        )
     return (
-        f"At 31 March {int(r['year'])} {s.la_name} looked after {_n(r['uasc_looked_after'])} unaccompanied asylum-seeking children: "
-        f"**{r['position']}** of the National Transfer Scheme (0.1% of its children, {r['threshold']:,.0f})."
+        f"At 31 March {year} {s.la_name} looked after {_n(n)} unaccompanied asylum-seeking children: "
+        f"**{r['position']}** of the National Transfer Scheme (0.1% of its children, {_threshold(r['threshold'])})."
     )
 
 
