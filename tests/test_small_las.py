@@ -103,7 +103,7 @@ def test_every_report_and_sheet_says_it_is_synthetic(small_la):
         page = (folder / "report.html").read_text()
         assert 'class="synthetic-banner"' in page
         alts = re.findall(r'<img\b[^>]*\balt="([^"]*)"', page)
-        if paper != "03_placement_costs":  # paper 03's across-LA charts are of published figures, and are not stamped
+        if paper not in ("03_placement_costs", "05_local_supply"):  # charts of published figures (03 across LAs; 05's places) are not stamped
             assert all("synthetic data, not real children" in a for a in alts), (paper, "every chart of 903 data is stamped")
         sheets = pd.read_excel(folder / "tables.xlsx", sheet_name=None, header=None)
         for n, sheet in sheets.items():  # the mark follows the data: a sheet of published figures says so instead

@@ -244,3 +244,36 @@ def test_published_tables_hide_small_counts_and_the_words_quote_them_as_shown(da
     text = supply.findings(res, s, tables)
     assert "Rutland" in text and "nan" not in text.lower()
     rep.finish()
+
+
+def _raw_homes(la_name: str, year: int) -> dict[str, tuple[float, str, bool]]:
+    """Children's homes in an LA from Ofsted's provider-level file, read with the csv module: URN -> (places, rating, short breaks only)."""
+    path = RAW / "ofsted" / "providers" / f"provider_at_march_{year}.csv"
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    lines = text.splitlines(keepends=True)  # line ends kept: header cells hold quoted line breaks
+    at = next(i for i, line in enumerate(lines) if line.startswith("Web link"))
+    reader = csv.DictReader(lines[at:])
+    out = {}
+    for row in reader:
+        row = {(k or "").strip(): v for k, v in row.items()}
+        rating = next((v for k, v in row.items() if "overall experiences and progress" in k.lower()), "")
+        if row["Provision type"].strip().lower() == "children's home" and row["Local authority"].strip() == la_name:
+            sbo = next((v for k, v in row.items() if k.lower().startswith("short-break")), "")
+            out[row["URN"].strip()] = (float(row["Places"] or 0), rating.strip(), "short" in sbo.lower())
+    return out
+
+
+@pytest.mark.parametrize("code,name", [("E06000004", "Stockton-on-Tees"), ("E08000035", "Leeds"), ("E10000016", "Kent")])
+def test_homes_opened_closed_and_rated_match_the_raw_provider_files(data, code, name):
+    before, after = _raw_homes(name, 2024), _raw_homes(name, 2025)
+    flow = supply.homes_flow(data.providers, code).set_index("year")
+    assert flow.at[2025, "homes"] == len(after)
+    assert flow.at[2025, "opened"] == len(set(after) - set(before)) and flow.at[2025, "closed"] == len(set(before) - set(after))
+    assert flow.at[2025, "places_opened"] == sum(after[u][0] for u in set(after) - set(before))
+    assert flow.at[2025, "short_break_only"] == sum(v[2] for v in after.values())
+    assert np.isnan(flow.at[2020, "short_break_only"]), "no flag before 2021: unknown, not 0"
+    living = [v for v in after.values() if not v[2]]
+    inspected = [v for v in living if v[1].lower() in ("outstanding", "good", "requires improvement to be good", "inadequate")]
+    good = [v for v in inspected if v[1].lower() in ("outstanding", "good")]
+    r = supply.ratings(data.providers, code, []).set_index("area")
+    assert r.at["LA", "good_or_outstanding_pct"] == pytest.approx(100 * len(good) / len(inspected))

@@ -21,7 +21,7 @@ import pandas as pd
 from analysis.config import Paths, code_digest
 from analysis.errors import InputError
 from analysis.io import indicators as ind
-from analysis.io import memo, schemas
+from analysis.io import memo, ofsted_providers, schemas
 from analysis.io import public_data as pdl
 from analysis.io.geography import build_la_lookup
 from analysis.progress import Progress
@@ -61,9 +61,14 @@ OFSTED_SOURCE = "derived/ofsted_providers_places_by_la_2019_2025.csv"
 STAMP = "_inputs.json"
 
 
+#: Ofsted's provider-level files, one a year (read by analysis.io.ofsted_providers)
+PROVIDER_SOURCES = tuple(f"ofsted/providers/provider_at_march_{y}.csv" for y in range(2019, 2026))
+
+
 def input_files() -> list[str]:
     return sorted(
-        [s.path for s in EES_SOURCES + SFR_SOURCES] + [LOOKUP_SOURCE, POPULATION_SOURCE, RO3_SOURCE, SN_2021_SOURCE, SN_2025_SOURCE, OFSTED_SOURCE]
+        [s.path for s in EES_SOURCES + SFR_SOURCES]
+        + [LOOKUP_SOURCE, POPULATION_SOURCE, RO3_SOURCE, SN_2021_SOURCE, SN_2025_SOURCE, OFSTED_SOURCE, *PROVIDER_SOURCES]
     )
 
 
@@ -156,7 +161,8 @@ def build_tables(raw: Path, progress: Progress | None = None) -> tuple[dict[str,
     sn = pdl.load_statistical_neighbours(raw / SN_2021_SOURCE, SN_2021_SOURCE, raw / SN_2025_SOURCE, SN_2025_SOURCE, lookup)
     loads["statistical_neighbours"] = sn
     loads[OFSTED_SOURCE] = pdl.load_ofsted_places(raw / OFSTED_SOURCE, OFSTED_SOURCE, lookup)
-    for _ in range(6):  # lookup, population, RO3, two neighbour models, Ofsted
+    loads["ofsted_providers"] = ofsted_providers.load(raw, lookup)
+    for _ in range(7):  # lookup, population, RO3, two neighbour models, Ofsted places, Ofsted providers
         step()
 
     set_aside = (
@@ -174,6 +180,7 @@ def build_tables(raw: Path, progress: Progress | None = None) -> tuple[dict[str,
         "population": loads[POPULATION_SOURCE].table,
         "statistical_neighbours": sn.table,
         "ofsted_places": loads[OFSTED_SOURCE].table,
+        "ofsted_providers": loads["ofsted_providers"].table,
         "la_lookup": lookup,
         "set_aside": set_aside,
     }

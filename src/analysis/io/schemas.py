@@ -107,6 +107,17 @@ SCHEMAS: dict[str, list[tuple[str, str, str]]] = {
         ("places", "float64", "registered places (blank for agencies)"),
         ("providers_with_places_reported", "float64", "providers with places reported"),
     ],
+    "ofsted_providers": [
+        ("year", "int64", "year of the 31 March snapshot"),
+        ("urn", "string", "Ofsted's unique reference number of the provider"),
+        ("provision_type", "string", "Ofsted provision type (case normalised)"),
+        ("registration_status", "string", "Active, Suspended, ..."),
+        ("new_la_code", "string", "current LA code of the LA where the provider is located"),
+        ("sector", "string", "Local Authority, Private, Voluntary, Health Authority, Academy"),
+        ("places", "float64", "registered places (0 where none are given: agencies)"),
+        ("short_break_only", "boolean", "a short-break-only children's home (Ofsted's flag, from 2021; blank before)"),
+        ("rating", "string", "latest overall experiences and progress judgement, or 'not yet inspected'"),
+    ],
     "la_lookup": [
         ("la_code", "string", "9-character LA code as used at some time"),
         ("current_la_code", "string", "current code for the same area (differs after a code change)"),

@@ -29,6 +29,7 @@ class Data:
 
     indicators: pd.DataFrame
     places: pd.DataFrame
+    providers: pd.DataFrame
     population: pd.DataFrame
     lookup: pd.DataFrame
     neighbours: pd.DataFrame
@@ -48,6 +49,7 @@ class Data:
         return cls(
             read_table(p, "la_indicators"),
             read_table(p, "ofsted_places"),
+            read_table(p, "ofsted_providers"),
             read_table(p, "population"),
             read_table(p, "la_lookup"),
             read_table(p, "statistical_neighbours"),
@@ -98,6 +100,7 @@ class Settings:
     gap_years: int
     levers: Levers
     notes: list[str] = field(default_factory=list)
+    region_las: list[str] = field(default_factory=list)  # current LAs of the LA's region
 
     @property
     def last_year(self) -> int:
@@ -185,6 +188,7 @@ def setup(
         gap_years,
         levers,
         notes,
+        list(data.lookup.loc[(data.lookup["status"] == "current") & (data.lookup["region_code"] == la.get("region_code")), "la_code"]),
     )
 
 

@@ -47,13 +47,14 @@ from analysis.papers.p05_supply.publish import (  # noqa: F401
 from analysis.papers.p05_supply.supply import (  # noqa: F401
     KINDS,
     by_sector,
-    homes_change,
+    homes_flow,
     inside_share,
     la_supply,
     net_gain,
     net_gain_neighbours,
     places_per_10k,
     places_per_child,
+    ratings,
     registered,
 )
 from analysis.papers.p05_supply.words import findings  # noqa: F401
@@ -66,7 +67,8 @@ class Results:
 
     supply: pd.DataFrame  # the LA's homes and places by year and kind (LA-run beside)
     sectors: pd.DataFrame  # children's home places by year and sector
-    change: pd.DataFrame  # children's homes each year and the net change
+    flow: pd.DataFrame  # children's homes each year: opened, closed, short-break-only (Ofsted's provider files)
+    ratings: pd.DataFrame  # children's homes by latest overall judgement: LA, region, England
     rates: pd.DataFrame  # places per 10,000 children: LA, neighbours, region, England
     per_child: pd.DataFrame  # places per child of the LA in that placement
     net_gain: pd.DataFrame  # children of other LAs placed inside against own placed outside
@@ -102,7 +104,8 @@ def analyse(data: Data, s: Settings) -> Results:
     return Results(
         supply=supply,
         sectors=by_sector(reg, s.la_code),
-        change=homes_change(reg, s.la_code),
+        flow=homes_flow(data.providers, s.la_code),
+        ratings=ratings(data.providers, s.la_code, s.region_las),
         rates=places_per_10k(reg, data.population, data.lookup, s),
         per_child=places_per_child(supply, data.indicators, s.la_code),
         net_gain=ng,

@@ -126,15 +126,28 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
     out["sectors"] = report.table(
         "sectors", res.sectors, title="Children's home places in the LA by sector", counts=[], published=True, show=False, notes=src
     )
-    out["homes_change"] = report.table(
-        "homes_change",
-        res.change,
-        title="Children's homes in the LA at 31 March and the net change on the year before",
+    out["homes_flow"] = report.table(
+        "homes_flow",
+        res.flow,
+        title="Children's homes in the LA at 31 March: opened, closed and short-break-only",
         counts=[],
-        not_counts=["homes", "net_change"],
+        not_counts=["homes", "places", "short_break_only", "opened", "closed", "places_opened", "places_closed"],
         published=True,
         show=False,
-        notes=src + " Homes opened and closed separately need Ofsted's provider-level files (not yet read).",
+        notes="Source: Ofsted, provider-level data at 31 March (every registered children's home by URN). Opened: a home registered in the LA "
+        "this year and not the year before; closed: the reverse (a home that moved LA counts as closed in one and opened in the other). "
+        "Short-break-only homes (Ofsted's flag, from 2021) do not take children to live.",
+    )
+    out["ratings"] = report.table(
+        "ratings",
+        res.ratings,
+        title="Children's homes by their latest Ofsted judgement (overall experiences and progress), latest 31 March",
+        counts=[],
+        not_counts=["Outstanding", "Good", "Requires improvement", "Inadequate", "not yet inspected"],
+        published=True,
+        show=False,
+        decimals={"good_or_outstanding_pct": 0},
+        notes="Homes that take children to live (short-break-only homes left out). Good or outstanding: of the homes inspected. Source: Ofsted.",
     )
     pc = res.per_child.copy()
     out["per_child"] = report.table(
@@ -284,6 +297,13 @@ def record_metrics(report, res: Results, s: Settings) -> None:
             },
             year=int(latest["year"].iloc[0]),
         )
+    fl = report.published("homes_flow").gated.frame
+    last_flow = fl.iloc[-1]
+    report.metric("homes_flow", {k: _value(last_flow[k]) for k in ("homes", "opened", "closed", "short_break_only")}, year=int(last_flow["year"]))
+    rt = report.published("ratings").gated.frame.set_index("area")
+    report.metric(
+        "homes_good_or_outstanding_pct", _value(rt.at["LA", "good_or_outstanding_pct"]), england=_value(rt.at["England", "good_or_outstanding_pct"])
+    )
     report.metric("levers", {"target_inside_share": s.levers.inside_share, "target_own_share": s.levers.own_share, **s.levers.sources})
 
 

@@ -77,12 +77,68 @@ def by_sector(reg: pd.DataFrame, la_code: str, kind: str = "children's homes") -
     return t.reset_index()
 
 
-def homes_change(reg: pd.DataFrame, la_code: str, kind: str = "children's homes") -> pd.DataFrame:
-    """Homes of one kind in the LA each year and the net change on the year before (Ofsted's counts of
-    providers at 31 March; homes opened and closed separately need the provider-level files)."""
-    r = reg[(reg["new_la_code"] == la_code) & (reg["kind"] == kind)].groupby("year")["providers"].sum()
-    r = r.reindex(sorted(reg["year"].unique()), fill_value=0.0)
-    return pd.DataFrame({"year": r.index, "homes": r.values, "net_change": r.diff().values})
+CHILDRENS_HOME = "Children's home"
+RATING_ORDER = ("Outstanding", "Good", "Requires improvement", "Inadequate", "not yet inspected")
+
+
+def homes_flow(providers: pd.DataFrame, la_code: str) -> pd.DataFrame:
+    """The LA's children's homes at each 31 March by URN (Ofsted's provider-level files): how many, how
+    many opened since the year before (a URN new to the LA) and closed (a URN gone), and their places;
+    short-break-only homes apart (Ofsted's flag, from 2021), as they do not take children to live."""
+    h = providers[(providers["provision_type"] == CHILDRENS_HOME) & (providers["new_la_code"] == la_code)]
+    years = sorted(providers["year"].unique())
+    rows, before = [], None
+    for year in years:
+        now = h[h["year"] == year].drop_duplicates("urn").set_index("urn")
+        flags_known = providers.loc[providers["year"] == year, "short_break_only"].notna().any()
+        sbo = now["short_break_only"].fillna(False).astype(bool)
+        row = {
+            "year": int(year),
+            "homes": float(len(now)),
+            "places": float(now["places"].sum()),
+            "short_break_only": float(sbo.sum()) if flags_known else np.nan,
+            "opened": np.nan,
+            "closed": np.nan,
+            "places_opened": np.nan,
+            "places_closed": np.nan,
+        }
+        if before is not None:
+            opened, closed = now.index.difference(before.index), before.index.difference(now.index)
+            row |= {
+                "opened": float(len(opened)),
+                "closed": float(len(closed)),
+                "places_opened": float(now.loc[opened, "places"].sum()),
+                "places_closed": float(before.loc[closed, "places"].sum()),
+            }
+        rows.append(row)
+        before = now
+    return pd.DataFrame(rows)
+
+
+def ratings(providers: pd.DataFrame, la_code: str, region_las: list[str]) -> pd.DataFrame:
+    """Children's homes (not short-break-only) at the latest 31 March by their latest overall judgement:
+    in the LA, its region and England, with the share of those inspected rated good or outstanding."""
+    year = int(providers["year"].max())
+    h = providers[
+        (providers["year"] == year) & (providers["provision_type"] == CHILDRENS_HOME) & ~providers["short_break_only"].fillna(False).astype(bool)
+    ]
+    rows = []
+    for area, mask in (
+        ("LA", h["new_la_code"] == la_code),
+        ("region", h["new_la_code"].isin(region_las)),
+        ("England", pd.Series(True, index=h.index)),
+    ):
+        counts = h.loc[mask, "rating"].value_counts().reindex(list(RATING_ORDER), fill_value=0)
+        inspected = counts.drop("not yet inspected").sum()
+        rows.append(
+            {
+                "year": year,
+                "area": area,
+                **{k: float(v) for k, v in counts.items()},
+                "good_or_outstanding_pct": 100 * (counts["Outstanding"] + counts["Good"]) / inspected if inspected else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _population(population: pd.DataFrame, year: int) -> pd.Series:

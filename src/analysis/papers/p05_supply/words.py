@@ -61,6 +61,25 @@ def supply_sentence(tables: dict[str, Gated], s: Settings) -> str:
     return text + "."
 
 
+def homes_sentence(tables: dict[str, Gated], s: Settings) -> str | None:
+    fl = tables["homes_flow"].frame
+    if len(fl) < 2:
+        return None
+    r = fl.iloc[-1]
+    rt = tables["ratings"].frame.set_index("area")
+    text = (
+        f"Children's homes in {s.la_name} between 31 March {int(r['year']) - 1} and {int(r['year'])}: opened {_places(r['opened'])} "
+        f"({_places(r['places_opened'])} places), closed {_places(r['closed'])} ({_places(r['places_closed'])} places), "
+        f"registered at the end {_places(r['homes'])}"
+    )
+    if pd.notna(r["short_break_only"]) and r["short_break_only"]:
+        text += f", of which short breaks only: {_places(r['short_break_only'])}"
+    la, eng = rt.at["LA", "good_or_outstanding_pct"], rt.at["England", "good_or_outstanding_pct"]
+    if pd.notna(la):
+        text += f". Of its homes inspected, **{la:.0f}% are rated good or outstanding** (England {eng:.0f}%)"
+    return text + "."
+
+
 def net_gain_sentence(tables: dict[str, Gated], s: Settings) -> str | None:
     ng = tables["net_gain"].frame
     if ng.empty:
@@ -214,7 +233,13 @@ def care_leavers_sentence(tables: dict[str, Gated], s: Settings) -> str | None:
 
 def findings(res: Results, s: Settings, tables: dict[str, Gated]) -> str:
     """The paper's findings (markdown), from its gated tables."""
-    lines = [supply_sentence(tables, s), net_gain_sentence(tables, s), *gap_sentences(tables, res, s), households_sentence(tables, s)]
+    lines = [
+        supply_sentence(tables, s),
+        homes_sentence(tables, s),
+        net_gain_sentence(tables, s),
+        *gap_sentences(tables, res, s),
+        households_sentence(tables, s),
+    ]
     lines += [uasc_sentence(tables, s), care_leavers_sentence(tables, s)]
     head = "Demand is forecast from the LA's own 903." if s.source == demand.FROM_903 else "Demand is forecast from the DfE's published figures."
     return head + "\n\n" + "\n".join(f"- {x}" for x in lines if x)
