@@ -277,3 +277,56 @@ def test_homes_opened_closed_and_rated_match_the_raw_provider_files(data, code, 
     good = [v for v in inspected if v[1].lower() in ("outstanding", "good")]
     r = supply.ratings(data.providers, code, []).set_index("area")
     assert r.at["LA", "good_or_outstanding_pct"] == pytest.approx(100 * len(good) / len(inspected))
+
+
+def test_the_903s_homes_are_rated_by_joining_their_urn_to_ofsteds_file():
+    """Children in children's homes at the last 31 March by the judgement of the home (by URN), inside and
+    outside the LA; a URN not in the register is counted apart, never guessed."""
+    day = pd.Timestamp(2025, 3, 31)
+    rows = [  # (child, urn, inside, place group, ended)
+        ("a", "SC1", "IN", "children's home", None),
+        ("b", "SC1", "IN", "children's home", None),
+        ("c", "200", "OUT", "children's home", None),
+        ("d", "300", "OUT", "children's home", None),
+        ("e", "XX9", "OUT", "children's home", None),  # not in the register
+        ("f", "SC1", "IN", "children's home", day - pd.Timedelta(days=3)),  # left before 31 March
+        ("g", "400", "IN", "foster", None),  # not in a home
+    ]
+    placements = pd.DataFrame(
+        {
+            "child": [r[0] for r in rows],
+            "start": day - pd.Timedelta(days=100),
+            "end": [r[4] for r in rows],
+            "place_group": [r[3] for r in rows],
+            "urn": [r[1] for r in rows],
+            "pl_location": [r[2] for r in rows],
+            "pl_distance": 5.0,
+        }
+    )
+    providers = pd.DataFrame(
+        {
+            "year": 2025,
+            "urn": ["SC1", "200", "300", "400"],
+            "provision_type": ["Children's home"] * 4,
+            "rating": ["Good", "Inadequate", "not yet inspected", "Outstanding"],
+        }
+    )
+    data = supply.Data(pd.DataFrame(), pd.DataFrame(), providers, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), placements=placements)
+    s = _settings()
+    s.source = demand.FROM_903
+    t = supply.ratings_903(data, s).set_index("where")
+    assert t.loc["inside the LA"].to_dict() == {
+        "children": 2,
+        "good_or_outstanding": 2,
+        "requires_improvement_or_inadequate": 0,
+        "not_yet_inspected": 0,
+        "urn_not_found": 0,
+    }
+    assert t.loc["outside the LA"].to_dict() == {
+        "children": 3,
+        "good_or_outstanding": 0,
+        "requires_improvement_or_inadequate": 1,
+        "not_yet_inspected": 1,
+        "urn_not_found": 1,
+    }
+    assert t.loc["all", "children"] == 5

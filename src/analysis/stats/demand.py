@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
+from analysis.errors import ParameterError
 from analysis.stats import forecast as fc
 from analysis.stats import published_forecast as fp
 
@@ -32,6 +33,23 @@ def available_years(report: dict | None, indicators: pd.DataFrame | None, la_cod
     li = indicators
     years = li.loc[(li["area_code"] == la_code) & (li["indicator"] == "cla_31_march"), "year"].unique()
     return FROM_PUBLISHED, [int(y) for y in sorted(years)]
+
+
+def check_settings(forecast_years: int, fit_years: int, bootstrap: int) -> None:
+    """The forecast's settings, checked the same way in every paper that makes it (one clear sentence each)."""
+    if not 3 <= forecast_years <= 5:
+        raise ParameterError(f"parameter 'forecast_years' should be 3 to 5, got {forecast_years!r}")
+    if not 1 <= fit_years <= 5:
+        raise ParameterError(f"parameter 'fit_years' should be 1 to 5, got {fit_years!r}")
+    if not 0 <= bootstrap <= 1000:
+        raise ParameterError(f"parameter 'bootstrap' should be 0 to 1000 resamples, got {bootstrap!r}")
+
+
+def history_years(available: list[int], first_year: int) -> list[int]:
+    """The years of history used: all that are available from ``first_year`` (0: all of them)."""
+    if first_year and not available[0] <= first_year <= available[-1]:
+        raise ParameterError(f"parameter 'first_year' should be within the data ({available[0]} to {available[-1]}), or 0 for all; got {first_year}")
+    return [y for y in available if y >= (first_year or available[0])]
 
 
 def backtest_origins(years: Sequence[int], fit_years: int) -> tuple[int, int]:

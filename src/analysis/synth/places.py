@@ -43,3 +43,19 @@ def places_for(la_code: str, utla_of: dict[str, str], rng: np.random.Generator, 
         return d
 
     return Places(tidy(pick(inside, 3000)), tidy(pick(around, 12000)))
+
+
+def home_urns(p, la_code: str) -> dict[bool, np.ndarray]:
+    """Real Ofsted URNs of children's homes (that take children to live, latest 31 March) inside the LA
+    (``False``: not outside) and outside it, so the synthetic 903's children's-home placements name homes
+    that exist (a child placed outside the LA gets a home outside it). Empty without the processed table."""
+    from analysis.io.ingest import read_table
+
+    try:
+        pv = read_table(p, "ofsted_providers")
+    except Exception:  # an older project without the table: URNs stay made up
+        return {}
+    pv = pv[(pv["year"] == pv["year"].max()) & (pv["provision_type"] == "Children's home") & (pv["registration_status"] == "Active")]
+    pv = pv[~pv["short_break_only"].fillna(False).astype(bool)].sort_values("urn")
+    inside = pv["new_la_code"] == la_code
+    return {False: pv.loc[inside, "urn"].to_numpy(dtype=str), True: pv.loc[~inside, "urn"].to_numpy(dtype=str)}

@@ -136,7 +136,12 @@ class Placing:
         if not self._locate(child, s, self._location(child, group, year)):
             self._locate(child, s, "inside_unknown" if child.uasc else "inside_20_or_less")  # always possible: near home
         s["provider"] = self._provider(place, group, year, s["outside"])
-        s["urn"] = "" if place in NO_URN else f"SC{int(self.rng.integers(100000, 999999))}"
+        if place in NO_URN:
+            s["urn"] = ""
+        else:  # one draw whatever the URN becomes, so the rest of the simulation is as it was
+            draw = int(self.rng.integers(100000, 999999))
+            homes = self.home_urns.get(s["outside"]) if s["group"] == "children's home" else None
+            s["urn"] = str(homes[draw % len(homes)]) if homes is not None and len(homes) else f"SC{draw}"
         return s
 
     def _locate(self, child: Child, s: dict, loc: str) -> bool:

@@ -27,8 +27,18 @@ class Simulation(Placing, Matching):
     setting's hazard), and legal status changes are recorded as episodes (RNE L).
     """
 
-    def __init__(self, la_code: str, targets: Targets, places: Places, seed: int, scale: float = 1.0, multipliers: dict | None = None):
+    def __init__(
+        self,
+        la_code: str,
+        targets: Targets,
+        places: Places,
+        seed: int,
+        scale: float = 1.0,
+        multipliers: dict | None = None,
+        home_urns: dict | None = None,
+    ):
         self.la, self.t, self.places, self.seed, self.scale = la_code, targets, places, seed, scale
+        self.home_urns = home_urns or {}  # real children's homes' URNs, inside (False) and outside (True) the LA
         self.rng = np.random.default_rng(seed)
         self.m = multipliers if multipliers is not None else {d: {c: 1.0 for c in DIMENSIONS[d]} for d in EPISODE_DIMENSIONS}
         self._in_pc = places.inside["postcode"].to_numpy()

@@ -38,15 +38,12 @@ from analysis.config import Paths
 from analysis.io.published_counts import DIMENSIONS, targets_for
 from analysis.progress import Progress
 from analysis.synth.children import BASE_WEEKLY_COST, BREAKDOWN_EFFECTS, COST_EFFECTS, FIRST_YEAR, LAST_YEAR, UPN_LETTERS, upn
-from analysis.synth.places import places_for
+from analysis.synth.places import home_urns, places_for
 from analysis.synth.simulation import Simulation
 from analysis.synth.truth import placement_frame, planted_demand, snapshot
 from analysis.synth.writing import write_returns
 
 __all__ = ["BREAKDOWN_EFFECTS", "Simulation", "UPN_LETTERS", "generate", "placement_frame", "places_for", "upn"]
-
-
-#: the placement weekly-cost file (the 903 has no costs): one row per placement
 
 
 def generate(
@@ -62,9 +59,10 @@ def generate(
     la = resolve_la(la_code, read_table(p, "la_lookup"))
     t = targets_for(li, la["la_code"])
     places = places_for(la["la_code"], ltla_to_utla(p.raw_public), np.random.default_rng(seed), postcode_cache(p))
+    urns = home_urns(p, la["la_code"])
     scale, multipliers, history, best = 1.0, None, [], None
     for _ in range(6 if calibrate else 1):
-        sim = Simulation(la["la_code"], t, places, seed, scale, multipliers)
+        sim = Simulation(la["la_code"], t, places, seed, scale, multipliers, urns)
         sim.run()
         got = snapshot(sim, LAST_YEAR)
         history.append(

@@ -134,14 +134,9 @@ def setup(
     p: Paths | None = None,
 ) -> Settings:
     la = resolve_la_param(la_code, p)
-    if not 3 <= forecast_years <= 5:
-        raise ParameterError(f"parameter 'forecast_years' should be 3 to 5, got {forecast_years!r}")
-    if not 1 <= fit_years <= 5:
-        raise ParameterError(f"parameter 'fit_years' should be 1 to 5, got {fit_years!r}")
+    demand.check_settings(forecast_years, fit_years, bootstrap)
     if not 1 <= holdout_years <= 3:
         raise ParameterError(f"parameter 'holdout_years' should be 1 to 3, got {holdout_years!r}")
-    if not 0 <= bootstrap <= 1000:
-        raise ParameterError(f"parameter 'bootstrap' should be 0 to 1000 resamples, got {bootstrap!r}")
     for name, v in (
         ("fewer_entries_pct", fewer_entries_pct),
         ("faster_exits_pct", faster_exits_pct),
@@ -159,9 +154,7 @@ def setup(
             f"Built from the DfE's published figures for {la['la_name']}: {why}. The needs profile, forecast and costs use "
             "published counts; placement moves, provision by provider and the truth check need the LA's own 903."
         )
-    if first_year and not available[0] <= first_year <= available[-1]:
-        raise ParameterError(f"parameter 'first_year' should be within the data ({available[0]} to {available[-1]}), or 0 for all; got {first_year}")
-    years = [y for y in available if y >= (first_year or available[0])]
+    years = demand.history_years(available, first_year)
     scenarios = scn.from_parameters(fewer_entries_pct, faster_exits_pct, shift_to_fostering_pct)
     overrides: dict[str, float] = {}
     if scenario_file:

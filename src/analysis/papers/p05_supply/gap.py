@@ -57,24 +57,6 @@ def children_now(data: Data, s: Settings) -> dict[str, float]:
     return {g: published_value(data.indicators, s.la_code, ind, s.last_year) for g, (ind, _) in TYPES.items()}
 
 
-def homes_903(data: Data, s: Settings) -> dict[str, float] | None:
-    """From the 903, the LA's children in children's homes at the last 31 March: all, inside its
-    boundary and within 20 miles of home (counts; gate before showing). Not split by provider: paper 04
-    publishes that split with its own suppression, and a second split here could undo it."""
-    if s.source != demand.FROM_903:
-        return None
-    day = pd.Timestamp(s.last_year, 3, 31)
-    p = data.placements
-    on = p[(p["start"] <= day) & (p["end"].isna() | (p["end"] > day))].sort_values("start").drop_duplicates("child", keep="last")
-    homes = on[fc.group_of(on["place_group"]) == "children's home"]
-    return {
-        "children": float(len(homes)),
-        "inside": float((homes["pl_location"] == "IN").sum()),
-        "within_20_miles": float((homes["pl_distance"] <= 20).sum()),
-        "distance_known": float(homes["pl_distance"].notna().sum()),
-    }
-
-
 def _supply_now(supply: pd.DataFrame, kinds: tuple[str, ...], year: int) -> tuple[float, float]:
     now = supply[(supply["year"] == supply["year"].max()) & supply["kind"].isin(kinds)]
     return float(now["places"].sum(min_count=1)) if len(now) else np.nan, float(now["la_run_places"].sum(min_count=1)) if len(now) else np.nan
@@ -207,23 +189,3 @@ def care_leavers(indicators: pd.DataFrame, la_code: str) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
-
-
-def missing_by_location(data: Data, s: Settings) -> pd.DataFrame | None:
-    """With the 903: missing episodes in the last year by where the child was placed when they went
-    missing (inside or outside the LA) and the type of placement (counts; gate before showing)."""
-    if s.source != demand.FROM_903 or data.missing is None or data.missing.empty:
-        return None
-    m = data.missing.copy()
-    m["start"] = pd.to_datetime(m["start"], errors="coerce")
-    m = m[m["start"].between(pd.Timestamp(s.last_year - 1, 4, 1), pd.Timestamp(s.last_year, 3, 31))]
-    p = data.placements[["child", "start", "end", "place_group", "pl_location"]]
-    j = m[["child", "start"]].merge(p, on="child", suffixes=("", "_pl"))
-    j = j[(j["start_pl"] <= j["start"]) & (j["end"].isna() | (j["end"] >= j["start"]))].drop_duplicates(["child", "start"])
-    j = j.assign(group=fc.group_of(j["place_group"]), where=np.where(j["pl_location"] == "IN", "inside the LA", "outside the LA"))
-    t = pd.crosstab(j["group"], j["where"]).reindex(index=list(fc.GROUPS), columns=["inside the LA", "outside the LA"], fill_value=0)
-    t.index.name = "placement"
-    t.columns.name = None
-    t["all"] = t.sum(axis=1)
-    t.loc["all placements"] = t.sum()
-    return t.reset_index()

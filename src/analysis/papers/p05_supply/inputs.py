@@ -142,12 +142,7 @@ def setup(
 ) -> Settings:
     """Check the parameters (the forecast's as paper 04 checks them) and resolve the LA, its neighbours and its history."""
     la = resolve_la_param(la_code, p)
-    if not 3 <= forecast_years <= 5:
-        raise ParameterError(f"parameter 'forecast_years' should be 3 to 5, got {forecast_years!r}")
-    if not 1 <= fit_years <= 5:
-        raise ParameterError(f"parameter 'fit_years' should be 1 to 5, got {fit_years!r}")
-    if not 0 <= bootstrap <= 1000:
-        raise ParameterError(f"parameter 'bootstrap' should be 0 to 1000 resamples, got {bootstrap!r}")
+    demand.check_settings(forecast_years, fit_years, bootstrap)
     lo, hi = GAP_YEARS_RANGE
     if not lo <= gap_years <= min(hi, forecast_years):
         raise ParameterError(f"parameter 'gap_years' should be {lo} to {min(hi, forecast_years)} (and not beyond forecast_years), got {gap_years!r}")
@@ -167,9 +162,7 @@ def setup(
     source, available = demand.available_years(data.report, data.indicators, la["la_code"])
     if not available:
         raise ParameterError(f"no published figures for {la['la_name']} ({la['la_code']}): the paper needs its children looked after at 31 March")
-    if first_year and not available[0] <= first_year <= available[-1]:
-        raise ParameterError(f"parameter 'first_year' should be within the data ({available[0]} to {available[-1]}), or 0 for all; got {first_year}")
-    years = [y for y in available if y >= (first_year or available[0])]
+    years = demand.history_years(available, first_year)
     if source == demand.FROM_PUBLISHED:
         why = "the project holds no 903 data" if data.report is None else f"the project's 903 is for another LA ({data.report.get('la_code')})"
         notes.append(f"Demand is forecast from the DfE's published figures for {la['la_name']} ({why}), as paper 04 does.")

@@ -10,8 +10,9 @@ targets for children placed inside its area and in its own homes, the foster hou
 where unaccompanied children stand against the National Transfer Scheme threshold, and how many care
 leavers the LA supports. Paper 04 reads its metrics and opens with them ("Sufficiency at a glance").
 
-Modules: :mod:`.inputs` (Data, Settings, setup), :mod:`.supply` (registered places, net gain),
-:mod:`.gap` (demand against supply, fostering households, UASC, care leavers, 903 detail),
+Modules: :mod:`.inputs` (Data, Settings, setup), :mod:`.supply` (registered places, homes opened and
+closed, ratings, net gain), :mod:`.gap` (demand against supply, fostering households, UASC, care
+leavers), :mod:`.child_level` (with the 903: where children in homes live, the homes' ratings, missing),
 :mod:`.words` (findings), :mod:`.publish` (gated tables, charts' data, metrics.json).
 """
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from analysis.papers.p05_supply.child_level import homes_903, missing_by_location, ratings_903  # noqa: F401
 from analysis.papers.p05_supply.gap import (  # noqa: F401
     HOME_KINDS,
     TYPE_LABELS,
@@ -30,8 +32,6 @@ from analysis.papers.p05_supply.gap import (  # noqa: F401
     demand_forecast,
     foster_households,
     gap_table,
-    homes_903,
-    missing_by_location,
     uasc_threshold,
 )
 from analysis.papers.p05_supply.inputs import Data, Levers, Settings, history_too_short, setup  # noqa: F401
@@ -39,6 +39,7 @@ from analysis.papers.p05_supply.publish import (  # noqa: F401
     GAP_DISCLOSURE,
     HOMES_DISCLOSURE,
     MISSING_DISCLOSURE,
+    RATINGS_903_DISCLOSURE,
     publish_tables,
     record_metrics,
     report_context,
@@ -83,6 +84,7 @@ class Results:
     care_leavers: pd.DataFrame
     homes: dict[str, float] | None  # with the 903: where its children in children's homes live
     missing: pd.DataFrame | None  # with the 903: missing episodes by placement location
+    ratings_903: pd.DataFrame | None  # with the 903: its children in homes by the home's Ofsted judgement
 
 
 def analyse(data: Data, s: Settings) -> Results:
@@ -120,6 +122,7 @@ def analyse(data: Data, s: Settings) -> Results:
         care_leavers=care_leavers(data.indicators, s.la_code),
         homes=homes,
         missing=missing_by_location(data, s),
+        ratings_903=ratings_903(data, s),
     )
 
 

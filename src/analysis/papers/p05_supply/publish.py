@@ -45,6 +45,12 @@ MISSING_DISCLOSURE = {
     "total_row": "all placements",
     "label_column": "placement",
 }
+RATINGS_903_DISCLOSURE = {
+    "counts": ["children", "good_or_outstanding", "requires_improvement_or_inadequate", "not_yet_inspected", "urn_not_found"],
+    "row_total": "children",
+    "total_row": "all",
+    "label_column": "where",
+}
 #: columns of the gap derived from the LA's children in children's homes inside its area / in its own homes (903)
 FROM_INSIDE = ["needed_inside", "extra_inside", "extra_inside_lower", "extra_inside_upper"]
 FROM_OWN = ["needed_own", "extra_own", "extra_own_lower", "extra_own_upper"]
@@ -236,6 +242,16 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         show=False,
         notes="Source: DfE, care leavers by age. Not published by LA: staying put, and accommodation by type for 18-21s.",
     )
+    if res.ratings_903 is not None:
+        out["ratings_903"] = report.table(
+            "ratings_903",
+            res.ratings_903,
+            title="The LA's children in children's homes at the last 31 March, by the Ofsted judgement of the home they live in (903)",
+            show=False,
+            notes="The placement's URN joined to Ofsted's provider-level file of the same 31 March. URN not found: missing or mistyped in "
+            "the return, a home registered after 31 March, or a setting that is not a children's home. No home is named.",
+            **RATINGS_903_DISCLOSURE,
+        )
     if res.missing is not None:
         out["missing"] = report.table(
             "missing",

@@ -80,6 +80,23 @@ def homes_sentence(tables: dict[str, Gated], s: Settings) -> str | None:
     return text + "."
 
 
+def ratings_903_sentence(tables: dict[str, Gated], s: Settings) -> str | None:
+    if "ratings_903" not in tables:
+        return None
+    t = tables["ratings_903"].frame.set_index("where")
+    r = t.loc["all"]
+    if isinstance(r["children"], str) or not r["children"]:
+        return None
+    found = None if isinstance(r["urn_not_found"], str) else r["children"] - r["urn_not_found"]
+    if found == 0:
+        return (
+            f"None of the URNs of the homes where {s.la_name}'s children live was found in Ofsted's register of children's homes: "
+            "check the 903's URN column (the synthetic 903's URNs are made up)."
+        )
+    parts = [f"{_n(t.at[w, 'good_or_outstanding'])} of {_n(t.at[w, 'children'])} {w}" for w in ("inside the LA", "outside the LA")]
+    return f"Children in homes rated good or outstanding by Ofsted (903): {'; '.join(parts)} ({_n(r['urn_not_found'])} with a URN not in Ofsted's register)."
+
+
 def net_gain_sentence(tables: dict[str, Gated], s: Settings) -> str | None:
     ng = tables["net_gain"].frame
     if ng.empty:
@@ -238,6 +255,7 @@ def findings(res: Results, s: Settings, tables: dict[str, Gated]) -> str:
         homes_sentence(tables, s),
         net_gain_sentence(tables, s),
         *gap_sentences(tables, res, s),
+        ratings_903_sentence(tables, s),
         households_sentence(tables, s),
     ]
     lines += [uasc_sentence(tables, s), care_leavers_sentence(tables, s)]
