@@ -141,3 +141,17 @@ def test_a_council_made_by_a_boundary_change_says_when_its_figures_start(built):
     assert compare.first_data_year(panel, s) == 2024
     assert any("Cumbria split into Cumberland and Westmorland and Furness" in n and "start at 31 March 2024" in n for n in notes)
     assert compare.coverage_notes(panel, compare.setup(inputs, la_code=STOCKTON)) == []
+
+
+def test_social_worker_changes_beside_the_raw_file(details, built):
+    """Children looked after with 3 or more social workers in the year (2024): the LA's published share and
+    count, and England's, as the raw file gives them (the measure's latest year is 2024, so paper 01 shows it)."""
+    rows = {
+        (r["new_la_code"] or r["country_code"], r["sw_stability"]): r
+        for r in _rows("dfe_cla/la_cla_swcount_2024.csv")
+        if r["geographic_level"] in ("Local authority", "National")
+    }
+    la = rows[(STOCKTON, "3 or more social workers during the year")]
+    d = details["sw_3plus_pct"]
+    assert d["year"] == 2024 and d["la"] == float(la["percentage"]) and d["count"] == float(la["number"])
+    assert d["england"] == float(rows[("E92000001", "3 or more social workers during the year")]["percentage"])

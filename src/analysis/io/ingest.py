@@ -33,6 +33,7 @@ EES_SOURCES: tuple[pdl.SourceFile, ...] = (
     pdl.SourceFile("dfe_cla/cla_number_and_rate_per_10k_children_2021_2025.csv", "cla_numbers", 2025),
     pdl.SourceFile("dfe_cla/la_cla_at_31_march_placement_stability_indicator_2018_2022.csv", "placement_stability", 2022),
     pdl.SourceFile("dfe_cla/la_cla_placement_stability_2021_2025.csv", "placement_stability", 2025),
+    pdl.SourceFile("dfe_cla/la_cla_swcount_2024.csv", "placement_stability", 2024),
     pdl.SourceFile("dfe_cla/la_cla_during_year_new_placements_2018_2022.csv", "new_placements", 2022),
     pdl.SourceFile("dfe_cla/la_cla_during_year_new_placements_2021_2025.csv", "new_placements", 2025),
     pdl.SourceFile("dfe_cla/la_cla_on_31_march_la_of_placement_net_gain_2018_2022.csv", "net_gain", 2022),

@@ -33,6 +33,7 @@ COLUMN_RENAMES: dict[str, str] = {
     "population_type": "population_count",  # 2025 rate table label column; earlier: population_count
     "CLA_group": "cla_group",  # missing-from-placement table
     "placement_stability": "characteristic",  # 2025 stability table
+    "sw_stability": "characteristic",  # social worker changes (2024): read as a stability table
 }
 
 #: Whole-layout changes, applied before COLUMN_RENAMES when the marker column is present.

@@ -53,6 +53,7 @@ from analysis.papers.p05_supply.supply import (  # noqa: F401
     la_supply,
     net_gain,
     net_gain_neighbours,
+    new_placements,
     places_per_10k,
     places_per_child,
     ratings,
@@ -75,6 +76,8 @@ class Results:
     net_gain: pd.DataFrame  # children of other LAs placed inside against own placed outside
     net_gain_neighbours: pd.DataFrame
     inside: pd.DataFrame  # share of all the LA's children placed inside its boundary
+    new_placements: pd.DataFrame  # new placements in each year by location and distance (DfE)
+    new_placements_england: pd.DataFrame
     forecast: fc.Forecast | None
     no_forecast: str | None  # why there is no forecast, or None
     now: dict[str, float]  # the LA's children by type at the last 31 March
@@ -113,6 +116,8 @@ def analyse(data: Data, s: Settings) -> Results:
         net_gain=ng,
         net_gain_neighbours=net_gain_neighbours(data.indicators, data.population, s, ng_year),
         inside=inside,
+        new_placements=new_placements(data.indicators, s.la_code),
+        new_placements_england=new_placements(data.indicators, "E92000001"),
         forecast=forecast,
         no_forecast=no_forecast,
         now=now,

@@ -189,6 +189,18 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         show=False,
         decimals={"per_10k": 1},
     )
+    npl = res.new_placements
+    out["new_placements"] = report.table(
+        "new_placements",
+        npl,
+        title="New placements made in the year by where they are and how far from home",
+        counts=[c for c in npl.columns if c != "year"],
+        row_total="all new placements",
+        published=True,
+        show=False,
+        notes="Source: DfE, new placements during the year by location (inside or outside the LA's boundary) and distance from home. "
+        "The DfE did not publish this table for every year; a blank year was not published.",
+    )
     homes = None
     if res.homes is not None:
         homes = report.table(

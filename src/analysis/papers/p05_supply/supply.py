@@ -248,3 +248,24 @@ def inside_share(indicators: pd.DataFrame, la_code: str) -> pd.DataFrame:
     li = indicators[(indicators["area_code"] == la_code) & (indicators["indicator"] == "locality_inside")]
     t = li.pivot_table(index="year", columns="measure", values="value", aggfunc="first")
     return pd.DataFrame({"year": t.index, "inside": t.get("number"), "inside_pct": t.get("percent")}).reset_index(drop=True)
+
+
+NEW_PLACEMENTS = {
+    "new_placements_inside_under_20": "inside, under 20 miles",
+    "new_placements_inside_over_20": "inside, over 20 miles",
+    "new_placements_outside_under_20": "outside, under 20 miles",
+    "new_placements_outside_over_20": "outside, over 20 miles",
+    "new_placements_distance_unknown": "distance not known",
+}
+
+
+def new_placements(indicators: pd.DataFrame, area: str) -> pd.DataFrame:
+    """New placements made in each year by where they are (inside or outside the LA's boundary) and how far
+    from home, as the DfE published them (numbers; the share of all new placements beside the total)."""
+    li = indicators[
+        (indicators["area_code"] == area) & indicators["indicator"].isin([*NEW_PLACEMENTS, "new_placements"]) & (indicators["measure"] == "number")
+    ]
+    t = li.groupby(["year", "indicator"])["value"].first().unstack("indicator").reindex(columns=["new_placements", *NEW_PLACEMENTS])
+    t = t.rename(columns={"new_placements": "all new placements", **NEW_PLACEMENTS}).reset_index()
+    t.columns.name = None
+    return t

@@ -117,6 +117,22 @@ def _placer(placer: str) -> str:
     return f"an {placer}" if placer in ("in-placer", "out-placer") else "balanced (as many placed in as out)"
 
 
+def new_placements_sentence(tables: dict[str, Gated], res: Results, s: Settings) -> str | None:
+    t = tables["new_placements"].frame
+    known = t[t["all new placements"].map(lambda v: not isinstance(v, str) and pd.notna(v) and v > 0)]
+    if known.empty:
+        return None
+    r = known.iloc[-1]
+    near = r["inside, under 20 miles"]
+    eng = res.new_placements_england.set_index("year")
+    share = f"{near / r['all new placements']:.0%}" if not isinstance(near, str) and pd.notna(near) else "a share not shown"
+    text = f"Of the {_n(r['all new placements'])} new placements {s.la_name} made in the year to 31 March {int(r['year'])}, {share} were inside its area and under 20 miles from home"
+    if int(r["year"]) in eng.index and eng.at[int(r["year"]), "all new placements"]:
+        e = eng.loc[int(r["year"])]
+        text += f" (England {e['inside, under 20 miles'] / e['all new placements']:.0%})"
+    return text + "."
+
+
 def gap_sentences(tables: dict[str, Gated], res: Results, s: Settings) -> list[str]:
     if "gap" not in tables:
         return [f"**No gap is shown:** {res.no_forecast}"]
@@ -254,6 +270,7 @@ def findings(res: Results, s: Settings, tables: dict[str, Gated]) -> str:
         supply_sentence(tables, s),
         homes_sentence(tables, s),
         net_gain_sentence(tables, s),
+        new_placements_sentence(tables, res, s),
         *gap_sentences(tables, res, s),
         ratings_903_sentence(tables, s),
         households_sentence(tables, s),
