@@ -96,8 +96,8 @@ def one(code: str, csdm: bool = True) -> list[dict]:
     from analysis.io import ingest903
     from analysis.io.ingest import read_table
     from analysis.io.published_counts import targets_for
-    from analysis.stats import published_forecast as fp
     from analysis.stats import forecast as fc
+    from analysis.stats import published_forecast as fp
     from analysis.synth import synthetic
 
     p = paths(find_project_root())

@@ -182,3 +182,65 @@ def test_validate_out_lists_every_injected_fault_at_its_row(project_903, tmp_pat
     xlsx = tmp_path / "flagged.xlsx"
     cli.main(["validate", str(tmp_path / "messy"), "--out", str(xlsx)])
     assert len(pd.read_excel(xlsx)) == len(flagged), "the same rows in either format"
+
+
+OC2 = "CHILD,DOB,SDQ_SCORE,SDQ_REASON,CONVICTED,HEALTH_CHECK,IMMUNISATIONS,TEETH_CHECK,HEALTH_ASSESSMENT,SUBSTANCE_MISUSE,INTERVENTION_RECEIVED,INTERVENTION_OFFERED\n"
+LOOKED_AFTER = "A1,01/05/2021,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001"  # looked after since 2021: OC2 is due
+
+
+@pytest.mark.parametrize(
+    "episodes,rule",
+    [
+        # RNE L, but the legal status is the same as before
+        (["A1,01/05/2023,S,C2,N1,U6,PR1,01/06/2023,X1,,TS1 1AA,TS1 1AB,SC000001", "A1,01/06/2023,L,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001"], "434"),
+        # RNE L, and the placement moved too
+        (["A1,01/05/2023,S,C1,N1,U6,PR1,01/06/2023,X1,,TS1 1AA,TS1 1AB,SC000001", "A1,01/06/2023,L,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AC,SC000002"], "434"),
+        # RNE P, but nothing about the placement changed
+        (
+            ["A1,01/05/2023,S,C2,N1,U6,PR1,01/06/2023,X1,CARPL,TS1 1AA,TS1 1AB,SC000001", "A1,01/06/2023,P,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001"],
+            "435",
+        ),
+        # RNE P, but the legal status changed
+        (
+            ["A1,01/05/2023,S,C1,N1,U6,PR1,01/06/2023,X1,CARPL,TS1 1AA,TS1 1AB,SC000001", "A1,01/06/2023,P,C2,N1,U4,PR1,,,,TS1 1AA,TS1 1AC,SC000002"],
+            "435",
+        ),
+    ],
+)
+def test_what_changed_at_a_new_episode_matches_its_reason(tmp_path, episodes, rule):
+    _year(tmp_path, "2023-24", ["A1,1,01/06/2012,WBRI,A123456789012,,"], episodes)
+    f = _flags(tmp_path)
+    hit = f[f["rule"] == rule]
+    assert len(hit) == 1 and hit.iloc[0]["line"] == 3 and hit.iloc[0]["kept"], f
+
+
+def test_a_placement_move_with_its_reason_breaks_neither_434_nor_435(tmp_path):
+    _year(
+        tmp_path,
+        "2023-24",
+        ["A1,1,01/06/2012,WBRI,A123456789012,,"],
+        [
+            "A1,01/05/2023,S,C1,N1,U6,PR1,01/06/2023,X1,,TS1 1AA,TS1 1AB,SC000001",
+            "A1,01/06/2023,L,C2,N1,U6,PR1,01/07/2023,X1,CARPL,TS1 1AA,TS1 1AB,SC000001",  # legal status only
+            "A1,01/07/2023,P,C2,N1,P1,PR0,,,,TS1 1AA,TS1 1AA,",  # placement only (to parents: no URN, never "the same")
+        ],
+    )
+    assert not {"434", "435"} & set(_flags(tmp_path)["rule"])
+
+
+@pytest.mark.parametrize(
+    "dob,score,reason,rule,flagged",
+    [
+        ("01/06/2020", "12", "", "188", True),  # under 4 at 31 March 2024, with a score
+        ("01/06/2020", "", "SDQ1", "188", True),  # ... or with a reason for none
+        ("01/03/2020", "12", "", "188", False),  # 4 by 31 March 2024
+        ("31/03/2006", "12", "", "189", True),  # 17 before 1 April 2023
+        ("01/04/2006", "12", "", "189", False),  # 17 on 1 April: not before the year began
+        ("01/06/2012", "12", "SDQ1", "197a", True),  # a score and a reason for none
+        ("01/06/2012", "12", "", "197a", False),
+    ],
+)
+def test_sdq_rules_by_age_and_both_fields(tmp_path, dob, score, reason, rule, flagged):
+    _year(tmp_path, "2023-24", [f"A1,1,{dob},WBRI,A123456789012,,"], [LOOKED_AFTER])
+    write_csv(tmp_path / "2023-24" / "oc2.csv", OC2 + f"A1,{dob},{score},{reason},0,1,1,1,1,0,,\n")
+    assert (rule in set(_flags(tmp_path)["rule"])) == flagged

@@ -6,6 +6,7 @@ a workbook is unrounded, and the scan (across sheets and metrics too) finds noth
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import pandas as pd
@@ -47,6 +48,24 @@ def test_the_runs_succeed_and_the_scan_finds_nothing(both):
     assert len(folders) == 9, folders  # papers 01, 03, 04 and 05 for both LAs; 02 needs the LA's own 903: Stockton only
     for folder in folders:
         assert reporting.scan_outputs(folder) == [], folder
+
+
+def test_both_packs_open_with_sufficiency_at_a_glance_from_paper_05(both):
+    """Stockton (its 903) and Rutland (published figures only): the pack's first section is paper 05's
+    glance, with its figures as paper 05 printed them and each figure's source."""
+    p, _ = both
+    for code in LAS:
+        pack = p.reports / "latest" / "04_sufficiency_pack" / code
+        text = (pack / "report.html").read_text()
+        assert text.index("Sufficiency at a glance") < text.index("Key messages"), code
+        _, glance = reporting.sheet_table(pd.read_excel(pack / "tables.xlsx", sheet_name="glance", header=None))
+        m05 = json.loads((p.reports / "latest" / "05_local_supply" / code / "metrics.json").read_text())["metrics"]
+        homes = glance[glance["Measure"].str.startswith("Places in children's homes")]["Figure"].iloc[0]
+        places = m05["supply_now"]["value"]["children's homes"]
+        assert str(homes) == f"{places:,.0f}", code
+        sources = set(glance["Source"])
+        assert "Ofsted (published)" in sources and "DfE (published)" in sources
+        assert ("903 (synthetic)" in sources) == (code == "E06000004"), (code, sources)
 
 
 def _unrounded(v: object, column: str) -> bool:

@@ -445,3 +445,90 @@ def r392c(t: Tables) -> pd.Series:
     home = bad.get("HOME_POST", pd.Series(False, index=e.index))
     place = bad.get("PL_POST", pd.Series(False, index=e.index))
     return pd.Series(np.where(home, "HOME_POST", "PL_POST"), index=e.index)[home | place]
+
+
+# --- what changed at a new episode (434, 435) -------------------------------------------------------
+_PLACEMENT = ("PLACE", "PL_POST", "URN", "PLACE_PROVIDER")
+
+
+def _with_previous(t: Tables) -> pd.DataFrame:
+    """Each episode beside the child's episode before it in the same year's return (by start date), as the
+    DfE's validator pairs them; an episode with none before it is left out."""
+    e = _episodes(t)
+    cols = [c for c in ("LS", *_PLACEMENT) if c in e.columns]
+    s = e.sort_values(["collection_year", "CHILD", "_decom"], kind="mergesort")
+    prev = s.groupby(["collection_year", "CHILD"], sort=False)[cols].shift()
+    first = ~s.duplicated(["collection_year", "CHILD"], keep="first")
+    out = s.assign(**{f"_prev_{c}": prev[c] for c in cols})
+    return out[~first]
+
+
+def _text(v: pd.Series) -> pd.Series:
+    return v.astype("string").str.strip().str.upper()
+
+
+def r434(t: Tables) -> pd.Index:
+    """RNE L (legal status changed, placement did not): the legal status is the same as the episode before,
+    or a detail of the placement is not (blanks count as the same)."""
+    j = _with_previous(t)
+    j = j[_text(j["RNE"]).eq("L")]
+    if j.empty:
+        return j.index
+    same_ls = _text(j["LS"]).fillna("") == _text(j["_prev_LS"]).fillna("")
+    moved = pd.Series(False, index=j.index)
+    for c in (c for c in _PLACEMENT if c in j.columns):
+        moved |= _text(j[c]).fillna("") != _text(j[f"_prev_{c}"]).fillna("")
+    return j.index[same_ls | moved]
+
+
+def r435(t: Tables) -> pd.Index:
+    """RNE P or T (placement changed, legal status did not): the legal status changed, or every detail of the
+    placement is as before (a blank detail is never the same as another blank, as in the DfE's validator)."""
+    j = _with_previous(t)
+    j = j[_text(j["RNE"]).isin(["P", "T"])]
+    if j.empty:
+        return j.index
+    ls_changed = (_text(j["LS"]) != _text(j["_prev_LS"])).fillna(True)
+    unchanged = pd.Series(True, index=j.index)
+    for c in _PLACEMENT:
+        if c not in j.columns:
+            unchanged &= False
+            continue
+        now, before = _text(j[c]).replace("", pd.NA), _text(j[f"_prev_{c}"]).replace("", pd.NA)
+        unchanged &= (now == before).fillna(False)
+    return j.index[ls_changed | unchanged]
+
+
+# --- Strengths and Difficulties Questionnaire by age (188, 189, 197a) ----------------------------------
+def _sdq_given(oc2: pd.DataFrame) -> pd.Series:
+    given = pd.Series(False, index=oc2.index)
+    for col in ("SDQ_SCORE", "SDQ_REASON"):
+        if col in oc2.columns:
+            given |= ~_blank(oc2[col])
+    return given
+
+
+def r188(t: Tables) -> pd.Index:
+    """Aged under 4 at 31 March, with an SDQ score or a reason for none."""
+    oc2 = t.get("oc2")
+    if oc2 is None or oc2.empty:
+        return pd.Index([])
+    age = _age(_year_end(oc2), _dates(oc2, "DOB"))
+    return oc2.index[_sdq_given(oc2) & (age < 4).fillna(False)]
+
+
+def r189(t: Tables) -> pd.Index:
+    """17 before the year began (the 17th birthday before 1 April), with an SDQ score or a reason for none."""
+    oc2 = t.get("oc2")
+    if oc2 is None or oc2.empty:
+        return pd.Index([])
+    seventeenth = _dates(oc2, "DOB") + pd.DateOffset(years=17)
+    return oc2.index[_sdq_given(oc2) & (seventeenth < _year_start(oc2)).fillna(False)]
+
+
+def r197a(t: Tables) -> pd.Index:
+    """An SDQ score and a reason for no score, both given."""
+    oc2 = t.get("oc2")
+    if oc2 is None or oc2.empty or not {"SDQ_SCORE", "SDQ_REASON"} <= set(oc2.columns):
+        return pd.Index([])
+    return oc2.index[~_blank(oc2["SDQ_SCORE"]) & ~_blank(oc2["SDQ_REASON"])]
