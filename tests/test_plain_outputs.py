@@ -33,7 +33,10 @@ def both(built, project_903, tmp_path_factory):
     root = make_run_project(tmp_path_factory.mktemp("plain"), built[0], with_903=project_903)
     p = make_paths(root)
     with environment(ANALYSIS_PSEUDONYMISATION_KEY="test-key-" + "0" * 24, ANALYSIS_PROJECT_ROOT=str(root)):
-        result = runner.run(p, runner.select_papers(p, ["04"]), list(LAS.items()), {}, workers=2, progress=lambda m: None)
+        # few resamples (what is checked is how every figure reads, not its interval): a quick run, said so in each report
+        result = runner.run(
+            p, runner.select_papers(p, ["04"]), list(LAS.items()), {"bootstrap": 20, "resamples": 50}, workers=2, progress=lambda m: None
+        )
     return p, result
 
 

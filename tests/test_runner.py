@@ -341,7 +341,7 @@ def test_the_pack_runs_after_its_papers_and_reads_their_results_from_the_same_ru
     p = make_paths(root)
     papers = runner.select_papers(p, ["04"])
     assert [x.id for x in papers] == ["01", "02", "03", "04", "05"], "the pack brings its papers into the run"
-    result = runner.run(p, papers, [("E06000004", "Stockton-on-Tees")], {}, workers=2, progress=quiet)
+    result = runner.run(p, papers, [("E06000004", "Stockton-on-Tees")], {"bootstrap": 20, "resamples": 50}, workers=2, progress=quiet)
     assert result.exit_code == 0, result.failed
     assert sorted(r["paper"] for r in result.records) == ["01", "02", "03", "04", "05"]
     pack = p.reports / "latest" / "04_sufficiency_pack" / "E06000004"

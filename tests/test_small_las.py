@@ -43,7 +43,13 @@ def small_la(request, built, tmp_path_factory):
         synthetic.generate(p, code, 1, p.raw / "ssda903", costs_dir=p.raw / "costs")
         ingest903.run_ingest_903(p)
         # a parameter of paper 04 alone, in a run that brings in 01-03: they keep their defaults (issue 24)
-        result = runner.run(p, runner.select_papers(p, ["04"]), [(code, SMALL_LAS[code])], {"forecast_years": 4}, progress=lambda m: None)
+        result = runner.run(
+            p,
+            runner.select_papers(p, ["04"]),
+            [(code, SMALL_LAS[code])],
+            {"forecast_years": 4, "bootstrap": 20, "resamples": 50},
+            progress=lambda m: None,
+        )
     return p, code, result
 
 
