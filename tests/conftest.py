@@ -166,26 +166,3 @@ def environment(**env: str):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-
-
-#: the files whose runs take longest, started first: the test processes (pytest-xdist, --dist loadfile) take
-#: whole files in collection order, so a long file collected last (alphabetically, test_synthetic.py was) kept one
-#: process busy after the other had finished (CI, 6 Dec 2026: 16 min of tests for 20 min of work on two cores)
-LONGEST_FIRST = (
-    "test_synthetic.py",
-    "test_runner.py",
-    "test_plain_outputs.py",
-    "test_small_las.py",
-    "test_notebooks.py",
-    "test_refresh903.py",
-    "test_guards.py",
-    "test_supply.py",
-    "test_ingest.py",
-    "test_messy.py",
-)
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """Order the files longest first; the order of the tests within a file is unchanged (a stable sort)."""
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
