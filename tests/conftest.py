@@ -8,11 +8,17 @@ import os
 import shutil
 from pathlib import Path
 
-import pandas as pd
-import pytest
+# One maths thread per process, as the runner gives every kernel (analysis.run.kernels): two test processes on
+# two cores with OpenMP and BLAS at their default thread count oversubscribe the cores, and paper 02's boosted
+# model ran about eight times slower in the notebook tests. A user's own setting stands.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
-from analysis.config import paths as make_paths
-from analysis.io.geography import build_la_lookup
+import pandas as pd  # noqa: E402 (after the thread settings, which numerical libraries read when loaded)
+import pytest  # noqa: E402
+
+from analysis.config import paths as make_paths  # noqa: E402
+from analysis.io.geography import build_la_lookup  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RAW_PUBLIC = REPO / "data" / "raw" / "public"
@@ -32,15 +38,35 @@ def make_project(root: Path, *, copy_raw: bool = False, notebooks: Path | None =
     return root
 
 
+def shared_build(tmp_path_factory, name: str, build) -> Path:
+    """A folder built once for the whole test session, whichever test process asks first: with pytest-xdist
+    each process would otherwise build its own copy of the same read-only project (the public ingest, the
+    synthetic 903). The others wait on a lock and use the finished folder; ``build(root)`` fills it."""
+    import fcntl
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        root = tmp_path_factory.mktemp(name)
+        build(root)
+        return root
+    base = tmp_path_factory.getbasetemp().parent  # the session's folder, shared by its processes
+    root, done = base / name, base / f"{name}.done"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            build(root)
+            done.touch()
+    return root
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """A project with processed data built once from the shipped files (read-only for tests)."""
     from analysis.io.ingest import run_ingest
 
-    root = make_project(tmp_path_factory.mktemp("built"))
-    p = make_paths(root)
-    result = run_ingest(p)
-    return p, result
+    p = make_paths(shared_build(tmp_path_factory, "built", lambda root: run_ingest(make_paths(make_project(root)))))
+    return p, run_ingest(p)  # "up to date", with the build's report
 
 
 @pytest.fixture(scope="session")
@@ -123,20 +149,22 @@ def project_903(built, tmp_path_factory):
     from analysis.io import ingest903
     from analysis.synth import synthetic
 
-    root = make_project(tmp_path_factory.mktemp("p903"))
-    shutil.copytree(built[0].processed_public, root / "data" / "processed" / "public")
-    p = make_paths(root)
-    old = os.environ.get("ANALYSIS_PSEUDONYMISATION_KEY")
-    os.environ["ANALYSIS_PSEUDONYMISATION_KEY"] = "test-key-" + "0" * 24
-    try:
-        synthetic.generate(p, "E06000004", 1, p.raw / "ssda903", costs_dir=p.raw / "costs")
-        ingest903.run_ingest_903(p)
-    finally:
-        if old is None:
-            os.environ.pop("ANALYSIS_PSEUDONYMISATION_KEY", None)
-        else:
-            os.environ["ANALYSIS_PSEUDONYMISATION_KEY"] = old
-    return p
+    def build(root: Path) -> None:
+        make_project(root)
+        shutil.copytree(built[0].processed_public, root / "data" / "processed" / "public")
+        p = make_paths(root)
+        old = os.environ.get("ANALYSIS_PSEUDONYMISATION_KEY")
+        os.environ["ANALYSIS_PSEUDONYMISATION_KEY"] = "test-key-" + "0" * 24
+        try:
+            synthetic.generate(p, "E06000004", 1, p.raw / "ssda903", costs_dir=p.raw / "costs")
+            ingest903.run_ingest_903(p)
+        finally:
+            if old is None:
+                os.environ.pop("ANALYSIS_PSEUDONYMISATION_KEY", None)
+            else:
+                os.environ["ANALYSIS_PSEUDONYMISATION_KEY"] = old
+
+    return make_paths(shared_build(tmp_path_factory, "p903", build))
 
 
 @pytest.fixture(scope="module")

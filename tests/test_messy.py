@@ -2,6 +2,7 @@
 fault is found by its rule, and the rules flag nothing the faults did not put there."""
 
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -244,3 +245,76 @@ def test_sdq_rules_by_age_and_both_fields(tmp_path, dob, score, reason, rule, fl
     _year(tmp_path, "2023-24", [f"A1,1,{dob},WBRI,A123456789012,,"], [LOOKED_AFTER])
     write_csv(tmp_path / "2023-24" / "oc2.csv", OC2 + f"A1,{dob},{score},{reason},0,1,1,1,1,0,,\n")
     assert (rule in set(_flags(tmp_path)["rule"])) == flagged
+
+
+def _layout_flags(folder) -> set[tuple]:
+    """Every flag of a return as (status, table, file name, row, column, DfE code, message), whatever the folders."""
+    f = ssda903.flagged_rows(ssda903.read_returns(folder))
+    name = f["file"].map(lambda s: Path(str(s)).name.split("-")[-1])  # "2024-episodes.csv" and "episodes.csv" alike
+    return set(zip(f["status"], f["table"], name, f["row"].astype(int), f["column"], f["dfe_code"], f["message"]))
+
+
+def _start_year(folder: str) -> int:
+    return int(folder[:4]) if len(folder) == 7 else int(folder) - 1  # "2024-25" and "2025" both start in 2024
+
+
+@pytest.mark.slow
+def test_every_messy_fault_is_flagged_alike_in_every_layout(project_903, tmp_path):
+    """The same files give the same flags (row, column, rule, message) whichever way they are laid out: each
+    year's files in a year folder or loose in a folder of their own, and the whole return in year folders or
+    flat with files named by the year the return starts (cs-demand-model's layout). Over every fault kind of
+    `analysis synth --messy`, file faults included; each kind is flagged in each layout."""
+    from analysis.io import ingest903
+
+    clean = tmp_path / "clean"
+    shutil.copytree(ingest903.raw_903(project_903), clean)
+    messy.make_messy(clean, tmp_path / "messy", 0.03, seed=5)
+    listed = messy.read_faults(tmp_path / "messy")
+    years = sorted(d for d in (tmp_path / "messy").iterdir() if d.is_dir())
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for d in years:
+        for f in d.glob("*.csv"):
+            shutil.copy(f, flat / f"{_start_year(d.name)}-{f.name}")
+    in_folders = _layout_flags(tmp_path / "messy")
+    assert in_folders == _layout_flags(flat)
+    seen = {code for *_, code, _ in in_folders}
+    row_rules = set(listed["rule"]) & set(messy.FAMILIES)
+    assert row_rules <= seen, row_rules - seen
+    assert any("duplicate of row" in m for *_, m in in_folders)
+    # each year alone: in its year folder, and as loose files (the year told from the dates)
+    by_year = set()
+    for d in years:
+        shutil.copytree(d, tmp_path / "folder" / d.name / d.name)
+        shutil.copytree(d, tmp_path / "loose" / d.name)
+        one = _layout_flags(tmp_path / "folder" / d.name)
+        assert one == _layout_flags(tmp_path / "loose" / d.name), d.name
+        by_year |= {code for *_, code, _ in one}
+    assert row_rules - {"202", "208"} <= by_year  # continuity with last year needs last year's files
+
+
+@pytest.mark.parametrize(
+    "episode,column,message",
+    [
+        ("A1,01/05/2024,S,C2,N1,U6,PR1,01/04/2024,E8,,TS1 1AA,TS1 1AB,SC000001", "DEC", "ends (DEC) before it starts"),
+        ("A1,01/05/2031,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "DECOM", "after the end of the collection year"),
+        ("A1,31/02/2024,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "DECOM", "not a date"),
+        ("A1,01/05/2024,S,C2,N1,ZZ,PR1,,,,TS1 1AA,TS1 1AB,SC000001", "PLACE", "PLACE 'ZZ' is not valid"),
+    ],
+)
+def test_a_faulty_episode_is_set_aside_alike_in_a_year_folder_and_as_loose_files(tmp_path, episode, column, message):
+    """An episode ending before it starts, a start in 2031, an impossible date, an unknown code: the same row, column
+    and reason in a folder `2024-25/` and as loose files, and a date in the future never makes a new year."""
+    header = HEADER + "".join(f"A{i},M,01/06/2012,WBRI,A12345678901{i},,\n" for i in (1, 2, 3))
+    others = [f"A{i},01/0{5 + i}/2024,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001" for i in (2, 3)]
+    got = []
+    for folder in (tmp_path / "folder" / "2024-25", tmp_path / "loose"):
+        write_csv(folder / "header.csv", header)
+        write_csv(folder / "episodes.csv", EPISODES + "\n".join([episode, *others]) + "\n")
+        v = ssda903.read_returns(folder.parent if folder.name == "2024-25" else folder)
+        assert set(v.reconciliation()["collection_year"]) == {2025}, "one collection year, whatever the dates say"
+        f = ssda903.flagged_rows(v)
+        got.append(list(zip(f["status"], f["table"], f["row"].astype(int), f["column"], f["message"])))
+    assert got[0] == got[1]
+    assert [(s, t, r, c) for s, t, r, c, _ in got[0]] == [("set aside", "episodes", 2, column)]
+    assert message in got[0][0][4]
