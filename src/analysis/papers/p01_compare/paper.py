@@ -61,7 +61,17 @@ from analysis.papers.p01_compare.inputs import (  # noqa: F401
     load_panel,
     setup,
 )
-from analysis.papers.p01_compare.publish import funnel_notes, funnel_specs, headline_metrics, ranked_specs, record_metrics, report_context  # noqa: F401
+from analysis.papers.p01_compare.publish import (  # noqa: F401
+    TREND_TABLES,
+    funnel_notes,
+    funnel_specs,
+    headline_metrics,
+    mix_year,
+    publish_tables,
+    ranked_specs,
+    record_metrics,
+    report_context,
+)
 from analysis.papers.p01_compare.words import (  # noqa: F401
     coverage_notes,
     findings,
@@ -82,6 +92,7 @@ from analysis.papers.p01_compare.words import (  # noqa: F401
 
 #: this module's names and those of the modules it is made of, so callers need only this one
 __all__ = [
+    "TREND_TABLES",
     "COMPARATORS",
     "Data",
     "ENGLAND",
@@ -122,12 +133,14 @@ __all__ = [
     "load_panel",
     "measure_sentence",
     "mix_title",
+    "mix_year",
     "ordinal",
     "placement_mix",
     "prime",
     "rank_of",
     "ranked_specs",
     "ranked_title",
+    "publish_tables",
     "record_metrics",
     "report_context",
     "setup",

@@ -10,9 +10,10 @@ if TYPE_CHECKING:
 import numpy as np
 import pandas as pd
 
-from analysis.papers.p01_compare.analysis import RANKED_PANELS, comparator_values, flag_text, funnel_units
+from analysis.papers.p01_compare.analysis import MIX_CATEGORIES, RANKED_PANELS, comparator_values, flag_text, funnel_units, placement_mix, trend_table
 from analysis.papers.p01_compare.inputs import MEASURE_BY_ID, MEASURES, Data, Settings, comparator_names
-from analysis.report.disclosure import gate
+from analysis.report.disclosure import Gated, gate, published_figures
+from analysis.report.reporting import SYMBOLS_NOTE
 
 
 def headline_metrics(details: dict[str, dict]) -> dict[str, dict]:
@@ -132,3 +133,50 @@ def record_metrics(report, res: Results, s: Settings) -> None:
     """The headline figures into metrics.json (what paper 04 reads), one record per measure."""
     for mid, d in headline_metrics(res.details).items():
         report.metric(mid, d["la"], **{k: v for k, v in d.items() if k != "la"})
+
+
+#: the measures whose yearly series the paper tables (the trend charts draw more)
+TREND_TABLES = ("cla_rate", "three_plus_pct", "stability_pct")
+
+
+def mix_year(res: Results, s: Settings) -> int:
+    """The year of the placement mix: the latest with the foster-care share published, else the last year."""
+    return res.details["foster_pct"]["year"] if "foster_pct" in res.details else s.last_year
+
+
+def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
+    """Register every table of the paper with the report, gated once, in the order the paper shows them
+    (``report.show(name)`` displays each where it belongs); returns the gated tables by name."""
+    out: dict[str, Gated] = {}
+
+    def add(name: str, df, **kw) -> None:
+        out[name] = report.table(name, df, show=False, **kw)
+
+    add(
+        "summary",
+        res.summary,
+        title=f"{s.la_name}: latest published figures",
+        **published_figures(res.summary, "Number (LA)"),
+        notes="Number (LA): the LA's count of children behind each rate or percentage (z: not a count of children). "
+        "Rates per 10,000 children aged 0-17; percentages of children looked after (care leavers: of care leavers of that age; "
+        "re-referrals: of referrals); spend in £. "
+        "Comparator average: simple mean of the comparator LAs' values. " + SYMBOLS_NOTE,
+    )
+    for mid in TREND_TABLES:
+        m = MEASURE_BY_ID[mid]
+        add(f"trend_{mid}", trend_table(res.panel, s, mid), title=f"{m.label}, by year", counts=[], notes=SYMBOLS_NOTE)
+    add(
+        "funnels",
+        funnel_notes(funnel_specs(res.panel, s, res.details), s),
+        title="Funnel plots: England value, over-dispersion and the LA's position",
+        counts=[],
+        decimals={"England": 1},
+    )
+    year = mix_year(res, s)
+    add(
+        "placement_mix",
+        placement_mix(res.panel, s, year).rename(columns=dict(MIX_CATEGORIES) | {"area": "Area"}),
+        title=f"Placement type, % of children looked after at 31 March {year}",
+        counts=[],
+    )
+    return out

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.papers.p02_breakdown.classifiers import ClassifierResult, is_calibrated
+from analysis.papers.p02_breakdown.classifiers import CALIBRATION_RULE, ClassifierResult, fairness_note, is_calibrated
 from analysis.papers.p02_breakdown.inputs import Data, Settings
-from analysis.papers.p02_breakdown.models import MIN_AT_RISK, RATES_DISCLOSURE, ModelResult, truth_metrics
+from analysis.papers.p02_breakdown.models import HORIZON_MIN_PLACEMENTS, MIN_AT_RISK, RATES_DISCLOSURE, ModelResult, truth_metrics
 from analysis.report.disclosure import MIN_COUNT, SUPPRESSED, Gated, gate
+from analysis.report.reporting import SYMBOLS_NOTE
 
 if TYPE_CHECKING:
     from analysis.papers.p02_breakdown.paper import Results
@@ -226,3 +227,114 @@ def planted_marks(res: Results) -> list[float] | None:
         return None
     planted = res.truth.set_index("effect")["planted"]
     return [float(np.exp(planted[t])) if t in planted.index else float("nan") for t in res.cox.table["term"]]
+
+
+def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
+    """Register every table of the paper with the report, gated once, in the order the paper shows them
+    (``report.show(name)`` displays each where it belongs); returns the gated tables by name. A table whose
+    part of the analysis did not run is absent."""
+    out: dict[str, Gated] = {}
+
+    def add(name: str, df, **kw) -> None:
+        out[name] = report.table(name, df, show=False, **kw)
+
+    add(
+        "scope",
+        scope_table(res.flow),
+        title="Placements in the 903 data, set aside and analysed",
+        counts=["placements"],
+        total_row="placements in the 903 data",
+        label_column="step",
+        notes="Rows in = rows set aside + rows analysed. " + SYMBOLS_NOTE,
+    )
+    add(
+        "rates",
+        gate(res.rates, **RATES_DISCLOSURE),
+        title="Unplanned endings per 100 placement-years, by group",
+        decimals={"rate_per_100_years": 1, "lower_95": 1, "upper_95": 1},
+        notes=SYMBOLS_NOTE,
+    )
+    if len(res.horizons):
+        add(
+            "by_horizon",
+            res.horizons,
+            title="Share ended unplanned within each horizon, by placement type (%)",
+            decimals=1,
+            **horizon_disclosure(s.horizons),
+            notes="Others censored: 1 - Kaplan-Meier; other endings competing: the cumulative incidence (Aalen-Johansen); "
+            "ended unplanned by the horizon: those seen in the data (the count behind both shares). "
+            f"Groups with at least {HORIZON_MIN_PLACEMENTS} placements. " + SYMBOLS_NOTE,
+        )
+    if res.modelled:
+        add(
+            "hazard_ratios",
+            hazard_table(res.cox),
+            title="Cox model: hazard ratios with 95% intervals",
+            counts=[],
+            decimals={"hazard_ratio": 2, "lower_95": 2, "upper_95": 2, "p_value": 4},
+        )
+        add(
+            "proportional_hazards",
+            ph_table(res.cox),
+            title="Check of proportional hazards",
+            counts=[],
+            decimals={"rho": 3, "chi2": 2, "p_value": 4},
+            notes="Correlation of each term's Schoenfeld residuals with the rank of the event time. A term is flagged when "
+            f"p < {PH_ALPHA} (a stricter threshold than 0.05 because every term is tested); p from 0.01 to 0.05 is "
+            "reported as a weak sign. With large data, small departures are flagged.",
+        )
+        add(
+            "model_comparison",
+            model_comparison(res.cox, res.discrete),
+            title="Cox hazard ratios against discrete-time odds ratios",
+            counts=[],
+            decimals={"cox_hazard_ratio": 2, "discrete_odds_ratio": 2},
+            notes="; ".join(res.discrete.notes),
+        )
+    if isinstance(res.classifier, ClassifierResult):
+        clf = res.classifier
+        add(
+            "prediction",
+            metrics_table(clf),
+            title=f"Predicting an unplanned ending within {s.model_horizon} months: test years",
+            **PREDICTION_DISCLOSURE,
+            decimals={
+                "auc": 3,
+                "brier": 3,
+                "calibration_slope": 2,
+                "calibration_intercept": 2,
+                "top_10pct_precision_pct": 1,
+                "top_10pct_recall_pct": 1,
+            },
+            notes=f"Calibrated: {CALIBRATION_RULE}. " + SYMBOLS_NOTE,
+        )
+        add(
+            "prediction_by_group",
+            clf.subgroups,
+            title="Gradient-boosted model in the test years, by group",
+            counts=["placements", "unplanned"],
+            groups="characteristic",
+            decimals={
+                "observed_pct": 1,
+                "predicted_pct": 1,
+                "auc": 3,
+                "auc_difference": 3,
+                "difference_lower": 3,
+                "difference_upper": 3,
+                "p_auc_holm": 4,
+                "p_calibration_holm": 4,
+            },
+            notes=fairness_note(clf.subgroups) + " " + SYMBOLS_NOTE,
+        )
+    if res.truth is not None:
+        add(
+            "planted_truth",
+            truth_table(res.truth),
+            title="Effects planted in the synthetic data against the Cox estimates",
+            counts=[],
+            decimals={"planted_hazard_ratio": 2, "estimated_hazard_ratio": 2, "lower_95": 2, "upper_95": 2, "interval_ratio": 2, "power_pct": 0},
+            notes="The synthetic 903 was generated with these hazard ratios. Recovered: the planted value lies inside the 95% interval "
+            "and the data had at least 80% power to tell it from no effect; not detectable with this much data: inside the "
+            "interval, but the interval is too wide to tell the effect from none. Interval ratio: upper / lower limit.",
+        )
+    return out

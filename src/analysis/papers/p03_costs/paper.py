@@ -33,7 +33,7 @@ from analysis.papers.p03_costs.inputs import (  # noqa: F401
     require,
     setup,
 )
-from analysis.papers.p03_costs.publish import record_metrics, report_context, truth_table  # noqa: F401
+from analysis.papers.p03_costs.publish import publish_tables, record_metrics, report_context, truth_table  # noqa: F401
 from analysis.papers.p03_costs.within import (  # noqa: F401
     COST_TERMS_LABELS,
     EXTERNAL,
@@ -99,6 +99,7 @@ __all__ = [
     "planted_cost_truth",
     "position_note",
     "predict",
+    "publish_tables",
     "record_metrics",
     "report_context",
     "require",

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from analysis.papers.p04_sufficiency.paper import Results
-
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
 from analysis.io import indicators
-from analysis.papers.p04_sufficiency.analysis import ALL_GROUPS, FORECAST_DISCLOSURE, SCENARIO_COSTS_DISCLOSURE, forecast_table
+from analysis.papers.p04_sufficiency import scenarios as scn
+from analysis.papers.p04_sufficiency.analysis import (
+    ALL_GROUPS,
+    FORECAST_DISCLOSURE,
+    SCENARIO_COSTS_DISCLOSURE,
+    forecast_table,
+    monthly_projection,
+    needs_disclosure,
+)
 from analysis.papers.p04_sufficiency.inputs import CURRENT, FROM_903, PAPERS, Data, Settings
 from analysis.papers.p04_sufficiency.words import missing_reason
 from analysis.report import metrics
-from analysis.report.disclosure import SUPPRESSED, Gated, gate
+from analysis.report.disclosure import SUPPRESSED, Gated, gate, published_figures
 from analysis.report.labels import TERM_LABELS
 from analysis.report.ledger import Keys
 from analysis.stats import forecast as fc
@@ -422,3 +425,119 @@ def glance_table(m05: dict | None) -> pd.DataFrame | None:
             )
         )
     return pd.DataFrame(rows, columns=["topic", "measure", "figure", "source"])
+
+
+def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
+    """Register every table of the pack with the report, gated once, in the order the pack shows them
+    (``report.show(name)`` displays each where it belongs): the glance first, then provision and gap through
+    the ledger (so the key messages quote them as printed), then the rest. Returns the gated tables by name;
+    a table whose part did not run is absent."""
+    out: dict[str, Gated] = {}
+
+    def add(name: str, df, **kw) -> None:
+        out[name] = report.table(name, df, show=False, **kw)
+
+    glance = glance_table(res.found["05"])
+    if glance is not None:
+        add("glance", glance, title="Sufficiency at a glance (paper 05)", counts=[])
+    prov, gap = register_supply(report, res, s)
+    out.update({k: v for k, v in (("provision", prov), ("gap", gap)) if v is not None})
+    add("papers", paper_summary(res.found, res.source, s), title="The papers this pack draws on", counts=[])
+    t01 = paper01_table(res.found["01"])
+    if t01 is not None:
+        add(
+            "paper01",
+            t01,
+            title="Headline measures, latest year published (published DfE, RO3 and Ofsted figures)",
+            **published_figures(t01, "number"),
+            published=True,
+            notes="From paper 01 of the same run. Number: the LA's count of children behind the rate or percentage (z: not a count).",
+        )
+    t02 = paper02_table(res.found["02"])
+    if t02 is not None and not t02.empty:
+        add(
+            "paper02",
+            t02,
+            title="Unplanned endings and the clearest risk factors",
+            counts=[],
+            notes="Hazard ratios shown where p < 0.05. From paper 02 of the same run.",
+        )
+    t03 = paper03_table(res.found["03"])
+    if t03 is not None and not t03.empty:
+        add("paper03", t03, title="Spend, the out-of-area premium and the cost scenarios", counts=[], notes="From paper 03 of the same run.")
+    for name, table in res.needs.items():
+        add(f"needs_{name.replace(' ', '_')}", table, title=f"Children looked after at 31 March by {name}", **needs_disclosure(table))
+    if res.forecasts:
+        add("forecast", forecast_table(res.forecasts), title="Forecast children looked after at 31 March, by scenario", **FORECAST_DISCLOSURE)
+        add(
+            "forecast_by_group",
+            group_forecast_table(res.forecasts[CURRENT]),
+            title="Forecast by placement group, current trends",
+            **GROUP_FORECAST_DISCLOSURE,
+        )
+        if res.backtest_scores is not None:
+            add(
+                "backtest_scores",
+                res.backtest_scores,
+                title="How well each method forecast this LA's earlier years (rolling back-test)",
+                counts=[],
+                notes="Each year from the fourth of the history on was used as a starting point and the next one to three years "
+                "forecast. Error: mean absolute % error of the total (and averaged over placement groups); bias: mean % error "
+                "(+ = too high); coverage: % of recorded numbers inside the forecast's 80% and 95% intervals.",
+            )
+            add("backtest", backtest_table(res.backtest), title="Back-test forecasts of the total", **BACKTEST_DISCLOSURE)
+        monthly = monthly_projection(res.forecasts[CURRENT])
+        if monthly is not None:
+            add(
+                "monthly_projection",
+                monthly,
+                title="Monthly projection by age band and placement group, current trends (workbook only)",
+                **MONTHLY_DISCLOSURE,
+            )
+    add(
+        "flows",
+        res.flows,
+        title="Entries, exits and children looked after by year",
+        **FLOWS_DISCLOSURE,
+        notes="From the 903: exits implied by the stock (children at the previous 31 March + entries - children at this 31 March). "
+        "From published figures: started and ceased as published.",
+    )
+    add(
+        "ofsted_supply",
+        res.supply,
+        title="Ofsted-registered settings located in the LA (latest year)",
+        counts=[],
+        published=True,
+        notes="Providers and places of every sector located in the LA, whichever LA's children live there.",
+    )
+    add("unit_costs", res.unit_costs, title="Unit costs used (£ a week and a day, price base shown)", counts=[], notes=scn.index_note(res.unit_costs))
+    if res.costs_by_type is not None:
+        add(
+            "cost_by_type",
+            res.costs_by_type,
+            title=f"Current trends in {s.last_year + s.forecast_years}: children and annual cost by placement type",
+            counts=["children"],
+            decimals={"children": 0, "annual_cost_gbp": 0},
+        )
+    if res.costs is not None:
+        add(
+            "scenario_costs",
+            res.costs,
+            title="Projected children and annual placement cost by scenario (£)",
+            **SCENARIO_COSTS_DISCLOSURE,
+            decimals={"children": 0, "annual_cost_gbp": 0},
+            notes="Children at 31 March x the placement-type mix x cost a day x 365 days; prices held at the price base.",
+        )
+    if res.truth is not None:
+        add(
+            "planted_truth",
+            res.truth,
+            title="The model's estimated monthly rates against the rates the generator produced",
+            counts=["events"],
+            decimals={"planted_rate": 4, "estimated_rate": 4, "rate_lower_95": 4, "rate_upper_95": 4},
+            notes="Rates: the generator's own count of each flow over the model's fitting years (from its records, not the 903 files) against the "
+            "model's estimate from the 903 with an exact Poisson 95% interval; recovered when the planted rate is inside.",
+        )
+        if res.heldout is not None:
+            add("heldout", res.heldout, title="The forecast of the held-out years against what the generator produced", **HELDOUT_DISCLOSURE)
+    return out
