@@ -318,3 +318,63 @@ def test_a_faulty_episode_is_set_aside_alike_in_a_year_folder_and_as_loose_files
     assert got[0] == got[1]
     assert [(s, t, r, c) for s, t, r, c, _ in got[0]] == [("set aside", "episodes", 2, column)]
     assert message in got[0][0][4]
+
+
+@pytest.mark.slow
+def test_cost_model_and_forecast_on_messy_data_stay_within_the_clean_intervals(project_903, tmp_path, monkeypatch):
+    """Faults at 2% of rows (kept with flags, not dropped), as for paper 02 above: paper 03's within-LA cost model
+    (weekly-cost ratios) and paper 04's forecast (the total and each placement group, each year ahead) on the
+    messy copy stay inside the clean data's 95% intervals."""
+    from analysis.io import ingest903
+    from analysis.papers.p03_costs import paper as costs
+    from analysis.stats import demand
+    from analysis.stats import forecast as fc
+
+    monkeypatch.setenv("ANALYSIS_PSEUDONYMISATION_KEY", "k" * 32)
+    clean = tmp_path / "clean"
+    shutil.copytree(ingest903.raw_903(project_903), clean)
+    messy.make_messy(clean, tmp_path / "messy", 0.02, seed=11, file_faults=False)
+    years = list(range(2016, 2026))
+    fits, forecasts = [], []
+    for folder in (clean, tmp_path / "messy"):
+        t, report = ingest903.build(project_903, folder, project_903.raw / "costs")
+        data = costs.Data(t["placements"], t["periods"], t["oc2"], t["placement_costs"], report, None, t["children"])
+        fits.append(costs.fit_within(costs.costed_placements(data)).table.set_index("term"))
+        snap = demand.snapshots_903(t["placements"], t["periods"], t["children"], years)
+        forecasts.append(fc.fit_and_project(snap, pd.Timestamp(2025, 3, 31), 3, 3, bootstrap=100, first_year=years[0]))
+    clean_fit, messy_fit = fits
+    shared = clean_fit.index.intersection(messy_fit.index)
+    assert len(shared) >= 8
+    ratio = messy_fit.loc[shared, "ratio"]
+    inside = (ratio >= clean_fit.loc[shared, "lower_ratio"]) & (ratio <= clean_fit.loc[shared, "upper_ratio"])
+    assert inside.all(), pd.concat([clean_fit.loc[shared, ["ratio", "lower_ratio", "upper_ratio"]], ratio.rename("messy")], axis=1)
+    for part, keys in (("total", ["year"]), ("by_group", ["year", "group"])):
+        c, m = (getattr(f, part).set_index(keys) for f in forecasts)
+        assert len(c) >= 3 and m.index.equals(c.index)
+        inside = (m["mean"] >= c["lower"]) & (m["mean"] <= c["upper"])
+        assert inside.all(), pd.concat([c[["mean", "lower", "upper"]], m["mean"].rename("messy")], axis=1)
+
+
+@pytest.mark.parametrize(
+    "last,now,rules",
+    [
+        (("E06000004", "3.0"), ("E06000001", "3.0"), {"452"}),  # the placement LA changed, the distance did not
+        (("E06000004", "3.0"), ("E06000004", "3.5"), {"453"}),  # 0.5 miles further
+        (("E06000004", "3.0"), ("E06000004", "3.1"), set()),  # within 0.2 miles: the same place
+        (("E06000004", ""), ("E06000004", "3.0"), {"453"}),  # a distance where last year had none
+        (("E06000004", "3.0"), ("E06000004", "3.0"), set()),
+    ],
+)
+def test_derived_placement_la_and_distance_carried_over_from_last_year(tmp_path, last, now, rules):
+    """DfE rules 452 and 453, on returns that carry the DfE's derived PL_LA and PL_DISTANCE (an LA export may): the
+    first episode of the year, carried over from last year's open one (same reason for new episode), keeps its
+    placement LA and its distance (to 0.2 miles). Without the columns neither rule applies. The DfE validator's own
+    rule functions (csc-validator-be-903 0.1.17) flag the same five cases the same way; its CSV reader cannot take an
+    episodes file with PL_DISTANCE, so that was checked by calling the functions (see benchmarks/README.md)."""
+    ep = "A1,01/05/2023,S,C2,N1,U6,PR1,,,,TS1 1AA,TS1 1AB,SC000001"
+    for year, sex, (la, miles) in (("2023-24", "1", last), ("2024-25", "M", now)):  # SEX is coded 1/2 until 2024, F/M/U from 2025
+        write_csv(tmp_path / year / "header.csv", HEADER + f"A1,{sex},01/06/2012,WBRI,A123456789012,,\n")
+        write_csv(tmp_path / year / "episodes.csv", EPISODES.rstrip("\n") + ",PL_LA,PL_DISTANCE\n" + f"{ep},{la},{miles}\n")
+    flagged = _flags(tmp_path)
+    assert set(flagged["rule"]) & {"452", "453"} == rules
+    assert set(flagged.loc[flagged["rule"].isin(rules), "line"]) <= {2} and flagged.loc[flagged["rule"].isin(rules), "kept"].all()

@@ -238,7 +238,21 @@ def r208(t: Tables) -> pd.Index:
     return _changed_from_last_year(t, "UPN")
 
 
-_CONTINUITY = ["CHILD", "collection_year", "_decom", "RNE", "LS", "CIN", "PLACE", "PLACE_PROVIDER", "URN", "HOME_POST", "PL_POST"]
+_CONTINUITY = [
+    "CHILD",
+    "collection_year",
+    "_decom",
+    "RNE",
+    "LS",
+    "CIN",
+    "PLACE",
+    "PLACE_PROVIDER",
+    "URN",
+    "HOME_POST",
+    "PL_POST",
+    "PL_LA",
+    "PL_DISTANCE",
+]
 
 
 def _open_last_year(e: pd.DataFrame, t: Tables | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -279,6 +293,34 @@ def _503(column: str) -> Callable[[Tables], pd.Index]:
         return pd.Index(m.loc[same_start & differs, "index"])
 
     return rule
+
+
+def _carried_over(t: Tables, column: str) -> pd.DataFrame | None:
+    """This year's first episode beside last year's open one with the same reason for new episode, when the
+    return carries ``column`` (the DfE's derived PL_LA and PL_DISTANCE: an LA export may hold them)."""
+    e = _episodes(t)
+    if e.empty or column not in e.columns:
+        return None
+    m, _ = _open_last_year(e, t)
+    return m[m["RNE"].fillna("").astype(str) == m["RNE_last"].fillna("").astype(str)]
+
+
+def r452(t: Tables) -> pd.Index:
+    """The placement LA of the first episode is not that of last year's open episode carried over (same RNE)."""
+    m = _carried_over(t, "PL_LA")
+    if m is None:
+        return pd.Index([])
+    return pd.Index(m.loc[m["PL_LA"].fillna("").astype(str).str.strip() != m["PL_LA_last"].fillna("").astype(str).str.strip(), "index"])
+
+
+def r453(t: Tables) -> pd.Index:
+    """The placement distance of the first episode differs by 0.2 miles or more from that of last year's open
+    episode carried over (same RNE), or is given where last year's was blank."""
+    m = _carried_over(t, "PL_DISTANCE")
+    if m is None:
+        return pd.Index([])
+    now, last = (pd.to_numeric(m[c], errors="coerce") for c in ("PL_DISTANCE", "PL_DISTANCE_last"))
+    return pd.Index(m.loc[((now - last).abs() >= 0.2) | (last.isna() & now.notna()), "index"])
 
 
 def rNoE(t: Tables) -> pd.Index:

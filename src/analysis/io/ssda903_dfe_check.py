@@ -47,6 +47,8 @@ from analysis.io.ssda903_dfe import (
     r434,
     r435,
     r442,
+    r452,
+    r453,
     r460,
     r502,
     r516,
@@ -122,6 +124,18 @@ RULES: dict[str, tuple[str, str, str, Callable[[Tables], pd.Index]]] = {
         "episodes",
         "PL_POST",
         _503("PL_POST"),
+    ),
+    "452": (
+        "Contradiction between local authority of placement code in the last episode of the previous year and in the first episode of the current year.",
+        "episodes",
+        "PL_LA",
+        r452,
+    ),
+    "453": (
+        "Contradiction between placement distance in the last episode of the previous year and in the first episode of the current year.",
+        "episodes",
+        "PL_DISTANCE",
+        r453,
     ),
     "NoE": (
         "This child has no episodes loaded for previous year even though child started to be looked after before this current year.",
