@@ -40,6 +40,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
@@ -172,11 +173,78 @@ def published_all() -> None:
         frames.append(df.assign(intervals=name))
     df = pd.concat(frames, ignore_index=True)
     df.to_csv(HERE / "results" / "forecast_published_all.csv", index=False)
+    print("The pooled panel model (issue 28) on every LA's published series, beside no change, the combined model and a linear trend:")
+    pooled = pooled_comparison(li, df)
+    pooled.to_csv(HERE / "results" / "forecast_pooled_all.csv", index=False)
+    print(pooled.to_string(index=False))
+    print(f"timing: {pooled_timing(li)}")
     ok = df[df["actual"] >= 20]
     s = fc.score(ok[ok["intervals"] == "pooled with similar LAs"])
     s["forecasts"] = s["forecasts"].astype(int)
     print(s.round(3).to_string(index=False))
     print(interval_table(ok).to_string(index=False))
+
+
+def pooled_comparison(li: pd.DataFrame, combined: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The pooled panel model (issue 28) beside "no change", the linear trend and (when given the packs' back-test rows)
+    the current combined model, on every LA's real published series: rolling origins 2019-2024, one to three years
+    ahead, by target. Per row: forecasts, MAPE of each method, the mean per-LA difference pooled - no change with a
+    bootstrap 95% interval over LAs, and each method's 80%/95% coverage; LAs under 100 children apart."""
+    from analysis.stats import pooled_forecast as pf
+
+    pan = pf.panel(li)
+    ev = pf.evaluate(pan, range(FIRST_ORIGIN, LAST_YEAR))
+    if combined is not None and len(combined):
+        m = combined[(combined["method"] == "Model (combined)") & (combined["intervals"] == "pooled with similar LAs")]
+        long = [m[["la_code", "origin", "years_ahead", "forecast"]].assign(target="total")]
+        long += [
+            m[["la_code", "origin", "years_ahead", f"forecast_{g}"]].rename(columns={f"forecast_{g}": "forecast"}).assign(target=g) for g in pf.GROUPS
+        ]
+        ev = ev.merge(pd.concat(long).rename(columns={"forecast": "combined"}), on=["la_code", "origin", "years_ahead", "target"], how="left")
+    ev["size"] = np.where(ev.groupby(["la_code", "origin"])["now"].transform("max") < 100, "under 100", "100 or more")  # the total is the max
+    rows = []
+    for (target, h), g in ev.groupby(["target", "years_ahead"]):
+        for size, part in [("all", g), *g.groupby("size")]:
+            d = pf.la_differences(part).set_index("target")["diff"]
+            mean, lo, hi = pf.bootstrap_mean(d.to_numpy())
+            row = {"target": target, "years_ahead": h, "LAs": size, "forecasts": len(part)}
+            for m in ("pooled", "no_change", "combined", "trend"):
+                if m in part:
+                    row[f"mape_{m}"] = round(pf.ape(part[m], part["actual"]).mean(), 2)
+            row |= {"pooled_minus_no_change": round(mean, 2), "lower_95": round(lo, 2), "upper_95": round(hi, 2)}
+            for m in ("pooled", "no_change"):
+                row |= {
+                    f"{m}_cover_80": round(100 * part[f"{m}_inside_80"].mean(), 1),
+                    f"{m}_cover_95": round(100 * part[f"{m}_inside_95"].mean(), 1),
+                }
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pooled_timing(li: pd.DataFrame, repeats: int = 3) -> dict[str, float]:
+    """Seconds to fit the pooled model and forecast every LA from 2025 (five targets, three horizons), beside a bare
+    baseline in the same run: one least-squares fit (numpy) per target and horizon on the same rows."""
+    from analysis.stats import pooled_forecast as pf
+
+    pan = pf.panel(li)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        pf.forecast(pan, LAST_YEAR)
+    pooled = (time.perf_counter() - t0) / repeats
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        for target in pf.TARGETS:
+            X = pf.design(pan, target).fillna(0.0).to_numpy()
+            for h in pf.HORIZONS:
+                y = pf.outcome(pan, target, h).to_numpy()
+                ok = ~np.isnan(y)
+                np.linalg.lstsq(np.c_[np.ones(ok.sum()), X[ok]], y[ok], rcond=None)
+    bare = (time.perf_counter() - t0) / repeats
+    return {
+        "pooled_fit_and_forecast_all_las_s": round(pooled, 2),
+        "bare_least_squares_s": round(bare, 3),
+        "las": int(pan.index.get_level_values(0).nunique()),
+    }
 
 
 def _published_backtests(data, codes, p):
@@ -245,7 +313,16 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=24)
     ap.add_argument("--no-csdm", action="store_true")
     ap.add_argument("--published-all", action="store_true")
+    ap.add_argument("--pooled-only", action="store_true", help="only the pooled model's comparison and timing (no packs)")
     a = ap.parse_args()
+    if a.pooled_only:
+        from analysis.config import find_project_root, paths
+        from analysis.io.ingest import read_table
+
+        li = read_table(paths(find_project_root()), "la_indicators")
+        print(pooled_comparison(li).to_string(index=False))
+        print(f"timing: {pooled_timing(li)}")
+        return
     if a.published_all:
         published_all()
         return

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-PKG = Path(__file__).resolve().parents[1] / "src" / "analysis"
+REPO = Path(__file__).resolve().parents[1]
+PKG = REPO / "src" / "analysis"
 
 #: layer -> the layers it may import (itself included)
 ALLOWED = {
@@ -215,3 +216,18 @@ def test_every_paper_has_the_same_shape():
         inputs = ast.parse((d / "inputs.py").read_text())
         names = {n.name for n in inputs.body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
         assert {"Settings", "setup"} <= names, f"{d.name}/inputs.py lacks Settings or setup"
+        for module, wanted in (("publish.py", {"publish_tables", "record_metrics", "report_context"}), ("words.py", {"findings"})):
+            tree = ast.parse((d / module).read_text())
+            defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+            assert wanted <= defined, f"{d.name}/{module} lacks {sorted(wanted - defined)}"
+
+
+def test_notebooks_show_tables_the_paper_registered():
+    """A notebook shows tables (report.show) that its paper's publish_tables registered, gated once with their titles,
+    decimals and disclosure settings; it never builds a table itself (issue 25: no decimals dictionaries in notebooks)."""
+    import json
+
+    for nb in sorted((REPO / "notebooks").glob("0[1-9]_*.ipynb")):
+        code = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code")
+        assert "report.table(" not in code and "decimals={" not in code, nb.name
+        assert "publish_tables(report" in code, nb.name

@@ -149,13 +149,25 @@ def rolling_backtest(
 
 
 def project(
-    h: pd.DataFrame, origin: int, fit_years: int, horizon_years: int, *, weight: float, scenario: dict | None = None, prior: fc.Prior | None = None
+    h: pd.DataFrame,
+    origin: int,
+    fit_years: int,
+    horizon_years: int,
+    *,
+    weight: float,
+    scenario: dict | None = None,
+    prior: fc.Prior | None = None,
+    point: pd.DataFrame | None = None,
+    method: str = "published-data stock-and-flow model combined with the last value",
 ) -> fc.Forecast:
     """The published-data forecast from ``origin``: combined with the last value at ``weight``; a
-    scenario's effect on the flow model is added to the combined forecast; ``prior``: similar LAs' swings."""
+    scenario's effect on the flow model is added to the combined forecast; ``prior``: similar LAs' swings.
+    ``point`` (year x groups), when given, is the point forecast itself (the pooled model where the pack uses it,
+    no change elsewhere: :func:`analysis.stats.demand.pooled_point`); ``weight`` is then 1."""
     years = [origin + k + 1 for k in range(horizon_years)]
-    base = flow_mean(h, origin, fit_years, years)
-    shift = (flow_mean(h, origin, fit_years, years, scenario) - base) if scenario else None
+    flow = flow_mean(h, origin, fit_years, years)
+    base = flow if point is None else point.loc[years, list(fc.GROUPS)]
+    shift = (flow_mean(h, origin, fit_years, years, scenario) - flow) if scenario else None
     by_g, tot = fc.combine(base, h[list(fc.GROUPS)], origin, weight, shift=shift, prior=prior)
     bands = h.loc[origin, [f"band: {n}" for n, _, _ in fc.BANDS]].astype(float)
     share = bands / bands.sum() if bands.sum() > 0 else bands * 0 + 1 / len(bands)
@@ -169,7 +181,7 @@ def project(
         by_band,
         tot,
         None,
-        method="published-data stock-and-flow model combined with the last value",
+        method=method,
         weight=weight,
     )
 

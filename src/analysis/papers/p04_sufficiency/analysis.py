@@ -190,10 +190,12 @@ def provision(data: Data, s: Settings) -> pd.DataFrame:
     return t.reset_index()
 
 
-def ofsted_supply(p: Paths, la_code: str) -> pd.DataFrame:
-    """Ofsted-registered children's homes (and IFAs) located in the LA, latest year, by type and sector:
+def ofsted_supply(p: Paths, la_code: str, up_to: int | None = None) -> pd.DataFrame:
+    """Ofsted-registered children's homes (and IFAs) located in the LA, latest year (to ``up_to``), by type and sector:
     providers and places (active registrations)."""
     o = read_table(p, "ofsted_places")
+    if up_to is not None:
+        o = o[o["year"] <= up_to]
     o = o[
         (o["new_la_code"] == la_code)
         & (o["registration_status"].astype(str) == "Active")
@@ -379,10 +381,14 @@ def forecast_903(data: Data, s: Settings, snap: pd.DataFrame) -> tuple[dict[str,
     return demand.forecast_903(snap, s.years, s.fit_years, s.forecast_years, s.bootstrap, prior_for(data, s), scenarios)
 
 
-def forecast_published_data(h: pd.DataFrame, s: Settings, prior_at=None) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float, list[str]]:
-    """Every scenario's forecast from the published-data model, its rolling back-test and the combination
-    weight (:func:`analysis.stats.demand.forecast_published`, which paper 05 calls with the same settings)."""
-    return demand.forecast_published(h, s.years, s.fit_years, s.forecast_years, prior_at, [(sc.name, sc.levers) for sc in s.scenarios])
+def forecast_published_data(
+    h: pd.DataFrame, s: Settings, prior_at=None, pooled: demand.PooledDemand | None = None
+) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float, list[str]]:
+    """Every scenario's forecast from the published figures (the pooled panel model where it beat no change across
+    LAs, no change elsewhere), its rolling back-test and notes (:func:`analysis.stats.demand.forecast_published`, which
+    paper 05 calls with the same settings)."""
+    scenarios = [(sc.name, sc.levers) for sc in s.scenarios]
+    return demand.forecast_published(h, s.years, s.fit_years, s.forecast_years, prior_at, scenarios, pooled, s.la_code)
 
 
 def heldout_check(bt: pd.DataFrame, s: Settings) -> pd.DataFrame:

@@ -69,6 +69,7 @@ class Data:
     truth: dict | None
     indicators: pd.DataFrame | None = None
     _panel: pd.DataFrame | None = field(default=None, repr=False)
+    _pooled: dict = field(default_factory=dict, repr=False)
 
     def published_panel(self) -> pd.DataFrame | None:
         """Every LA's published counts by year and group (:func:`analysis.stats.published_forecast.published_panel`), made once per
@@ -76,6 +77,15 @@ class Data:
         if self._panel is None and self.indicators is not None:
             self._panel = fp.published_panel(self.indicators)
         return self._panel
+
+    def pooled(self, last_year: int) -> demand.PooledDemand | None:
+        """The pooled panel model of every LA and its verdict as of ``last_year`` (:func:`analysis.stats.demand.pooled_demand`),
+        made once per loaded data and year: the benchmark builds every LA's pack from one ``Data``."""
+        if self.indicators is None:
+            return None
+        if last_year not in self._pooled:
+            self._pooled[last_year] = demand.pooled_demand(self.indicators, last_year)
+        return self._pooled[last_year]
 
     @classmethod
     def load(cls, p: Paths | None = None) -> Data:
@@ -105,6 +115,7 @@ class Settings:
     source: str = FROM_903
     unit_costs: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    as_at_past_year: bool = False  # made at a past 31 March (``last_year`` before the latest in the data): nothing later is used
 
     @property
     def last_year(self) -> int:
@@ -124,6 +135,7 @@ def setup(
     la_code: str,
     first_year: int,
     forecast_years: int,
+    last_year: int = 0,
     fit_years: int,
     holdout_years: int,
     bootstrap: int,
@@ -154,7 +166,13 @@ def setup(
             f"Built from the DfE's published figures for {la['la_name']}: {why}. The needs profile, forecast and costs use "
             "published counts; placement moves, provision by provider and the truth check need the LA's own 903."
         )
-    years = demand.history_years(available, first_year)
+    years = demand.history_years(available, first_year, last_year)
+    if last_year and last_year < available[-1]:  # a pack as at a past 31 March
+        notes.append(
+            f"A pack as at 31 March {last_year}: nothing published after it is used (the forecast, its back-test, the pooled model, "
+            "Ofsted's registrations and the needs profile all stop there), so its forecast can be set against what happened since. "
+            "Papers 01-03 and 05 of the same run use the latest figures, so they are not drawn on."
+        )
     scenarios = scn.from_parameters(fewer_entries_pct, faster_exits_pct, shift_to_fostering_pct)
     overrides: dict[str, float] = {}
     if scenario_file:
@@ -166,7 +184,21 @@ def setup(
     names = [sc.name for sc in scenarios]
     if len(set(names)) < len(names) or CURRENT in names:
         raise ParameterError(f"scenario names must differ from each other and from '{CURRENT}': {names}")
-    return Settings(la["la_code"], la["la_name"], years, forecast_years, fit_years, holdout_years, bootstrap, scenarios, source, overrides, notes)
+    past = bool(last_year) and last_year < available[-1]
+    return Settings(
+        la["la_code"],
+        la["la_name"],
+        years,
+        forecast_years,
+        fit_years,
+        holdout_years,
+        bootstrap,
+        scenarios,
+        source,
+        overrides,
+        notes,
+        as_at_past_year=past,
+    )
 
 
 def history_ok(s: Settings) -> str | None:

@@ -67,20 +67,14 @@ from analysis.papers.p04_sufficiency.publish import (  # noqa: F401
     GROUP_FORECAST_DISCLOSURE,
     HELDOUT_DISCLOSURE,
     MONTHLY_DISCLOSURE,
-    P01_MEASURES,
     PROVIDER_PARTS,
-    PUBLISHED_SOURCE,
     backtest_table,
     data_quality,
     forecast_chart_data,
     gap_disclosure,
-    glance_table,
     group_forecast_table,
-    paper01_table,
-    paper02_table,
-    paper03_empty_reason,
-    paper03_table,
-    paper_summary,
+    leading_table,
+    pooled_adoption_table,
     publish_tables,
     record_figures,
     record_metrics,
@@ -89,7 +83,17 @@ from analysis.papers.p04_sufficiency.publish import (  # noqa: F401
     scores_table,
     supply_keys,
 )
-from analysis.papers.p04_sufficiency.words import findings, key_messages, missing_reason  # noqa: F401
+from analysis.papers.p04_sufficiency.siblings import (  # noqa: F401
+    P01_MEASURES,
+    PUBLISHED_SOURCE,
+    glance_table,
+    paper01_table,
+    paper02_table,
+    paper03_empty_reason,
+    paper03_table,
+    paper_summary,
+)
+from analysis.papers.p04_sufficiency.words import findings, forecast_caption, key_messages, missing_reason  # noqa: F401
 from analysis.stats import forecast as fc
 from analysis.stats import published_forecast as fp
 
@@ -123,6 +127,7 @@ __all__ = [
     "cost_by_type",
     "data_quality",
     "findings",
+    "forecast_caption",
     "forecast_903",
     "forecast_chart_data",
     "forecast_published_data",
@@ -144,7 +149,9 @@ __all__ = [
     "paper02_table",
     "paper03_empty_reason",
     "paper03_table",
+    "leading_table",
     "paper_summary",
+    "pooled_adoption_table",
     "publish_tables",
     "prior_for",
     "profile",
@@ -164,12 +171,8 @@ __all__ = [
     "type_shares_published",
 ]
 
-#: this module's names and those of the modules it is made of, so callers need only this one
 
-#: this module's names and those of the modules it is made of, so callers need only this one
-
-
-@dataclass
+@dataclass(kw_only=True)
 class Results:
     found: dict[str, dict | None]
     source: str
@@ -188,6 +191,9 @@ class Results:
     costs: pd.DataFrame | None
     costs_by_type: pd.DataFrame | None
     unit_costs: pd.DataFrame
+    pooled_adoption: pd.DataFrame | None = None  # the pooled model against no change, across LAs, per target (published path)
+    leading: pd.DataFrame | None = None  # what the pooled model leans on (all LAs)
+    quality: pd.DataFrame  # the data-quality table: what the 903 ingest set aside and flagged, or the published figures' gaps
     notes: list[str] = field(default_factory=list)
 
 
@@ -195,9 +201,11 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
     """Every number the pack shows; the forecast is skipped, with the reason, when the history is too short."""
     p = p or paths()
     found, source = sibling_metrics(output_dir, s.la_code, p)
+    if s.as_at_past_year:  # the other papers use the latest figures: a pack as at a past year does not draw on them
+        found = dict.fromkeys(found)
     too_short = history_ok(s)
     notes = list(s.notes)
-    forecasts = bt = truth = heldout = prov = gap = None
+    forecasts = bt = truth = heldout = prov = gap = pooled = None
     if s.source == FROM_903:
         snap = fc.snapshots(
             data.placements, data.periods, data.children, fc.month_ends(pd.Timestamp(s.years[0] - 1, 4, 1), pd.Timestamp(s.last_year, 3, 31))
@@ -216,12 +224,15 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
         shares = type_shares_903(data, s)
         own = own_weekly_costs(data)
     else:
-        t = targets_for(data.indicators, s.la_code)  # the LA's published counts, read once
+        # the LA's published counts to the pack's year, read once (starts before 2019 are estimated from the published
+        # ratio of starts to children looked after: only the years to the pack's count)
+        t = targets_for(data.indicators[data.indicators["year"] <= s.last_year], s.la_code)
         h = fp.published_history(t)
         hist = h.loc[s.years[0] : s.last_year, list(fc.GROUPS)]
         needs = published_profile(t, s.years)
         if not too_short:
-            forecasts, bt, weight, more = forecast_published_data(h, s, prior_for(data, s))
+            pooled = data.pooled(s.last_year)
+            forecasts, bt, weight, more = forecast_published_data(h, s, prior_for(data, s), pooled)
             notes += more
         flows_t = published_flows(h, s.years)
         shares = type_shares_published(t, s.last_year)
@@ -233,22 +244,25 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
     unknown = {} if s.source == FROM_903 else NOT_SPLIT_IN_PUBLISHED
     by_type = cost_by_type(forecasts[CURRENT], shares, unit, unknown) if forecasts else None
     return Results(
-        found,
-        source,
-        hist,
-        needs,
-        too_short,
-        forecasts,
-        bt,
-        scores_table(bt) if bt is not None and len(bt) else None,
-        flows_t,
-        truth,
-        heldout,
-        prov,
-        ofsted_supply(p, s.la_code),
-        gap,
-        costs,
-        by_type,
-        unit,
-        notes,
+        found=found,
+        source=source,
+        history=hist,
+        needs=needs,
+        too_short=too_short,
+        forecasts=forecasts,
+        backtest=bt,
+        backtest_scores=scores_table(bt) if bt is not None and len(bt) else None,
+        flows=flows_t,
+        truth=truth,
+        heldout=heldout,
+        provision=prov,
+        supply=ofsted_supply(p, s.la_code, s.last_year),
+        gap=gap,
+        costs=costs,
+        costs_by_type=by_type,
+        unit_costs=unit,
+        quality=data_quality(data, s),
+        pooled_adoption=pooled_adoption_table(pooled) if pooled is not None else None,
+        leading=pooled.explain() if pooled is not None else None,
+        notes=notes,
     )

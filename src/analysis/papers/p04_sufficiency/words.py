@@ -144,3 +144,13 @@ def findings(res: Results, s: Settings, *, gap=None, synthetic: bool = False) ->
     """The pack's key messages (markdown), from its results; ``gap`` is the gap table as the report
     published it (:func:`analysis.papers.p04_sufficiency.publish.register_supply`), so the words quote it as shown."""
     return key_messages(s, res.found, res.forecasts, res.backtest_scores, res.costs, gap, synthetic=synthetic, needs=res.needs)
+
+
+def forecast_caption(res: Results, s: Settings) -> str:
+    """The forecast chart's caption: how the point forecast was made."""
+    f = res.forecasts[CURRENT]
+    if s.source == FROM_903:
+        how = f"rates from {s.fit_years} years to March {s.last_year}; weight on the model {f.weight:.1f} (the rest on the last recorded number)"
+    else:
+        how = f"published figures to March {s.last_year}; point: {f.method} (see the note above)"
+    return f"{how[0].upper()}{how[1:]}. Scenarios change the rates from the start of the forecast."
