@@ -165,6 +165,24 @@ def test_the_gap_uses_paper_04s_forecast_with_the_903(project_903):
     pd.testing.assert_frame_equal(f5.total, res4.forecasts[demand.CURRENT].total)
 
 
+@pytest.mark.slow  # two forecasts with the pooled model's back-test of every LA
+def test_the_gap_uses_paper_04s_forecast_from_published_figures(built):
+    """Without the LA's 903 both papers forecast from published figures, the pooled model where it beat no change
+    and no change elsewhere: the same numbers, made the same way."""
+    p, _ = built
+    d5, d4 = supply.Data.load(p), pack.Data.load(p)
+    s5 = supply.setup(d5, la_code="E06000001", p=p, **(DEFAULTS | {"bootstrap": 0}))
+    s4 = pack.setup(
+        d4, la_code="E06000001", first_year=0, forecast_years=5, fit_years=3, holdout_years=2, bootstrap=0,
+        fewer_entries_pct=0.0, faster_exits_pct=0.0, shift_to_fostering_pct=0.0, p=p,
+    )  # fmt: skip
+    assert s5.source == s4.source == demand.FROM_PUBLISHED
+    f5, _ = supply.demand_forecast(d5, s5)
+    f4 = pack.analyse(d4, s4, "", p).forecasts[demand.CURRENT]
+    pd.testing.assert_frame_equal(f5.by_group, f4.by_group)
+    assert f5.method == f4.method and "pooled panel model" in f5.method
+
+
 def _forecast(means: dict[str, list[float]], years=(2026, 2027), spread=0.2) -> fc.Forecast:
     rows = [
         {"year": y, "group": g, "mean": m, "lower": m * (1 - spread), "upper": m * (1 + spread), "lower_80": m, "upper_80": m}

@@ -253,6 +253,21 @@ def pooled_demand(indicators: pd.DataFrame, last_year: int) -> PooledDemand:
     return PooledDemand(pan, ev, pf.adoption(ev), last_year)
 
 
+class PooledOnce:
+    """For a paper's ``Data`` holding every LA's published ``indicators`` (and a ``_pooled`` dict): the pooled model
+    and its verdict as of a year, made once per loaded data and year (the benchmark builds every LA's pack from one)."""
+
+    indicators: pd.DataFrame | None
+    _pooled: dict
+
+    def pooled(self, last_year: int) -> PooledDemand | None:
+        if self.indicators is None:
+            return None
+        if last_year not in self._pooled:
+            self._pooled[last_year] = pooled_demand(self.indicators, last_year)
+        return self._pooled[last_year]
+
+
 def pooled_point(pooled: PooledDemand, la_code: str, h: pd.DataFrame, origin: int, years: Sequence[int]) -> pd.DataFrame:
     """(year x groups): the point the pack forecasts, the pooled model's growth where it is used, no change elsewhere;
     beyond three years ahead the third year's point is held."""

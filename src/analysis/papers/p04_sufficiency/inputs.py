@@ -56,7 +56,7 @@ NEED = {
 
 # --- data and settings ----------------------------------------------------------------------------------
 @dataclass
-class Data:
+class Data(demand.PooledOnce):
     """The LA's processed 903 (any of it None when the project has none) and the published figures."""
 
     episodes: pd.DataFrame | None
@@ -77,15 +77,6 @@ class Data:
         if self._panel is None and self.indicators is not None:
             self._panel = fp.published_panel(self.indicators)
         return self._panel
-
-    def pooled(self, last_year: int) -> demand.PooledDemand | None:
-        """The pooled panel model of every LA and its verdict as of ``last_year`` (:func:`analysis.stats.demand.pooled_demand`),
-        made once per loaded data and year: the benchmark builds every LA's pack from one ``Data``."""
-        if self.indicators is None:
-            return None
-        if last_year not in self._pooled:
-            self._pooled[last_year] = demand.pooled_demand(self.indicators, last_year)
-        return self._pooled[last_year]
 
     @classmethod
     def load(cls, p: Paths | None = None) -> Data:

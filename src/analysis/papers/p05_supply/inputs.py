@@ -24,7 +24,7 @@ GAP_YEARS_RANGE = (1, 3)
 
 
 @dataclass
-class Data:
+class Data(demand.PooledOnce):
     """Every LA's published figures, Ofsted's places and the child population; the project's 903 (None without one)."""
 
     indicators: pd.DataFrame
@@ -67,15 +67,6 @@ class Data:
         if self._panel is None:
             self._panel = fp.published_panel(self.indicators)
         return self._panel
-
-    def pooled(self, last_year: int) -> demand.PooledDemand | None:
-        """The pooled panel model of every LA and its verdict as of ``last_year`` (:func:`analysis.stats.demand.pooled_demand`),
-        made once per loaded data and year: the benchmark builds every LA's pack from one ``Data``."""
-        if self.indicators is None:
-            return None
-        if last_year not in self._pooled:
-            self._pooled[last_year] = demand.pooled_demand(self.indicators, last_year)
-        return self._pooled[last_year]
 
     def for_la(self, la_code: str) -> bool:
         """Whether the project's 903 is this LA's."""
