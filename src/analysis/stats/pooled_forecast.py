@@ -49,7 +49,7 @@ INDICATORS = {
 }
 #: the model's features, with the words a reader sees
 FEATURES = {
-    "own_change": "the target's own change over the last year (log)",
+    "own_change": "the figure's own change over the last year (children looked after, or the group)",
     "total_change": "the change in all children looked after over the last year (log)",
     "cp_plans_change": "the change in child protection plans at 31 March over the last year (log)",
     "children_in_need_change": "the change in children in need at 31 March over the last year (log)",
@@ -106,7 +106,8 @@ def design(pan: pd.DataFrame, target: str) -> pd.DataFrame:
     total = pan["total"]
     f = pd.DataFrame(index=pan.index)
     f["own_change"] = _change(pan[target])
-    f["total_change"] = _change(total)
+    if target != "total":  # for the total it is its own change
+        f["total_change"] = _change(total)
     for col in ("cp_plans", "children_in_need", "referrals"):
         f[f"{col}_change"] = _change(pan[col])
     f["share_aged_10_15"] = pan["aged_10_15"] / total
@@ -377,7 +378,7 @@ def explain(pan: pd.DataFrame, origin: int, target: str = "total", h: int = 1, r
         idx = np.concatenate([where[k] for k in rng.integers(0, len(las), size=len(las))])
         draws.append(_fit_rows(Xt.iloc[idx], yt[idx], count.iloc[idx], target, h, origin, alpha=base.alpha).per_unit())
     coefs = pd.DataFrame(draws)
-    step = {c: (np.log1p(rise_pct / 100) if c.endswith("change") else 0.10) for c in FEATURES if c != "log_size"}
+    step = {c: (np.log1p(rise_pct / 100) if c.endswith("change") else 0.10) for c in FEATURES if c != "log_size" and c in coefs}
     rows_out = []
     for c, k in step.items():
         sims = 100 * np.expm1(coefs[c] * k)
