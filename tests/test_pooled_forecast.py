@@ -126,3 +126,27 @@ def test_last_year_is_checked():
     with pytest.raises(Exception, match="last_year"):
         demand.history_years([2015, 2016, 2017], 0, 2030)
     assert demand.history_years([2015, 2016, 2017, 2019], 0, 2017) == [2015, 2016, 2017]
+
+
+@pytest.mark.slow  # paper 05 twice, with the pooled model's back-test of every LA
+def test_paper_05_as_at_a_past_year_ignores_what_was_published_after_it(built):
+    """Paper 05 for an LA without its 903 at 31 March 2022: changing 2023 figures (Ofsted's places, the DfE's counts,
+    the child population) changes no figure it shows."""
+    from analysis.papers import registry
+    from analysis.papers.p05_supply import paper as supply
+
+    p, _ = built
+    d = supply.Data.load(p)
+    li, places, pop = d.indicators.copy(), d.places.copy(), d.population.copy()
+    li.loc[(li["year"] == 2023) & (li["measure"] == "number"), "value"] *= 2
+    places.loc[places["year"] == 2023, "places"] *= 3
+    pop.loc[pop["year"] == 2023, "population"] *= 2
+    changed = dataclasses.replace(d, indicators=li, places=places, population=pop, _panel=None, _pooled={})
+    values = {q.name: q.default for q in registry.spec("05", p).parameters if q.name != "output_dir"}
+    values |= {"la_code": "E06000001", "last_year": 2022, "bootstrap": 0}
+    a, b = (supply.analyse(x, supply.setup(x, p=p, **values)) for x in (d, changed))
+    frames = [f.name for f in dataclasses.fields(a) if isinstance(getattr(a, f.name), pd.DataFrame)]
+    assert len(frames) >= 8
+    for name in frames:
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), obj=name)
+    assert a.supply["year"].max() <= 2022

@@ -5,6 +5,7 @@ the project holds it (for the forecast, as paper 04 makes it, and the child-leve
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -41,6 +42,13 @@ class Data(demand.PooledOnce):
     truth: dict | None = None
     _panel: pd.DataFrame | None = field(default=None, repr=False)
     _pooled: dict = field(default_factory=dict, repr=False)
+
+    def up_to(self, year: int) -> Data:
+        """The same data with every published table cut at ``year`` (31 March; Ofsted's and the ONS's by their year):
+        a paper as at a past year reads nothing published after it. The 903 is cut by the paper's own years."""
+        cut = {name: getattr(self, name) for name in ("indicators", "places", "providers", "population")}
+        cut = {name: df[df["year"] <= year] for name, df in cut.items()}
+        return dataclasses.replace(self, **cut, _panel=None, _pooled={})
 
     @classmethod
     def load(cls, p: Paths | None = None) -> Data:
@@ -102,6 +110,7 @@ class Settings:
     levers: Levers
     notes: list[str] = field(default_factory=list)
     region_las: list[str] = field(default_factory=list)  # current LAs of the LA's region
+    as_at_past_year: bool = False  # made at a past 31 March (``last_year``): nothing published after it is used
 
     @property
     def last_year(self) -> int:
@@ -134,6 +143,7 @@ def setup(
     fit_years: int,
     bootstrap: int,
     gap_years: int,
+    last_year: int = 0,
     target_inside_pct: float,
     target_own_pct: float,
     inhouse_foster_pct: float,
@@ -163,7 +173,13 @@ def setup(
     source, available = demand.available_years(data.report, data.indicators, la["la_code"])
     if not available:
         raise ParameterError(f"no published figures for {la['la_name']} ({la['la_code']}): the paper needs its children looked after at 31 March")
-    years = demand.history_years(available, first_year)
+    years = demand.history_years(available, first_year, last_year)
+    past = bool(last_year) and last_year < available[-1]
+    if past:
+        notes.append(
+            f"As at 31 March {last_year}: nothing published after it is used (Ofsted's registrations, the child population, "
+            "the DfE's figures and the demand forecast all stop there)"
+        )
     if source == demand.FROM_PUBLISHED:
         why = "the project holds no 903 data" if data.report is None else f"the project's 903 is for another LA ({data.report.get('la_code')})"
         notes.append(f"Demand is forecast from the DfE's published figures for {la['la_name']} ({why}), as paper 04 does.")
@@ -183,6 +199,7 @@ def setup(
         levers,
         notes,
         list(data.lookup.loc[(data.lookup["status"] == "current") & (data.lookup["region_code"] == la.get("region_code")), "la_code"]),
+        as_at_past_year=past,
     )
 
 

@@ -92,6 +92,8 @@ class Results:
 
 def analyse(data: Data, s: Settings) -> Results:
     """Every figure paper 05 shows."""
+    if s.as_at_past_year:
+        data = data.up_to(s.last_year)
     reg = registered(data.places)
     supply = la_supply(reg, s.la_code)
     inside = inside_share(data.indicators, s.la_code)
