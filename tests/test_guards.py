@@ -455,6 +455,7 @@ def test_validate_applies_the_same_la_code_rule_as_ingest(tmp_path, text, capsys
         ingest903.la_of_returns(folder, None)
 
 
+@pytest.mark.slow  # 8-25 s: the full tier (make test-all, CI) runs it; the fast tier keeps one run of each paper
 def test_the_ingest_summary_names_a_missing_column(project_903, tmp_path, capsys, monkeypatch):
     """A return without DEC set a third of its episodes aside as overlaps and the summary never said why."""
     import csv

@@ -228,6 +228,7 @@ def test_rerun_is_idempotent_and_a_failed_run_keeps_the_previous_output(tmp_path
     assert report["tables"]["la_indicators"]["rows"] > 100000
 
 
+@pytest.mark.slow  # 8-25 s: the full tier (make test-all, CI) runs it; the fast tier keeps one run of each paper
 def test_read_table_rejects_a_table_that_does_not_match_its_schema(tmp_path):
     root = make_project(tmp_path)
     p = make_paths(root)

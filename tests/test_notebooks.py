@@ -43,18 +43,33 @@ def kernel_env(built, monkeypatch):
 
 
 def _run(path, out, params):
+    """papermill runs the notebook as the runner does: in the notebooks folder, in a kernel forked from a parent with
+    the project's modules already imported (analysis.run.kernels; a fresh kernel where forking is not allowed)."""
+    import os
+    import tempfile
+
     import papermill as pm
 
-    return pm.execute_notebook(
-        str(path),
-        str(out),
-        parameters=params,
-        kernel_name=KERNEL_NAME,
-        cwd=str(out.parent),
-        progress_bar=False,
-        execution_timeout=CELL_TIMEOUT,
-        start_timeout=KERNEL_START_TIMEOUT,
-    )
+    from analysis.run import kernels
+
+    cwd = str(path.parent)
+    with tempfile.TemporaryDirectory(prefix="nbtest-") as sockets:
+        km = kernels.kernel_manager(os.environ["ANALYSIS_PROJECT_ROOT"], cwd, path.name[:2], sockets)
+        try:
+            return pm.execute_notebook(
+                str(path),
+                str(out),
+                parameters=params,
+                kernel_name=KERNEL_NAME,
+                cwd=cwd,
+                progress_bar=False,
+                execution_timeout=CELL_TIMEOUT,
+                start_timeout=KERNEL_START_TIMEOUT,
+                km=km,
+            )
+        finally:  # papermill does not own a kernel manager it is given
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
 
 
 def test_overview_notebook_runs_for_an_la(kernel_env, tmp_path):
@@ -167,6 +182,7 @@ def test_paper_02_runs_and_records_the_planted_truth(kernel_env_903, tmp_path):
     assert (tmp_path / "tables.xlsx").is_file()
 
 
+@pytest.mark.slow  # 8-25 s: the full tier (make test-all, CI) runs it; the fast tier keeps one run of each paper
 def test_paper_02_with_too_little_data_shows_descriptives_and_skips_the_models(kernel_env_903, tmp_path):
     import json
 
@@ -238,6 +254,7 @@ def test_paper_03_for_another_la_shows_the_across_la_half_and_says_why_not_the_r
     assert "Not shown" in _outputs_text(nb)
 
 
+@pytest.mark.slow  # 8-25 s: the full tier (make test-all, CI) runs it; the fast tier keeps one run of each paper
 def test_paper_03_without_903_or_cost_data_says_how_to_supply_it(kernel_env, tmp_path):
     import json
 
@@ -300,6 +317,7 @@ def test_paper_04_runs_from_published_figures_for_an_la_without_its_903(la, env,
     assert "Children looked after at 31 March by age" in text and "Unit costs used" in text
 
 
+@pytest.mark.slow  # 8-25 s: the full tier (make test-all, CI) runs it; the fast tier keeps one run of each paper
 def test_paper_04_with_too_short_a_history_shows_the_descriptive_parts(kernel_env_903, tmp_path):
     path = next(p for p in NOTEBOOKS if p.name.startswith("04_"))
     nb = _run(path, tmp_path / "out.ipynb", {"first_year": 2022, "bootstrap": 10})

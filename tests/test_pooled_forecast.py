@@ -84,11 +84,25 @@ def test_groups_add_to_the_total_and_no_part_exceeds_it(driven):
         assert (wide[list(GROUPS)].le(wide["total"] + 1e-9, axis=0)).all().all()
 
 
+def test_the_bootstrap_fit_is_the_library_fit(driven):
+    """explain's closed-form refits (for speed) give scikit-learn's own ridge coefficients on the same rows."""
+    X = pf._features(driven, "total")
+    rows = pf.training_rows(driven, "total", 1, 2024, X)
+    Xt, yt = X[rows], pf.outcome(driven, "total", 1)[rows].to_numpy()
+    f = pf._fit_rows(Xt, yt, driven.loc[rows, "total"], "total", 1, 2024)
+    _, year = np.unique(Xt.index.get_level_values("year").to_numpy(), return_inverse=True)
+    ours = pf._ridge_per_unit(Xt.fillna(f.fill).fillna(0.0).to_numpy(), yt, year, f.alpha)
+    assert np.allclose(ours, (f.coef / f.scale).to_numpy(), atol=1e-10)
+
+
 def test_a_forecast_reads_nothing_after_its_origin(driven):
     later = driven.copy()
     after = later.index.get_level_values("year") > 2021
     later.loc[after, ["total", "cp_plans", *GROUPS]] *= 3
     pd.testing.assert_frame_equal(pf.forecast(driven, 2021), pf.forecast(later, 2021))
+    # nor with the features of the whole panel handed in (as the back-test does, for speed)
+    whole = {t: pf._features(later, t) for t in pf.TARGETS}
+    pd.testing.assert_frame_equal(pf.forecast(driven, 2021), pf.forecast(later, 2021, features=whole))
 
 
 @pytest.mark.slow  # two packs with the pooled model's back-test of every LA

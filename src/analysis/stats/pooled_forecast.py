@@ -232,14 +232,16 @@ LIMITS = ("lower_95", "lower_80", "upper_80", "upper_95")  # in the order of the
 METHODS = {"pooled": "pooled panel model", "no_change": "no change (the last published number)"}
 
 
-def forecast(pan: pd.DataFrame, origin: int, horizons=HORIZONS, las: list[str] | None = None) -> pd.DataFrame:
+def forecast(pan: pd.DataFrame, origin: int, horizons=HORIZONS, las: list[str] | None = None, features: dict | None = None) -> pd.DataFrame:
     """Every LA's (or ``las``') forecasts from ``origin`` by both methods: one row per LA, year, target and method
     (``pooled``, ``no_change``) with mean and 80%/95% limits from the pooled errors of LAs of a similar size, groups
     not yet reconciled (:func:`choose`). Uses only what was published by ``origin``."""
-    pan = pan[pan.index.get_level_values("year") <= origin]
+    keep = pan.index.get_level_values("year") <= origin
+    pan = pan[keep]
     rows = []
     for target in TARGETS:
-        X = _features(pan, target)
+        # the features look back only (a change to t, shares at t): those of the whole panel, cut at the origin, are the same
+        X = features[target][keep] if features is not None else _features(pan, target)
         at = (pan.index.get_level_values("year") == origin) & pan[target].notna().to_numpy()  # every LA: the cross-section
         now = pan.loc[at, target]
         base = np.log1p(now.to_numpy())
@@ -296,12 +298,13 @@ def evaluate(pan: pd.DataFrame, origins, horizons=HORIZONS, last_year: int | Non
     inside them (``pooled_inside_95`` ...)."""
     last = int(pan.index.get_level_values("year").max()) if last_year is None else last_year
     actual = pan[list(TARGETS)].stack().rename("actual").reset_index().rename(columns={"level_2": "target"})
+    features = {t: _features(pan, t) for t in TARGETS}
     frames = []
     for o in origins:
         hs = [h for h in horizons if o + h <= last]
         if not hs:
             continue
-        rows = forecast(pan, o, hs)
+        rows = forecast(pan, o, hs, features=features)
         key = ["la_code", "origin", "year", "years_ahead", "target"]
         parts = [choose(rows, dict.fromkeys(TARGETS, m == "pooled")).set_index(key) for m in METHODS]
         f = parts[0][["now"]].join([p[["mean", *LIMITS]].add_prefix(f"{m}_") for m, p in zip(METHODS, parts)], how="outer").reset_index()
@@ -359,6 +362,27 @@ def adoption(ev: pd.DataFrame, reps: int = 2000) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("target").reindex(list(TARGETS)).reset_index()
 
 
+def _ridge_per_unit(Z: np.ndarray, y: np.ndarray, year: np.ndarray, alpha: float) -> np.ndarray:
+    """The fit of :func:`_fit_rows` (features and outcome less their year's mean, standardised, ridge without an
+    intercept at ``alpha``) in closed form, its coefficients per unit of each raw feature: for the bootstrap."""
+    Zd = Z - _year_means(Z, year)[year]
+    yd = y - _year_means(y[:, None], year)[year][:, 0]
+    scale = Zd.std(axis=0)
+    scale[scale == 0] = 1.0
+    S = Zd / scale
+    b = np.linalg.solve(S.T @ S + alpha * np.eye(S.shape[1]), S.T @ yd)
+    return b / scale
+
+
+def _year_means(A: np.ndarray, year: np.ndarray) -> np.ndarray:
+    """Each year's column means (years numbered 0, 1, ...)."""
+    sums = np.zeros((year.max() + 1, A.shape[1]))
+    np.add.at(sums, year, A)
+    n = np.bincount(year, minlength=year.max() + 1).astype(float)
+    n[n == 0] = 1.0
+    return sums / n[:, None]
+
+
 def explain(pan: pd.DataFrame, origin: int, target: str = "total", h: int = 1, reps: int = 200, rise_pct: float = 10.0) -> pd.DataFrame:
     """What the pooled model of ``target`` ``h`` years ahead leans on, in words a commissioner reads: for each
     indicator that is a change, the % change in the target that goes with a ``rise_pct``% rise in it (others held);
@@ -372,12 +396,14 @@ def explain(pan: pd.DataFrame, origin: int, target: str = "total", h: int = 1, r
     la = Xt.index.get_level_values("la_code").to_numpy()
     las, inverse = np.unique(la, return_inverse=True)
     where = [np.flatnonzero(inverse == k) for k in range(len(las))]
+    Z = Xt.fillna(base.fill).fillna(0.0).to_numpy()
+    _, year = np.unique(Xt.index.get_level_values("year").to_numpy(), return_inverse=True)
     rng = np.random.default_rng(SEED)
     draws = []
     for _ in range(reps):  # LAs resampled with replacement, the penalty held at the fit's
         idx = np.concatenate([where[k] for k in rng.integers(0, len(las), size=len(las))])
-        draws.append(_fit_rows(Xt.iloc[idx], yt[idx], count.iloc[idx], target, h, origin, alpha=base.alpha).per_unit())
-    coefs = pd.DataFrame(draws)
+        draws.append(_ridge_per_unit(Z[idx], yt[idx], year[idx], base.alpha))
+    coefs = pd.DataFrame(draws, columns=Xt.columns)
     step = {c: (np.log1p(rise_pct / 100) if c.endswith("change") else 0.10) for c in FEATURES if c != "log_size" and c in coefs}
     rows_out = []
     for c, k in step.items():
