@@ -177,6 +177,8 @@ def published_all() -> None:
     pooled = pooled_comparison(li, df)
     pooled.to_csv(HERE / "results" / "forecast_pooled_all.csv", index=False)
     print(pooled.to_string(index=False))
+    print("The pack's own intervals around its point (no change), coverage %:")
+    print(pack_interval_coverage(li).to_string(index=False))
     print(f"timing: {pooled_timing(li)}")
     ok = df[df["actual"] >= 20]
     s = fc.score(ok[ok["intervals"] == "pooled with similar LAs"])
@@ -219,6 +221,55 @@ def pooled_comparison(li: pd.DataFrame, combined: pd.DataFrame | None = None) ->
                 }
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def pack_interval_coverage(li: pd.DataFrame) -> pd.DataFrame:
+    """The coverage of the intervals the pack prints around its point (no change, as of 2025: every figure), for the
+    total and each group: for every current LA and origin 2019-2024, the pack's published-data forecast
+    (:func:`analysis.stats.published_forecast.project` with the point held at the last value and the intervals of the
+    LA's own swings pooled with similar LAs', as the pack makes them) one to three years ahead, against the count."""
+    from analysis.io.published_counts import targets_for
+    from analysis.stats import demand
+    from analysis.stats import forecast as fc
+    from analysis.stats import published_forecast as fp
+
+    panel = fp.published_panel(li)
+    codes = sorted(panel.index.get_level_values("la_code").unique())
+    rows = []
+    for code in codes:
+        try:
+            h = fp.published_history(targets_for(li, code))
+        except Exception:  # noqa: BLE001 (an LA without the published figures a forecast needs)
+            continue
+        prior_at = demand.prior_function(panel, code)
+        for origin in range(FIRST_ORIGIN, LAST_YEAR):
+            if origin not in h.index or origin - FIT_YEARS - 1 < h.index.min():
+                continue
+            ahead = [y for y in range(origin + 1, origin + HORIZON + 1) if y in h.index]
+            if not ahead:
+                continue
+            hist = h.loc[:origin]
+            years = list(range(origin + 1, origin + len(ahead) + 1))
+            point = pd.DataFrame({y: hist.loc[origin, list(fc.GROUPS)].astype(float) for y in years}).T
+            f = fp.project(hist, origin, FIT_YEARS, len(years), weight=1.0, prior=prior_at(origin, fc.sizes_at(hist, origin)), point=point)
+            for target, frame, key in [("total", f.total, None), *[(g, f.by_group[f.by_group["group"] == g], g) for g in fc.GROUPS]]:
+                for r in frame.itertuples():
+                    if r.year not in h.index:
+                        continue
+                    actual = float(h.loc[r.year, list(fc.GROUPS)].sum()) if key is None else float(h.at[r.year, key])
+                    rows.append(
+                        {
+                            "la_code": code,
+                            "origin": origin,
+                            "years_ahead": r.year - origin,
+                            "target": target,
+                            "inside_80": r.lower_80 <= actual <= r.upper_80,
+                            "inside_95": r.lower <= actual <= r.upper,
+                        }
+                    )
+    cov = pd.DataFrame(rows)
+    out = cov.groupby(["target", "years_ahead"]).agg(forecasts=("inside_95", "size"), cover_80=("inside_80", "mean"), cover_95=("inside_95", "mean"))
+    return (out.assign(cover_80=(100 * out["cover_80"]).round(1), cover_95=(100 * out["cover_95"]).round(1))).reset_index()
 
 
 def pooled_timing(li: pd.DataFrame, repeats: int = 3) -> dict[str, float]:
@@ -321,6 +372,8 @@ def main() -> None:
 
         li = read_table(paths(find_project_root()), "la_indicators")
         print(pooled_comparison(li).to_string(index=False))
+        print("The pack's own intervals around its point (no change), coverage %:")
+        print(pack_interval_coverage(li).to_string(index=False))
         print(f"timing: {pooled_timing(li)}")
         return
     if a.published_all:
