@@ -239,6 +239,11 @@ def test_a_placement_move_with_its_reason_breaks_neither_434_nor_435(tmp_path):
         ("01/04/2006", "12", "", "189", False),  # 17 on 1 April: not before the year began
         ("01/06/2012", "12", "SDQ1", "197a", True),  # a score and a reason for none
         ("01/06/2012", "12", "", "197a", False),
+        ("01/06/2012", "", "", "186", True),  # 10 when the year began, looked after 12 months: neither a score nor a reason
+        ("01/06/2012", "12", "", "186", False),
+        ("01/06/2012", "", "SDQ1", "186", False),  # a reason for no score will do
+        ("01/06/2020", "", "", "186", False),  # not yet 4 when the year began
+        ("01/03/2007", "", "", "186", False),  # 17 before the year ended
     ],
 )
 def test_sdq_rules_by_age_and_both_fields(tmp_path, dob, score, reason, rule, flagged):

@@ -550,6 +550,17 @@ def _sdq_given(oc2: pd.DataFrame) -> pd.Series:
     return given
 
 
+def r186(t: Tables) -> pd.Index:
+    """Looked after for the 12 months to 31 March, 4 or over when the year began and under 17 when it ended, with
+    neither an SDQ score nor a reason for none."""
+    oc2, cla = _oc2_looked_after_12_months(t)
+    if oc2.empty:
+        return pd.Index([])
+    dob = _dates(oc2, "DOB")
+    due = ((dob + pd.DateOffset(years=4)) <= _year_start(oc2)) & ((dob + pd.DateOffset(years=17)) > _year_end(oc2))
+    return oc2.index[due.fillna(False).to_numpy() & cla.to_numpy() & ~_sdq_given(oc2).to_numpy()]
+
+
 def r188(t: Tables) -> pd.Index:
     """Aged under 4 at 31 March, with an SDQ score or a reason for none."""
     oc2 = t.get("oc2")

@@ -15,6 +15,7 @@ from analysis.io.ssda903_dfe import (
     r158,
     r168,
     r185,
+    r186,
     r188,
     r189,
     r190,
@@ -162,6 +163,12 @@ RULES: dict[str, tuple[str, str, str, Callable[[Tables], pd.Index]]] = {
         r198,
     ),
     "542": ("A child aged under 10 at 31 March should not have conviction information completed.", "oc2", "CONVICTED", r542),
+    "186": (
+        "Children aged 4 or over at the start of the year and children aged under 17 at the end of the year and who have been looked after for at least 12 months continuously should have a Strengths and Difficulties (SDQ) score completed.",
+        "oc2",
+        "SDQ_SCORE",
+        r186,
+    ),
     "188": (
         "Child is aged under 4 years at the end of the year, but a Strengths and Difficulties (SDQ) score or a reason for no SDQ score has been completed.",
         "oc2",
