@@ -128,6 +128,9 @@ def test_a_pack_as_at_a_past_year_ignores_what_was_published_after_it(built):
     pd.testing.assert_frame_equal(a.flows, b.flows)
     pd.testing.assert_frame_equal(a.pooled_adoption, b.pooled_adoption)
     assert (a.supply["year"] <= 2022).all()
+    s = pack.setup(d, p=p, **kw)
+    assert s.as_at_past_year and "as at 31 March 2022" in pack.missing_reason("01", s)
+    assert all(v is None for v in a.found.values()), "papers of the same run use the latest figures: not drawn on"
     # the change is there to be seen: the LA's published history to 2023 differs
     from analysis.io.published_counts import targets_for
     from analysis.stats.published_forecast import published_history

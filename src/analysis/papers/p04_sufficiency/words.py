@@ -135,6 +135,8 @@ def _gbp(v: float) -> str:
 
 def missing_reason(pid: str, s: Settings) -> str:
     """Why a paper's results are not in the pack, in a reader's words."""
+    if s.as_at_past_year:
+        return f"a pack as at 31 March {s.last_year} does not draw on paper {pid}, which uses the latest figures"
     if pid == "02" and s.source != FROM_903:
         return "paper 02 needs the LA's own 903 data, which this project does not hold for this LA"
     return f"paper {pid} did not run or failed in this run"
