@@ -124,6 +124,15 @@ class Report:
         gated._shown = True  # a cell that ends in report.table(...) does not show the table a second time
         return gated
 
+    def register(self, name: str, df: pd.DataFrame | Gated, **kw: Any) -> Gated:
+        """Register a table now (gated, its place in the ledger), to be shown later with :meth:`show`: a paper's
+        ``publish.publish_tables`` registers every table this way, and its notebook shows each where it belongs."""
+        return self.table(name, df, show=False, **kw)
+
+    def registered(self) -> dict[str, Gated]:
+        """Every table registered so far, gated, by name."""
+        return {t.name: t.gated for t in self.tables}  # type: ignore[misc]
+
     def show(self, name: str) -> Gated:
         """Display a table registered earlier (as :meth:`table` would have); returns its gated table."""
         t = self.published(name)

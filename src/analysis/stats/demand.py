@@ -181,13 +181,7 @@ class PooledDemand:
         return {r.target: bool(r.use_pooled) for r in self.adoption.itertuples() if r.use_pooled == r.use_pooled}
 
     def note(self) -> str:
-        """What the point forecast is, and why, in one paragraph."""
-        a = self.adoption.dropna(subset=["mean_difference"])
-        said = "; ".join(
-            f"{r.target}: {r.mean_difference:+.1f} points (95% interval {r.lower_95:+.1f} to {r.upper_95:+.1f}), "
-            + ("pooled model used" if r.use_pooled else "no change kept")
-            for r in a.itertuples()
-        )
+        """What the point forecast is, and why, in one paragraph (the numbers are in the pack's table of the verdicts)."""
         used = [t for t, u in self.use().items() if u]
         head = (
             f"Point forecast: the pooled panel model for {', '.join(used)}, no change (the last published number) for the rest"
@@ -197,9 +191,9 @@ class PooledDemand:
         return (
             f"{head}. A model pooled across all LAs (their own recent change, child protection plans, children in need, referrals, "
             f"age mix, UASC, size and region) is used for a figure only where, in the back-test of every LA from 31 March "
-            f"{POOLED_FIRST_ORIGIN} to {self.last_year}, it erred less than no change with a 95% interval wholly below zero. "
-            f"Mean difference in absolute % error against no change (below zero: the pooled model erred less), {said}. "
-            "Groups are scaled to add to the total. The model cannot see policy changes or a new transfer-scheme rate."
+            f"{POOLED_FIRST_ORIGIN} to {self.last_year}, it erred less than no change with a 95% interval wholly below zero: the table "
+            "of the pooled model against no change gives each figure's difference. Groups are scaled to add to the total. The model "
+            "cannot see policy changes or a new transfer-scheme rate."
         )
 
     def ratios(self, la_code: str, origin: int, horizons: Sequence[int]) -> pd.DataFrame:

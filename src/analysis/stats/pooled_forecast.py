@@ -126,17 +126,15 @@ def outcome(pan: pd.DataFrame, target: str, h: int) -> pd.Series:
 @dataclass
 class Fit:
     """One pooled fit: the target, horizon and origin; the scaling, coefficients (per unit of each raw
-    feature) and intercept; the residual quantiles by size band."""
+    feature; no intercept: the national change is taken as none); the residual quantiles by size band."""
 
     target: str
     h: int
     origin: int
     columns: list[str]
     fill: pd.Series  # training medians, for features not published
-    mean: pd.Series
-    scale: pd.Series
+    scale: pd.Series  # of the year-demeaned training features
     coef: pd.Series  # on the standardised features
-    intercept: float
     alpha: float
     bands: list[float]  # size-band edges (count at t)
     quantiles: pd.DataFrame  # band x (q025, q10, q90, q975): the pooled model's errors
@@ -150,7 +148,7 @@ class Fit:
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Each LA's log change against the national one, with the national change taken as none (a random walk)."""
-        return self.matrix(X) @ self.coef.to_numpy() + self.intercept
+        return self.matrix(X) @ self.coef.to_numpy()
 
     def band_of(self, count: pd.Series) -> np.ndarray:
         return np.clip(np.searchsorted(self.bands, count.fillna(0).to_numpy(), side="right"), 0, len(self.quantiles) - 1)
@@ -205,9 +203,7 @@ def _fit_rows(Xt: pd.DataFrame, yt: np.ndarray, count: pd.Series, target: str, h
         return pd.DataFrame(rows, columns=["q025", "q10", "q90", "q975"])
 
     coef = pd.Series(model.coef_, index=Xt.columns)
-    return Fit(
-        target, h, origin, list(Xt.columns), fill, Z.mean(), scale, coef, 0.0, float(model.alpha_), edges, by_band(resid), by_band(yt), len(yt)
-    )
+    return Fit(target, h, origin, list(Xt.columns), fill, scale, coef, float(model.alpha_), edges, by_band(resid), by_band(yt), len(yt))
 
 
 def _reconcile(frame: pd.DataFrame) -> pd.DataFrame:

@@ -147,12 +147,7 @@ def mix_year(res: Results, s: Settings) -> int:
 def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
     """Register every table of the paper with the report, gated once, in the order the paper shows them
     (``report.show(name)`` displays each where it belongs); returns the gated tables by name."""
-    out: dict[str, Gated] = {}
-
-    def add(name: str, df, **kw) -> None:
-        out[name] = report.table(name, df, show=False, **kw)
-
-    add(
+    report.register(
         "summary",
         res.summary,
         title=f"{s.la_name}: latest published figures",
@@ -164,8 +159,8 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
     )
     for mid in TREND_TABLES:
         m = MEASURE_BY_ID[mid]
-        add(f"trend_{mid}", trend_table(res.panel, s, mid), title=f"{m.label}, by year", counts=[], notes=SYMBOLS_NOTE)
-    add(
+        report.register(f"trend_{mid}", trend_table(res.panel, s, mid), title=f"{m.label}, by year", counts=[], notes=SYMBOLS_NOTE)
+    report.register(
         "funnels",
         funnel_notes(funnel_specs(res.panel, s, res.details), s),
         title="Funnel plots: England value, over-dispersion and the LA's position",
@@ -173,10 +168,10 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         decimals={"England": 1},
     )
     year = mix_year(res, s)
-    add(
+    report.register(
         "placement_mix",
         placement_mix(res.panel, s, year).rename(columns=dict(MIX_CATEGORIES) | {"area": "Area"}),
         title=f"Placement type, % of children looked after at 31 March {year}",
         counts=[],
     )
-    return out
+    return report.registered()

@@ -233,12 +233,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
     """Register every table of the paper with the report, gated once, in the order the paper shows them
     (``report.show(name)`` displays each where it belongs); returns the gated tables by name. A table whose
     part of the analysis did not run is absent."""
-    out: dict[str, Gated] = {}
-
-    def add(name: str, df, **kw) -> None:
-        out[name] = report.table(name, df, show=False, **kw)
-
-    add(
+    report.register(
         "scope",
         scope_table(res.flow),
         title="Placements in the 903 data, set aside and analysed",
@@ -247,7 +242,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         label_column="step",
         notes="Rows in = rows set aside + rows analysed. " + SYMBOLS_NOTE,
     )
-    add(
+    report.register(
         "rates",
         gate(res.rates, **RATES_DISCLOSURE),
         title="Unplanned endings per 100 placement-years, by group",
@@ -255,7 +250,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         notes=SYMBOLS_NOTE,
     )
     if len(res.horizons):
-        add(
+        report.register(
             "by_horizon",
             res.horizons,
             title="Share ended unplanned within each horizon, by placement type (%)",
@@ -266,14 +261,14 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
             f"Groups with at least {HORIZON_MIN_PLACEMENTS} placements. " + SYMBOLS_NOTE,
         )
     if res.modelled:
-        add(
+        report.register(
             "hazard_ratios",
             hazard_table(res.cox),
             title="Cox model: hazard ratios with 95% intervals",
             counts=[],
             decimals={"hazard_ratio": 2, "lower_95": 2, "upper_95": 2, "p_value": 4},
         )
-        add(
+        report.register(
             "proportional_hazards",
             ph_table(res.cox),
             title="Check of proportional hazards",
@@ -283,7 +278,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
             f"p < {PH_ALPHA} (a stricter threshold than 0.05 because every term is tested); p from 0.01 to 0.05 is "
             "reported as a weak sign. With large data, small departures are flagged.",
         )
-        add(
+        report.register(
             "model_comparison",
             model_comparison(res.cox, res.discrete),
             title="Cox hazard ratios against discrete-time odds ratios",
@@ -293,7 +288,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         )
     if isinstance(res.classifier, ClassifierResult):
         clf = res.classifier
-        add(
+        report.register(
             "prediction",
             metrics_table(clf),
             title=f"Predicting an unplanned ending within {s.model_horizon} months: test years",
@@ -308,7 +303,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
             },
             notes=f"Calibrated: {CALIBRATION_RULE}. " + SYMBOLS_NOTE,
         )
-        add(
+        report.register(
             "prediction_by_group",
             clf.subgroups,
             title="Gradient-boosted model in the test years, by group",
@@ -327,7 +322,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
             notes=fairness_note(clf.subgroups) + " " + SYMBOLS_NOTE,
         )
     if res.truth is not None:
-        add(
+        report.register(
             "planted_truth",
             truth_table(res.truth),
             title="Effects planted in the synthetic data against the Cox estimates",
@@ -337,4 +332,4 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
             "and the data had at least 80% power to tell it from no effect; not detectable with this much data: inside the "
             "interval, but the interval is too wide to tell the effect from none. Interval ratio: upper / lower limit.",
         )
-    return out
+    return report.registered()

@@ -120,13 +120,8 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
     """Register every table of the paper with the report, gated once, in the order the paper shows them
     (``report.show(name)`` displays each where it belongs); returns the gated tables by name. The within-LA
     tables are absent when the LA's 903 and costs are not held."""
-    out: dict[str, Gated] = {}
-
-    def add(name: str, df, **kw) -> None:
-        out[name] = report.table(name, df, show=False, **kw)
-
     t = res.across.table
-    add(
+    report.register(
         "across_la_model",
         t[["label", "pct_change", "lower_pct", "upper_pct", "p"]].rename(columns={"label": "measure"}),
         title="Across LAs: % difference in spend per child looked after per 10-point difference",
@@ -134,7 +129,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         published=True,
         decimals={"pct_change": 1, "lower_pct": 1, "upper_pct": 1, "p": 4},
     )
-    add(
+    report.register(
         "across_la_vif",
         res.across.vif,
         title="Diagnostics: variance inflation factors (above 5 means the measures overlap strongly)",
@@ -142,7 +137,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         published=True,
         decimals={"vif": 2},
     )
-    add(
+    report.register(
         "la_against_prediction",
         res.position.drop(columns="is_la"),
         title="Actual and predicted spend per child looked after (£)",
@@ -152,16 +147,16 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
     )
     within = res.within
     if not isinstance(within, Within):
-        return out
-    add(
+        return report.registered()
+    report.register(
         "cost_model",
         within.fit.table[["label", "pct_change", "lower_pct", "upper_pct", "p"]].rename(columns={"label": "term"}),
         title="Within the LA: % difference in weekly cost",
         counts=[],
         decimals={"pct_change": 1, "lower_pct": 1, "upper_pct": 1, "p": 4},
     )
-    add("cost_coverage", within.coverage, title="Placements with a cost", counts=["placements"])
-    add(
+    report.register("cost_coverage", within.coverage, title="Placements with a cost", counts=["placements"])
+    report.register(
         "cost_rows",
         cost_reconciliation(within.cost_report),
         title="Cost file rows: matched and set aside",
@@ -170,21 +165,21 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         label_column="step",
         notes="Rows in = matched + set aside. " + SYMBOLS_NOTE,
     )
-    add(
+    report.register(
         "out_of_area_premium",
         within.oaxaca,
         title="Out-of-area premium: Oaxaca-Blinder decomposition (log points and %)",
         counts=[],
         decimals={"log_points": 3, "lower": 3, "upper": 3, "share_of_gap_pct": 0, "pct_premium": 1},
     )
-    add(
+    report.register(
         "volume_mix_price",
         within.vmp.round({"gbp": 0}),
         title=f"Spend on costed placements, {within.years[0]} to {within.years[1]} (£)",
         counts=[],
         decimals={"gbp": 0},
     )
-    add(
+    report.register(
         "volume_mix_price_cells",
         within.vmp_cells,
         title="By type and provider: children, placement-weeks, spend and cost a week",
@@ -192,14 +187,14 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         notes="Children: those whose costed placements ran in the year (a child in two kinds of placement counts in each). " + SYMBOLS_NOTE,
         **VMP_DISCLOSURE,
     )
-    add(
+    report.register(
         "scenarios",
         within.scenarios,
         title="Annual change in placement spend under each scenario (£)",
         counts=[],
         decimals={"annual_change_gbp": 0, "lower_95": 0, "upper_95": 0},
     )
-    add(
+    report.register(
         "unit_cost_sensitivity",
         within.sensitivity,
         title="Sensitivity: each unit cost 20% lower or higher (£ a year)",
@@ -207,7 +202,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         decimals={"value": 0, "scenario_a_gbp": 0, "scenario_b_gbp": 0},
     )
     if within.truth is not None:
-        add(
+        report.register(
             "planted_truth",
             truth_table(within.truth),
             title="Cost effects planted in the synthetic data against the estimates (log scale)",
@@ -217,4 +212,4 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
             "effect; not detectable with this much data: inside the interval, but too wide to tell from none; not estimated: "
             "the model left the term out. Type and provider effects are the planted base costs against in-house fostering.",
         )
-    return out
+    return report.registered()

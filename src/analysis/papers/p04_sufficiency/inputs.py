@@ -3,6 +3,7 @@ published figures) and the sibling papers' metrics."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,6 +78,12 @@ class Data(demand.PooledOnce):
         if self._panel is None and self.indicators is not None:
             self._panel = fp.published_panel(self.indicators)
         return self._panel
+
+    def up_to(self, year: int) -> Data:
+        """The same data with the published figures cut at ``year`` (31 March): a pack as at a past year reads nothing
+        published after it. The 903 is cut by the pack's own years."""
+        li = None if self.indicators is None else self.indicators[self.indicators["year"] <= year]
+        return dataclasses.replace(self, indicators=li, _panel=None, _pooled={})
 
     @classmethod
     def load(cls, p: Paths | None = None) -> Data:

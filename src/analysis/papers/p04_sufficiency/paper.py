@@ -200,6 +200,8 @@ class Results:
 def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) -> Results:
     """Every number the pack shows; the forecast is skipped, with the reason, when the history is too short."""
     p = p or paths()
+    if s.as_at_past_year:  # nothing published after the pack's 31 March (pre-2019 starts are estimated from the years to it)
+        data = data.up_to(s.last_year)
     found, source = sibling_metrics(output_dir, s.la_code, p)
     if s.as_at_past_year:  # the other papers use the latest figures: a pack as at a past year does not draw on them
         found = dict.fromkeys(found)
@@ -224,9 +226,7 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
         shares = type_shares_903(data, s)
         own = own_weekly_costs(data)
     else:
-        # the LA's published counts to the pack's year, read once (starts before 2019 are estimated from the published
-        # ratio of starts to children looked after: only the years to the pack's count)
-        t = targets_for(data.indicators[data.indicators["year"] <= s.last_year], s.la_code)
+        t = targets_for(data.indicators, s.la_code)  # the LA's published counts, read once
         h = fp.published_history(t)
         hist = h.loc[s.years[0] : s.last_year, list(fc.GROUPS)]
         needs = published_profile(t, s.years)

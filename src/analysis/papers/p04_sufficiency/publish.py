@@ -282,20 +282,14 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
     (``report.show(name)`` displays each where it belongs): the glance first, then provision and gap through
     the ledger (so the key messages quote them as printed), then the rest. Returns the gated tables by name;
     a table whose part did not run is absent."""
-    out: dict[str, Gated] = {}
-
-    def add(name: str, df, **kw) -> None:
-        out[name] = report.table(name, df, show=False, **kw)
-
     glance = glance_table(res.found["05"])
     if glance is not None:
-        add("glance", glance, title="Sufficiency at a glance (paper 05)", counts=[])
-    prov, gap = register_supply(report, res, s)
-    out.update({k: v for k, v in (("provision", prov), ("gap", gap)) if v is not None})
-    add("papers", paper_summary(res.found, res.source, s), title="The papers this pack draws on", counts=[])
+        report.register("glance", glance, title="Sufficiency at a glance (paper 05)", counts=[])
+    register_supply(report, res, s)
+    report.register("papers", paper_summary(res.found, res.source, s), title="The papers this pack draws on", counts=[])
     t01 = paper01_table(res.found["01"])
     if t01 is not None:
-        add(
+        report.register(
             "paper01",
             t01,
             title="Headline measures, latest year published (published DfE, RO3 and Ofsted figures)",
@@ -305,7 +299,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         )
     t02 = paper02_table(res.found["02"])
     if t02 is not None and not t02.empty:
-        add(
+        report.register(
             "paper02",
             t02,
             title="Unplanned endings and the clearest risk factors",
@@ -314,19 +308,23 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         )
     t03 = paper03_table(res.found["03"])
     if t03 is not None and not t03.empty:
-        add("paper03", t03, title="Spend, the out-of-area premium and the cost scenarios", counts=[], notes="From paper 03 of the same run.")
+        report.register(
+            "paper03", t03, title="Spend, the out-of-area premium and the cost scenarios", counts=[], notes="From paper 03 of the same run."
+        )
     for name, table in res.needs.items():
-        add(f"needs_{name.replace(' ', '_')}", table, title=f"Children looked after at 31 March by {name}", **needs_disclosure(table))
+        report.register(f"needs_{name.replace(' ', '_')}", table, title=f"Children looked after at 31 March by {name}", **needs_disclosure(table))
     if res.forecasts:
-        add("forecast", forecast_table(res.forecasts), title="Forecast children looked after at 31 March, by scenario", **FORECAST_DISCLOSURE)
-        add(
+        report.register(
+            "forecast", forecast_table(res.forecasts), title="Forecast children looked after at 31 March, by scenario", **FORECAST_DISCLOSURE
+        )
+        report.register(
             "forecast_by_group",
             group_forecast_table(res.forecasts[CURRENT]),
             title="Forecast by placement group, current trends",
             **GROUP_FORECAST_DISCLOSURE,
         )
         if res.backtest_scores is not None:
-            add(
+            report.register(
                 "backtest_scores",
                 res.backtest_scores,
                 title="How well each method forecast this LA's earlier years (rolling back-test)",
@@ -335,9 +333,9 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
                 "forecast. Error: mean absolute % error of the total (and averaged over placement groups); bias: mean % error "
                 "(+ = too high); coverage: % of recorded numbers inside the forecast's 80% and 95% intervals.",
             )
-            add("backtest", backtest_table(res.backtest), title="Back-test forecasts of the total", **BACKTEST_DISCLOSURE)
+            report.register("backtest", backtest_table(res.backtest), title="Back-test forecasts of the total", **BACKTEST_DISCLOSURE)
         if res.pooled_adoption is not None and len(res.pooled_adoption):
-            add(
+            report.register(
                 "pooled_adoption",
                 res.pooled_adoption,
                 title="The pooled panel model against no change, back-tested on every LA's published figures",
@@ -348,7 +346,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
                 "resampling LAs. The pooled model gives a figure's point forecast only where the whole interval is below zero.",
             )
         if res.leading is not None and len(res.leading):
-            add(
+            report.register(
                 "leading_indicators",
                 leading_table(res.leading),
                 title="Across all LAs: % change in children looked after a year later that goes with each indicator",
@@ -360,13 +358,13 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
             )
         monthly = monthly_projection(res.forecasts[CURRENT])
         if monthly is not None:
-            add(
+            report.register(
                 "monthly_projection",
                 monthly,
                 title="Monthly projection by age band and placement group, current trends (workbook only)",
                 **MONTHLY_DISCLOSURE,
             )
-    add(
+    report.register(
         "flows",
         res.flows,
         title="Entries, exits and children looked after by year",
@@ -374,7 +372,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         notes="From the 903: exits implied by the stock (children at the previous 31 March + entries - children at this 31 March). "
         "From published figures: started and ceased as published.",
     )
-    add(
+    report.register(
         "ofsted_supply",
         res.supply,
         title="Ofsted-registered settings located in the LA (latest year)",
@@ -382,9 +380,11 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
         published=True,
         notes="Providers and places of every sector located in the LA, whichever LA's children live there.",
     )
-    add("unit_costs", res.unit_costs, title="Unit costs used (£ a week and a day, price base shown)", counts=[], notes=scn.index_note(res.unit_costs))
+    report.register(
+        "unit_costs", res.unit_costs, title="Unit costs used (£ a week and a day, price base shown)", counts=[], notes=scn.index_note(res.unit_costs)
+    )
     if res.costs_by_type is not None:
-        add(
+        report.register(
             "cost_by_type",
             res.costs_by_type,
             title=f"Current trends in {s.last_year + s.forecast_years}: children and annual cost by placement type",
@@ -392,7 +392,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
             decimals={"children": 0, "annual_cost_gbp": 0},
         )
     if res.costs is not None:
-        add(
+        report.register(
             "scenario_costs",
             res.costs,
             title="Projected children and annual placement cost by scenario (£)",
@@ -401,7 +401,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
             notes="Children at 31 March x the placement-type mix x cost a day x 365 days; prices held at the price base.",
         )
     if res.truth is not None:
-        add(
+        report.register(
             "planted_truth",
             res.truth,
             title="The model's estimated monthly rates against the rates the generator produced",
@@ -411,6 +411,8 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
             "model's estimate from the 903 with an exact Poisson 95% interval; recovered when the planted rate is inside.",
         )
         if res.heldout is not None:
-            add("heldout", res.heldout, title="The forecast of the held-out years against what the generator produced", **HELDOUT_DISCLOSURE)
-    add("data_quality", res.quality, title="Data quality", counts=[])
-    return out
+            report.register(
+                "heldout", res.heldout, title="The forecast of the held-out years against what the generator produced", **HELDOUT_DISCLOSURE
+            )
+    report.register("data_quality", res.quality, title="Data quality", counts=[])
+    return report.registered()

@@ -40,7 +40,7 @@ def demand_forecast(data: Data, s: Settings) -> tuple[fc.Forecast | None, str | 
         snap = demand.snapshots_903(data.placements, data.periods, data.children, s.years)
         forecasts, _, _ = demand.forecast_903(snap, s.years, s.fit_years, s.forecast_years, s.bootstrap, prior_at)
     else:
-        h = fp.published_history(targets_for(data.indicators[data.indicators["year"] <= s.last_year], s.la_code))  # as paper 04
+        h = fp.published_history(targets_for(data.indicators, s.la_code))  # cut at a past last_year by analyse (Data.up_to)
         forecasts, _, _, _ = demand.forecast_published(h, s.years, s.fit_years, s.forecast_years, prior_at, (), data.pooled(s.last_year), s.la_code)
     return forecasts[demand.CURRENT], None
 

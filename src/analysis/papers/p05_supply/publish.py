@@ -115,164 +115,145 @@ def _households_shown(households: pd.DataFrame, gap: Gated | None) -> pd.DataFra
 
 def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
     """Register every table with the report (shown later, where the notebook puts it) and return them gated."""
-    out: dict[str, Gated] = {}
     src = "Source: Ofsted, children's social care providers and places at 31 March (active registrations)."
-    out["supply"] = report.table(
-        "supply", supply_table(res), title="Registered places in the LA at 31 March, by kind", counts=[], published=True, show=False, notes=src
-    )
-    out["places_per_10k"] = report.table(
+    report.register("supply", supply_table(res), title="Registered places in the LA at 31 March, by kind", counts=[], published=True, notes=src)
+    report.register(
         "places_per_10k",
         rates_table(res),
         title="Places per 10,000 children aged 0-17, latest year, beside comparators",
         counts=[],
         published=True,
-        show=False,
         notes=src + " Fostering agencies: agencies per 10,000 children (an agency is not a number of places). ONS mid-year child population.",
     )
-    out["sectors"] = report.table(
-        "sectors", res.sectors, title="Children's home places in the LA by sector", counts=[], published=True, show=False, notes=src
-    )
-    out["homes_flow"] = report.table(
+    report.register("sectors", res.sectors, title="Children's home places in the LA by sector", counts=[], published=True, notes=src)
+    report.register(
         "homes_flow",
         res.flow,
         title="Children's homes in the LA at 31 March: opened, closed and short-break-only",
         counts=[],
         not_counts=["homes", "places", "short_break_only", "opened", "closed", "places_opened", "places_closed"],
         published=True,
-        show=False,
         notes="Source: Ofsted, provider-level data at 31 March (every registered children's home by URN). Opened: a home registered in the LA "
         "this year and not the year before; closed: the reverse (a home that moved LA counts as closed in one and opened in the other). "
         "Short-break-only homes (Ofsted's flag, from 2021) do not take children to live.",
     )
-    out["ratings"] = report.table(
+    report.register(
         "ratings",
         res.ratings,
         title="Children's homes by their latest Ofsted judgement (overall experiences and progress), latest 31 March",
         counts=[],
         not_counts=["Outstanding", "Good", "Requires improvement", "Inadequate", "not yet inspected"],
         published=True,
-        show=False,
         decimals={"good_or_outstanding_pct": 0},
         notes="Homes that take children to live (short-break-only homes left out). Good or outstanding: of the homes inspected. Source: Ofsted.",
     )
     pc = res.per_child.copy()
-    out["per_child"] = report.table(
+    report.register(
         "per_child",
         pc,
         title="Places registered in the LA per child of the LA in that kind of placement at 31 March",
         counts=["children"],
         not_counts=["places"],
         published=True,
-        show=False,
         decimals={"places_per_child": 2},
         notes="Children: the LA's own children looked after in children's homes (secure units, homes and hostels) or in independent "
         "and semi-independent living, as the DfE published them. Above 1: more places in the area than the LA's own children in such homes.",
     )
     ng = res.net_gain.rename(columns=NET_GAIN)
-    out["net_gain"] = report.table(
+    report.register(
         "net_gain",
         ng,
         title="Who uses homes in the LA: children of other LAs placed inside it, and its own placed outside, at 31 March",
         counts=[NET_GAIN["placed_in_by_other_las"], NET_GAIN["placed_outside_boundary"]],
         not_counts=[NET_GAIN["net_gain"]],
         published=True,
-        show=False,
         notes="Source: DfE, children looked after at 31 March by LA of placement. In-placer: hosts more children of other LAs than it places outside.",
     )
-    out["net_gain_neighbours"] = report.table(
+    report.register(
         "net_gain_neighbours",
         res.net_gain_neighbours.drop(columns="is_la"),
         title="Net gain per 10,000 children: the LA and its statistical neighbours",
         counts=[],
         not_counts=["net_gain"],
         published=True,
-        show=False,
         decimals={"per_10k": 1},
     )
     npl = res.new_placements
-    out["new_placements"] = report.table(
+    report.register(
         "new_placements",
         npl,
         title="New placements made in the year by where they are and how far from home",
         counts=[c for c in npl.columns if c != "year"],
         row_total="all new placements",
         published=True,
-        show=False,
         notes="Source: DfE, new placements during the year by location (inside or outside the LA's boundary) and distance from home. "
         "The DfE did not publish this table for every year; a blank year was not published.",
     )
     homes = None
     if res.homes is not None:
-        homes = report.table(
+        homes = report.register(
             "homes_903",
             pd.DataFrame([res.homes]),
             title="The LA's children in children's homes at the last 31 March: inside its area and within 20 miles of home (903)",
-            show=False,
             **HOMES_DISCLOSURE,
         )
-        out["homes_903"] = homes
+    gap = None
     if res.gap is not None:
         force = _gap_force(res, homes, res.gap)
-        out["gap"] = report.table(
+        gap = report.register(
             "gap",
             gate(res.gap, counts=[c for c in GAP_COUNTS if c in res.gap.columns], force=force, **GAP_DISCLOSURE),
             title="Demand against supply by placement type: children forecast and places in the area",
-            show=False,
             published=s.source == demand.FROM_PUBLISHED,
             notes="Forecast: the pack's current-trends forecast (paper 04's model and settings) with its 95% interval. Places: registered in the LA "
             "(children's homes include secure homes and residential special schools registered as homes); fostering capacity is households, below. "
             "Needed inside / in own homes: the forecast at the target share (or today's, when no target is set); extra: beyond what is used now.",
         )
     if res.households is not None:
-        out["foster_households"] = report.table(
+        report.register(
             "foster_households",
-            _households_shown(res.households, out.get("gap")),
+            _households_shown(res.households, gap),
             title="The LA's own (in-house) foster households: needed and to recruit each year",
             counts=[],
             not_counts=["households_needed", "to_recruit", "to_recruit_lower", "to_recruit_upper"],
-            show=False,
             published=s.source == demand.FROM_PUBLISHED,
             notes="; ".join(f"{k}: {v}" for k, v in s.levers.sources.items()),
         )
-    out["uasc"] = report.table(
+    report.register(
         "uasc",
         res.uasc.drop(columns=["flag"]),
         title="Unaccompanied asylum-seeking children looked after at 31 March, against the National Transfer Scheme threshold",
         counts=["uasc_looked_after"],
         independent=["child_population", "population_year", "threshold"],
         published=True,
-        show=False,
         decimals={"threshold": 1},
         notes="Threshold: 0.1% of the LA's children aged 0-17 (ONS mid-year estimate of the year, or the latest before it). Source: DfE.",
     )
-    out["care_leavers"] = report.table(
+    report.register(
         "care_leavers",
         res.care_leavers,
         title="Care leavers the LA is in touch with, and those in suitable accommodation",
         counts=["care_leavers", "suitable"],
         published=True,
-        show=False,
         notes="Source: DfE, care leavers by age. Not published by LA: staying put, and accommodation by type for 18-21s.",
     )
     if res.ratings_903 is not None:
-        out["ratings_903"] = report.table(
+        report.register(
             "ratings_903",
             res.ratings_903,
             title="The LA's children in children's homes at the last 31 March, by the Ofsted judgement of the home they live in (903)",
-            show=False,
             notes="The placement's URN joined to Ofsted's provider-level file of the same 31 March. URN not found: missing or mistyped in "
             "the return, a home registered after 31 March, or a setting that is not a children's home. No home is named.",
             **RATINGS_903_DISCLOSURE,
         )
     if res.missing is not None:
-        out["missing"] = report.table(
+        report.register(
             "missing",
             res.missing,
             title="Missing episodes in the last year by where the child was placed (903)",
-            show=False,
             **MISSING_DISCLOSURE,
         )
-    return out
+    return report.registered()
 
 
 def _value(v: object) -> object:
