@@ -277,3 +277,60 @@ def test_the_published_panel_holds_the_counts_as_published(built):
     for y, v in zip(raw["year"], raw["value"]):
         got = panel.at[("E06000017", int(y)), "total"]
         assert (np.isnan(got) and pd.isna(v)) or got == v
+
+
+def _categories_panel() -> pd.DataFrame:
+    """Three LAs' published counts: each group jumps between 2017 and 2020 (the DfE's categories changed, 2018-2019 not
+    published), then moves steadily; the total is published every year."""
+    rows = []
+    for la, k in (("A", 1.0), ("B", 1.1), ("C", 1.2)):
+        for y in range(2015, 2026):
+            if y in (2018, 2019):
+                rows.append({"la_code": la, "year": y, **dict.fromkeys(fc.GROUPS, np.nan), "total": 100 * k})
+                continue
+            old = y < 2020
+            g = {"fostering": 60 * k, "children's home": (4 if old else 10) * k, "supported": (1 if old else 12) * k, "other": (35 if old else 18) * k}
+            if not old:
+                g = {c: v * (1.05 if y % 2 else 1.0) for c, v in g.items()}  # a 5% swing every other year from 2020
+            rows.append({"la_code": la, "year": y, **g, "total": 100 * k})
+    return pd.DataFrame(rows).set_index(["la_code", "year"])
+
+
+def test_a_groups_swings_are_measured_in_todays_categories_on_the_years_published():
+    from analysis.stats import published_forecast as fp
+
+    panel = _categories_panel()
+    own = fp.own_published(panel, "A")
+    assert list(own.index) == list(range(2015, 2026)), "every year, so a change is never taken across a gap"
+    assert own.loc[:2019, list(fc.GROUPS)].isna().all().all() and own["total"].notna().all()
+    assert fp.own_published(panel, "Z") is None and fp.own_published(None, "A") is None
+    # A's supported: 12 -> 12.6 -> 12 ... from 2020; before, 1 (another category): only the 5% swings count
+    tau, n = fc.spread(own["supported"], 2025)
+    assert n == 5 and tau == pytest.approx(np.sqrt(np.mean(np.diff(np.log(own.loc[2020:2025, "supported"].to_numpy() + 1)) ** 2)))
+    # similar LAs' swings: the same, from B and C, nothing before 2020
+    prior = fp.prior_function(panel, "A")(2025, {"supported": 12.0})
+    assert prior.changes["supported"] == 2 * 5
+    # the pack's filled-in history (2018-2019 interpolated across the break) would call the group far more volatile
+    filled = panel.xs("A", level="la_code")[list(fc.GROUPS)].interpolate()
+    assert fc.spread(filled["supported"], 2025)[0] > 3 * tau
+
+
+def test_a_group_with_no_change_measured_in_todays_categories_has_no_interval():
+    from analysis.stats import published_forecast as fp
+
+    panel = _categories_panel()
+    h = panel.xs("A", level="la_code")[list(fc.GROUPS)].interpolate()
+    for band in fc.BANDS:
+        h[f"band: {band[0]}"] = 25.0
+    h["starts"], h["ceased"] = 30.0, 30.0
+    own = fp.own_published(panel, "A")
+    prior_at = fp.prior_function(panel, "A")
+    point = pd.DataFrame({y: h.loc[2020, list(fc.GROUPS)] for y in (2021, 2022)}).T
+    at_2020 = fp.project(h.loc[:2020], 2020, 3, 2, weight=1.0, prior=prior_at(2020, fc.sizes_at(h, 2020)), point=point, published=own)
+    assert at_2020.by_group[["lower", "upper"]].isna().all().all(), "no yearly change in today's categories by 2020"
+    assert at_2020.total[["lower", "upper"]].notna().all().all(), "the total is published every year"
+    point = pd.DataFrame({y: h.loc[2022, list(fc.GROUPS)] for y in (2023, 2024)}).T
+    at_2022 = fp.project(h.loc[:2022], 2022, 3, 2, weight=1.0, prior=prior_at(2022, fc.sizes_at(h, 2022)), point=point, published=own)
+    assert at_2022.by_group[["lower", "upper"]].notna().all().all()
+    sup = at_2022.by_group[(at_2022.by_group["group"] == "supported") & (at_2022.by_group["year"] == 2023)].iloc[0]
+    assert sup["lower"] < sup["mean"] < sup["upper"] < 1.5 * sup["mean"], "5% swings give a narrow interval, not the 2017-2020 jump"

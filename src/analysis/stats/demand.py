@@ -122,6 +122,7 @@ def forecast_published(
     scenarios: Sequence[tuple[str, dict]] = (),
     pooled: PooledDemand | None = None,
     la_code: str = "",
+    published: pd.DataFrame | None = None,
 ) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float, list[str]]:
     """Every scenario's forecast from the published figures, its rolling back-test (with the naive
     forecasts beside it), the weight on the model and notes (scenario levers it cannot carry; the point's method).
@@ -129,11 +130,14 @@ def forecast_published(
 
     With ``pooled`` (the pack's way): the point is the pooled panel model's where it beat "no change" across LAs, and
     no change elsewhere (:class:`PooledDemand`); the LA's back-test gains the pooled model's rows. Without it: the
-    annual stock-and-flow model combined with the last value, the weight chosen on the back-test."""
+    annual stock-and-flow model combined with the last value, the weight chosen on the back-test.
+
+    ``published``: the LA's series as published (:func:`analysis.stats.published_forecast.own_published`): its own yearly swings, in the intervals, are
+    measured on the years the DfE published in today's categories, not on the years the pack fills in."""
     last_year = years[-1]
     h = h.loc[years[0] : last_year]
     first, last = backtest_origins(years, fit_years)
-    bt = fp.rolling_backtest(h, first, last, fit_years, min(3, forecast_years), prior_at=prior_at)
+    bt = fp.rolling_backtest(h, first, last, fit_years, min(3, forecast_years), prior_at=prior_at, published=published)
     notes = []
     if pooled is None:
         weight, point, method = fc.weight_from_backtest(bt), None, "published-data stock-and-flow model combined with the last value"
@@ -143,12 +147,16 @@ def forecast_published(
         bt = pd.concat([bt, pooled.la_backtest(la_code, h)], ignore_index=True)
         notes.append(pooled.note())
     prior = prior_at(last_year, fc.sizes_at(h, last_year)) if prior_at else None
-    forecasts = {CURRENT: fp.project(h, last_year, fit_years, forecast_years, weight=weight, prior=prior, point=point, method=method)}
+    forecasts = {
+        CURRENT: fp.project(h, last_year, fit_years, forecast_years, weight=weight, prior=prior, point=point, method=method, published=published)
+    }
     for name, sc_levers in scenarios:
         levers, skipped = fp.levers_for(sc_levers, h, last_year)
         if skipped:
             notes.append(f"Scenario '{name}': the published-data model cannot carry {', '.join(skipped)} (moves between groups need the 903).")
-        forecasts[name] = fp.project(h, last_year, fit_years, forecast_years, weight=weight, scenario=levers, prior=prior, point=point, method=method)
+        forecasts[name] = fp.project(
+            h, last_year, fit_years, forecast_years, weight=weight, scenario=levers, prior=prior, point=point, method=method, published=published
+        )
     return forecasts, bt, weight, notes
 
 

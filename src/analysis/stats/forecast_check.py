@@ -54,6 +54,7 @@ def rolling_backtest_of(
     horizon_years: int = 3,
     truth: pd.DataFrame | None = None,
     prior_at=None,
+    spread_from: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Forecast from every origin (31 March of ``first_origin`` to ``last_year - 1``) up to
     ``horizon_years`` ahead, within the data, and score each of :data:`METHODS` against ``truth``
@@ -63,7 +64,9 @@ def rolling_backtest_of(
     "Model (combined)" is the forecast the pack uses: the weight on the model is chosen from the
     origins *before* each one (only forecasts whose years had been recorded by then), so the
     back-test never looks ahead. For it the rows also hold the 95% interval and whether the 80%
-    and 95% intervals held. ``prior_at(origin, sizes)``: similar LAs' swings up to that origin (a :class:`Prior`)."""
+    and 95% intervals held. ``prior_at(origin, sizes)``: similar LAs' swings up to that origin (a :class:`Prior`).
+    ``spread_from``: the series the LA's own swings are measured on, when not ``hist``
+    (:func:`analysis.stats.forecast_model.combine`)."""
     groups = list(GROUPS)
     hist = hist[groups]
     truth = hist if truth is None else truth[groups]
@@ -77,7 +80,7 @@ def rolling_backtest_of(
         known = pd.DataFrame([p for p in past if p["year"] <= origin])
         w = choose_weight(known) if len(known) else 0.5
         prior = prior_at(origin, sizes_at(hist, origin)) if prior_at else None
-        by_g, tot = combine(mk, hist, origin, w, prior=prior)
+        by_g, tot = combine(mk, hist, origin, w, prior=prior, spread_from=spread_from)
         tot = tot.set_index("year")
         forecasts = {
             "Model (combined)": by_g.pivot(index="year", columns="group", values="mean")[groups],

@@ -332,24 +332,29 @@ def combine(
     shift: pd.DataFrame | None = None,
     label: str = "group",
     prior: Prior | None = None,
+    spread_from: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The combined forecast ``weight x model + (1 - weight) x last value`` for each column of the
     model's annual forecast (year index), plus ``shift`` (a scenario's effect, never below 0), with
     80% and 95% intervals from :func:`interval`: a long table by column and the total (the sum of
-    the columns). ``prior``: similar LAs' swings, pooled with the LA's own (:func:`shrunk_spread`)."""
+    the columns). ``prior``: similar LAs' swings, pooled with the LA's own (:func:`shrunk_spread`).
+    ``spread_from``: the series (year index, the columns and optionally ``total``; blank where not measured) the LA's
+    own swings are measured on, when not ``hist`` itself."""
+    swings = hist if spread_from is None else spread_from
     lv = last_value(hist[model.columns], origin, list(model.index))
     mean = weight * model + (1 - weight) * lv
     if shift is not None:
         mean = (mean + shift[model.columns]).clip(lower=0)
     rows = []
     for col in model.columns:
-        tau, n = shrunk_spread(*spread(hist[col], origin), prior, col)
+        tau, n = shrunk_spread(*spread(swings[col], origin), prior, col)
         for k, y in enumerate(model.index, start=1):
             sd = 0.0 if sim_sd is None else weight * float(sim_sd.at[y, col])
             lo, hi = interval(float(mean.at[y, col]), tau, n, k, 0.95, sd)
             lo8, hi8 = interval(float(mean.at[y, col]), tau, n, k, 0.80, sd)
             rows.append({"year": int(y), label: col, "mean": float(mean.at[y, col]), "lower": lo, "upper": hi, "lower_80": lo8, "upper_80": hi8})
-    tau, n = shrunk_spread(*spread(hist[list(model.columns)].sum(axis=1), origin), prior, "total")
+    total = swings["total"] if "total" in swings.columns else swings[list(model.columns)].sum(axis=1)
+    tau, n = shrunk_spread(*spread(total, origin), prior, "total")
     tot = []
     for k, y in enumerate(model.index, start=1):
         m = float(mean.loc[y].sum())

@@ -35,7 +35,7 @@ import pandas as pd
 from sklearn.linear_model import RidgeCV
 
 from analysis.stats.forecast import GROUPS
-from analysis.stats.published_forecast import published_panel
+from analysis.stats.published_forecast import GROUPS_FROM, published_panel
 
 TARGETS = ("total", *GROUPS)
 #: the published LA indicators the model reads besides the children looked after (indicator -> column)
@@ -60,10 +60,6 @@ FEATURES = {
     "log_size": "children looked after (log)",
 }
 HORIZONS = (1, 2, 3)
-#: the first year of the DfE's current placement categories by LA: before it (the 2015-2017 SFR tables) "secure units,
-#: children's homes and semi-independent living" were one category and 2018-2019 are not published, so a group's change
-#: is learnt only from this year on (the total from 2015)
-GROUPS_FROM = 2020
 ALPHAS = (1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0)
 SEED = 20281
 

@@ -40,6 +40,12 @@ GROUP_OF_PUBLISHED = {
 BAND_OF_PUBLISHED = {"under_1": "0 to 4", "1_to_4": "0 to 4", "5_to_9": "5 to 9", "10_to_15": "10 to 15", "16_and_over": "16 and 17"}
 
 
+#: the first year of the DfE's current placement categories by LA: before it (the 2015-2017 SFR tables) "secure units,
+#: children's homes and semi-independent living" were one category and 2018-2019 are not published, so a group's change
+#: is measured (its yearly swings, the pooled model's learning) only from this year on; the total from 2015
+GROUPS_FROM = 2020
+
+
 def published_history(t: st.Targets) -> pd.DataFrame:
     """Year index (2015-2025): children at 31 March by forecast group (columns :data:`analysis.stats.forecast.GROUPS`)
     and age band (``band: <name>``), ``starts`` and ``ceased`` (ceased implied by the stock where DfE
@@ -83,12 +89,32 @@ def published_panel(li: pd.DataFrame) -> pd.DataFrame:
     return out.astype(float)
 
 
+def comparable(panel: pd.DataFrame) -> pd.DataFrame:
+    """The published panel (:func:`published_panel`, index (la_code, year) or year) with each group blank before
+    :data:`GROUPS_FROM`: the counts whose yearly changes measure a swing, not a change of the DfE's categories."""
+    out = panel.copy()
+    out.loc[out.index.get_level_values("year") < GROUPS_FROM, [g for g in fc.GROUPS if g in out.columns]] = np.nan
+    return out
+
+
+def own_published(panel: pd.DataFrame | None, la_code: str) -> pd.DataFrame | None:
+    """The LA's children at 31 March as published, in the categories of today (:func:`comparable`), every year from its
+    first to its last (blank where not published, suppressed or before :data:`GROUPS_FROM` for a group): the series its
+    own yearly swings are measured on. Years the pack fills in (interpolated, or a suppressed cell shared out) would
+    make a series look steadier than it is. None when the panel does not hold the LA."""
+    if panel is None or la_code not in panel.index.get_level_values("la_code"):
+        return None
+    mine = comparable(panel).xs(la_code, level="la_code")
+    return mine.reindex(pd.RangeIndex(int(mine.index.min()), int(mine.index.max()) + 1, name="year"))
+
+
 def prior_function(panel: pd.DataFrame | None, la_code: str):
-    """``prior_at(origin, sizes)`` for the forecasts of one LA: similar LAs' swings up to each origin, the LA
-    itself left out (None without a panel)."""
+    """``prior_at(origin, sizes)`` for the forecasts of one LA: similar LAs' swings up to each origin, in the categories
+    of today (:func:`comparable`), the LA itself left out (None without a panel)."""
     if panel is None or panel.empty:
         return None
-    return lambda origin, sizes: fc.pooled_prior(panel, int(origin), sizes, exclude=la_code)
+    now = comparable(panel)
+    return lambda origin, sizes: fc.pooled_prior(now, int(origin), sizes, exclude=la_code)
 
 
 def rates(h: pd.DataFrame, origin: int, fit_years: int) -> tuple[float, float]:
@@ -131,10 +157,12 @@ def rolling_backtest(
     horizon_years: int = 3,
     truth: pd.DataFrame | None = None,
     prior_at=None,
+    published: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """:func:`analysis.stats.forecast.rolling_backtest_of` for the published-data model, from the
     first origin with ``fit_years`` of flows behind it; scored against ``truth`` (year x groups; the
-    published counts by default). ``prior_at``: similar LAs' swings (:func:`prior_function`)."""
+    published counts by default). ``prior_at``: similar LAs' swings (:func:`prior_function`); ``published``: the
+    LA's own series as published (:func:`own_published`), its swings measured on it."""
     first = max(first_origin, int(h.index.min()) + fit_years + 1)
     return fc.rolling_backtest_of(
         h,
@@ -145,6 +173,7 @@ def rolling_backtest(
         horizon_years,
         truth,
         prior_at=prior_at,
+        spread_from=published,
     )
 
 
@@ -159,16 +188,19 @@ def project(
     prior: fc.Prior | None = None,
     point: pd.DataFrame | None = None,
     method: str = "published-data stock-and-flow model combined with the last value",
+    published: pd.DataFrame | None = None,
 ) -> fc.Forecast:
     """The published-data forecast from ``origin``: combined with the last value at ``weight``; a
-    scenario's effect on the flow model is added to the combined forecast; ``prior``: similar LAs' swings.
+    scenario's effect on the flow model is added to the combined forecast; ``prior``: similar LAs' swings;
+    ``published``: the LA's own series as published (:func:`own_published`), its swings measured on it (without it,
+    on ``h``). A group with no yearly change measured in today's categories, its own or similar LAs', has no interval.
     ``point`` (year x groups), when given, is the point forecast itself (the pooled model where the pack uses it,
     no change elsewhere: :func:`analysis.stats.demand.pooled_point`); ``weight`` is then 1."""
     years = [origin + k + 1 for k in range(horizon_years)]
     flow = flow_mean(h, origin, fit_years, years)
     base = flow if point is None else point.loc[years, list(fc.GROUPS)]
     shift = (flow_mean(h, origin, fit_years, years, scenario) - flow) if scenario else None
-    by_g, tot = fc.combine(base, h[list(fc.GROUPS)], origin, weight, shift=shift, prior=prior)
+    by_g, tot = fc.combine(base, h[list(fc.GROUPS)], origin, weight, shift=shift, prior=prior, spread_from=published)
     bands = h.loc[origin, [f"band: {n}" for n, _, _ in fc.BANDS]].astype(float)
     share = bands / bands.sum() if bands.sum() > 0 else bands * 0 + 1 / len(bands)
     by_band = pd.DataFrame(

@@ -382,13 +382,13 @@ def forecast_903(data: Data, s: Settings, snap: pd.DataFrame) -> tuple[dict[str,
 
 
 def forecast_published_data(
-    h: pd.DataFrame, s: Settings, prior_at=None, pooled: demand.PooledDemand | None = None
+    h: pd.DataFrame, s: Settings, prior_at=None, pooled: demand.PooledDemand | None = None, published: pd.DataFrame | None = None
 ) -> tuple[dict[str, fc.Forecast], pd.DataFrame, float, list[str]]:
     """Every scenario's forecast from the published figures (the pooled panel model where it beat no change across
     LAs, no change elsewhere), its rolling back-test and notes (:func:`analysis.stats.demand.forecast_published`, which
-    paper 05 calls with the same settings)."""
+    paper 05 calls with the same settings). ``published``: the LA's series as published, its swings measured on it."""
     scenarios = [(sc.name, sc.levers) for sc in s.scenarios]
-    return demand.forecast_published(h, s.years, s.fit_years, s.forecast_years, prior_at, scenarios, pooled, s.la_code)
+    return demand.forecast_published(h, s.years, s.fit_years, s.forecast_years, prior_at, scenarios, pooled, s.la_code, published)
 
 
 def heldout_check(bt: pd.DataFrame, s: Settings) -> pd.DataFrame:

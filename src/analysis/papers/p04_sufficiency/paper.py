@@ -232,7 +232,8 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
         needs = published_profile(t, s.years)
         if not too_short:
             pooled = data.pooled(s.last_year)
-            forecasts, bt, weight, more = forecast_published_data(h, s, prior_for(data, s), pooled)
+            published = fp.own_published(data.published_panel(), s.la_code)  # the LA's own swings are measured on it
+            forecasts, bt, weight, more = forecast_published_data(h, s, prior_for(data, s), pooled, published)
             notes += more
         flows_t = published_flows(h, s.years)
         shares = type_shares_published(t, s.last_year)

@@ -41,7 +41,10 @@ def demand_forecast(data: Data, s: Settings) -> tuple[fc.Forecast | None, str | 
         forecasts, _, _ = demand.forecast_903(snap, s.years, s.fit_years, s.forecast_years, s.bootstrap, prior_at)
     else:
         h = fp.published_history(targets_for(data.indicators, s.la_code))  # cut at a past last_year by analyse (Data.up_to)
-        forecasts, _, _, _ = demand.forecast_published(h, s.years, s.fit_years, s.forecast_years, prior_at, (), data.pooled(s.last_year), s.la_code)
+        published = fp.own_published(data.published_panel(), s.la_code)
+        forecasts, _, _, _ = demand.forecast_published(
+            h, s.years, s.fit_years, s.forecast_years, prior_at, (), data.pooled(s.last_year), s.la_code, published
+        )
     return forecasts[demand.CURRENT], None
 
 
@@ -188,4 +191,4 @@ def care_leavers(indicators: pd.DataFrame, la_code: str) -> pd.DataFrame:
                     "suitable_pct": published_value(indicators, la_code, suitable, year, "percent"),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["year", "age", "care_leavers", "suitable", "suitable_pct"])  # none before 2021
