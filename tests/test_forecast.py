@@ -127,7 +127,14 @@ def test_rolling_backtest_scores_every_method_and_never_looks_ahead(synthetic_sn
     sc = fc.score(bt).set_index(["method", "years_ahead"])
     one = last[last["years_ahead"] == 1]
     assert sc.at[("Last value", 1), "mape_total"] == pytest.approx((100 * (one["forecast"] - one["actual"]).abs() / one["actual"]).mean())
-    assert 0 <= sc.at[("Model (combined)", 1), "coverage_95"] <= 1 and np.isnan(sc.at[("Last value", 1), "coverage_95"])
+    assert 0 <= sc.at[("Model (combined)", 1), "coverage_95"] <= 1 and np.isnan(sc.at[("Linear trend", 1), "coverage_95"])
+    # "no change" (the pack's point from published figures) is scored with the same swings around its own point
+    assert 0 <= sc.at[("Last value", 1), "coverage_95"] <= 1
+    assert (last["lower_95"] < last["forecast"]).all() and (last["forecast"] < last["upper_95"]).all()
+    assert (last["inside_95"] == ((last["lower_95"] <= last["actual"]) & (last["actual"] <= last["upper_95"]))).all()
+    lv23 = last[last["origin"] == 2023].set_index("year").loc[c.index]
+    width = (np.log1p(c["upper_95"]) - np.log1p(c["lower_95"])).to_numpy()
+    assert width == pytest.approx((np.log1p(lv23["upper_95"]) - np.log1p(lv23["lower_95"])).to_numpy())
 
 
 def test_choose_weight_picks_the_method_that_forecast_better():
@@ -289,7 +296,12 @@ def _categories_panel() -> pd.DataFrame:
                 rows.append({"la_code": la, "year": y, **dict.fromkeys(fc.GROUPS, np.nan), "total": 100 * k})
                 continue
             old = y < 2020
-            g = {"fostering": 60 * k, "children's home": (4 if old else 10) * k, "supported": (1 if old else 12) * k, "other": (35 if old else 18) * k}
+            g = {
+                "fostering": 60 * k,
+                "children's home": (4 if old else 10) * k,
+                "supported": (1 if old else 12) * k,
+                "other": (35 if old else 18) * k,
+            }
             if not old:
                 g = {c: v * (1.05 if y % 2 else 1.0) for c, v in g.items()}  # a 5% swing every other year from 2020
             rows.append({"la_code": la, "year": y, **g, "total": 100 * k})

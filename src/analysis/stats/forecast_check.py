@@ -61,10 +61,11 @@ def rolling_backtest_of(
     (the history itself by default). ``hist``: children at 31 March by group (year index);
     ``model_mean(origin, years)``: the model's forecast by group for those years.
 
-    "Model (combined)" is the forecast the pack uses: the weight on the model is chosen from the
+    "Model (combined)" is the forecast the pack uses with the 903: the weight on the model is chosen from the
     origins *before* each one (only forecasts whose years had been recorded by then), so the
-    back-test never looks ahead. For it the rows also hold the 95% interval and whether the 80%
-    and 95% intervals held. ``prior_at(origin, sizes)``: similar LAs' swings up to that origin (a :class:`Prior`).
+    back-test never looks ahead. For it, and for "Last value" (the pack's point from published figures, where the
+    pooled model is not used), the rows also hold the 95% interval of the total and whether the 80% and 95% intervals
+    held: the same swings around each point. ``prior_at(origin, sizes)``: similar LAs' swings up to that origin (a :class:`Prior`).
     ``spread_from``: the series the LA's own swings are measured on, when not ``hist``
     (:func:`analysis.stats.forecast_model.combine`)."""
     groups = list(GROUPS)
@@ -81,7 +82,10 @@ def rolling_backtest_of(
         w = choose_weight(known) if len(known) else 0.5
         prior = prior_at(origin, sizes_at(hist, origin)) if prior_at else None
         by_g, tot = combine(mk, hist, origin, w, prior=prior, spread_from=spread_from)
-        tot = tot.set_index("year")
+        bounds = {
+            "Model (combined)": tot.set_index("year"),
+            "Last value": combine(mk, hist, origin, 0.0, prior=prior, spread_from=spread_from)[1].set_index("year"),
+        }
         forecasts = {
             "Model (combined)": by_g.pivot(index="year", columns="group", values="mean")[groups],
             "Stock-and-flow": mk,
@@ -92,8 +96,8 @@ def rolling_backtest_of(
             actual = truth.loc[y]
             for name, f in forecasts.items():
                 extra = {"weight": w if name == "Model (combined)" else np.nan}
-                if name == "Model (combined)":
-                    lo, hi, lo8, hi8 = (float(tot.at[y, c]) for c in ("lower", "upper", "lower_80", "upper_80"))
+                if name in bounds:
+                    lo, hi, lo8, hi8 = (float(bounds[name].at[y, c]) for c in ("lower", "upper", "lower_80", "upper_80"))
                     extra |= {
                         "lower_95": lo,
                         "upper_95": hi,

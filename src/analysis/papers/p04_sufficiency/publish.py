@@ -19,6 +19,7 @@ from analysis.papers.p04_sufficiency.analysis import (
 )
 from analysis.papers.p04_sufficiency.inputs import CURRENT, FROM_903, Data, Settings
 from analysis.papers.p04_sufficiency.siblings import glance_table, paper01_table, paper02_table, paper03_table, paper_summary
+from analysis.papers.p04_sufficiency.words import backtest_note
 from analysis.report.disclosure import Gated, gate, published_figures
 from analysis.report.ledger import Keys
 from analysis.stats import forecast as fc
@@ -329,9 +330,7 @@ def publish_tables(report, res: Results, s: Settings) -> dict[str, Gated]:
                 res.backtest_scores,
                 title="How well each method forecast this LA's earlier years (rolling back-test)",
                 counts=[],
-                notes="Each year from the fourth of the history on was used as a starting point and the next one to three years "
-                "forecast. Error: mean absolute % error of the total (and averaged over placement groups); bias: mean % error "
-                "(+ = too high); coverage: % of recorded numbers inside the forecast's 80% and 95% intervals.",
+                notes=backtest_note(s),
             )
             report.register("backtest", backtest_table(res.backtest), title="Back-test forecasts of the total", **BACKTEST_DISCLOSURE)
         if res.pooled_adoption is not None and len(res.pooled_adoption):

@@ -156,3 +156,19 @@ def forecast_caption(res: Results, s: Settings) -> str:
     else:
         how = f"published figures to March {s.last_year}; point: {f.method} (see the note above)"
     return f"{how[0].upper()}{how[1:]}. Scenarios change the rates from the start of the forecast."
+
+
+def backtest_note(s: Settings) -> str:
+    """The back-test table's note: how it was made, and which of its rows is the pack's own forecast."""
+    how = (
+        "Each year from the fourth of the history on was used as a starting point and the next one to three years "
+        "forecast. Error: mean absolute % error of the total (and averaged over placement groups); bias: mean % error "
+        "(+ = too high); coverage: % of recorded numbers inside the forecast's 80% and 95% intervals."
+    )
+    if s.source == FROM_903:
+        return how + " The pack's forecast is 'Model (combined)'."
+    return (
+        how + " From published figures the pack's point is 'Last value' (no change), or 'Pooled panel model (all LAs)' for "
+        "a figure where the table of the pooled model against no change says it is used; its intervals are those scored "
+        "for 'Last value'. 'Model (combined)' is the published-data model it replaced, kept for comparison."
+    )
