@@ -166,7 +166,11 @@ def backtest_note(s: Settings) -> str:
         "(+ = too high); coverage: % of recorded numbers inside the forecast's 80% and 95% intervals."
     )
     if s.source == FROM_903:
-        return how + " The pack's forecast is 'Model (combined)'."
+        return (
+            how + " The pack's forecast is 'Model (combined)'. 'Pooled panel model (all LAs)': the model fitted on every LA's "
+            "published figures (used for LAs without a 903 where it beats no change), its growth applied to this LA's 903 "
+            "counts, for comparison."
+        )
     return (
         how + " From published figures the pack's point is 'Last value' (no change), or 'Pooled panel model (all LAs)' for "
         "a figure where the table of the pooled model against no change says it is used; its intervals are those scored "
