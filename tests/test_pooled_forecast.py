@@ -105,6 +105,22 @@ def test_a_forecast_reads_nothing_after_its_origin(driven):
     pd.testing.assert_frame_equal(pf.forecast(driven, 2021), pf.forecast(later, 2021, features=whole))
 
 
+def test_the_pooled_back_test_applies_the_las_growth_to_the_counts_it_is_given(driven):
+    """Beside a 903 model the pack scores the pooled model on the LA's own (903) counts: the growth the pooled model
+    forecast for the LA from its published series, applied to the counts it is handed, against those counts."""
+    ev = pf.evaluate(driven, range(2019, 2025), last_year=2025)
+    pooled = demand.PooledDemand(driven, ev, pf.adoption(ev), 2025)
+    code = "E00000003"
+    own = driven.xs(code, level="la_code")[list(GROUPS)].astype(float) * 1.1 + 2  # the LA's 903 differs from what was published
+    bt = pooled.la_backtest(code, own)
+    assert set(bt["method"]) == {demand.POOLED} and set(bt["origin"]) == set(range(2019, 2025))
+    for r in bt[bt["years_ahead"] == 1].itertuples():
+        e = ev[(ev["la_code"] == code) & (ev["origin"] == r.origin) & (ev["years_ahead"] == 1) & (ev["target"] == "total")].iloc[0]
+        grown = (own.loc[r.origin].sum() + 1) * (e["pooled"] + 1) / (e["now"] + 1) - 1
+        assert r.forecast == pytest.approx(grown) and r.actual == pytest.approx(own.loc[r.year].sum())
+    assert pooled.la_backtest("E09999999", own).empty, "an LA the published panel does not hold: no rows"
+
+
 @pytest.mark.slow  # two packs with the pooled model's back-test of every LA
 def test_a_pack_as_at_a_past_year_ignores_what_was_published_after_it(built):
     """Paper 04 for an LA without its 903, made at 31 March 2022: changing 2023 figures (the LA's children looked
