@@ -217,8 +217,9 @@ def analyse(data: Data, s: Settings, output_dir: str, p: Paths | None = None) ->
         if not too_short:
             forecasts, bt, weight = forecast_903(data, s, snap)
             beside = data.pooled(s.last_year)  # the model pooled across LAs, in the back-test beside the 903 model's
-            if beside is not None:
-                bt = pd.concat([bt, beside.la_backtest(s.la_code, hist)], ignore_index=True)
+            rows = beside.la_backtest(s.la_code, hist) if beside is not None else pd.DataFrame()
+            if len(rows):  # none for an LA the published figures do not hold
+                bt = pd.concat([bt, rows], ignore_index=True)
         flows_t = fc.annual_flows(snap, data.periods, s.years)
         window = s.years[-min(s.fit_years, len(s.years) - 1) :]
         planted = fc.planted_rates(data.truth, window) if data.truth is not None and len(s.years) > 1 else None
