@@ -114,6 +114,14 @@ def test_uasc_against_the_transfer_scheme_threshold_from_the_raw_files(data, cod
     assert t.at[2025, "position"] == ("above the threshold" if uasc > pop * 0.001 else "at or below the threshold")
 
 
+def test_care_leavers_before_the_dfe_published_them_is_an_empty_table_with_its_columns(data):
+    """A pack as at 2020 (care-leaver figures start in 2021): no rows, and the columns the gate is told to read."""
+    early = data.indicators[data.indicators["year"] <= 2020]
+    t = supply.care_leavers(early, "E06000004")
+    assert t.empty and {"care_leavers", "suitable", "suitable_pct"} <= set(t.columns)
+    assert len(supply.care_leavers(data.indicators, "E06000004")) > 0
+
+
 def test_places_per_10k_and_comparators_by_hand(data, built):
     s = settings(data, built, "E06000004")
     reg = supply.registered(data.places)
