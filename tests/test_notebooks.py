@@ -8,7 +8,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from analysis.config import CELL_TIMEOUT, KERNEL_NAME, KERNEL_START_TIMEOUT
+from analysis.config import CELL_TIMEOUT, KERNEL_NAME
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
@@ -43,33 +43,18 @@ def kernel_env(built, monkeypatch):
 
 
 def _run(path, out, params):
-    """papermill runs the notebook as the runner does: in the notebooks folder, in a kernel forked from a parent with
-    the project's modules already imported (analysis.run.kernels; a fresh kernel where forking is not allowed)."""
+    """papermill runs the notebook as the runner does (:func:`analysis.run.execute.execute_in`): in the notebooks
+    folder, in a kernel forked from a parent with the project's modules already imported (analysis.run.kernels; a
+    fresh kernel where forking is not allowed)."""
     import os
     import tempfile
 
-    import papermill as pm
-
     from analysis.run import kernels
+    from analysis.run.execute import execute_in
 
-    cwd = str(path.parent)
     with tempfile.TemporaryDirectory(prefix="nbtest-") as sockets:
-        km = kernels.kernel_manager(os.environ["ANALYSIS_PROJECT_ROOT"], cwd, path.name[:2], sockets)
-        try:
-            return pm.execute_notebook(
-                str(path),
-                str(out),
-                parameters=params,
-                kernel_name=KERNEL_NAME,
-                cwd=cwd,
-                progress_bar=False,
-                execution_timeout=CELL_TIMEOUT,
-                start_timeout=KERNEL_START_TIMEOUT,
-                km=km,
-            )
-        finally:  # papermill does not own a kernel manager it is given
-            if km.has_kernel:
-                km.shutdown_kernel(now=True)
+        km = kernels.kernel_manager(os.environ["ANALYSIS_PROJECT_ROOT"], str(path.parent), path.name[:2], sockets)
+        return execute_in(km, Path(path), Path(out), params, timeout=CELL_TIMEOUT)
 
 
 def test_overview_notebook_runs_for_an_la(kernel_env, tmp_path):

@@ -129,6 +129,30 @@ def _failing_cell(nb_path: Path) -> dict[str, Any] | None:
     return None
 
 
+def execute_in(km, notebook: Path, out: Path, params: dict, *, timeout: int, **extra: Any):
+    """papermill on ``notebook`` in the kernel ``km`` (:func:`analysis.run.kernels.kernel_manager`), as the runner runs
+    a paper: in the notebook's folder, with the project's kernel; the kernel stopped afterwards however the run ends
+    (papermill does not own a kernel manager it is given). ``extra``: more papermill options."""
+    import papermill as pm
+
+    try:
+        return pm.execute_notebook(
+            str(notebook),
+            str(out),
+            parameters=params,
+            kernel_name=KERNEL_NAME,
+            cwd=str(notebook.parent),
+            execution_timeout=timeout,
+            start_timeout=START_TIMEOUT,
+            progress_bar=False,
+            km=km,
+            **extra,
+        )
+    finally:
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+
+
 def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, timeout: int = EXECUTION_TIMEOUT) -> dict[str, Any]:
     """Run one paper for one LA (in this process or a worker) and return its result record."""
     import html as html_lib
@@ -176,25 +200,19 @@ def execute_job(job: Job, root: str, run_dir: str, run_id: str, banner: str, tim
                     sockets = stack.enter_context(tempfile.TemporaryDirectory(prefix=kernel_temp_prefix(Paths(Path(root)))))
                     km = kernels.kernel_manager(root, cwd, job.paper.id, sockets, fork=attempt == 1)
                 try:
-                    pm.execute_notebook(
-                        str(job.paper.path),
-                        str(nb_out),
-                        parameters=params,
-                        kernel_name=KERNEL_NAME,
-                        cwd=str(job.paper.path.parent),
-                        execution_timeout=timeout,
-                        start_timeout=START_TIMEOUT,
-                        progress_bar=False,
+                    execute_in(
+                        km,
+                        Path(job.paper.path),
+                        Path(nb_out),
+                        params,
+                        timeout=timeout,
                         log_output=False,
                         report_mode=False,
-                        km=km,
                         engine_name=STATUS_ENGINE,
                         status_file=str(status_file(Path(run_dir), job)),
                     )
-                finally:  # papermill does not own a kernel manager it is given: stop the kernel here
+                finally:
                     record["forked"] = bool(getattr(km, "forked", False))  # from the worker's primed parent
-                    if km.has_kernel:
-                        km.shutdown_kernel(now=True)
             break
         except pm.PapermillExecutionError as exc:
             record["status"] = "failed"

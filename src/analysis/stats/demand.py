@@ -132,8 +132,9 @@ def forecast_published(
     no change elsewhere (:class:`PooledDemand`); the LA's back-test gains the pooled model's rows. Without it: the
     annual stock-and-flow model combined with the last value, the weight chosen on the back-test.
 
-    ``published``: the LA's series as published (:func:`analysis.stats.published_forecast.own_published`): its own yearly swings, in the intervals, are
-    measured on the years the DfE published in today's categories, not on the years the pack fills in."""
+    ``published``: the LA's series as published (:func:`analysis.stats.published_forecast.own_published`): its own
+    yearly swings, in the intervals, are measured on the years the DfE published in today's categories, not on the
+    years the pack fills in."""
     last_year = years[-1]
     h = h.loc[years[0] : last_year]
     first, last = backtest_origins(years, fit_years)
